@@ -1,0 +1,92 @@
+"""Wiring: build every dependency once from a config path. The CLI calls this; tests call it with their own parts."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from .config import Config, load_config
+from .errors import ConfigError, QueryError
+from .matching import Watchlist
+from .notify.channels import channel
+from .notify.outbox import Outbox
+from .notify.render import Renderer
+from .notify.sender import Sender
+from .pipeline import Runner
+from .sources.fetch import Fetcher
+from .store import Store
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def compile_config(path: Path, env: dict[str, str] | None = None) -> tuple[Config, Watchlist]:
+    """Load, validate and compile: everything `treatywatch check` promises, as one ConfigError."""
+    config = load_config(path, env)
+    try:
+        watchlist = Watchlist(config)
+    except QueryError as exc:
+        raise ConfigError([str(exc)]) from exc
+    problems = []
+    for sub in config.subscribers:
+        for i, url in enumerate(sub.notify):
+            try:
+                channel(url)
+            except ConfigError as exc:
+                problems.append(
+                    f"{config.where('subscribers', sub.id)}: subscribers[{sub.id}].notify[{i}]: {exc.problems[0]}"
+                )
+    if problems:
+        raise ConfigError(problems)
+    return config, watchlist
+
+
+@dataclass
+class App:
+    config: Config
+    watchlist: Watchlist
+    store: Store
+    fetcher: Fetcher
+    runner: Runner
+    outbox: Outbox
+    clock: Callable[[], datetime]
+    config_path: Path | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.fetcher.close()
+        self.store.close()
+
+
+def build_app(
+    config: Config,
+    watchlist: Watchlist,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    transport: httpx.BaseTransport | None = None,
+    echo: Callable[[str], None] = print,
+    rng: random.Random | None = None,
+    sleep: Callable[[float], None] | None = None,
+    config_path: Path | None = None,
+) -> App:
+    s = config.settings
+    store = Store(config.database_path)
+    kwargs = {"sleep": sleep} if sleep is not None else {}
+    fetcher = Fetcher(
+        user_agent=s.user_agent,
+        per_host_concurrency=s.per_host_concurrency,
+        per_host_delay=s.per_host_delay,
+        max_redirects=s.max_redirects,
+        transport=transport,
+        **kwargs,
+    )
+    rng = rng or random.Random()
+    runner = Runner(config, watchlist, store, fetcher, clock, rng)
+    outbox = Outbox(config, store, Sender(echo=echo), Renderer(s.templates_dir), clock, rng)
+    return App(config, watchlist, store, fetcher, runner, outbox, clock, config_path)

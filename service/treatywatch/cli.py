@@ -1,0 +1,306 @@
+"""The command line: a thin layer over the library. Errors become messages and exit codes here, and only here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .app import App, build_app, compile_config
+from .config.common import parse_duration
+from .errors import NotFoundError, TreatyWatchError
+from .items import make_item
+
+CONFIG_HELP = "Folder (or file) of YAML configuration. Default: config/ or $TREATYWATCH_CONFIG."
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    for noisy in ("apscheduler", "httpx", "httpcore", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _app(ctx: click.Context) -> App:
+    obj = ctx.ensure_object(dict)
+    if "app" not in obj:
+        config, watchlist = compile_config(obj["config_path"])
+        if obj.get("state_dir"):
+            config = config.model_copy(
+                update={"settings": config.settings.model_copy(update={"state_dir": Path(obj["state_dir"])})}
+            )
+        _setup_logging(obj.get("log_level") or config.settings.log_level)
+        obj["app"] = build_app(config, watchlist, config_path=obj["config_path"])
+        ctx.call_on_close(obj["app"].close)
+    return obj["app"]
+
+
+def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The one place exceptions become exit codes."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TreatyWatchError as exc:
+            for line in str(exc).splitlines():
+                click.echo(f"error: {line}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    envvar="TREATYWATCH_CONFIG",
+    default=Path("config"),
+    show_default=True,
+    help=CONFIG_HELP,
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    envvar="TREATYWATCH_STATE_DIR",
+    help="Override settings.state_dir (where the database lives).",
+)
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default=None)
+@click.version_option(package_name="treatywatch")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path, state_dir: Path | None, log_level: str | None) -> None:
+    """TreatyWatch: alerts when tracked agreements are terminated, decrees published or frozen assets move."""
+    ctx.ensure_object(dict).update(config_path=config_path, state_dir=state_dir, log_level=log_level)
+
+
+@cli.command()
+@click.pass_context
+@_errors
+def check(ctx: click.Context) -> None:
+    """Validate the configuration (YAML, references, queries, notification URLs) without running."""
+    config, watchlist = compile_config(ctx.obj["config_path"])
+    click.echo(
+        f"OK: {len(config.sources)} sources, {len(config.terms)} term sets, {len(config.entities)} entities, "
+        f"{len(config.agreements)} agreements, {len(watchlist.watches)} watches, "
+        f"{len(config.subscribers)} subscribers"
+    )
+
+
+@cli.command()
+@click.pass_context
+@_errors
+def run(ctx: click.Context) -> None:
+    """Run the daemon: poll every source on its schedule, match, alert, deliver. Ctrl-C stops it."""
+    from .daemon import Daemon
+
+    Daemon(_app(ctx)).run()
+
+
+@cli.command()
+@click.argument("source", required=False)
+@click.option("--once", is_flag=True, help="One pass, then exit (the only mode for now; the daemon is `run`).")
+@click.option("--dry-run", is_flag=True, help="Print the items the source yields; store and send nothing.")
+@click.pass_context
+@_errors
+def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> None:
+    """Poll SOURCE (or every source) once, then deliver what is due."""
+    app = _app(ctx)
+    ids = [source] if source else [s.id for s in app.config.sources if s.enabled]
+    failed = 0
+    for sid in ids:
+        app.config.source(sid)
+        r = app.runner.poll(sid, dry_run=dry_run)
+        if r.error:
+            failed += 1
+            click.echo(f"{sid}: ERROR {r.error}", err=True)
+            continue
+        if dry_run:
+            click.echo(f"{sid}: {len(r.items)} items")
+            for it in r.items:
+                flag = " [untitled]" if it.untitled else ""
+                click.echo(
+                    f"  - {it.title}{flag}\n    key={it.key} link={it.link} published="
+                    f"{it.published.isoformat() if it.published else '-'}"
+                )
+                if it.summary:
+                    click.echo(f"    {it.summary[:160]}")
+        else:
+            state = "not modified" if r.not_modified else f"{len(r.items)} items, {r.new} new, {r.changed} changed"
+            click.echo(
+                f"{sid}: {state}, {r.alerts} alerts, {r.followups} follow-ups"
+                + ("  [flagged: no items where there were some]" if r.flagged_empty else "")
+            )
+    if not dry_run:
+        stats = app.outbox.run_once()
+        click.echo(f"deliveries: {stats.sent} sent, {stats.failed} failed, {stats.dead} dead")
+    if failed:
+        sys.exit(5)
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--file", "file_", type=click.File("r", encoding="utf-8"), help="Read the text from a file.")
+@click.option("--item", "item_id", type=int, help="Match a stored item by id.")
+@click.option("--source", default="cli", help="Pretend the text came from this source (for source filters).")
+@click.pass_context
+@_errors
+def match(ctx: click.Context, text: str | None, file_: Any, item_id: int | None, source: str) -> None:
+    """Which watches fire on TEXT (first line: title, rest: summary), and why."""
+    app = _app(ctx)
+    if item_id is not None:
+        item = app.store.get_item(item_id).item
+    else:
+        raw = file_.read() if file_ else text
+        if not raw:
+            raise NotFoundError("give TEXT, --file or --item")
+        title, _, summary = raw.strip().partition("\n")
+        item = make_item(source, title=title, summary=summary)
+    matches = app.watchlist.match(item)
+    if not matches:
+        click.echo("no watch fires")
+    for m in matches:
+        click.echo(f"{m.watch_id} [{m.severity}]")
+        for h in m.hits:
+            click.echo(f"  hit {h.label}: «{h.text}» in {h.field} at {h.start}-{h.end}")
+        for a in m.agreements:
+            click.echo(f"  agreement {a.id} (score {a.score}): {'; '.join(a.reasons)}")
+        click.echo(f"  snippet: {m.snippet.marked('[', ']')}")
+
+
+@cli.command()
+@click.argument("watch")
+@click.option("--since", default="30d", show_default=True, help="How far back (30d, 12h).")
+@click.pass_context
+@_errors
+def backtest(ctx: click.Context, watch: str, since: str) -> None:
+    """Run WATCH over stored items and list what it would have caught."""
+    app = _app(ctx)
+    app.watchlist.watch(watch)
+    start = app.clock() - timedelta(seconds=parse_duration(since))
+    total = caught = 0
+    for stored in app.store.items_since(start):
+        total += 1
+        for m in app.watchlist.match(stored.item, only=[watch]):
+            caught += 1
+            click.echo(f"#{stored.id} {stored.item.source_id}: {stored.item.title}\n    {m.why()[:300]}")
+    click.echo(f"{caught} of {total} items since {start:%Y-%m-%d %H:%M} would have fired {watch}")
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True)
+@click.option("--watch", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_errors
+def alerts(ctx: click.Context, limit: int, watch: str | None, as_json: bool) -> None:
+    """Recent alerts, newest first."""
+    app = _app(ctx)
+    rows = app.store.recent_alerts(limit, watch)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": a.id,
+                        "title": a.title,
+                        "severity": a.severity,
+                        "watches": a.watches,
+                        "agreements": a.agreements,
+                        "reports": len(a.reports),
+                    }
+                    for a in rows
+                ],
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+        return
+    for a in rows:
+        click.echo(
+            f"#{a.id} {a.created_at:%Y-%m-%d %H:%M} [{a.severity}] {a.title}  ({len(a.reports)} reports; "
+            f"{', '.join(a.watches)}{'; ' + ', '.join(a.agreements) if a.agreements else ''})"
+        )
+
+
+@cli.command()
+@click.pass_context
+@_errors
+def sources(ctx: click.Context) -> None:
+    """Each source's health: last success, failures in a row, last error, items last seen."""
+    from .web.server import sources_json
+
+    for s in sources_json(_app(ctx)):
+        warn = "  ⚠ no items where there were some" if s["empty_flag"] else ""
+        click.echo(
+            f"{s['id']:<24} {s['type']:<6} {s['every']:<14} last ok: {s['last_success'] or '-':<26} "
+            f"failures: {s['consecutive_failures']}  items: {s['items_last_seen'] or 0}{warn}"
+        )
+        if s["last_error"]:
+            click.echo(f"    last error: {s['last_error']}")
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--status", type=click.Choice(["pending", "sent", "failed", "dead"]), default=None)
+@click.pass_context
+@_errors
+def deliveries(ctx: click.Context, status: str | None) -> None:
+    """The outbox: each delivery's status, attempts and last error."""
+    if ctx.invoked_subcommand:
+        return
+    for d in _app(ctx).store.deliveries(status):
+        click.echo(
+            f"#{d.id} alert #{d.alert_id} {d.kind:<8} {d.subscriber_id} → {d.channel_label}  {d.status} "
+            f"(attempts {d.attempts}, next {d.next_attempt:%Y-%m-%d %H:%M})"
+            + (f"\n    last error: {d.last_error}" if d.last_error else "")
+        )
+
+
+@deliveries.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.pass_context
+@_errors
+def deliveries_retry(ctx: click.Context, ids: tuple[int, ...]) -> None:
+    """Re-queue dead deliveries (all, or the given ids)."""
+    app = _app(ctx)
+    n = app.store.retry(list(ids) or None, app.clock())
+    click.echo(f"{n} deliveries re-queued")
+
+
+@cli.command()
+@click.option("--test", "subscriber", required=True, help="Subscriber id to send a sample alert to.")
+@click.pass_context
+@_errors
+def notify(ctx: click.Context, subscriber: str) -> None:
+    """Send a sample alert to every channel of a subscriber, to check the set-up."""
+    from .notify.sample import send_sample
+
+    app = _app(ctx)
+    for label, error in send_sample(app, app.config.subscriber(subscriber)):
+        click.echo(f"{label}: {'OK' if error is None else 'FAILED ' + error}")
+
+
+@cli.command()
+@click.pass_context
+@_errors
+def demo(ctx: click.Context) -> None:
+    """The whole loop on bundled fixtures with a local HTTP server and SMTP sink; no network needed."""
+    from .demo import run_demo
+
+    _setup_logging(ctx.obj.get("log_level") or "WARNING")
+    run_demo(ctx.obj["config_path"], echo=click.echo)
+
+
+def main() -> None:
+    cli(obj={})

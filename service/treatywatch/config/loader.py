@@ -1,0 +1,145 @@
+"""Load a directory of YAML files into one Config; every problem names file:line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import ConfigError
+from .models import Config, ConfigFile
+from .yamlfile import YamlDoc, load_yaml
+
+SECTIONS_WITH_IDS = ("sources", "agreements", "watches", "subscribers")
+SECTIONS_BY_KEY = ("terms", "entities")
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """pydantic loc -> 'watches[2].query', dropping union tags it adds for discriminated unions."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("feed", "html", "json", "pravo", "by_language") and out:
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _describe(doc: YamlDoc, exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if p not in ("feed", "html", "json", "pravo", "by_language"))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (typo?); remove it or check the spelling against the docs"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif err["type"] == "union_tag_invalid":
+            msg = f"unknown source type {err.get('input')!r}; use one of feed, html, json, pravo"
+        problems.append(f"{doc.where(loc)}: {_field(loc)}: {msg}")
+    return problems
+
+
+def config_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise ConfigError([f"{path}: no such file or directory"])
+    files = sorted(p for p in path.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+    if not files:
+        raise ConfigError([f"{path}: no *.yaml files found"])
+    return files
+
+
+def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
+    """Validate each file alone (so locations are exact), then merge and cross-check references."""
+    problems: list[str] = []
+    parsed: list[tuple[YamlDoc, ConfigFile]] = []
+    for file in config_files(path):
+        try:
+            doc = load_yaml(file, env)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        try:
+            parsed.append((doc, ConfigFile.model_validate(doc.data)))
+        except ValidationError as exc:
+            problems.extend(_describe(doc, exc))
+    if problems:
+        raise ConfigError(problems)
+
+    merged: dict[str, Any] = {name: [] for name in SECTIONS_WITH_IDS} | {name: {} for name in SECTIONS_BY_KEY}
+    origins: dict[str, str] = {}
+    settings_from: YamlDoc | None = None
+    for doc, part in parsed:
+        if part.settings is not None:
+            if settings_from is not None:
+                problems.append(f"{doc.where(('settings',))}: settings: also given in {settings_from.path}; keep one")
+            settings_from = doc
+            merged["settings"] = part.settings
+        for section in SECTIONS_WITH_IDS:
+            for i, entry in enumerate(getattr(part, section)):
+                key = f"{section}:{entry.id}"
+                here = doc.where((section, i, "id"))
+                if key in origins:
+                    problems.append(f"{here}: {section}: duplicate id '{entry.id}' (first in {origins[key]})")
+                origins[key] = here
+                merged[section].append(entry)
+        for section in SECTIONS_BY_KEY:
+            for name, value in getattr(part, section).items():
+                key = f"{section}:{name}"
+                here = doc.where((section, name))
+                if (
+                    key in origins
+                    or (section == "terms" and f"entities:{name}" in origins)
+                    or (section == "entities" and f"terms:{name}" in origins)
+                ):
+                    first = origins.get(key) or origins.get(f"entities:{name}") or origins.get(f"terms:{name}")
+                    problems.append(f"{here}: {section}: duplicate name '{name}' (first in {first})")
+                origins[key] = here
+                merged[section][name] = value
+    if problems:
+        raise ConfigError(problems)
+    config = Config(**merged)
+    problems.extend(_check_references(config, origins))
+    if problems:
+        raise ConfigError(problems)
+    config._origins.update(origins)
+    return config
+
+
+def _check_references(config: Config, origins: dict[str, str]) -> list[str]:
+    problems = []
+    source_ids = {s.id for s in config.sources}
+    agreement_ids = {a.id for a in config.agreements}
+    watch_ids = {w.id for w in config.watches}
+    for a in config.agreements:
+        for party in a.parties:
+            if party not in config.entities:
+                problems.append(
+                    f"{origins[f'agreements:{a.id}']}: agreements[{a.id}].parties: "
+                    f"no entity '{party}'; define it under entities:"
+                )
+    for src in config.sources:
+        for entity in src.implies:
+            if entity not in config.entities:
+                problems.append(f"{origins[f'sources:{src.id}']}: sources[{src.id}].implies: no entity '{entity}'")
+    for w in config.watches:
+        for s in w.sources or []:
+            if s not in source_ids:
+                problems.append(f"{origins[f'watches:{w.id}']}: watches[{w.id}].sources: no source '{s}'")
+        if isinstance(w.agreements, list):
+            for a_id in w.agreements:
+                if a_id not in agreement_ids:
+                    problems.append(f"{origins[f'watches:{w.id}']}: watches[{w.id}].agreements: no agreement '{a_id}'")
+    for sub in config.subscribers:
+        if isinstance(sub.watches, list):
+            for w_id in sub.watches:
+                if w_id not in watch_ids:
+                    problems.append(
+                        f"{origins[f'subscribers:{sub.id}']}: subscribers[{sub.id}].watches: no watch '{w_id}'"
+                    )
+    return problems

@@ -1,0 +1,175 @@
+"""The configuration operators write, as pydantic models. Field descriptions double as the reference docs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from ..sources.registry import AnySourceConfig
+from .common import Duration, Strict
+
+LANGUAGES = ("en", "ru", "fr", "pt", "de", "es")
+ID = r"^[a-z0-9][a-z0-9_.-]*$"
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+class Settings(Strict):
+    """Service-wide settings; every key has a default, so `settings:` may be left out entirely."""
+
+    state_dir: Path = Field(default=Path("state"), description="Runtime data (database); relative to the CWD.")
+    database: str = Field(default="treatywatch.db", description="SQLite file name inside state_dir.")
+    user_agent: str = Field(
+        default="TreatyWatch/0.1 (+https://github.com/treatywatch/treatywatch; treaty alerting)",
+        description="User-Agent sent to every source.",
+    )
+    http_timeout: Duration = Field(default=20.0, description="Per-request timeout, seconds or 20s.")
+    max_response_bytes: int = Field(default=10_000_000, gt=0, description="Responses larger than this are cut off.")
+    max_redirects: int = Field(default=5, ge=0, description="Redirects followed before failing.")
+    per_host_concurrency: int = Field(default=2, ge=1, description="Parallel requests to one host.")
+    per_host_delay: Duration = Field(default=1.0, description="Minimum gap between requests to one host.")
+    source_backoff_base: Duration = Field(default=60.0, description="First retry delay after a source fails.")
+    source_backoff_max: Duration = Field(default=21600.0, description="Longest retry delay for a failing source.")
+    delivery_max_attempts: int = Field(default=8, ge=1, description="Attempts before a delivery is dead.")
+    delivery_backoff_base: Duration = Field(default=30.0, description="First retry delay of a failed delivery.")
+    delivery_backoff_max: Duration = Field(default=3600.0, description="Longest retry delay of a delivery.")
+    deliver_every: Duration = Field(default=15.0, description="How often the daemon works the outbox.")
+    event_window: Duration = Field(default=259200.0, description="Reports this close join one alert (3d).")
+    followup_delay: Duration = Field(default=900.0, description="Later reports wait this long to go as one follow-up.")
+    web_host: str = Field(default="127.0.0.1", description="Status page address.")
+    web_port: int = Field(default=8424, ge=0, le=65535, description="Status page port; 0 disables it.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    templates_dir: Path | None = Field(default=None, description="Folder of message templates overriding ours.")
+
+
+TermLists = dict[str, list[str]]
+
+
+class TermSet(Strict):
+    """Named multilingual phrases; inflected forms match."""
+
+    by_language: TermLists
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap(cls, v: object) -> object:
+        return {"by_language": v} if isinstance(v, dict) and "by_language" not in v else v
+
+    @field_validator("by_language")
+    @classmethod
+    def _langs(cls, v: TermLists) -> TermLists:
+        for lang, terms in v.items():
+            if lang not in LANGUAGES:
+                raise ValueError(f"unknown language '{lang}'; use one of {', '.join(LANGUAGES)}")
+            if not all(isinstance(t, str) and t.strip() for t in terms):
+                raise ValueError(f"{lang}: every term must be a non-empty string")
+        return v
+
+
+class Agreement(Strict):
+    id: str = Field(pattern=ID)
+    title: str
+    parties: list[str] = Field(min_length=2, description="Entity ids; the item must name all of them.")
+    signed: int | None = Field(default=None, ge=1800, le=2100, description="Year of signature (evidence).")
+    aliases: TermLists = Field(default_factory=dict, description="Other names, by language.")
+
+
+class Watch(Strict):
+    id: str = Field(pattern=ID)
+    title: str = ""
+    query: str = Field(description='Terms, "phrases", @sets, *, AND/OR/NOT, (), NEAR/n, title:.')
+    sources: list[str] | None = Field(default=None, description="Only items of these sources (default: all).")
+    agreements: Literal["all"] | list[str] | None = Field(
+        default=None, description="Fire only when the item concerns a tracked agreement (all, or these ids)."
+    )
+    severity: Severity = "medium"
+
+
+class Subscriber(Strict):
+    id: str = Field(pattern=ID)
+    notify: list[str] = Field(default_factory=list, description="apprise URLs; empty prints to the terminal.")
+    watches: Literal["all"] | list[str] = "all"
+    min_severity: Severity = "low"
+    mode: Literal["instant", "digest"] = "instant"
+    digest_at: list[str] = Field(default_factory=lambda: ["08:00"], description="Local times of digests (HH:MM).")
+    timezone: str = "UTC"
+    quiet_hours: str | None = Field(default=None, description="'22:00-07:00' local: held until it ends.")
+    format: Literal["auto", "html", "markdown", "text"] = "auto"
+
+    @field_validator("digest_at")
+    @classmethod
+    def _times(cls, v: list[str]) -> list[str]:
+        for t in v:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", t):
+                raise ValueError(f"'{t}' is not a time; write HH:MM")
+        return v
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", v):
+            raise ValueError(f"'{v}' is not a range; write HH:MM-HH:MM")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone '{v}' (e.g. Europe/Paris)") from exc
+        return v
+
+
+class ConfigFile(Strict):
+    """What one YAML file may hold; a directory's files are merged into a Config."""
+
+    settings: Settings | None = None
+    sources: list[AnySourceConfig] = Field(default_factory=list)
+    terms: dict[str, TermSet] = Field(default_factory=dict)
+    entities: dict[str, TermSet] = Field(default_factory=dict)
+    agreements: list[Agreement] = Field(default_factory=list)
+    watches: list[Watch] = Field(default_factory=list)
+    subscribers: list[Subscriber] = Field(default_factory=list)
+
+
+class Config(Strict):
+    """The merged, cross-checked configuration the service runs on."""
+
+    settings: Settings = Field(default_factory=Settings)
+    sources: list[AnySourceConfig] = Field(default_factory=list)
+    terms: dict[str, TermSet] = Field(default_factory=dict)
+    entities: dict[str, TermSet] = Field(default_factory=dict)
+    agreements: list[Agreement] = Field(default_factory=list)
+    watches: list[Watch] = Field(default_factory=list)
+    subscribers: list[Subscriber] = Field(default_factory=list)
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def where(self, kind: str, ident: str) -> str:
+        """file:line where `kind` (watches, sources, ...) `ident` was defined, for errors found after loading."""
+        return self._origins.get(f"{kind}:{ident}", "<config>")
+
+    def source(self, source_id: str) -> AnySourceConfig:
+        for s in self.sources:
+            if s.id == source_id:
+                return s
+        from ..errors import NotFoundError
+
+        raise NotFoundError(f"no source '{source_id}'; known: {', '.join(s.id for s in self.sources)}")
+
+    def subscriber(self, subscriber_id: str) -> Subscriber:
+        for s in self.subscribers:
+            if s.id == subscriber_id:
+                return s
+        from ..errors import NotFoundError
+
+        raise NotFoundError(f"no subscriber '{subscriber_id}'; known: {', '.join(s.id for s in self.subscribers)}")
+
+    @property
+    def database_path(self) -> Path:
+        return self.settings.state_dir / self.settings.database

@@ -1,0 +1,109 @@
+"""The daemon: APScheduler polls each source on its own schedule and works the outbox; signals stop or reload."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .app import App, compile_config
+from .errors import ConfigError
+from .web.server import StatusServer
+
+log = logging.getLogger("treatywatch.daemon")
+
+
+class Daemon:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+        )
+        self._stop = threading.Event()
+        self.web: StatusServer | None = None
+
+    def _guard(self, name: str, fn: Callable[[], object]) -> None:
+        """A job's failure is logged and the job runs again next time; it never takes the daemon down."""
+        try:
+            fn()
+        except Exception:
+            log.exception("job %s failed; it will run again on schedule", name)
+
+    def _poll(self, source_id: str) -> None:
+        due = self.app.runner.next_due(source_id)
+        if due is not None and due > self.app.clock():
+            log.debug("source %s backing off until %s", source_id, due.isoformat())
+            return
+        self._guard(f"poll:{source_id}", lambda: self.app.runner.poll(source_id))
+        self._guard("deliver", self.app.outbox.run_once)
+
+    def schedule(self) -> None:
+        for job in self.scheduler.get_jobs():
+            job.remove()
+        now = datetime.now(UTC)
+        for src in self.app.config.sources:
+            if not src.enabled:
+                continue
+            trigger = (
+                CronTrigger.from_crontab(src.every.cron, timezone=UTC)
+                if src.every.cron
+                else IntervalTrigger(seconds=src.every.seconds, timezone=UTC)
+            )
+            self.scheduler.add_job(
+                self._poll, trigger, args=[src.id], id=f"poll:{src.id}", next_run_time=now, name=f"poll {src.id}"
+            )
+            log.info("scheduled %s (%s, %s)", src.id, src.type, src.every.describe())
+        self.scheduler.add_job(
+            lambda: self._guard("deliver", self.app.outbox.run_once),
+            IntervalTrigger(seconds=self.app.config.settings.deliver_every, timezone=UTC),
+            id="deliver",
+            name="deliver",
+        )
+
+    def reload(self) -> None:
+        """Re-read the config; a broken edit is reported and the running configuration stays in force."""
+        if self.app.config_path is None:
+            return
+        try:
+            config, watchlist = compile_config(self.app.config_path)
+        except ConfigError as exc:
+            log.error("configuration not reloaded, keeping the last good one:\n%s", exc)
+            return
+        self.app.config = self.app.runner.config = self.app.outbox.config = config
+        self.app.watchlist = self.app.runner.watchlist = watchlist
+        self.schedule()
+        log.info("configuration reloaded: %d sources, %d watches", len(config.sources), len(config.watches))
+
+    def run(self, install_signals: bool = True) -> None:
+        """Block until stop() or SIGINT/SIGTERM; SIGHUP reloads."""
+        if install_signals:
+            signal.signal(signal.SIGINT, lambda *_: self.stop())
+            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+            if hasattr(signal, "SIGHUP"):
+                signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, daemon=True).start())
+        settings = self.app.config.settings
+        if settings.web_port:
+            try:
+                self.web = StatusServer(self.app, settings.web_host, settings.web_port)
+                self.web.start()
+                log.info("status page on http://%s:%d/", settings.web_host, self.web.port)
+            except OSError as exc:
+                log.error("status page not started (%s:%d): %s", settings.web_host, settings.web_port, exc)
+        self.schedule()
+        self.scheduler.start()
+        log.info("TreatyWatch running with %d sources; Ctrl-C stops", len(self.app.config.sources))
+        self._stop.wait()
+        log.info("stopping: waiting for running jobs to finish")
+        self.scheduler.shutdown(wait=True)
+        if self.web:
+            self.web.stop()
+        log.info("stopped cleanly")
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,62 @@
+"""One exception tree. Library code raises these; only the CLI turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+
+class TreatyWatchError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(TreatyWatchError):
+    """The operators' YAML is wrong; the message names file:line and field."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class QueryError(TreatyWatchError):
+    """A watch query does not parse; carries the position in the query."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, query: str, position: int) -> None:
+        self.query = query
+        self.position = position
+        super().__init__(f"{message} at position {position}: {query[:position]}\u2192{query[position:]}")
+
+
+class SourceError(TreatyWatchError):
+    """Fetching or parsing one source failed; the daemon logs it and retries that source later."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class FetchError(SourceError):
+    """The network part failed: connection, timeout, HTTP status, size cap, redirects."""
+
+
+class ParseError(SourceError):
+    """The bytes arrived but are not what the source type expects."""
+
+
+class StoreError(TreatyWatchError):
+    """The database is unusable (wrong schema version, locked beyond the timeout)."""
+
+    exit_code = 3
+
+
+class NotifyError(TreatyWatchError):
+    """A channel refused or failed a message; the delivery is retried later."""
+
+
+class NotFoundError(TreatyWatchError):
+    """An id given on the command line names nothing."""
+
+    exit_code = 4

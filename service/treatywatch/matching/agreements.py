@@ -1,0 +1,79 @@
+"""Does an item concern a tracked agreement? By name, or by naming all its parties, with the year as evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .compiled import CNode
+from .doc import Doc
+from .explain import AgreementHit, Hit
+
+NAME_SCORE = 1.0
+PARTIES_SCORE = 0.6
+YEAR_BONUS = 0.3
+OTHER_YEAR_PENALTY = 0.4
+THRESHOLD = 0.5
+# Years this close to the item's own year are news dates ("decree of 5 December 2025"), not signing years.
+RECENT_YEARS = 3
+
+
+@dataclass(frozen=True)
+class CompiledAgreement:
+    id: str
+    title: str
+    parties: tuple[str, ...]
+    signed: int | None
+    names: CNode | None
+
+
+class EntityHits:
+    """Per-document cache: each entity is looked up once however many agreements name it."""
+
+    def __init__(self, doc: Doc, entities: dict[str, CNode], implied: frozenset[str] = frozenset()) -> None:
+        self._doc = doc
+        self._entities = entities
+        self._cache: dict[str, list[Hit] | None] = {e: [] for e in implied}
+
+    def get(self, entity_id: str) -> list[Hit] | None:
+        if entity_id not in self._cache:
+            node = self._entities.get(entity_id)
+            self._cache[entity_id] = node.eval(self._doc, None) if node is not None else None
+        return self._cache[entity_id]
+
+
+def assess(
+    agreement: CompiledAgreement, doc: Doc, entities: EntityHits, ref_year: int | None
+) -> tuple[AgreementHit, list[Hit]] | None:
+    """Score how surely the item concerns this agreement; None below the threshold."""
+    reasons: list[str] = []
+    hits: list[Hit] = []
+    score = 0.0
+    named = agreement.names.eval(doc, None) if agreement.names is not None else None
+    if named:
+        score = NAME_SCORE
+        hits += named
+        reasons.append("names it")
+    else:
+        party_hits = [entities.get(p) for p in agreement.parties]
+        if any(h is None for h in party_hits):
+            return None
+        score = PARTIES_SCORE
+        reasons.append(
+            "names all parties: "
+            + ", ".join(
+                p if h else f"{p} (implied by the source)" for p, h in zip(agreement.parties, party_hits, strict=True)
+            )
+        )
+        for ph in party_hits:
+            hits += ph or []
+    if agreement.signed is not None:
+        historic = {y for y in doc.years if ref_year is None or y < ref_year - RECENT_YEARS}
+        if agreement.signed in doc.years:
+            score += YEAR_BONUS
+            reasons.append(f"year {agreement.signed} mentioned")
+        elif historic and not named:
+            score -= OTHER_YEAR_PENALTY
+            reasons.append(f"mentions {', '.join(map(str, sorted(historic)))}, not {agreement.signed}")
+    if score < THRESHOLD:
+        return None
+    return AgreementHit(agreement.id, agreement.title, round(min(score, 1.0), 2), tuple(reasons)), hits

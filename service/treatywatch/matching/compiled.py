@@ -1,0 +1,152 @@
+"""Compiled query nodes. Each evaluates on a Doc to None (false) or the list of hits that made it true."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .doc import Doc
+from .explain import Hit
+
+Hits = list[Hit] | None
+
+
+@dataclass(frozen=True)
+class CPhrase:
+    """Consecutive words; each position accepts any of its keys (one per language the word may be in)."""
+
+    words: tuple[frozenset[str], ...]
+    label: str
+
+    def eval(self, doc: Doc, field: str | None) -> Hits:
+        hits: list[Hit] = []
+        n = len(self.words)
+        first, rest = self.words[0], self.words[1:]
+        pos_keys = doc.pos_keys
+        for key in first:
+            for p in doc.key_pos.get(key, ()):
+                if not doc.in_field(p, field) or p + n > len(pos_keys):
+                    continue
+                if all(any(k in ks for k in pos_keys[p + j]) for j, ks in enumerate(rest, 1)):
+                    hits.append(Hit(self.label, p, p + n - 1))
+        return hits or None
+
+    def triggers(self) -> frozenset[str] | None:
+        return self.words[0]
+
+
+@dataclass(frozen=True)
+class CPrefix:
+    prefix: str
+    label: str
+
+    def eval(self, doc: Doc, field: str | None) -> Hits:
+        hits = [
+            Hit(self.label, p, p)
+            for p, w in enumerate(doc.folded)
+            if w.startswith(self.prefix) and doc.in_field(p, field)
+        ]
+        return hits or None
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({"*:" + self.prefix})
+
+
+@dataclass(frozen=True)
+class CAnd:
+    children: tuple[CNode, ...]
+
+    def eval(self, doc: Doc, field: str | None) -> Hits:
+        hits: list[Hit] = []
+        for child in self.children:
+            got = child.eval(doc, field)
+            if got is None:
+                return None
+            hits += got
+        return hits
+
+    def triggers(self) -> frozenset[str] | None:
+        options = [t for t in (c.triggers() for c in self.children) if t is not None]
+        return min(options, key=len) if options else None
+
+
+@dataclass(frozen=True)
+class COr:
+    children: tuple[CNode, ...]
+
+    def eval(self, doc: Doc, field: str | None) -> Hits:
+        hits: list[Hit] = []
+        true = False
+        for child in self.children:
+            got = child.eval(doc, field)
+            if got is not None:
+                true = True
+                hits += got
+        return hits if true else None
+
+    def triggers(self) -> frozenset[str] | None:
+        keys: set[str] = set()
+        for child in self.children:
+            t = child.triggers()
+            if t is None:
+                return None
+            keys |= t
+        return frozenset(keys)
+
+
+@dataclass(frozen=True)
+class CNot:
+    child: CNode
+
+    def eval(self, doc: Doc, field: str | None) -> Hits:
+        return [] if self.child.eval(doc, field) is None else None
+
+    def triggers(self) -> frozenset[str] | None:
+        return None
+
+
+@dataclass(frozen=True)
+class CNear:
+    left: CNode
+    right: CNode
+    distance: int
+
+    def eval(self, doc: Doc, field: str | None) -> Hits:
+        left, right = self.left.eval(doc, field), self.right.eval(doc, field)
+        if not left or not right:
+            return None
+        hits: list[Hit] = []
+        for a in left:
+            for b in right:
+                gap = b.start - a.end if b.start > a.end else a.start - b.end
+                if gap <= self.distance:
+                    hits += (a, b)
+        return hits or None
+
+    def triggers(self) -> frozenset[str] | None:
+        return CAnd((self.left, self.right)).triggers()
+
+
+@dataclass(frozen=True)
+class CField:
+    field: str
+    child: CNode
+
+    def eval(self, doc: Doc, field: str | None) -> Hits:
+        return self.child.eval(doc, self.field)
+
+    def triggers(self) -> frozenset[str] | None:
+        return self.child.triggers()
+
+
+@dataclass(frozen=True)
+class CNever:
+    """A set with no terms: never true, never a candidate."""
+
+    def eval(self, doc: Doc, field: str | None) -> Hits:
+        return None
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset()
+
+
+CNode = CPhrase | CPrefix | CAnd | COr | CNot | CNear | CField | CNever

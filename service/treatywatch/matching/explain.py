@@ -1,0 +1,137 @@
+"""Why a watch fired: the terms that hit and where, the agreements concerned, a snippet with the hits marked."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .doc import Doc
+
+SNIPPET_CHARS = 240
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One term occurrence: what it matched (`@termination: terminate`) and its token positions."""
+
+    label: str
+    start: int
+    end: int  # inclusive
+
+
+@dataclass(frozen=True)
+class HitPlace:
+    label: str
+    field: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class AgreementHit:
+    id: str
+    title: str
+    score: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Plain text plus character ranges to highlight; each renderer escapes and marks in its own format."""
+
+    text: str
+    marks: tuple[tuple[int, int], ...] = ()
+
+    def marked(self, before: str = "[", after: str = "]") -> str:
+        out, last = [], 0
+        for s, e in self.marks:
+            out += [self.text[last:s], before, self.text[s:e], after]
+            last = e
+        out.append(self.text[last:])
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A watch firing on an item, with everything needed to explain it later."""
+
+    watch_id: str
+    watch_title: str
+    severity: str
+    hits: tuple[HitPlace, ...]
+    agreements: tuple[AgreementHit, ...] = ()
+    snippet: Snippet = field(default_factory=lambda: Snippet(""))
+
+    def why(self) -> str:
+        """One line: each distinct term that hit, with the words it hit, then the agreements concerned."""
+        seen: dict[str, list[str]] = {}
+        for h in self.hits:
+            words = seen.setdefault(h.label, [])
+            if h.text not in words:
+                words.append(h.text)
+        parts = [f"{label} «{'», «'.join(words)}»" for label, words in seen.items()]
+        for a in self.agreements:
+            parts.append(f"concerns {a.id} ({'; '.join(a.reasons)})")
+        return "; ".join(parts)
+
+
+def place_hits(doc: Doc, hits: list[Hit]) -> tuple[HitPlace, ...]:
+    """Positions to characters, one entry per distinct place, in reading order."""
+    seen: dict[tuple[str, int, int], HitPlace] = {}
+    for h in sorted(hits, key=lambda h: (h.start, h.end)):
+        field_name, first = doc.locate(h.start)
+        _, last = doc.locate(h.end)
+        text = (doc.title if field_name == "title" else doc.summary)[first.start : last.end]
+        key = (field_name, first.start, last.end)
+        if key not in seen:
+            seen[key] = HitPlace(h.label, field_name, first.start, last.end, text)
+    return tuple(seen.values())
+
+
+def snippet(doc: Doc, places: tuple[HitPlace, ...]) -> Snippet:
+    """The title if it holds hits, else a window of the summary around the first hit; hits marked."""
+    in_title = [p for p in places if p.field == "title"]
+    in_summary = [p for p in places if p.field == "summary"]
+    if in_title or not in_summary:
+        return Snippet(doc.title, _merge([(p.start, p.end) for p in in_title]))
+    text = doc.summary
+    first = in_summary[0].start
+    begin = max(0, first - SNIPPET_CHARS // 3)
+    if begin:
+        space = text.rfind(" ", 0, begin)
+        begin = space + 1 if space >= 0 else begin
+    end = min(len(text), begin + SNIPPET_CHARS)
+    if end < len(text):
+        space = text.rfind(" ", begin, end)
+        end = space if space > begin else end
+    prefix = "…" if begin else ""
+    suffix = "…" if end < len(text) else ""
+    shift = len(prefix) - begin
+    marks = [(s + shift, e + shift) for s, e in ((p.start, p.end) for p in in_summary) if s >= begin and e <= end]
+    return Snippet(prefix + text[begin:end] + suffix, _merge(marks))
+
+
+def _merge(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return tuple(out)
+
+
+def match_to_dict(m: Match) -> dict:
+    """The stored form of a match: everything `why()` and the templates need."""
+    return asdict(m)
+
+
+def match_from_dict(d: dict) -> Match:
+    return Match(
+        watch_id=d["watch_id"],
+        watch_title=d["watch_title"],
+        severity=d["severity"],
+        hits=tuple(HitPlace(**h) for h in d["hits"]),
+        agreements=tuple(AgreementHit(a["id"], a["title"], a["score"], tuple(a["reasons"])) for a in d["agreements"]),
+        snippet=Snippet(d["snippet"]["text"], tuple(tuple(x) for x in d["snippet"]["marks"])),  # type: ignore[misc]
+    )

@@ -1,0 +1,1 @@
+"""Notifications: routing alerts to subscribers, templates, the outbox worker and the apprise edge."""

@@ -1,0 +1,170 @@
+"""The pipeline runner: the one place where fetching, storing, matching and queueing meet."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from .alerts import Report, plan_alerts
+from .config.models import Config
+from .errors import SourceError
+from .items import Item
+from .matching import Watchlist
+from .notify.routing import route
+from .retry import backoff
+from .sources.base import Response
+from .sources.fetch import Fetcher, FetchLimits, Validators
+from .sources.registry import SOURCE_TYPES
+from .store import SourceState, Store
+
+log = logging.getLogger("treatywatch.pipeline")
+
+
+@dataclass
+class PollResult:
+    source_id: str
+    items: list[Item] = field(default_factory=list)
+    new: int = 0
+    changed: int = 0
+    alerts: int = 0
+    followups: int = 0
+    not_modified: bool = False
+    error: str | None = None
+    flagged_empty: bool = False
+
+
+class Runner:
+    """Built by the CLI with every dependency, so tests control the network, the disk and the clock."""
+
+    def __init__(
+        self,
+        config: Config,
+        watchlist: Watchlist,
+        store: Store,
+        fetcher: Fetcher,
+        clock: Callable[[], datetime],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.watchlist = watchlist
+        self.store = store
+        self.fetcher = fetcher
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    def _limits(self, cfg: object) -> FetchLimits:
+        s = self.config.settings
+        return FetchLimits(
+            timeout=getattr(cfg, "timeout", None) or s.http_timeout,
+            max_bytes=getattr(cfg, "max_bytes", None) or s.max_response_bytes,
+            headers=tuple(getattr(cfg, "headers", {}).items()),
+            proxy=getattr(cfg, "proxy", None),
+        )
+
+    def fetch_items(self, source_id: str, state: SourceState) -> tuple[list[Item], Response | None]:
+        """Fetch and parse every page the source wants; paging stops at the first page holding a known item."""
+        cfg = self.config.source(source_id)
+        plugin = SOURCE_TYPES[cfg.type]
+        limits = self._limits(cfg)
+        request = plugin.first_request(cfg)
+        first = self.fetcher.fetch(request, limits, Validators(state.etag, state.last_modified))
+        if first.status == 304:
+            return [], first
+        response = first
+        items: dict[str, Item] = {}
+        while True:
+            page = plugin.parse(cfg, request, response)
+            for item in page.items:
+                items[item.key] = item
+            if page.next_request is None or not page.items:
+                break
+            if self.store.known_items(source_id, [i.key for i in page.items]):
+                break
+            request = page.next_request
+            response = self.fetcher.fetch(request, limits)
+        return list(items.values()), first
+
+    def poll(self, source_id: str, dry_run: bool = False) -> PollResult:
+        """One poll of one source. Never raises for source trouble: it is recorded, logged once and retried."""
+        result = PollResult(source_id)
+        state = self.store.source_state(source_id)
+        now = self.clock()
+        settings = self.config.settings
+        try:
+            items, first = self.fetch_items(source_id, state)
+        except SourceError as exc:
+            failures = state.consecutive_failures + 1
+            delay = backoff(
+                failures, settings.source_backoff_base, settings.source_backoff_max, self.rng, exc.retry_after
+            )
+            result.error = str(exc)
+            log.warning("source %s failed (%d in a row), retry in %.0fs: %s", source_id, failures, delay, exc)
+            if not dry_run:
+                self.store.save_source_state(
+                    replace(
+                        state,
+                        last_attempt=now,
+                        consecutive_failures=failures,
+                        last_error=str(exc),
+                        next_due=now + timedelta(seconds=delay),
+                    )
+                )
+            return result
+        result.items = items
+        if dry_run:
+            return result
+        base_state = replace(
+            state, last_attempt=now, last_success=now, consecutive_failures=0, last_error=None, next_due=None
+        )
+        if first is not None and first.status == 304:
+            result.not_modified = True
+            self.store.save_source_state(base_state)
+            return result
+        known = self.store.known_items(source_id, [i.key for i in items])
+        changed = [
+            (i, known.get(i.key)) for i in items if i.key not in known or known[i.key].content_hash != i.content_hash
+        ]
+        result.new = sum(1 for _, k in changed if k is None)
+        result.changed = len(changed) - result.new
+        reports = []
+        for item, _ in changed:
+            matches = self.watchlist.match(item)
+            if matches:
+                reports.append(Report(item, tuple(matches)))
+        plan = plan_alerts(reports, self.store.open_alerts(now - timedelta(seconds=settings.event_window)))
+        subs = self.config.subscribers
+        for_new = [route(subs, n.watches, n.severity, "alert", now) for n in plan.new]
+        for_attach = [
+            route(subs, a.report.watch_ids, a.report.top.severity, "followup", now, settings.followup_delay)
+            for a in plan.attach
+        ]
+        result.alerts, result.followups = len(plan.new), len(plan.attach)
+        was = state.items_last_seen or 0
+        result.flagged_empty = (not items and was > 0) or (state.empty_flag and not items)
+        if result.flagged_empty and not state.empty_flag:
+            log.warning("source %s returned no items where it had %d: selector or layout changed?", source_id, was)
+        new_state = replace(
+            base_state,
+            etag=first.headers.get("etag") if first else None,
+            last_modified=first.headers.get("last-modified") if first else None,
+            items_last_seen=len(items),
+            empty_flag=result.flagged_empty,
+            total_items=state.total_items + result.new,
+        )
+        self.store.commit_poll(new_state, changed, reports, plan, for_new, for_attach, now)
+        log.info(
+            "source %s: %d items, %d new, %d changed, %d alerts, %d follow-ups",
+            source_id,
+            len(items),
+            result.new,
+            result.changed,
+            result.alerts,
+            result.followups,
+        )
+        return result
+
+    def next_due(self, source_id: str) -> datetime | None:
+        return self.store.source_state(source_id).next_due

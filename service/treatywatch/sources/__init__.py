@@ -1,0 +1,1 @@
+"""Source types: fetch plans and parsers for feeds, legal portals, HTML pages and JSON APIs."""

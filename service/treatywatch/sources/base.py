@@ -1,0 +1,73 @@
+"""What every source type shares: its config base, the request/response values, and the plug-in protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from pydantic import Field, HttpUrl, field_validator
+
+from ..config.common import Duration, ScheduleField, Strict
+from ..items import Item
+
+
+class SourceConfig(Strict):
+    """Keys common to every source; each source type adds its own beside its code."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="Unique id, used in watches and logs.")
+    type: str
+    url: HttpUrl = Field(description="Where to fetch (feed, list page or API base).")
+    every: ScheduleField = Field(default="15m", description="Poll interval (10m, 1h) or cron (*/10 * * * *).")
+    language: str | None = Field(default=None, description="Language hint for items (en, ru, fr, pt, de, es).")
+    enabled: bool = True
+    timeout: Duration | None = Field(default=None, description="Overrides settings.http_timeout.")
+    max_bytes: int | None = Field(default=None, gt=0, description="Overrides settings.max_response_bytes.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers.")
+    proxy: str | None = Field(default=None, description="Proxy URL for this source only; empty means none.")
+    implies: list[str] = Field(
+        default_factory=list,
+        description="Entities every item of this source concerns (a government portal speaks for its state).",
+    )
+
+    @field_validator("proxy")
+    @classmethod
+    def _empty_proxy(cls, v: str | None) -> str | None:
+        return v or None
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request a source wants made; `page` lets paging sources know where they are."""
+
+    url: str
+    params: tuple[tuple[str, str], ...] = ()
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class Response:
+    """What the fetcher hands to a parser: bytes and the headers that matter for decoding."""
+
+    url: str
+    status: int
+    content: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Items parsed from one response and, for paging sources, the request for the next page."""
+
+    items: list[Item]
+    next_request: Request | None = None
+
+
+class SourceType(Protocol):
+    """A source plug-in: pure functions from config to request and from response to items."""
+
+    name: ClassVar[str]
+    config_model: ClassVar[type[SourceConfig]]
+
+    def first_request(self, cfg: Any) -> Request: ...
+
+    def parse(self, cfg: Any, request: Request, response: Response) -> Page: ...

@@ -1,0 +1,165 @@
+"""The shared HTTP fetch: one httpx client, conditional GET, per-host politeness, size cap, clear failures."""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..errors import FetchError
+from .base import Request, Response
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """Per-request limits; built from settings and overridden per source."""
+
+    timeout: float = 20.0
+    max_bytes: int = 10_000_000
+    headers: tuple[tuple[str, str], ...] = ()
+    proxy: str | None = None
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the last 200 told us, sent back so an unchanged resource costs a 304 and no parsing."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class _HostGate:
+    """Limits concurrent requests to one host and keeps a minimum gap between their starts."""
+
+    def __init__(self, concurrency: int, delay: float, sleep: Callable[[float], None], clock: Callable[[], float]):
+        self._sem = threading.Semaphore(concurrency)
+        self._lock = threading.Lock()
+        self._delay = delay
+        self._next = 0.0
+        self._sleep = sleep
+        self._clock = clock
+
+    def __enter__(self) -> None:
+        self._sem.acquire()
+        with self._lock:
+            now = self._clock()
+            wait = self._next - now
+            self._next = max(now, self._next) + self._delay
+        if wait > 0:
+            self._sleep(wait)
+
+    def __exit__(self, *exc: object) -> None:
+        self._sem.release()
+
+
+class Fetcher:
+    """Owns the HTTP clients (one per proxy) and the per-host gates; built once by the CLI and passed down."""
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        per_host_concurrency: int = 2,
+        per_host_delay: float = 1.0,
+        max_redirects: int = 5,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._ua = user_agent
+        self._concurrency = per_host_concurrency
+        self._delay = per_host_delay
+        self._max_redirects = max_redirects
+        self._transport = transport
+        self._sleep = sleep
+        self._clock = clock
+        self._now = now
+        self._clients: dict[str | None, httpx.Client] = {}
+        self._gates: dict[str, _HostGate] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, proxy: str | None) -> httpx.Client:
+        with self._lock:
+            if proxy not in self._clients:
+                self._clients[proxy] = httpx.Client(
+                    headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate"},
+                    follow_redirects=True,
+                    max_redirects=self._max_redirects,
+                    transport=self._transport,
+                    proxy=proxy,
+                    timeout=20.0,
+                )
+            return self._clients[proxy]
+
+    def _gate(self, url: str) -> _HostGate:
+        host = urlsplit(url).netloc.lower()
+        with self._lock:
+            if host not in self._gates:
+                self._gates[host] = _HostGate(self._concurrency, self._delay, self._sleep, self._clock)
+            return self._gates[host]
+
+    def fetch(self, request: Request, limits: FetchLimits, validators: Validators = Validators()) -> Response:
+        """GET with conditional headers; returns status 304 with no body when unchanged. Raises FetchError."""
+        headers = dict(limits.headers)
+        if validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        client = self._client(limits.proxy)
+        url = request.url
+        try:
+            with (
+                self._gate(url),
+                client.stream("GET", url, params=list(request.params), headers=headers, timeout=limits.timeout) as resp,
+            ):
+                if resp.status_code == 304:
+                    return Response(str(resp.url), 304, b"", dict(resp.headers))
+                if resp.status_code >= 400:  # Retry-After matters on 429 and 503
+                    retry = parse_retry_after(resp.headers.get("Retry-After"), self._now())
+                    raise FetchError(f"HTTP {resp.status_code} from {resp.url}", retry_after=retry)
+                declared = resp.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > limits.max_bytes:
+                    raise FetchError(f"response of {declared} bytes exceeds the cap of {limits.max_bytes} bytes")
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in resp.iter_bytes():
+                    size += len(chunk)
+                    if size > limits.max_bytes:
+                        raise FetchError(f"response exceeds the cap of {limits.max_bytes} bytes; stopped reading")
+                    chunks.append(chunk)
+                return Response(str(resp.url), resp.status_code, b"".join(chunks), dict(resp.headers))
+        except httpx.TooManyRedirects as exc:
+            raise FetchError(f"more than {self._max_redirects} redirects from {url}") from exc
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"timed out after {limits.timeout:g}s fetching {url} ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{type(exc).__name__} fetching {url}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()

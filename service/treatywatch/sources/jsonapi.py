@@ -1,0 +1,57 @@
+"""`json`: any JSON API, given where the list is and where each field is."""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from ..errors import ParseError
+from ..items import make_item
+from .base import Page, Request, Response, SourceConfig
+from .dates import parse_date
+from .selectors import json_path
+
+
+class JsonConfig(SourceConfig):
+    type: Literal["json"] = "json"
+    items: str = Field(default="", description="Dotted path to the list of items ('' when the body is the list).")
+    fields: dict[str, str] = Field(description="Field (id, title, link, published, summary) -> dotted path.")
+    timezone: str = Field(default="UTC", description="Zone of dates written without one.")
+
+
+def load_json(response: Response) -> object:
+    try:
+        return json.loads(response.content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParseError(f"response is not JSON: {exc}") from exc
+
+
+class JsonSource:
+    name: ClassVar[str] = "json"
+    config_model: ClassVar[type[SourceConfig]] = JsonConfig
+
+    def first_request(self, cfg: JsonConfig) -> Request:
+        return Request(str(cfg.url))
+
+    def parse(self, cfg: JsonConfig, request: Request, response: Response) -> Page:
+        records = json_path(load_json(response), cfg.items)
+        if not isinstance(records, list):
+            raise ParseError(f"path '{cfg.items}' does not lead to a list")
+        items = []
+        for record in records:
+            get = {name: json_path(record, path) for name, path in cfg.fields.items()}
+            items.append(
+                make_item(
+                    cfg.id,
+                    title=str(get.get("title") or ""),
+                    link=str(get["link"]) if get.get("link") else None,
+                    summary=str(get.get("summary") or ""),
+                    published=parse_date(str(get["published"]), cfg.timezone) if get.get("published") else None,
+                    guid=str(get["id"]) if get.get("id") is not None else None,
+                    language=cfg.language,
+                    base_url=response.url,
+                )
+            )
+        return Page(items)

@@ -1,0 +1,78 @@
+"""Rows the Store hands out: typed values, so no caller ever sees a dict of columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..items import Item
+from ..matching import Match
+
+
+@dataclass(frozen=True)
+class SourceState:
+    id: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    next_due: datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    items_last_seen: int | None = None
+    empty_flag: bool = False
+    total_items: int = 0
+
+
+@dataclass(frozen=True)
+class KnownItem:
+    id: int
+    content_hash: str
+    revision: int
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    id: int
+    item: Item
+    revision: int
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """One report of an alert: the item and why it matched."""
+
+    item_id: int
+    item: Item
+    match: Match
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertView:
+    id: int
+    watch_id: str
+    watches: tuple[str, ...]
+    severity: str
+    title: str
+    agreements: tuple[str, ...]
+    created_at: datetime
+    reports: tuple[ReportView, ...]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    alert_id: int
+    kind: str
+    subscriber_id: str
+    channel: str
+    channel_label: str
+    mode: str
+    status: str
+    attempts: int
+    next_attempt: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None

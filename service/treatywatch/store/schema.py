@@ -1,0 +1,112 @@
+"""Schema migrations, applied in order; PRAGMA user_version records how far a database has come."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: the walking skeleton's tables
+    """
+    CREATE TABLE sources (
+        id TEXT PRIMARY KEY,
+        etag TEXT, last_modified TEXT,
+        last_attempt TEXT, last_success TEXT, next_due TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        items_last_seen INTEGER, items_before INTEGER,
+        empty_flag INTEGER NOT NULL DEFAULT 0,
+        total_items INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        source_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        title TEXT NOT NULL, link TEXT NOT NULL, summary TEXT NOT NULL,
+        published TEXT, language TEXT,
+        untitled INTEGER NOT NULL DEFAULT 0,
+        content_hash TEXT NOT NULL,
+        revision INTEGER NOT NULL DEFAULT 1,
+        extra TEXT NOT NULL DEFAULT '{}',
+        first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+        UNIQUE (source_id, key)
+    );
+    CREATE INDEX items_first_seen ON items (first_seen);
+    CREATE TABLE item_revisions (
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        revision INTEGER NOT NULL,
+        title TEXT NOT NULL, summary TEXT NOT NULL, content_hash TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (item_id, revision)
+    );
+    CREATE VIRTUAL TABLE items_fts USING fts5 (title, summary, content='items', content_rowid='id');
+    CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts (rowid, title, summary) VALUES (new.id, new.title, new.summary);
+    END;
+    CREATE TRIGGER items_au AFTER UPDATE OF title, summary ON items BEGIN
+        INSERT INTO items_fts (items_fts, rowid, title, summary) VALUES ('delete', old.id, old.title, old.summary);
+        INSERT INTO items_fts (rowid, title, summary) VALUES (new.id, new.title, new.summary);
+    END;
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        watch_id TEXT NOT NULL,             -- the most severe watch that fired
+        watches TEXT NOT NULL DEFAULT '[]', -- every watch that fired on its reports
+        severity TEXT NOT NULL,
+        title TEXT NOT NULL,
+        agreements TEXT NOT NULL DEFAULT '[]',
+        fingerprint TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        report_count INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX alerts_watch ON alerts (watch_id, created_at);
+    CREATE TABLE matches (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        revision INTEGER NOT NULL,
+        watch_id TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        explanation TEXT NOT NULL,
+        alert_id INTEGER REFERENCES alerts(id),
+        created_at TEXT NOT NULL,
+        UNIQUE (item_id, revision, watch_id)
+    );
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        kind TEXT NOT NULL,                 -- alert | followup
+        subscriber_id TEXT NOT NULL,
+        channel TEXT NOT NULL,              -- sha256 of the apprise URL, never the URL (it holds secrets)
+        channel_label TEXT NOT NULL,        -- the URL in apprise's privacy form, for humans
+        mode TEXT NOT NULL,                 -- instant | digest
+        status TEXT NOT NULL DEFAULT 'pending',   -- pending | sent | failed | dead
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT
+    );
+    CREATE INDEX deliveries_due ON deliveries (status, next_attempt);
+    CREATE UNIQUE INDEX deliveries_once ON deliveries (alert_id, subscriber_id, channel, kind)
+        WHERE kind = 'alert';
+    CREATE UNIQUE INDEX deliveries_one_pending_followup ON deliveries (alert_id, subscriber_id, channel)
+        WHERE kind = 'followup' AND status IN ('pending', 'failed');
+    CREATE TABLE alert_reports (
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (alert_id, item_id)
+    );
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to the latest version; returns the version. Each step is its own transaction."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        from ..errors import StoreError
+
+        raise StoreError(f"database schema v{version} is newer than this TreatyWatch (v{len(MIGRATIONS)}); upgrade")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    return len(MIGRATIONS)
