@@ -27,12 +27,13 @@ def run_demo(config_dir: Path, echo: Callable[[str], None] = print) -> int:
         FixtureServer(demo_data() / "fixtures") as http,
         SmtpSink() as smtp,
     ):
-        doc = load_yaml(demo_data() / "sources.yaml", {"DEMO_BASE": http.base, "DEMO_SMTP": smtp.url()})
-        local = ConfigFile.model_validate(doc.data)
+        env = {"DEMO_BASE": http.base, "DEMO_SMTP": smtp.url()}
+        local = {name: ConfigFile.model_validate(load_yaml(demo_data() / f"{name}.yaml", env).data)
+                 for name in ("sources", "subscribers")}
         config = operator.model_copy(
             update={
-                "sources": local.sources,
-                "subscribers": local.subscribers,
+                "sources": local["sources"].sources,
+                "subscribers": local["subscribers"].subscribers,
                 "settings": Settings(state_dir=Path(tmp), web_port=0, per_host_delay=0.0),
             }
         )

@@ -24,7 +24,11 @@ class FixtureServer:
     """Serves files of a folder at their relative paths, the pravo API shape at /pravo/api/Documents, and any
     extra routes a test adds. Records every request so tests can assert on headers."""
 
-    CONTENT_TYPES: ClassVar[dict[str, str]] = {".xml": "application/xml", ".json": "application/json", ".html": "text/html; charset=utf-8"}
+    CONTENT_TYPES: ClassVar[dict[str, str]] = {
+        ".xml": "application/xml",
+        ".json": "application/json",
+        ".html": "text/html; charset=utf-8",
+    }
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root

@@ -38,7 +38,8 @@ def _describe(doc: YamlDoc, exc: ValidationError) -> list[str]:
         elif err["type"] == "missing":
             msg = "required key is missing"
         elif err["type"] == "union_tag_invalid":
-            msg = f"unknown source type {err.get('input')!r}; use one of feed, html, json, pravo"
+            loc = (*loc, "type")
+            msg = f"unknown source type '{err.get('ctx', {}).get('tag')}'; use one of feed, html, json, pravo"
         problems.append(f"{doc.where(loc)}: {_field(loc)}: {msg}")
     return problems
 

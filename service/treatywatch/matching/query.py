@@ -96,6 +96,8 @@ def _lex(query: str) -> list[_Tok]:
         kind = m.lastgroup or ""
         if kind == "n":
             kind = "near"
+        if kind == "ref":
+            start -= 1  # point at the '@'
         if kind == "unclosed":
             raise QueryError("unclosed quote", query, start)
         value = {

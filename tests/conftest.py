@@ -1,0 +1,133 @@
+"""Real local parts for the tests: an HTTP server with the fixtures, an SMTP server, a webhook receiver, SQLite."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from treatywatch.app import App, build_app, compile_config
+from treatywatch.demo import demo_data
+from treatywatch.localserve import FixtureServer, SmtpSink
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = REPO / "config"
+FIXTURES = demo_data() / "fixtures"
+WATCHLIST_FILES = ("terms.yaml", "entities.yaml", "agreements.yaml", "watches.yaml")
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2025, 12, 6, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+@dataclass
+class WebhookSink:
+    """A real HTTP endpoint that records POSTed JSON; `fail_with` makes it answer an error status."""
+
+    bodies: list[dict] = field(default_factory=list)
+    fail_with: int | None = None
+
+    def __enter__(self) -> WebhookSink:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if outer.fail_with:
+                    self.send_response(outer.fail_with)
+                    self.end_headers()
+                    return
+                outer.bodies.append(json.loads(raw or b"{}"))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/hook"
+
+
+@pytest.fixture
+def http() -> Iterator[FixtureServer]:
+    with FixtureServer(FIXTURES) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookSink]:
+    with WebhookSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """A config folder with the example watchlists; each test writes its own sources and subscribers."""
+    d = tmp_path / "config"
+    d.mkdir()
+    for name in WATCHLIST_FILES:
+        shutil.copy(EXAMPLE_CONFIG / name, d / name)
+    return d
+
+
+def local_sources(base: str) -> str:
+    """The demo's sources (every id the example watches name), pointed at a local fixture server."""
+    return (demo_data() / "sources.yaml").read_text(encoding="utf-8").replace("${DEMO_BASE}", base)
+
+
+def write_config(config_dir: Path, text: str, name: str = "local.yaml") -> Path:
+    (config_dir / name).write_text(text, encoding="utf-8")
+    return config_dir
+
+
+def make_app(config_dir: Path, state_dir: Path, clock: Clock, **kw: object) -> App:
+    config, watchlist = compile_config(config_dir)
+    config = config.model_copy(
+        update={
+            "settings": config.settings.model_copy(
+                update={"state_dir": state_dir, "web_port": 0, "per_host_delay": 0.0}
+            )
+        }
+    )
+    echo_lines: list[str] = []
+    app = build_app(config, watchlist, clock=clock, echo=echo_lines.append, config_path=config_dir, **kw)  # type: ignore[arg-type]
+    app.extra["echo"] = echo_lines
+    return app
