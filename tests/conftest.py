@@ -47,7 +47,7 @@ class WebhookSink:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if outer.fail_with:
                     self.send_response(outer.fail_with)

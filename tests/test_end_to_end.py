@@ -1,11 +1,10 @@
-"""Issue 2's promise: a fixture feed on a real HTTP server, a real SMTP server, one pass, one email; twice, still one."""
+"""Issue 2: a fixture feed on a real HTTP server, a real SMTP server, one pass, one email; twice, still one."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from conftest import Clock, local_sources, make_app, write_config
-
 from treatywatch.localserve import FixtureServer, SmtpSink
 
 
