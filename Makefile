@@ -12,7 +12,7 @@ $(BIN)/treatywatch: pyproject.toml
 	@touch $@
 
 run: $(BIN)/treatywatch
-	$(BIN)/treatywatch run --config config/
+	$(BIN)/treatywatch --config config/ run
 
 test: $(BIN)/treatywatch
 	$(BIN)/ruff check service tests bench
@@ -23,7 +23,6 @@ demo: $(BIN)/treatywatch
 
 bench: $(BIN)/treatywatch
 	$(BIN)/python bench/matching.py
-	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) state/*.db*

@@ -28,8 +28,10 @@ def run_demo(config_dir: Path, echo: Callable[[str], None] = print) -> int:
         SmtpSink() as smtp,
     ):
         env = {"DEMO_BASE": http.base, "DEMO_SMTP": smtp.url()}
-        local = {name: ConfigFile.model_validate(load_yaml(demo_data() / f"{name}.yaml", env).data)
-                 for name in ("sources", "subscribers")}
+        local = {
+            name: ConfigFile.model_validate(load_yaml(demo_data() / f"{name}.yaml", env).data)
+            for name in ("sources", "subscribers")
+        }
         config = operator.model_copy(
             update={
                 "sources": local["sources"].sources,

@@ -24,14 +24,53 @@ class CPhrase:
         pos_keys = doc.pos_keys
         for key in first:
             for p in doc.key_pos.get(key, ()):
-                if not doc.in_field(p, field) or p + n > len(pos_keys):
+                if not doc.in_field(p, field) or p + n > doc.length:
                     continue
-                if all(any(k in ks for k in pos_keys[p + j]) for j, ks in enumerate(rest, 1)):
+                if all(any(k in ks for k in pos_keys.get(p + j, ())) for j, ks in enumerate(rest, 1)):
                     hits.append(Hit(self.label, p, p + n - 1))
         return hits or None
 
     def triggers(self) -> frozenset[str] | None:
         return self.words[0]
+
+
+@dataclass(frozen=True)
+class CPhraseSet:
+    """Many alternative phrases (a term set): only phrases whose first word occurs in the item are tried."""
+
+    by_first: dict[str, tuple[CPhrase, ...]]
+
+    @classmethod
+    def of(cls, phrases: list[CPhrase]) -> CPhraseSet:
+        index: dict[str, list[CPhrase]] = {}
+        for ph in phrases:
+            for key in ph.words[0]:
+                index.setdefault(key, []).append(ph)
+        return cls({k: tuple(v) for k, v in index.items()})
+
+    def eval(self, doc: Doc, field: str | None) -> Hits:
+        key_pos, by_first = doc.key_pos, self.by_first
+        keys = key_pos if len(key_pos) < len(by_first) else by_first
+        other = by_first if keys is key_pos else key_pos
+        tried: set[int] = set()
+        hits: list[Hit] = []
+        for key in keys:
+            if key not in other:
+                continue
+            for ph in by_first[key]:
+                if id(ph) in tried:
+                    continue
+                tried.add(id(ph))
+                got = ph.eval(doc, field)
+                if got:
+                    hits += got
+        return hits or None
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset(self.by_first)
+
+    def __hash__(self) -> int:
+        return id(self)
 
 
 @dataclass(frozen=True)
@@ -149,4 +188,4 @@ class CNever:
         return frozenset()
 
 
-CNode = CPhrase | CPrefix | CAnd | COr | CNot | CNear | CField | CNever
+CNode = CPhrase | CPhraseSet | CPrefix | CAnd | COr | CNot | CNear | CField | CNever

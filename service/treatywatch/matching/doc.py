@@ -2,40 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 
-from .text import TOKEN, Analyzer, Span, spans
+from .text import TOKEN, Span, spans
 
 # Positions between title and summary, so a phrase or NEAR never spans the two fields.
 FIELD_GAP = 50
+_GAP = [""] * FIELD_GAP
 
 
 class Doc:
     """Built once per item; every watch evaluated on the item reads the same index."""
 
-    def __init__(self, analyzer: Analyzer, title: str, summary: str) -> None:
+    def __init__(
+        self,
+        keys_of: Callable[[str], tuple[str, ...]],
+        fold: Callable[[str], str],
+        title: str,
+        summary: str,
+        cache: dict[str, tuple[str, ...]],
+    ) -> None:
         self.title = title
         self.summary = summary
         title_words = TOKEN.findall(title)
         summary_words = TOKEN.findall(summary)
         self.title_end = len(title_words)
         self.summary_start = self.title_end + FIELD_GAP
-        words = title_words + [""] * FIELD_GAP + summary_words
+        words = title_words + _GAP + summary_words
         self.words = words
-        self.pos_keys: list[tuple[str, ...]] = []
+        # The hot path of matching, kept in C where possible: new words are analysed once into the shared cache,
+        # then only positions whose word carries keys (few: most words match no term) are looked at.
+        for word in set(words).difference(cache):
+            cache[word] = keys_of(word) if word else ()
+        keyed = [(pos, keys) for pos, keys in enumerate(map(cache.__getitem__, words)) if keys]
         key_pos: dict[str, list[int]] = {}
-        keys_of = analyzer.keys
-        for pos, word in enumerate(words):
-            keys = keys_of(word) if word else ()
-            self.pos_keys.append(keys)
+        for pos, keys in keyed:
             for key in keys:
                 bucket = key_pos.get(key)
                 if bucket is None:
                     key_pos[key] = [pos]
                 else:
                     bucket.append(pos)
+        self.pos_keys: dict[int, tuple[str, ...]] = dict(keyed)
         self.key_pos = key_pos
-        self._fold = analyzer.fold
+        self.length = len(words)
+        self._fold = fold
+
+    @cached_property
+    def folded_text(self) -> str:
+        """Both fields folded, for the wildcard pre-check (one regex search instead of a loop over words)."""
+        return self._fold(self.title + "\n" + self.summary)
 
     @cached_property
     def folded(self) -> list[str]:

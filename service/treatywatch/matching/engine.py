@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -10,10 +11,27 @@ from ..errors import QueryError
 from ..items import Item
 from . import query as q
 from .agreements import CompiledAgreement, EntityHits, assess
-from .compiled import CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPrefix
+from .compiled import CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix
 from .doc import Doc
 from .explain import Hit, Match, place_hits, snippet
 from .text import LATIN_LANGUAGES, Analyzer, fold, is_cyrillic
+
+
+DOC_CACHE_SIZE = 500_000  # words; a few tens of MB at most, cleared when full
+
+
+def _alternatives(nodes: list[CNode]) -> CNode:
+    """OR of nodes; plain phrases are indexed by their first word so a big set costs a few lookups."""
+    nodes = [n for n in nodes if not isinstance(n, CNever)]
+    if not nodes:
+        return CNever()
+    phrases = [n for n in nodes if isinstance(n, CPhrase)]
+    others = [n for n in nodes if not isinstance(n, CPhrase)]
+    if len(phrases) > 1:
+        others.insert(0, CPhraseSet.of(phrases))
+    else:
+        others = phrases + others
+    return others[0] if len(others) == 1 else COr(tuple(others))
 
 
 @dataclass(frozen=True)
@@ -68,9 +86,11 @@ class Watchlist:
                     w.query,
                 )
             )
+        self._vocabulary = self._collect_vocabulary()
+        self._doc_keys: dict[str, tuple[str, ...]] = {}
         self._index: dict[str, list[int]] = {}
         self._always: list[int] = []
-        self._prefix_lengths: set[int] = set()
+        prefixes: set[str] = set()
         for i, watch in enumerate(self.watches):
             keys = watch.node.triggers()
             if keys is None:
@@ -79,7 +99,13 @@ class Watchlist:
             for key in keys:
                 self._index.setdefault(key, []).append(i)
                 if key.startswith("*:"):
-                    self._prefix_lengths.add(len(key) - 2)
+                    prefixes.add(key[2:])
+        # All wildcard prefixes in one regex: a word starting with any of them makes its watches candidates.
+        self._prefix_re = (
+            re.compile(r"(?<!\w)(" + "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True)) + ")")
+            if prefixes
+            else None
+        )
 
     # -- compiling -------------------------------------------------------------------------------------------
     def _phrase(self, text: str, lang: str | None, label: str) -> CNode:
@@ -100,12 +126,12 @@ class Watchlist:
         phrases = [
             self._phrase(t, lang, f"@{name}: {t} ({lang})") for lang, terms in ts.by_language.items() for t in terms
         ]
-        return COr(tuple(phrases)) if phrases else CNever()
+        return _alternatives(phrases)
 
     def _compile_names(self, title: str, aliases: dict[str, list[str]]) -> CNode | None:
         phrases = [self._phrase(title, None, f"title: {title}")]
         phrases += [self._phrase(a, lang, f"alias: {a} ({lang})") for lang, names in aliases.items() for a in names]
-        return COr(tuple(phrases))
+        return _alternatives(phrases)
 
     def _compile(self, node: q.Node, text: str) -> CNode:
         match node:
@@ -121,7 +147,7 @@ class Watchlist:
             case q.And(children):
                 return CAnd(tuple(self._compile(c, text) for c in children))
             case q.Or(children):
-                return COr(tuple(self._compile(c, text) for c in children))
+                return _alternatives([self._compile(c, text) for c in children])
             case q.Not(child):
                 return CNot(self._compile(child, text))
             case q.Near(left, right, distance):
@@ -130,9 +156,45 @@ class Watchlist:
                 return CField(field, self._compile(child, text))
         raise AssertionError(node)
 
+    def _collect_vocabulary(self) -> frozenset[str]:
+        """Every key some term can match: document tokens keep only these (and numbers, for years)."""
+        vocab: set[str] = set()
+        stack: list[object] = [
+            *self._sets.values(),
+            *(a.names for a in self.agreements),
+            *(w.node for w in self.watches),
+        ]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, CPhrase):
+                for keys in node.words:
+                    vocab |= keys
+            elif isinstance(node, CPhraseSet):
+                for phrases in node.by_first.values():
+                    stack.extend(phrases)
+            elif isinstance(node, CAnd | COr):
+                stack.extend(node.children)
+            elif isinstance(node, CNot | CField):
+                stack.append(node.child)
+            elif isinstance(node, CNear):
+                stack += [node.left, node.right]
+        return frozenset(vocab)
+
+    def _keys(self, word: str) -> tuple[str, ...]:
+        """A document token's keys that any term knows; most words have none, which keeps the index small."""
+        keys = self._doc_keys.get(word)
+        if keys is None:
+            if len(self._doc_keys) > 200_000:
+                self._doc_keys.clear()
+            vocab = self._vocabulary
+            keys = self._doc_keys[word] = tuple(k for k in self.analyzer.keys(word) if k in vocab or k.startswith("#"))
+        return keys
+
     # -- matching --------------------------------------------------------------------------------------------
     def doc(self, title: str, summary: str = "") -> Doc:
-        return Doc(self.analyzer, title, summary)
+        if len(self._doc_keys) > DOC_CACHE_SIZE:
+            self._doc_keys.clear()
+        return Doc(self._keys, self.analyzer.fold, title, summary, self._doc_keys)
 
     def candidates(self, doc: Doc) -> list[int]:
         """One pass over the item's keys finds the watches that can possibly fire."""
@@ -142,12 +204,9 @@ class Watchlist:
             hit = index.get(key)
             if hit:
                 found.update(hit)
-        if self._prefix_lengths:
-            for word in doc.folded:
-                for n in self._prefix_lengths:
-                    hit = index.get("*:" + word[:n]) if len(word) >= n else None
-                    if hit:
-                        found.update(hit)
+        if self._prefix_re is not None:
+            for m in self._prefix_re.finditer(doc.folded_text):
+                found.update(index["*:" + m.group(1)])
         return sorted(found)
 
     def match(self, item: Item, only: Iterable[str] | None = None) -> list[Match]:

@@ -1,0 +1,98 @@
+"""Matching throughput: items/s for the example watchlists and for 1,000 generated watches, on one core.
+
+Targets (issue 4): 20,000 items/s and 5,000 items/s. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import tracemalloc
+from pathlib import Path
+
+from treatywatch.config import load_config
+from treatywatch.config.models import Watch
+from treatywatch.items import make_item
+from treatywatch.matching import Watchlist
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS_EN = (
+    "government minister said talks economy market agreement Russia France Canada military cooperation week report "
+    "energy prices football club contract decree assets bank Ukraine Brussels summit vote parliament law court "
+    "terminates signed new plan budget tax health school weather storm police city council trade deal"
+).split()
+WORDS_RU = (
+    "правительство министр заявил переговоры экономика рынок соглашение Россия Франция Канада военный сотрудничество "
+    "неделя доклад энергетика цены футбол клуб контракт распоряжение активы банк Украина саммит закон суд прекратило"
+).split()
+
+
+FILLER_EN = [f"w{i}" for i in range(2000)] + "the of and to in for on with at by from as is was that it".split()
+FILLER_RU = [f"слово{i}" for i in range(2000)] + "и в на с по для о от что как это был".split()
+
+
+def corpus(n: int, rng: random.Random, topical: float) -> list:
+    """Items of 10-14 title words and 20-40 summary words; `topical` is the share of words from news vocabulary."""
+    items = []
+    for i in range(n):
+        words, filler = (WORDS_RU, FILLER_RU) if i % 3 == 0 else (WORDS_EN, FILLER_EN)
+
+        def pick(words: list[str] = words, filler: list[str] = filler) -> str:
+            return rng.choice(words) if rng.random() < topical else rng.choice(filler)
+
+        title = " ".join(pick() for _ in range(rng.randint(10, 14)))
+        summary = " ".join(pick() for _ in range(rng.randint(20, 40)))
+        items.append(make_item("bench", title=title.capitalize(), summary=summary, guid=str(i)))
+    return items
+
+
+def generated_watches(n: int, rng: random.Random) -> list[Watch]:
+    vocab = [w.lower() for w in WORDS_EN + WORDS_RU] + [f"term{i}" for i in range(3000)]
+    out = []
+    for i in range(n):
+        a, b, c = rng.sample(vocab, 3)
+        query = rng.choice(
+            [
+                f"{a} AND {b}",
+                f'"{a} {b}" OR {c}',
+                f"{a} AND NOT {b}",
+                f"{a} NEAR/5 {b}",
+                f"title:{a} AND ({b} OR {c})",
+                f"@termination AND {a}",
+            ]
+        )
+        out.append(Watch(id=f"gen-{i}", query=query))
+    return out
+
+
+def measure(label: str, watchlist: Watchlist, items: list) -> None:
+    """First pass: every word is new to the stem cache. Second pass: steady state, as in a running daemon
+    whose feeds reuse their vocabulary."""
+    figures = []
+    for _ in ("cold", "warm"):
+        start = time.process_time()
+        fired = sum(len(watchlist.match(item)) for item in items)
+        elapsed = time.process_time() - start
+        figures.append(len(items) / elapsed)
+    print(f"{label:<34} cold {figures[0]:>8,.0f} items/s   warm {figures[1]:>8,.0f} items/s   ({fired} matches)")
+
+
+def main() -> None:
+    rng = random.Random(7)
+    config = load_config(ROOT / "config", {})
+    watches = generated_watches(1000, rng)
+    for label, topical in (("news-like: 10% topical words", 0.10), ("dense: every word topical", 1.0)):
+        items = corpus(20_000, rng, topical)
+        example = Watchlist(config)
+        big = Watchlist(config.model_copy(update={"watches": watches}))
+        print(f"-- {len(items):,} items, {label}")
+        measure(f"example watchlists ({len(example.watches)} watches)", example, items)
+        measure("1,000 generated watches", big, items)
+    tracemalloc.start()
+    Watchlist(config.model_copy(update={"watches": generated_watches(1000, rng)}))
+    _, peak = tracemalloc.get_traced_memory()
+    print(f"memory to compile 1,000 watches: {peak / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
