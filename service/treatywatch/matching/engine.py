@@ -16,7 +16,6 @@ from .doc import Doc
 from .explain import Hit, Match, place_hits, snippet
 from .text import LATIN_LANGUAGES, Analyzer, fold, is_cyrillic
 
-
 DOC_CACHE_SIZE = 500_000  # words; a few tens of MB at most, cleared when full
 
 
