@@ -75,6 +75,14 @@ class Daemon:
         except ConfigError as exc:
             log.error("configuration not reloaded, keeping the last good one:\n%s", exc)
             return
+        running = self.app.config.settings
+        config = config.model_copy(
+            update={
+                "settings": config.settings.model_copy(
+                    update={"state_dir": running.state_dir, "database": running.database}
+                )
+            }
+        )
         self.app.config = self.app.runner.config = self.app.outbox.config = config
         self.app.watchlist = self.app.runner.watchlist = watchlist
         self.schedule()

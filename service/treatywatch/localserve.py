@@ -6,7 +6,7 @@ import contextlib
 import email
 import email.policy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 from aiosmtpd.controller import Controller
 
 # A route answers (status, headers, body); tests add routes for 304s, 429s, slow and huge bodies.
-Route = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
+# A body given as an iterator of chunks is sent with chunked encoding (no Content-Length to trust).
+Body = bytes | Iterator[bytes]
+Route = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], Body]]
 
 
 class FixtureServer:
@@ -45,12 +47,21 @@ class FixtureServer:
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
-                if "Content-Length" not in headers:
+                chunked = not isinstance(body, bytes)
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                elif "Content-Length" not in headers:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if status != 304:
-                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                if status == 304:
+                    return
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    if isinstance(body, bytes):
                         self.wfile.write(body)
+                        return
+                    for chunk in body:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.write(b"0\r\n\r\n")
 
             def log_message(self, format: str, *args: object) -> None:
                 return
@@ -60,7 +71,7 @@ class FixtureServer:
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def respond(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+    def respond(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], Body]:
         path = urlsplit(handler.path).path
         if path in self.routes:
             return self.routes[path](handler)

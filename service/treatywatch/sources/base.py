@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import Field, HttpUrl, field_validator
 
-from ..config.common import Duration, ScheduleField, Strict
+from ..config.common import Duration, Schedule, ScheduleField, Strict
 from ..items import Item
 
 
@@ -17,7 +17,9 @@ class SourceConfig(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="Unique id, used in watches and logs.")
     type: str
     url: HttpUrl = Field(description="Where to fetch (feed, list page or API base).")
-    every: ScheduleField = Field(default="15m", description="Poll interval (10m, 1h) or cron (*/10 * * * *).")
+    every: ScheduleField = Field(
+        default=Schedule(seconds=900), description="Poll interval (10m, 1h) or cron (*/10 * * * *)."
+    )
     language: str | None = Field(default=None, description="Language hint for items (en, ru, fr, pt, de, es).")
     enabled: bool = True
     timeout: Duration | None = Field(default=None, description="Overrides settings.http_timeout.")

@@ -9,9 +9,11 @@ from typing import ClassVar, Literal
 import feedparser
 
 from ..errors import ParseError
-from ..items import make_item
+from ..items import Item, make_item
 from .base import Page, Request, Response, SourceConfig
+from .dates import parse_date
 from .encoding import decode, strip_xml_declaration
+from .jsonapi import load_json
 
 
 class FeedConfig(SourceConfig):
@@ -26,6 +28,32 @@ def _when(entry: feedparser.FeedParserDict) -> datetime | None:
     return None
 
 
+def _json_feed(cfg: FeedConfig, response: Response) -> list[Item]:
+    """JSON Feed 1.0/1.1 (feedparser 6.0 reads only XML feeds)."""
+    data = load_json(response)
+    if not isinstance(data, dict) or "jsonfeed.org" not in str(data.get("version", "")):
+        raise ParseError("JSON body is not a JSON Feed (no jsonfeed.org version)")
+    language = cfg.language or (str(data.get("language") or "")[:2].lower() or None)
+    items = []
+    for entry in data.get("items") or []:
+        if not isinstance(entry, dict):
+            continue
+        link = entry.get("url") or entry.get("external_url")
+        items.append(
+            make_item(
+                cfg.id,
+                title=str(entry.get("title") or ""),
+                link=link,
+                summary=str(entry.get("summary") or entry.get("content_text") or entry.get("content_html") or ""),
+                published=parse_date(str(entry.get("date_published") or entry.get("date_modified") or "")),
+                guid=str(entry["id"]) if entry.get("id") not in (None, link) else None,
+                language=language,
+                base_url=response.url,
+            )
+        )
+    return items
+
+
 class FeedSource:
     name: ClassVar[str] = "feed"
     config_model: ClassVar[type[SourceConfig]] = FeedConfig
@@ -35,11 +63,10 @@ class FeedSource:
 
     def parse(self, cfg: FeedConfig, request: Request, response: Response) -> Page:
         content_type = response.headers.get("content-type", "")
-        if response.content.lstrip()[:1] in (b"{", b"["):
-            parsed = feedparser.parse(response.content, response_headers={"content-type": "application/json"})
-        else:
-            text, _ = decode(response.content, content_type)
-            parsed = feedparser.parse(strip_xml_declaration(text))
+        if response.content.lstrip()[:1] == b"{":
+            return Page(_json_feed(cfg, response))
+        text, _ = decode(response.content, content_type)
+        parsed = feedparser.parse(strip_xml_declaration(text))
         if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
             cause = parsed.get("bozo_exception")
             raise ParseError(f"not a feed ({type(cause).__name__ if cause else 'no entries'}: {cause})")

@@ -1,0 +1,154 @@
+"""The runner and the daemon: revisions re-matched, layout changes flagged, failures contained, clean stop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from conftest import FIXTURES, local_sources, make_app, write_config
+from treatywatch.app import utcnow
+from treatywatch.daemon import Daemon
+from treatywatch.localserve import FixtureServer
+
+GOV_HTML = (FIXTURES / "html" / "government_docs.html").read_bytes()
+
+
+def test_selector_that_stops_matching_is_flagged(config_dir, tmp_path, http: FixtureServer, clock, caplog):
+    page = {"body": GOV_HTML}
+    http.routes["/docs"] = lambda h: (200, {"Content-Type": "text/html; charset=utf-8"}, page["body"])
+    write_config(config_dir, local_sources(http.base).replace("/html/government_docs.html", "/docs"), "sources.yaml")
+    app = make_app(config_dir, tmp_path / "state", clock)
+    assert len(app.runner.poll("government-docs").items) == 3
+    page["body"] = GOV_HTML.replace(b"doc-item", b"document-card")  # the portal's redesign
+    with caplog.at_level(logging.WARNING):
+        r = app.runner.poll("government-docs")
+    assert r.flagged_empty and r.error is None
+    assert "returned no items where it had 3" in caplog.text
+    assert app.store.source_state("government-docs").empty_flag
+    page["body"] = GOV_HTML
+    assert not app.runner.poll("government-docs").flagged_empty
+
+
+def test_untitled_decree_that_gains_its_title_is_matched_again(config_dir, tmp_path, http: FixtureServer, clock):
+    docs = json.loads((FIXTURES / "pravo" / "documents.json").read_text(encoding="utf-8"))
+    untitled = next(d for d in docs["items"] if not d["name"])
+    envelope = {**docs, "items": [untitled]}
+    http.routes["/pravo/api/Documents"] = lambda h: (200, {}, json.dumps(envelope, ensure_ascii=False).encode())
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    app = make_app(config_dir, tmp_path / "state", clock)
+    first = app.runner.poll("pravo-government")
+    assert first.new == 1 and first.alerts == 0 and first.items[0].untitled
+    named = {
+        **untitled,
+        "name": "О прекращении действия Соглашения между Правительством Российской Федерации и "
+        "Правительством Республики Болгария о военном сотрудничестве",
+    }
+    envelope["items"] = [named]
+    clock.advance(minutes=15)
+    second = app.runner.poll("pravo-government")
+    assert second.changed == 1 and second.new == 0 and second.alerts == 1
+    stored = app.store.get_item(
+        app.store.known_items("pravo-government", [untitled["eoNumber"]])[untitled["eoNumber"]].id
+    )
+    assert stored.revision == 2 and not stored.item.untitled
+    (alert,) = app.store.recent_alerts(1)
+    assert "ru-bg-military-cooperation" in alert.agreements
+
+
+def test_cli_dry_run_prints_items(config_dir, tmp_path, http: FixtureServer):
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "treatywatch",
+            "--config",
+            str(config_dir),
+            "--state-dir",
+            str(tmp_path / "s"),
+            "poll",
+            "--once",
+            "--dry-run",
+            "government-docs",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("government-docs: 3 items\n  - Распоряжение от 5 декабря 2025 года №3605-р\n")
+    assert f"link={http.base}/docs/57123/" in out.stdout
+    assert not (tmp_path / "s" / "treatywatch.db").exists() or "deliveries" not in out.stdout
+
+
+def test_cli_poll_sources_and_alerts(config_dir, tmp_path, http: FixtureServer):
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    base = [sys.executable, "-m", "treatywatch", "--config", str(config_dir), "--state-dir", str(tmp_path / "s")]
+    poll = subprocess.run([*base, "poll", "--once"], capture_output=True, text=True, timeout=60)
+    assert poll.returncode == 0, poll.stderr
+    assert "euronews-world: 5 items, 5 new, 0 changed, 2 alerts" in poll.stdout
+    assert "=== [HIGH] Russia terminates military agreements with Portugal, France and Canada ===" in poll.stdout
+    sources = subprocess.run([*base, "sources"], capture_output=True, text=True, timeout=60)
+    assert "government-docs" in sources.stdout and "failures: 0  items: 3" in sources.stdout
+    alerts = subprocess.run([*base, "alerts", "--json"], capture_output=True, text=True, timeout=60)
+    titles = [a["title"] for a in json.loads(alerts.stdout)]
+    assert "Russia terminates military agreements with Portugal, France and Canada" in titles
+
+
+def test_daemon_survives_failures_and_stops_cleanly(config_dir, tmp_path, http: FixtureServer, clock, caplog):
+    calls = {"n": 0}
+
+    def broken(handler):
+        calls["n"] += 1
+        return 500, {}, b"down"
+
+    http.routes["/broken"] = broken
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    write_config(
+        config_dir, f"sources:\n  - {{id: broken, type: feed, url: '{http.base}/broken', every: 1s}}\n", "broken.yaml"
+    )
+    app = make_app(config_dir, tmp_path / "state", utcnow)  # the real clock: backoff must expire
+    daemon = Daemon(app)
+    # the failing source must be retried: let backoff expire at once
+    app.config = app.runner.config = app.config.model_copy(
+        update={
+            "settings": app.config.settings.model_copy(
+                update={"source_backoff_base": 0.001, "source_backoff_max": 0.001}
+            )
+        }
+    )
+    thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False})
+    with caplog.at_level(logging.INFO):
+        thread.start()
+        deadline = time.monotonic() + 20
+        while calls["n"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        daemon.stop()
+        thread.join(15)
+    assert not thread.is_alive()
+    assert calls["n"] >= 3  # polled again and again despite failing
+    assert app.store.source_state("euronews-world").items_last_seen == 5  # the others kept working
+    assert "stopped cleanly" in caplog.text
+    app.close()
+
+
+def test_reload_keeps_last_good_config(config_dir, tmp_path, http: FixtureServer, clock, caplog):
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    app = make_app(config_dir, tmp_path / "state", clock)
+    daemon = Daemon(app)
+    before = app.config
+    write_config(config_dir, "watches:\n  - id: broken\n    query: '(oops'\n", "broken.yaml")
+    with caplog.at_level(logging.ERROR):
+        daemon.reload()
+    assert app.config is before
+    assert "configuration not reloaded" in caplog.text and "broken.yaml:2" in caplog.text
+    Path(config_dir / "broken.yaml").write_text("watches:\n  - id: extra\n    query: snow\n", encoding="utf-8")
+    daemon.reload()
+    assert "extra" in [w.id for w in app.watchlist.watches]
+    assert app.config.settings.state_dir == tmp_path / "state"  # the open database stays where it is
+    app.close()
