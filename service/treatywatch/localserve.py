@@ -15,6 +15,7 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 # A route answers (status, headers, body); tests add routes for 304s, 429s, slow and huge bodies.
 # A body given as an iterator of chunks is sent with chunked encoding (no Content-Length to trust).
@@ -119,7 +120,13 @@ class SmtpSink:
             with socket.socket() as s:
                 s.bind((self.host, 0))
                 self.port = s.getsockname()[1]
-        self._controller = Controller(self._Handler(self), hostname=self.host, port=self.port)
+        self._controller = Controller(
+            self._Handler(self),
+            hostname=self.host,
+            port=self.port,
+            auth_require_tls=False,  # a loopback sink: accept any login, as a relay with credentials would
+            authenticator=lambda *args: AuthResult(success=True),
+        )
         self._controller.start()
         return self
 

@@ -27,7 +27,9 @@ def channel(url: str) -> Channel:
     if plugin is None:
         scheme = url.split("://", 1)[0] if "://" in url else url[:12]
         raise ConfigError([f"not a usable apprise URL (scheme '{scheme}://'); see the apprise wiki for formats"])
-    return Channel(hashlib.sha256(url.encode()).hexdigest()[:24], plugin.url(privacy=True), url)
+    # apprise's privacy form hides passwords and tokens; the query only repeats defaults, so it is dropped
+    label = plugin.url(privacy=True).split("?", 1)[0]
+    return Channel(hashlib.sha256(url.encode()).hexdigest()[:24], label, url)
 
 
 def redact(text: str, urls: list[str]) -> str:

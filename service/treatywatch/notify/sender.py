@@ -48,7 +48,7 @@ class Sender:
         fmt = {"html": apprise.NotifyFormat.HTML, "markdown": apprise.NotifyFormat.MARKDOWN}.get(
             message.format, apprise.NotifyFormat.TEXT
         )
-        with apprise.LogCapture(level=logging.WARNING) as captured:
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
             ok = apobj.notify(title=message.title, body=message.body, body_format=fmt)
         if not ok:
             reason = " ".join(captured.getvalue().split())[:500] or "the channel refused the message"
