@@ -199,6 +199,23 @@ def backtest(ctx: click.Context, watch: str, since: str) -> None:
 
 
 @cli.command()
+@click.argument("cases", type=click.Path(path_type=Path, exists=True))
+@click.option("--min", "minimum", type=float, default=0.0, help="Exit 6 if overall precision or recall is below.")
+@click.pass_context
+@_errors
+def evaluate(ctx: click.Context, cases: Path, minimum: float) -> None:
+    """Precision and recall of the watchlists on labeled cases (YAML), per watch and per language."""
+    from .evaluation import evaluate as run
+    from .evaluation import load_cases
+
+    _, watchlist = compile_config(ctx.obj["config_path"])
+    report = run(watchlist, load_cases(cases))
+    click.echo(f"{report.cases} cases\n{report.table()}")
+    if min(report.overall.precision, report.overall.recall) < minimum:
+        sys.exit(6)
+
+
+@cli.command()
 @click.option("--limit", default=20, show_default=True)
 @click.option("--watch", default=None)
 @click.option("--json", "as_json", is_flag=True)
@@ -275,7 +292,7 @@ def deliveries_retry(ctx: click.Context, ids: tuple[int, ...]) -> None:
     """Re-queue dead deliveries (all, or the given ids)."""
     app = _app(ctx)
     n = app.store.retry(list(ids) or None, app.clock())
-    click.echo(f"{n} deliveries re-queued")
+    click.echo(f"re-queued: {n}")
 
 
 @cli.command()

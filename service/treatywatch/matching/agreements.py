@@ -13,8 +13,9 @@ PARTIES_SCORE = 0.6
 YEAR_BONUS = 0.3
 OTHER_YEAR_PENALTY = 0.4
 THRESHOLD = 0.5
-# Years this close to the item's own year are news dates ("decree of 5 December 2025"), not signing years.
-RECENT_YEARS = 3
+# A year counts against an agreement only inside the era of the tracked agreements (signing years give or take
+# this many years): "not applied since 2014" or "the 2022 invasion" are context, not another signing year.
+ERA_MARGIN = 5
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,13 @@ class EntityHits:
         return self._cache[entity_id]
 
 
+def era(agreements: list[CompiledAgreement]) -> tuple[int, int] | None:
+    years = [a.signed for a in agreements if a.signed is not None]
+    return (min(years) - ERA_MARGIN, max(years) + ERA_MARGIN) if years else None
+
+
 def assess(
-    agreement: CompiledAgreement, doc: Doc, entities: EntityHits, ref_year: int | None
+    agreement: CompiledAgreement, doc: Doc, entities: EntityHits, signing_era: tuple[int, int] | None
 ) -> tuple[AgreementHit, list[Hit]] | None:
     """Score how surely the item concerns this agreement; None below the threshold."""
     reasons: list[str] = []
@@ -67,7 +73,7 @@ def assess(
         for ph in party_hits:
             hits += ph or []
     if agreement.signed is not None:
-        historic = {y for y in doc.years if ref_year is None or y < ref_year - RECENT_YEARS}
+        historic = {y for y in doc.years if signing_era and signing_era[0] <= y <= signing_era[1]}
         if agreement.signed in doc.years:
             score += YEAR_BONUS
             reasons.append(f"year {agreement.signed} mentioned")

@@ -10,7 +10,7 @@ from ..config.models import Config, TermSet
 from ..errors import QueryError
 from ..items import Item
 from . import query as q
-from .agreements import CompiledAgreement, EntityHits, assess
+from .agreements import CompiledAgreement, EntityHits, assess, era
 from .compiled import CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix
 from .doc import Doc
 from .explain import Hit, Match, place_hits, snippet
@@ -58,6 +58,7 @@ class Watchlist:
             CompiledAgreement(a.id, a.title, tuple(a.parties), a.signed, self._compile_names(a.title, a.aliases))
             for a in config.agreements
         ]
+        self._era = era(self.agreements)
         self._implied = {s.id: frozenset(s.implies) for s in config.sources if s.implies}
         self.watches: list[CompiledWatch] = []
         for w in config.watches:
@@ -212,8 +213,6 @@ class Watchlist:
         """Every watch that fires on the item, each with its explanation. Pure: no I/O, no clock."""
         doc = self.doc(item.title, item.summary)
         wanted = set(only) if only is not None else None
-        # The item's own year tells news dates from signing years; undated items fall back on the latest year named.
-        ref_year = item.published.year if item.published else max(doc.years, default=None)
         entity_hits: EntityHits | None = None
         out: list[Match] = []
         for i in self.candidates(doc):
@@ -233,7 +232,7 @@ class Watchlist:
                 for agreement in self.agreements:
                     if watch.agreements and agreement.id not in watch.agreements:
                         continue
-                    got = assess(agreement, doc, entity_hits, ref_year)
+                    got = assess(agreement, doc, entity_hits, self._era)
                     if got is not None:
                         concerned.append(got[0])
                         hits = [*hits, *got[1]]

@@ -1,0 +1,131 @@
+"""Precision and recall of the watchlists on labeled items, so operators can tune before they deploy.
+
+A case file is YAML: `language`, optional `source`, and `cases:` of {title, summary, expect: [watch ids]}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+
+from .config.common import Strict
+from .config.loader import config_files
+from .config.yamlfile import load_yaml
+from .errors import ConfigError
+from .items import make_item
+from .matching import Watchlist
+
+# Labeled items are news of their day: give them a date so historic years read as such.
+CASE_DATE = datetime(2025, 12, 6, 12, 0, tzinfo=UTC)
+
+
+class CaseModel(Strict):
+    title: str
+    summary: str = ""
+    expect: list[str] = Field(default_factory=list)
+    source: str | None = None
+
+
+class CaseFile(Strict):
+    language: str
+    source: str = "news"
+    cases: list[CaseModel]
+
+
+@dataclass(frozen=True)
+class Case:
+    title: str
+    summary: str
+    language: str
+    source: str
+    expect: frozenset[str]
+    where: str
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+@dataclass
+class Report:
+    cases: int = 0
+    overall: Score = field(default_factory=Score)
+    by_watch: dict[str, Score] = field(default_factory=dict)
+    by_language: dict[str, Score] = field(default_factory=dict)
+    mistakes: list[tuple[Case, frozenset[str], frozenset[str]]] = field(default_factory=list)  # missed, extra
+
+    def table(self) -> str:
+        lines = [f"{'':<24} {'precision':>9} {'recall':>7}  tp  fp  fn"]
+        rows = [("overall", self.overall)]
+        rows += [(f"watch {k}", v) for k, v in sorted(self.by_watch.items())]
+        rows += [(f"language {k}", v) for k, v in sorted(self.by_language.items())]
+        for name, s in rows:
+            lines.append(f"{name:<24} {s.precision:>9.3f} {s.recall:>7.3f} {s.tp:>3} {s.fp:>3} {s.fn:>3}")
+        for case, missed, extra in self.mistakes:
+            what = ", ".join([f"missed {w}" for w in sorted(missed)] + [f"false {w}" for w in sorted(extra)])
+            lines.append(f"  {case.where}: {what}: {case.title[:90]}")
+        return "\n".join(lines)
+
+
+def load_cases(path: Path) -> list[Case]:
+    out: list[Case] = []
+    for file in config_files(path):
+        doc = load_yaml(file, {})
+        try:
+            parsed = CaseFile.model_validate(doc.data)
+        except ValidationError as exc:
+            raise ConfigError([f"{doc.where(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]) from exc
+        for i, c in enumerate(parsed.cases):
+            out.append(
+                Case(
+                    c.title,
+                    c.summary,
+                    parsed.language,
+                    c.source or parsed.source,
+                    frozenset(c.expect),
+                    doc.where(("cases", i)),
+                )
+            )
+    return out
+
+
+def evaluate(watchlist: Watchlist, cases: list[Case]) -> Report:
+    """Pure: counts per watch and per language; a case expecting nothing counts false positives only."""
+    report = Report(cases=len(cases))
+    for case in cases:
+        item = make_item(
+            case.source, title=case.title, summary=case.summary, published=CASE_DATE, language=case.language
+        )
+        fired = frozenset(m.watch_id for m in watchlist.match(item))
+        for watch in {w.id for w in watchlist.watches}:
+            hit, wanted = watch in fired, watch in case.expect
+            if not hit and not wanted:
+                continue
+            for score in (
+                report.overall,
+                report.by_watch.setdefault(watch, Score()),
+                report.by_language.setdefault(case.language, Score()),
+            ):
+                if hit and wanted:
+                    score.tp += 1
+                elif hit:
+                    score.fp += 1
+                else:
+                    score.fn += 1
+        if fired != case.expect:
+            report.mistakes.append((case, case.expect - fired, fired - case.expect))
+    return report

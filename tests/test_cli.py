@@ -1,0 +1,87 @@
+"""The thin CLI over the library: match, backtest, evaluate, deliveries, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import EXAMPLE_CONFIG, local_sources, write_config
+from treatywatch.localserve import FixtureServer
+
+
+def tw(*args: str, config: Path = EXAMPLE_CONFIG, state: Path | None = None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "treatywatch", "--config", str(config)]
+    if state is not None:
+        cmd += ["--state-dir", str(state)]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_match_explains(tmp_path: Path):
+    out = tw("match", "Moscow scraps 1994 pact with Paris", state=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "agreement-terminated [high]"
+    assert "  hit @termination: scrap (en): «scraps» in title at 7-13" in out.stdout
+    assert (
+        "  agreement ru-fr-1994-military-cooperation (score 0.9): names all parties: russia, france; "
+        "year 1994 mentioned" in out.stdout
+    )
+    assert "  snippet: [Moscow] [scraps] 1994 [pact] with [Paris]" in out.stdout
+    none = tw("match", "Snow in the Alps", state=tmp_path)
+    assert none.stdout.strip() == "no watch fires"
+
+
+def test_match_file(tmp_path: Path):
+    f = tmp_path / "item.txt"
+    f.write_text(
+        "Медведев назвал изъятие замороженных российских активов поводом для войны\nПодробности.", encoding="utf-8"
+    )
+    out = tw("match", "--file", str(f), state=tmp_path)
+    assert out.stdout.startswith("frozen-assets [medium]")
+
+
+def test_backtest_and_match_item(config_dir: Path, tmp_path: Path, http: FixtureServer):
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    state = tmp_path / "state"
+    assert tw("poll", "--once", config=config_dir, state=state).returncode == 0
+    out = tw("backtest", "frozen-assets", "--since", "30d", config=config_dir, state=state)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1].startswith("3 of 23 items since")
+    assert "EU leaders clash over reparations loan" in out.stdout
+    item = tw("match", "--item", "1", config=config_dir, state=state)
+    assert item.stdout.startswith("agreement-terminated [high]")
+    missing = tw("backtest", "nope", config=config_dir, state=state)
+    assert missing.returncode == 4 and missing.stderr.startswith("error: no watch 'nope'")
+
+
+def test_evaluate_command(tmp_path: Path):
+    out = tw("evaluate", str(Path(__file__).parent / "cases"), "--min", "0.95", state=tmp_path)
+    assert out.returncode == 0, out.stdout
+    assert out.stdout.splitlines()[2].startswith("overall")
+    strict = tw("evaluate", str(Path(__file__).parent / "cases"), "--min", "0.999", state=tmp_path)
+    assert strict.returncode == 6
+
+
+def test_deliveries_listing_and_retry(config_dir: Path, tmp_path: Path, http: FixtureServer):
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    write_config(
+        config_dir,
+        "subscribers:\n  - id: hook\n    notify: ['json://127.0.0.1:9/down']\nsettings:\n  delivery_max_attempts: 1\n",
+        "subs.yaml",
+    )
+    state = tmp_path / "state"
+    tw("poll", "euronews-world", "--once", config=config_dir, state=state)
+    dead = tw("deliveries", "--status", "dead", config=config_dir, state=state)
+    # the first delivery died; the second, to the same failing channel, was postponed without an attempt
+    assert dead.stdout.count(" dead ") == 1 and "hook → json://127.0.0.1:9/down" in dead.stdout
+    assert "last error: A Connection error occurred sending JSON notification to 127.0.0.1." in dead.stdout
+    pending = tw("deliveries", "--status", "pending", config=config_dir, state=state)
+    assert pending.stdout.count(" pending ") == 1
+    retry = tw("deliveries", "retry", config=config_dir, state=state)
+    assert retry.stdout.strip() == "re-queued: 1"
+    assert tw("deliveries", "--status", "dead", config=config_dir, state=state).stdout == ""
+
+
+def test_unknown_source_exit_code(tmp_path: Path):
+    out = tw("poll", "nope", "--once", state=tmp_path)
+    assert out.returncode == 4 and out.stderr.startswith("error: no source 'nope'; known: euronews-world")
