@@ -85,3 +85,23 @@ def test_deliveries_listing_and_retry(config_dir: Path, tmp_path: Path, http: Fi
 def test_unknown_source_exit_code(tmp_path: Path):
     out = tw("poll", "nope", "--once", state=tmp_path)
     assert out.returncode == 4 and out.stderr.startswith("error: no source 'nope'; known: euronews-world")
+
+
+def test_configuration_reference_is_current():
+    from treatywatch.reference import reference
+
+    committed = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert committed == reference(), "docs/configuration.md is stale: run `treatywatch docs > docs/configuration.md`"
+    assert "| `delivery_max_attempts` | `8` | Attempts before a delivery is dead. |" in committed
+
+
+def test_example_config_keys_are_documented():
+    import yaml
+
+    reference = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for file in EXAMPLE_CONFIG.glob("*.yaml"):
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        for section in ("sources", "watches", "subscribers", "agreements"):
+            for entry in data.get(section) or []:
+                for key in entry:
+                    assert f"| `{key}` |" in reference, (file.name, section, key)

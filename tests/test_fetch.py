@@ -95,6 +95,13 @@ def test_redirect_loop(config_dir, tmp_path, http: FixtureServer, clock):
     assert app.runner.poll("src").error == f"more than 5 redirects from {http.base}/loop"
 
 
+def test_redirect_limit_per_source(config_dir, tmp_path, http: FixtureServer, clock):
+    http.routes["/hop1"] = lambda h: (302, {"Location": "/hop2"}, b"")
+    http.routes["/hop2"] = lambda h: (302, {"Location": "/news/euronews_world.xml"}, b"")
+    app = one_feed_app(config_dir, tmp_path, clock, f"{http.base}/hop1", "    max_redirects: 1")
+    assert app.runner.poll("src").error == f"more than 1 redirects from {http.base}/hop1"
+
+
 def test_redirect_followed(config_dir, tmp_path, http: FixtureServer, clock):
     http.routes["/old"] = lambda h: (301, {"Location": "/news/euronews_world.xml"}, b"")
     app = one_feed_app(config_dir, tmp_path, clock, f"{http.base}/old")

@@ -309,6 +309,14 @@ def notify(ctx: click.Context, subscriber: str) -> None:
 
 
 @cli.command()
+def docs() -> None:
+    """Print the configuration reference (every key, its default and meaning) as Markdown."""
+    from .reference import reference
+
+    click.echo(reference(), nl=False)
+
+
+@cli.command()
 @click.pass_context
 @_errors
 def demo(ctx: click.Context) -> None:

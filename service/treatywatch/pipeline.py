@@ -15,7 +15,7 @@ from .items import Item
 from .matching import Watchlist
 from .notify.routing import route
 from .retry import backoff
-from .sources.base import Response
+from .sources.base import Response, SourceConfig
 from .sources.fetch import Fetcher, FetchLimits, Validators
 from .sources.registry import SOURCE_TYPES
 from .store import SourceState, Store
@@ -55,13 +55,14 @@ class Runner:
         self.clock = clock
         self.rng = rng or random.Random()
 
-    def _limits(self, cfg: object) -> FetchLimits:
+    def _limits(self, cfg: SourceConfig) -> FetchLimits:
         s = self.config.settings
         return FetchLimits(
-            timeout=getattr(cfg, "timeout", None) or s.http_timeout,
-            max_bytes=getattr(cfg, "max_bytes", None) or s.max_response_bytes,
-            headers=tuple(getattr(cfg, "headers", {}).items()),
-            proxy=getattr(cfg, "proxy", None),
+            timeout=cfg.timeout or s.http_timeout,
+            max_bytes=cfg.max_bytes or s.max_response_bytes,
+            headers=tuple(cfg.headers.items()),
+            proxy=cfg.proxy,
+            max_redirects=cfg.max_redirects,
         )
 
     def fetch_items(self, source_id: str, state: SourceState) -> tuple[list[Item], Response | None]:

@@ -41,7 +41,7 @@ class Settings(Strict):
     followup_delay: Duration = Field(default=900.0, description="Later reports wait this long to go as one follow-up.")
     web_host: str = Field(default="127.0.0.1", description="Status page address.")
     web_port: int = Field(default=8424, ge=0, le=65535, description="Status page port; 0 disables it.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log verbosity.")
     templates_dir: Path | None = Field(default=None, description="Folder of message templates overriding ours.")
 
 

@@ -15,15 +15,16 @@ class SourceConfig(Strict):
     """Keys common to every source; each source type adds its own beside its code."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="Unique id, used in watches and logs.")
-    type: str
+    type: str = Field(description="Source type: one of the sections below (feed, html, json, pravo).")
     url: HttpUrl = Field(description="Where to fetch (feed, list page or API base).")
     every: ScheduleField = Field(
         default=Schedule(seconds=900), description="Poll interval (10m, 1h) or cron (*/10 * * * *)."
     )
     language: str | None = Field(default=None, description="Language hint for items (en, ru, fr, pt, de, es).")
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="false keeps the source configured but unpolled.")
     timeout: Duration | None = Field(default=None, description="Overrides settings.http_timeout.")
     max_bytes: int | None = Field(default=None, gt=0, description="Overrides settings.max_response_bytes.")
+    max_redirects: int | None = Field(default=None, ge=0, description="Overrides settings.max_redirects.")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers.")
     proxy: str | None = Field(default=None, description="Proxy URL for this source only; empty means none.")
     implies: list[str] = Field(

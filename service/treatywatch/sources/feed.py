@@ -55,6 +55,8 @@ def _json_feed(cfg: FeedConfig, response: Response) -> list[Item]:
 
 
 class FeedSource:
+    """RSS 0.9x/1.0/2.0, Atom and JSON Feed; any declared or sniffed encoding."""
+
     name: ClassVar[str] = "feed"
     config_model: ClassVar[type[SourceConfig]] = FeedConfig
 

@@ -24,6 +24,7 @@ class FetchLimits:
     max_bytes: int = 10_000_000
     headers: tuple[tuple[str, str], ...] = ()
     proxy: str | None = None
+    max_redirects: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,22 +98,24 @@ class Fetcher:
         self._sleep = sleep
         self._clock = clock
         self._now = now
-        self._clients: dict[str | None, httpx.Client] = {}
+        self._clients: dict[tuple[str | None, int], httpx.Client] = {}
         self._gates: dict[str, _HostGate] = {}
         self._lock = threading.Lock()
 
-    def _client(self, proxy: str | None) -> httpx.Client:
+    def _client(self, proxy: str | None, max_redirects: int) -> httpx.Client:
+        """One pooled client per proxy and redirect limit (httpx fixes both per client)."""
+        key = (proxy, max_redirects)
         with self._lock:
-            if proxy not in self._clients:
-                self._clients[proxy] = httpx.Client(
+            if key not in self._clients:
+                self._clients[key] = httpx.Client(
                     headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate"},
                     follow_redirects=True,
-                    max_redirects=self._max_redirects,
+                    max_redirects=max_redirects,
                     transport=self._transport,
                     proxy=proxy,
                     timeout=20.0,
                 )
-            return self._clients[proxy]
+            return self._clients[key]
 
     def _gate(self, url: str) -> _HostGate:
         host = urlsplit(url).netloc.lower()
@@ -128,7 +131,8 @@ class Fetcher:
             headers["If-None-Match"] = validators.etag
         if validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
-        client = self._client(limits.proxy)
+        redirects = self._max_redirects if limits.max_redirects is None else limits.max_redirects
+        client = self._client(limits.proxy, redirects)
         url = request.url
         try:
             with (
@@ -152,7 +156,7 @@ class Fetcher:
                     chunks.append(chunk)
                 return Response(str(resp.url), resp.status_code, b"".join(chunks), dict(resp.headers))
         except httpx.TooManyRedirects as exc:
-            raise FetchError(f"more than {self._max_redirects} redirects from {url}") from exc
+            raise FetchError(f"more than {redirects} redirects from {url}") from exc
         except httpx.TimeoutException as exc:
             raise FetchError(f"timed out after {limits.timeout:g}s fetching {url} ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:

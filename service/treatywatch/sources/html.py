@@ -45,6 +45,8 @@ def _extract(node: LexborNode, spec: str) -> str | None:
 
 
 class HtmlSource:
+    """A list page without a feed, read with CSS selectors; `css@attr` takes an attribute."""
+
     name: ClassVar[str] = "html"
     config_model: ClassVar[type[SourceConfig]] = HtmlConfig
 

@@ -29,6 +29,8 @@ def load_json(response: Response) -> object:
 
 
 class JsonSource:
+    """Any JSON API: a dotted path to the list and one per field."""
+
     name: ClassVar[str] = "json"
     config_model: ClassVar[type[SourceConfig]] = JsonConfig
 

@@ -58,6 +58,8 @@ class PravoConfig(SourceConfig):
 
 
 class PravoSource:
+    """The Russian official legal portal (publication.pravo.gov.ru) `/api/Documents`, paged until known items."""
+
     name: ClassVar[str] = "pravo"
     config_model: ClassVar[type[SourceConfig]] = PravoConfig
 
