@@ -126,28 +126,27 @@ class Subscriber(Strict):
         return v
 
 
-class ConfigFile(Strict):
+class Sections(Strict):
+    """The sections any configuration file may hold besides `settings`."""
+
+    sources: list[AnySourceConfig] = Field(default_factory=list)
+    terms: dict[str, TermSet] = Field(default_factory=dict)
+    entities: dict[str, TermSet] = Field(default_factory=dict)
+    agreements: list[Agreement] = Field(default_factory=list)
+    watches: list[Watch] = Field(default_factory=list)
+    subscribers: list[Subscriber] = Field(default_factory=list)
+
+
+class ConfigFile(Sections):
     """What one YAML file may hold; a directory's files are merged into a Config."""
 
     settings: Settings | None = None
-    sources: list[AnySourceConfig] = Field(default_factory=list)
-    terms: dict[str, TermSet] = Field(default_factory=dict)
-    entities: dict[str, TermSet] = Field(default_factory=dict)
-    agreements: list[Agreement] = Field(default_factory=list)
-    watches: list[Watch] = Field(default_factory=list)
-    subscribers: list[Subscriber] = Field(default_factory=list)
 
 
-class Config(Strict):
+class Config(Sections):
     """The merged, cross-checked configuration the service runs on."""
 
     settings: Settings = Field(default_factory=Settings)
-    sources: list[AnySourceConfig] = Field(default_factory=list)
-    terms: dict[str, TermSet] = Field(default_factory=dict)
-    entities: dict[str, TermSet] = Field(default_factory=dict)
-    agreements: list[Agreement] = Field(default_factory=list)
-    watches: list[Watch] = Field(default_factory=list)
-    subscribers: list[Subscriber] = Field(default_factory=list)
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def where(self, kind: str, ident: str) -> str:
