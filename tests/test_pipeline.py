@@ -110,7 +110,8 @@ def test_daemon_survives_failures_and_stops_cleanly(config_dir, tmp_path, http: 
     http.routes["/broken"] = broken
     write_config(config_dir, local_sources(http.base), "sources.yaml")
     write_config(
-        config_dir, f"sources:\n  - {{id: broken, type: feed, url: '{http.base}/broken', every: 1s}}\n", "broken.yaml"
+        # polled hourly, yet retried after each failure as soon as its (here tiny) backoff ends
+        config_dir, f"sources:\n  - {{id: broken, type: feed, url: '{http.base}/broken', every: 1h}}\n", "broken.yaml"
     )
     app = make_app(config_dir, tmp_path / "state", utcnow)  # the real clock: backoff must expire
     daemon = Daemon(app)

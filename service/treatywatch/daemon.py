@@ -6,14 +6,16 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .app import App, compile_config
 from .errors import ConfigError
+from .pipeline import PollResult
 from .web.server import StatusServer
 
 log = logging.getLogger("treatywatch.daemon")
@@ -40,8 +42,25 @@ class Daemon:
         if due is not None and due > self.app.clock():
             log.debug("source %s backing off until %s", source_id, due.isoformat())
             return
-        self._guard(f"poll:{source_id}", lambda: self.app.runner.poll(source_id))
+        self._guard(f"poll:{source_id}", lambda: self._retry_sooner(source_id, self.app.runner.poll(source_id)))
         self._guard("deliver", self.app.outbox.run_once)
+
+    def _retry_sooner(self, source_id: str, result: PollResult) -> None:
+        """A failed source is retried when its backoff ends, if that comes before its next scheduled poll."""
+        due = self.app.runner.next_due(source_id) if result.error else None
+        job = self.scheduler.get_job(f"poll:{source_id}")
+        if due is None or (job is not None and job.next_run_time is not None and job.next_run_time <= due):
+            return
+        # at least a second ahead: the retry job may be the one running now, and must not collide with itself
+        due = max(due, datetime.now(UTC) + timedelta(seconds=1))
+        self.scheduler.add_job(
+            self._poll,
+            DateTrigger(due),
+            args=[source_id],
+            id=f"retry:{source_id}",
+            replace_existing=True,
+            name=f"retry {source_id}",
+        )
 
     def schedule(self) -> None:
         for job in self.scheduler.get_jobs():
