@@ -16,6 +16,7 @@ run: $(BIN)/treatywatch
 
 test: $(BIN)/treatywatch
 	$(BIN)/ruff check service tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 demo: $(BIN)/treatywatch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -77,14 +78,13 @@ def build_app(
 ) -> App:
     s = config.settings
     store = Store(config.database_path)
-    kwargs = {"sleep": sleep} if sleep is not None else {}
     fetcher = Fetcher(
         user_agent=s.user_agent,
         per_host_concurrency=s.per_host_concurrency,
         per_host_delay=s.per_host_delay,
         max_redirects=s.max_redirects,
         transport=transport,
-        **kwargs,
+        sleep=sleep or time.sleep,
     )
     rng = rng or random.Random()
     runner = Runner(config, watchlist, store, fetcher, clock, rng)

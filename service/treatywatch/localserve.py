@@ -51,7 +51,7 @@ class FixtureServer:
                 chunked = not isinstance(body, bytes)
                 if chunked:
                     self.send_header("Transfer-Encoding", "chunked")
-                elif "Content-Length" not in headers:
+                elif "Content-Length" not in headers and isinstance(body, bytes):
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if status == 304:

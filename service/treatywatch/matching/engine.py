@@ -25,7 +25,7 @@ def _alternatives(nodes: list[CNode]) -> CNode:
     if not nodes:
         return CNever()
     phrases = [n for n in nodes if isinstance(n, CPhrase)]
-    others = [n for n in nodes if not isinstance(n, CPhrase)]
+    others: list[CNode] = [n for n in nodes if not isinstance(n, CPhrase)]
     if len(phrases) > 1:
         others.insert(0, CPhraseSet.of(phrases))
     else:
@@ -70,7 +70,7 @@ class Watchlist:
                     exc.query,
                     exc.position,
                 ) from exc
-            agreements = None
+            agreements: frozenset[str] | None = None
             if w.agreements == "all":
                 agreements = frozenset()
             elif isinstance(w.agreements, list):

@@ -78,8 +78,8 @@ class Renderer:
     def alert(self, alert: AlertView, fmt: str, covered_until: datetime | None = None) -> Message:
         """An alert; with `covered_until`, its follow-up: the reports added since, the earlier ones as links."""
         followup = covered_until is not None
-        reports = [r for r in alert.reports if not followup or r.added_at > covered_until]
-        earlier = [r for r in alert.reports if followup and r.added_at <= covered_until]
+        reports = [r for r in alert.reports if covered_until is None or r.added_at > covered_until]
+        earlier = [r for r in alert.reports if covered_until is not None and r.added_at <= covered_until]
         seen: dict[str, object] = {}
         for r in alert.reports:
             for a in r.match.agreements:

@@ -35,7 +35,7 @@ def sample_alert(now: object) -> AlertView:
 def send_sample(app: App, sub: Subscriber) -> list[tuple[str, str | None]]:
     """(channel label, error or None) per channel; nothing is stored."""
     alert = sample_alert(app.clock())
-    results = []
+    results: list[tuple[str, str | None]] = []
     for url in sub.notify:
         label = channel(url).label
         try:

@@ -32,6 +32,11 @@ def dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def dt_req(value: str) -> datetime:
+    """A NOT NULL timestamp column."""
+    return datetime.fromisoformat(value)
+
+
 def _item(row: sqlite3.Row) -> Item:
     return Item(
         source_id=row["source_id"],
@@ -187,7 +192,7 @@ class Store:
         rows = self._rows("SELECT * FROM items WHERE id = ?", [item_id])
         if not rows:
             raise NotFoundError(f"no item {item_id}")
-        return StoredItem(rows[0]["id"], _item(rows[0]), rows[0]["revision"], dt(rows[0]["first_seen"]))  # type: ignore[arg-type]
+        return StoredItem(rows[0]["id"], _item(rows[0]), rows[0]["revision"], dt_req(rows[0]["first_seen"]))
 
     def items_since(self, since: datetime, source_ids: Iterable[str] | None = None) -> Iterator[StoredItem]:
         sql, params = "SELECT * FROM items WHERE first_seen >= ?", [ts(since)]
@@ -196,7 +201,7 @@ class Store:
             sql += f" AND source_id IN ({', '.join('?' * len(ids))})"
             params += ids
         for r in self._rows(sql + " ORDER BY id", params):
-            yield StoredItem(r["id"], _item(r), r["revision"], dt(r["first_seen"]))  # type: ignore[arg-type]
+            yield StoredItem(r["id"], _item(r), r["revision"], dt_req(r["first_seen"]))
 
     def search(self, text: str, limit: int = 20) -> list[StoredItem]:
         rows = self._rows(
@@ -204,7 +209,7 @@ class Store:
             "WHERE items_fts MATCH ? ORDER BY rank LIMIT ?",
             [text, limit],
         )
-        return [StoredItem(r["id"], _item(r), r["revision"], dt(r["first_seen"])) for r in rows]  # type: ignore[arg-type]
+        return [StoredItem(r["id"], _item(r), r["revision"], dt_req(r["first_seen"])) for r in rows]
 
     # -- one poll, one transaction ---------------------------------------------------------------------------
     def open_alerts(self, since: datetime) -> list[OpenAlert]:
@@ -312,8 +317,8 @@ class Store:
             [alert_id, alert_id],
         ):
             reports.append(
-                ReportView(r["iid"], _item(r), match_from_dict(json.loads(r["explanation"])), dt(r["added_at"]))
-            )  # type: ignore[arg-type]
+                ReportView(r["iid"], _item(r), match_from_dict(json.loads(r["explanation"])), dt_req(r["added_at"]))
+            )
         return AlertView(
             a["id"],
             a["watch_id"],
@@ -321,14 +326,14 @@ class Store:
             a["severity"],
             a["title"],
             tuple(json.loads(a["agreements"])),
-            dt(a["created_at"]),
+            dt_req(a["created_at"]),
             tuple(reports),
-        )  # type: ignore[arg-type]
+        )
 
     def recent_alerts(
         self, limit: int = 20, watch: str | None = None, since: datetime | None = None
     ) -> list[AlertView]:
-        sql, params = "SELECT id FROM alerts WHERE 1=1", []
+        sql, params = "SELECT id FROM alerts WHERE 1=1", list[object]()
         if watch:
             sql += " AND watches LIKE ?"
             params.append(f'%"{watch}"%')
@@ -359,11 +364,11 @@ class Store:
             r["mode"],
             r["status"],
             r["attempts"],
-            dt(r["next_attempt"]),
-            r["last_error"],  # type: ignore[arg-type]
-            dt(r["created_at"]),
+            dt_req(r["next_attempt"]),
+            r["last_error"],
+            dt_req(r["created_at"]),
             dt(r["sent_at"]),
-        )  # type: ignore[arg-type]
+        )
 
     def due_deliveries(self, now: datetime) -> list[Delivery]:
         rows = self._rows(
@@ -399,10 +404,8 @@ class Store:
 
     def retry(self, ids: list[int] | None, now: datetime) -> int:
         """Re-queue dead deliveries (all of them, or these ids) with a fresh attempt count."""
-        sql, params = (
-            "UPDATE deliveries SET status='pending', attempts=0, next_attempt=? WHERE status='dead'",
-            [ts(now)],
-        )
+        sql = "UPDATE deliveries SET status='pending', attempts=0, next_attempt=? WHERE status='dead'"
+        params: list[object] = [ts(now)]
         if ids:
             sql += f" AND id IN ({', '.join('?' * len(ids))})"
             params += ids
