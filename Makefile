@@ -24,6 +24,7 @@ demo: $(BIN)/treatywatch
 
 bench: $(BIN)/treatywatch
 	$(BIN)/python bench/matching.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) state/*.db*

@@ -192,3 +192,13 @@ def test_connection_refused(config_dir, tmp_path, clock):
     app = one_feed_app(config_dir, tmp_path, clock, "http://127.0.0.1:9/feed")
     r = app.runner.poll("src")
     assert r.error.startswith("ConnectError fetching http://127.0.0.1:9/feed")
+
+
+def test_per_source_proxy(config_dir, tmp_path, http: FixtureServer, clock):
+    # the fixture server doubles as a plain HTTP proxy: the request line carries the absolute URL
+    app = one_feed_app(
+        config_dir, tmp_path, clock, "http://feeds.invalid/news/euronews_world.xml", f"    proxy: {http.base}"
+    )
+    r = app.runner.poll("src")
+    assert r.error is None and r.new == 5
+    assert http.requests[-1][0] == "http://feeds.invalid/news/euronews_world.xml"

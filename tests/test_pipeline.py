@@ -111,7 +111,9 @@ def test_daemon_survives_failures_and_stops_cleanly(config_dir, tmp_path, http: 
     write_config(config_dir, local_sources(http.base), "sources.yaml")
     write_config(
         # polled hourly, yet retried after each failure as soon as its (here tiny) backoff ends
-        config_dir, f"sources:\n  - {{id: broken, type: feed, url: '{http.base}/broken', every: 1h}}\n", "broken.yaml"
+        config_dir,
+        f"sources:\n  - {{id: broken, type: feed, url: '{http.base}/broken', every: 1h}}\n",
+        "broken.yaml",
     )
     app = make_app(config_dir, tmp_path / "state", utcnow)  # the real clock: backoff must expire
     daemon = Daemon(app)
