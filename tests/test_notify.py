@@ -291,10 +291,22 @@ def test_notify_test_command(config_dir, tmp_path, http, webhook, clock):
     assert webhook.bodies[0]["title"].startswith("[HIGH] TreatyWatch test:")
 
 
-def test_operator_template_override(config_dir, tmp_path, http, webhook, clock):
-    tpl = tmp_path / "templates"
+def test_operator_template_override(config_dir, tmp_path, http, webhook, smtp, clock):
+    tpl = config_dir / "templates"  # found beside the YAML without any setting
     tpl.mkdir()
     (tpl / "alert.md.j2").write_text("CUSTOM {{ alert.title | md }} ({{ reports | length }})", encoding="utf-8")
+    app = setup(config_dir, tmp_path, clock, http, f'  - id: desk\n    notify: ["{webhook.url}", "{smtp.url()}"]\n')
+    app.runner.poll("council-press-fr")
+    app.outbox.run_once()
+    assert webhook.bodies[0]["message"].startswith("CUSTOM La Russie met fin")
+    html = smtp.messages[0].get_body(preferencelist=("html",)).get_content()
+    assert "<h2>La Russie met fin" in html  # the templates not overridden stay ours
+
+
+def test_templates_dir_setting(config_dir, tmp_path, http, webhook, clock):
+    tpl = tmp_path / "elsewhere"
+    tpl.mkdir()
+    (tpl / "alert.md.j2").write_text("FROM SETTING {{ alert.severity }}", encoding="utf-8")
     app = setup(
         config_dir,
         tmp_path,
@@ -305,4 +317,4 @@ def test_operator_template_override(config_dir, tmp_path, http, webhook, clock):
     )
     app.runner.poll("council-press-fr")
     app.outbox.run_once()
-    assert webhook.bodies[0]["message"].startswith("CUSTOM La Russie met fin")
+    assert webhook.bodies[0]["message"] == "FROM SETTING high"

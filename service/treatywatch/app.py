@@ -48,6 +48,15 @@ def compile_config(path: Path, env: dict[str, str] | None = None) -> tuple[Confi
     return config, watchlist
 
 
+def templates_dir(config: Config, config_path: Path | None) -> Path | None:
+    """settings.templates_dir, else a `templates/` folder beside the YAML: operators override from config/."""
+    if config.settings.templates_dir is not None:
+        return config.settings.templates_dir
+    if config_path is not None and (config_path / "templates").is_dir():
+        return config_path / "templates"
+    return None
+
+
 @dataclass
 class App:
     config: Config
@@ -88,5 +97,5 @@ def build_app(
     )
     rng = rng or random.Random()
     runner = Runner(config, watchlist, store, fetcher, clock, rng)
-    outbox = Outbox(config, store, Sender(echo=echo), Renderer(s.templates_dir), clock, rng)
+    outbox = Outbox(config, store, Sender(echo=echo), Renderer(templates_dir(config, config_path)), clock, rng)
     return App(config, watchlist, store, fetcher, runner, outbox, clock, config_path)
