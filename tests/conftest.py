@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ class WebhookSink:
 
     bodies: list[dict] = field(default_factory=list)
     fail_with: int | None = None
+    delay: float = 0.0
 
     def __enter__(self) -> WebhookSink:
         outer = self
@@ -49,6 +51,7 @@ class WebhookSink:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(outer.delay)
                 if outer.fail_with:
                     self.send_response(outer.fail_with)
                     self.end_headers()

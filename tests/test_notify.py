@@ -318,3 +318,38 @@ def test_templates_dir_setting(config_dir, tmp_path, http, webhook, clock):
     app.runner.poll("council-press-fr")
     app.outbox.run_once()
     assert webhook.bodies[0]["message"] == "FROM SETTING high"
+
+
+def test_concurrent_workers_send_each_delivery_once(config_dir, tmp_path, http, webhook, clock):
+    import threading
+
+    webhook.delay = 0.2
+    app = setup(config_dir, tmp_path, clock, http, f'  - id: desk\n    notify: ["{webhook.url}"]\n')
+    app.runner.poll("euronews-world")
+    app.runner.poll("council-press-fr")
+    queued = len([d for d in app.store.deliveries("pending") if d.next_attempt <= clock()])  # follow-ups wait
+    assert queued == 3
+    threads = [threading.Thread(target=app.outbox.run_once) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(webhook.bodies) == queued
+    assert len(app.store.deliveries("sent")) == queued
+
+
+def test_concurrent_polls_of_one_event_make_one_alert(config_dir, tmp_path, http, clock):
+    import threading
+
+    extra = ""
+    for n in range(8):
+        http.routes[f"/outlet{n}.xml"] = lambda h, n=n: (200, {}, report_feed(n))
+        extra += f"  - {{id: outlet{n}, type: feed, url: '{http.base}/outlet{n}.xml'}}\n"
+    app = setup(config_dir, tmp_path, clock, http, "  - id: desk\n    notify: [terminal]\n", extra)
+    threads = [threading.Thread(target=app.runner.poll, args=(f"outlet{n}",)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    (alert,) = app.store.recent_alerts()
+    assert len(alert.reports) == 8

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -54,6 +55,7 @@ class Runner:
         self.fetcher = fetcher
         self.clock = clock
         self.rng = rng or random.Random()
+        self._ingest_lock = threading.Lock()
 
     def _limits(self, cfg: SourceConfig) -> FetchLimits:
         s = self.config.settings
@@ -124,38 +126,43 @@ class Runner:
             result.not_modified = True
             self.store.save_source_state(base_state)
             return result
-        known = self.store.known_items(source_id, [i.key for i in items])
-        changed = [
-            (i, known.get(i.key)) for i in items if i.key not in known or known[i.key].content_hash != i.content_hash
-        ]
-        result.new = sum(1 for _, k in changed if k is None)
-        result.changed = len(changed) - result.new
-        reports = []
-        for item, _ in changed:
-            matches = self.watchlist.match(item)
-            if matches:
-                reports.append(Report(item, tuple(matches)))
-        plan = plan_alerts(reports, self.store.open_alerts(now - timedelta(seconds=settings.event_window)))
-        subs = self.config.subscribers
-        for_new = [route(subs, n.watches, n.severity, "alert", now) for n in plan.new]
-        for_attach = [
-            route(subs, a.report.watch_ids, a.report.top.severity, "followup", now, settings.followup_delay)
-            for a in plan.attach
-        ]
-        result.alerts, result.followups = len(plan.new), len(plan.attach)
-        was = state.items_last_seen or 0
-        result.flagged_empty = (not items and was > 0) or (state.empty_flag and not items)
-        if result.flagged_empty and not state.empty_flag:
-            log.warning("source %s returned no items where it had %d: selector or layout changed?", source_id, was)
-        new_state = replace(
-            base_state,
-            etag=first.headers.get("etag") if first else None,
-            last_modified=first.headers.get("last-modified") if first else None,
-            items_last_seen=len(items),
-            empty_flag=result.flagged_empty,
-            total_items=state.total_items + result.new,
-        )
-        self.store.commit_poll(new_state, changed, reports, plan, for_new, for_attach, now)
+        # Fetching runs in parallel; deciding what is new and which alert it joins must not, or two sources
+        # reporting one event at the same moment would both start an alert.
+        with self._ingest_lock:
+            known = self.store.known_items(source_id, [i.key for i in items])
+            changed = [
+                (i, known.get(i.key))
+                for i in items
+                if i.key not in known or known[i.key].content_hash != i.content_hash
+            ]
+            result.new = sum(1 for _, k in changed if k is None)
+            result.changed = len(changed) - result.new
+            reports = []
+            for item, _ in changed:
+                matches = self.watchlist.match(item)
+                if matches:
+                    reports.append(Report(item, tuple(matches)))
+            plan = plan_alerts(reports, self.store.open_alerts(now - timedelta(seconds=settings.event_window)))
+            subs = self.config.subscribers
+            for_new = [route(subs, n.watches, n.severity, "alert", now) for n in plan.new]
+            for_attach = [
+                route(subs, a.report.watch_ids, a.report.top.severity, "followup", now, settings.followup_delay)
+                for a in plan.attach
+            ]
+            result.alerts, result.followups = len(plan.new), len(plan.attach)
+            was = state.items_last_seen or 0
+            result.flagged_empty = (not items and was > 0) or (state.empty_flag and not items)
+            if result.flagged_empty and not state.empty_flag:
+                log.warning("source %s returned no items where it had %d: selector or layout changed?", source_id, was)
+            new_state = replace(
+                base_state,
+                etag=first.headers.get("etag") if first else None,
+                last_modified=first.headers.get("last-modified") if first else None,
+                items_last_seen=len(items),
+                empty_flag=result.flagged_empty,
+                total_items=state.total_items + result.new,
+            )
+            self.store.commit_poll(new_state, changed, reports, plan, for_new, for_attach, now)
         log.info(
             "source %s: %d items, %d new, %d changed, %d alerts, %d follow-ups",
             source_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,6 +49,7 @@ class Outbox:
         self.renderer = renderer
         self.clock = clock
         self.rng = rng or random.Random()
+        self._lock = threading.Lock()  # one worker at a time, or two threads could send the same delivery
 
     def _find(self, d: Delivery) -> tuple[Subscriber | None, str | None]:
         for sub in effective_subscribers(self.config.subscribers):
@@ -82,6 +84,10 @@ class Outbox:
 
     def run_once(self) -> OutboxStats:
         """Work through every due delivery once. A failing channel does not hold up the others."""
+        with self._lock:
+            return self._run_once()
+
+    def _run_once(self) -> OutboxStats:
         now = self.clock()
         stats = OutboxStats()
         groups: dict[tuple, list[Delivery]] = {}
