@@ -216,6 +216,17 @@ def evaluate(ctx: click.Context, cases: Path, minimum: float) -> None:
 
 
 @cli.command()
+@click.argument("text")
+@click.option("--limit", default=20, show_default=True)
+@click.pass_context
+@_errors
+def search(ctx: click.Context, text: str, limit: int) -> None:
+    """Full-text search over stored items (SQLite FTS5 syntax: words, "phrases", OR, prefix*)."""
+    for stored in _app(ctx).store.search(text, limit):
+        click.echo(f"#{stored.id} {stored.item.source_id}: {stored.item.title}\n    {stored.item.link}")
+
+
+@cli.command()
 @click.option("--limit", default=20, show_default=True)
 @click.option("--watch", default=None)
 @click.option("--json", "as_json", is_flag=True)

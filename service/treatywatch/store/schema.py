@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Callable
 
-MIGRATIONS: list[str] = [
+import sqlite_utils
+
+from ..errors import StoreError
+
+
+def _full_text(db: sqlite_utils.Database) -> None:
+    """items_fts, kept in step by sqlite-utils' triggers, for search and back-tests."""
+    db["items"].enable_fts(["title", "summary"], fts_version="FTS5", create_triggers=True)  # type: ignore[union-attr]
+
+
+Step = Callable[[sqlite_utils.Database], None]
+
+MIGRATIONS: list[str | Step] = [
     # 1: the walking skeleton's tables
     """
     CREATE TABLE sources (
@@ -38,14 +50,6 @@ MIGRATIONS: list[str] = [
         seen_at TEXT NOT NULL,
         PRIMARY KEY (item_id, revision)
     );
-    CREATE VIRTUAL TABLE items_fts USING fts5 (title, summary, content='items', content_rowid='id');
-    CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
-        INSERT INTO items_fts (rowid, title, summary) VALUES (new.id, new.title, new.summary);
-    END;
-    CREATE TRIGGER items_au AFTER UPDATE OF title, summary ON items BEGIN
-        INSERT INTO items_fts (items_fts, rowid, title, summary) VALUES ('delete', old.id, old.title, old.summary);
-        INSERT INTO items_fts (rowid, title, summary) VALUES (new.id, new.title, new.summary);
-    END;
     CREATE TABLE alerts (
         id INTEGER PRIMARY KEY,
         watch_id TEXT NOT NULL,             -- the most severe watch that fired
@@ -97,16 +101,27 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (alert_id, item_id)
     );
     """,
+    # 2: full-text index of items
+    _full_text,
 ]
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database to the latest version; returns the version. Each step is its own transaction."""
+def migrate(db: sqlite_utils.Database) -> int:
+    """Bring the database to the latest version; returns the version. Each step commits with its version."""
+    conn = db.conn
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        from ..errors import StoreError
-
         raise StoreError(f"database schema v{version} is newer than this TreatyWatch (v{len(MIGRATIONS)}); upgrade")
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        if isinstance(step, str):
+            conn.executescript(f"BEGIN;\n{step}\nPRAGMA user_version = {number};\nCOMMIT;")
+        else:
+            conn.execute("BEGIN")
+            try:
+                step(db)
+                conn.execute(f"PRAGMA user_version = {number}")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
     return len(MIGRATIONS)

@@ -15,7 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from ..alerts import AlertPlan, OpenAlert, Report
-from ..errors import NotFoundError, StoreError
+from ..errors import NotFoundError, QueryError, StoreError
 from ..items import Item
 from ..matching.explain import match_from_dict, match_to_dict
 from ..notify.routing import DeliverySpec
@@ -63,11 +63,11 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
-            migrate(conn)
+            self.db = sqlite_utils.Database(conn)
+            migrate(self.db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         self.path = path
-        self.db = sqlite_utils.Database(conn)
         self._conn = conn
         self._lock = threading.RLock()
 
@@ -204,11 +204,15 @@ class Store:
             yield StoredItem(r["id"], _item(r), r["revision"], dt_req(r["first_seen"]))
 
     def search(self, text: str, limit: int = 20) -> list[StoredItem]:
-        rows = self._rows(
-            "SELECT items.* FROM items_fts JOIN items ON items.id = items_fts.rowid "
-            "WHERE items_fts MATCH ? ORDER BY rank LIMIT ?",
-            [text, limit],
-        )
+        """FTS5 query; a syntax error in it is the operator's, reported as such."""
+        try:
+            rows = self._rows(
+                "SELECT items.* FROM items_fts JOIN items ON items.id = items_fts.rowid "
+                "WHERE items_fts MATCH ? ORDER BY rank LIMIT ?",
+                [text, limit],
+            )
+        except sqlite3.OperationalError as exc:
+            raise QueryError(f"search syntax: {exc}", text, 0) from exc
         return [StoredItem(r["id"], _item(r), r["revision"], dt_req(r["first_seen"])) for r in rows]
 
     # -- one poll, one transaction ---------------------------------------------------------------------------
@@ -414,11 +418,8 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         """Figures for the status page and metrics."""
-        out = {
-            "items": self._rows("SELECT count(*) FROM items")[0][0],
-            "alerts": self._rows("SELECT count(*) FROM alerts")[0][0],
-            "matches": self._rows("SELECT count(*) FROM matches")[0][0],
-        }
+        with self._lock:
+            out = {name: self.db[name].count for name in ("items", "alerts", "matches")}
         for r in self._rows("SELECT status, count(*) FROM deliveries GROUP BY status"):
             out[f"deliveries_{r[0]}"] = r[1]
         return out
