@@ -155,3 +155,26 @@ def test_reload_keeps_last_good_config(config_dir, tmp_path, http: FixtureServer
     assert "extra" in [w.id for w in app.watchlist.watches]
     assert app.config.settings.state_dir == tmp_path / "state"  # the open database stays where it is
     app.close()
+
+
+def test_revision_of_a_reported_item_sends_no_followup(config_dir, tmp_path, http: FixtureServer, clock):
+    feed = {"body": (FIXTURES / "news" / "euronews_world.xml").read_bytes()}
+    http.routes["/feed.xml"] = lambda h: (200, {}, feed["body"])
+    write_config(config_dir, local_sources(http.base).replace("/news/euronews_world.xml", "/feed.xml"), "sources.yaml")
+    app = make_app(config_dir, tmp_path / "state", clock)
+    app.runner.poll("euronews-world")
+    feed["body"] = feed["body"].replace(b"in a decree signed", b"in a decree that was signed")  # an edit
+    second = app.runner.poll("euronews-world")
+    assert second.changed == 1 and second.followups == 1
+    alert = next(a for a in app.store.recent_alerts() if "Portugal" in a.title)
+    assert len(alert.reports) == 1
+    assert [d.kind for d in app.store.deliveries()].count("followup") == 0
+
+
+def test_ignore_older_than(config_dir, tmp_path, http: FixtureServer, clock):
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    write_config(config_dir, "settings:\n  ignore_older_than: 12h\n", "settings.yaml")
+    app = make_app(config_dir, tmp_path / "state", clock)  # 2025-12-06 12:00
+    r = app.runner.poll("euronews-world")
+    assert r.new == 5 and r.alerts == 1  # the 6 Dec story; the 5 Dec frozen-assets one is too old
+    assert app.store.recent_alerts()[0].title.startswith("Russia terminates")

@@ -138,7 +138,10 @@ class Runner:
             result.new = sum(1 for _, k in changed if k is None)
             result.changed = len(changed) - result.new
             reports = []
+            cutoff = now - timedelta(seconds=settings.ignore_older_than) if settings.ignore_older_than else None
             for item, _ in changed:
+                if cutoff is not None and item.published is not None and item.published < cutoff:
+                    continue  # stored for search and back-tests, too old to alert
                 matches = self.watchlist.match(item)
                 if matches:
                     reports.append(Report(item, tuple(matches)))

@@ -37,6 +37,9 @@ class Settings(Strict):
     delivery_backoff_base: Duration = Field(default=30.0, description="First retry delay of a failed delivery.")
     delivery_backoff_max: Duration = Field(default=3600.0, description="Longest retry delay of a delivery.")
     deliver_every: Duration = Field(default=15.0, description="How often the daemon works the outbox.")
+    ignore_older_than: Duration | None = Field(
+        default=None, description="Items published longer ago are stored but never alert (e.g. 7d for a new source)."
+    )
     event_window: Duration = Field(default=259200.0, description="Reports this close join one alert (3d).")
     followup_delay: Duration = Field(default=900.0, description="Later reports wait this long to go as one follow-up.")
     web_host: str = Field(default="127.0.0.1", description="Status page address.")

@@ -249,7 +249,8 @@ class Store:
             for item, known in changed:
                 ids[(item.source_id, item.key)] = self._write_item(conn, item, known, now)
 
-            def record(report: Report, alert_id: int) -> None:
+            def record(report: Report, alert_id: int) -> bool:
+                """Store the report's matches; True when the item is news to this alert (not a revision)."""
                 item_id, revision = ids[(report.item.source_id, report.item.key)]
                 for m in report.matches:
                     conn.execute(
@@ -265,7 +266,8 @@ class Store:
                             ts(now),
                         ),
                     )
-                conn.execute("INSERT OR IGNORE INTO alert_reports VALUES (?, ?, ?)", (alert_id, item_id, ts(now)))
+                cur = conn.execute("INSERT OR IGNORE INTO alert_reports VALUES (?, ?, ?)", (alert_id, item_id, ts(now)))
+                return cur.rowcount == 1
 
             for new, specs in zip(plan.new, deliveries_for_new, strict=True):
                 cur = conn.execute(
@@ -288,7 +290,8 @@ class Store:
                     record(report, alert_id)
                 self._queue(conn, alert_id, specs, now)
             for attach, specs in zip(plan.attach, deliveries_for_attach, strict=True):
-                record(attach.report, attach.alert_id)
+                if not record(attach.report, attach.alert_id):
+                    continue  # a new revision of a report the alert already has: no follow-up
                 conn.execute(
                     "UPDATE alerts SET report_count = report_count + 1, updated_at = ? WHERE id = ?",
                     (ts(now), attach.alert_id),
