@@ -152,7 +152,7 @@ class Runner:
                 route(subs, a.report.watch_ids, a.report.top.severity, "followup", now, settings.followup_delay)
                 for a in plan.attach
             ]
-            result.alerts, result.followups = len(plan.new), len(plan.attach)
+            result.alerts = len(plan.new)
             was = state.items_last_seen or 0
             result.flagged_empty = (not items and was > 0) or (state.empty_flag and not items)
             if result.flagged_empty and not state.empty_flag:
@@ -165,7 +165,7 @@ class Runner:
                 empty_flag=result.flagged_empty,
                 total_items=state.total_items + result.new,
             )
-            self.store.commit_poll(new_state, changed, reports, plan, for_new, for_attach, now)
+            result.followups = self.store.commit_poll(new_state, changed, reports, plan, for_new, for_attach, now)
         log.info(
             "source %s: %d items, %d new, %d changed, %d alerts, %d follow-ups",
             source_id,

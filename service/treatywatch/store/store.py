@@ -241,8 +241,9 @@ class Store:
         deliveries_for_new: list[list[DeliverySpec]],
         deliveries_for_attach: list[list[DeliverySpec]],
         now: datetime,
-    ) -> None:
-        """Items, matches, alerts and their deliveries: all of it or none of it."""
+    ) -> int:
+        """Items, matches, alerts and their deliveries: all of it or none of it. Returns the reports that were
+        news to an existing alert (revisions of reports it already holds are not)."""
         with self.transaction() as conn:
             self._save_state(conn, state)
             ids: dict[tuple[str, str], tuple[int, int]] = {}
@@ -289,14 +290,17 @@ class Store:
                 for report in new.reports:
                     record(report, alert_id)
                 self._queue(conn, alert_id, specs, now)
+            attached = 0
             for attach, specs in zip(plan.attach, deliveries_for_attach, strict=True):
                 if not record(attach.report, attach.alert_id):
                     continue  # a new revision of a report the alert already has: no follow-up
+                attached += 1
                 conn.execute(
                     "UPDATE alerts SET report_count = report_count + 1, updated_at = ? WHERE id = ?",
                     (ts(now), attach.alert_id),
                 )
                 self._queue(conn, attach.alert_id, specs, now)
+            return attached
 
     def _queue(self, conn: sqlite3.Connection, alert_id: int, specs: list[DeliverySpec], now: datetime) -> None:
         for d in specs:
