@@ -118,3 +118,17 @@ def test_cli_check_exit_codes(tmp_path: Path):
     )
     assert good.returncode == 0, good.stderr
     assert good.stdout.startswith("OK: 5 sources")
+
+
+def test_locations_inside_a_source_and_a_term_set(tmp_path: Path):
+    write_config(
+        tmp_path,
+        "terms:\n  feed:\n    xx: [a]\nsources:\n  - id: a\n    type: html\n    url: http://x/\n"
+        "    items: li\n    fields: {titel: a}\n",
+    )
+    where = tmp_path / "local.yaml"
+    assert problems(tmp_path) == [
+        f"{where}:9: sources[0].fields: Value error, unknown field(s) ['titel']; allowed: title, link, published, "
+        "summary, id",
+        f"{where}:3: terms.feed: Value error, unknown language 'xx'; use one of en, ru, fr, pt, de, es",
+    ]

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import ConfigError
+from ..sources.registry import SOURCE_TYPES
 from .models import Config, ConfigFile
 from .yamlfile import YamlDoc, load_yaml
 
@@ -15,23 +16,25 @@ SECTIONS_WITH_IDS = ("sources", "agreements", "watches", "subscribers")
 SECTIONS_BY_KEY = ("terms", "entities")
 
 
+def _clean(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop what pydantic adds to locations but the YAML does not have: the source-type tag of the
+    discriminated union (sources[3].feed.url) and TermSet's wrapper field."""
+    return tuple(
+        part
+        for i, part in enumerate(loc)
+        if part != "by_language" and not (i == 2 and loc[0] == "sources" and part in SOURCE_TYPES)
+    )
+
+
 def _field(loc: tuple[Any, ...]) -> str:
-    """pydantic loc -> 'watches[2].query', dropping union tags it adds for discriminated unions."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("feed", "html", "json", "pravo", "by_language") and out:
-            continue
-        else:
-            out += ("." if out else "") + str(part)
-    return out
+    """('watches', 2, 'query') -> 'watches[2].query'."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
 def _describe(doc: YamlDoc, exc: ValidationError) -> list[str]:
     problems = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if p not in ("feed", "html", "json", "pravo", "by_language"))
+        loc = _clean(tuple(err["loc"]))
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (typo?); remove it or check the spelling against the docs"
@@ -39,7 +42,8 @@ def _describe(doc: YamlDoc, exc: ValidationError) -> list[str]:
             msg = "required key is missing"
         elif err["type"] == "union_tag_invalid":
             loc = (*loc, "type")
-            msg = f"unknown source type '{err.get('ctx', {}).get('tag')}'; use one of feed, html, json, pravo"
+            tag = err.get("ctx", {}).get("tag")
+            msg = f"unknown source type '{tag}'; use one of {', '.join(SOURCE_TYPES)}"
         problems.append(f"{doc.where(loc)}: {_field(loc)}: {msg}")
     return problems
 
