@@ -130,5 +130,5 @@ def test_locations_inside_a_source_and_a_term_set(tmp_path: Path):
     assert problems(tmp_path) == [
         f"{where}:9: sources[0].fields: Value error, unknown field(s) ['titel']; allowed: title, link, published, "
         "summary, id",
-        f"{where}:3: terms.feed: Value error, unknown language 'xx'; use one of en, ru, fr, pt, de, es",
+        f"{where}:2: terms.feed: Value error, unknown language 'xx'; use one of en, ru, fr, pt, de, es",
     ]

@@ -64,7 +64,7 @@ def _to_python(
             if key in out:
                 problems.append(f"{where}:{knode.start_mark.line + 1}: duplicate key '{key}'")
             out[key] = _to_python(vnode, (*at, key), lines, env, problems, where)
-            lines.setdefault((*at, key), knode.start_mark.line + 1)
+            lines[(*at, key)] = knode.start_mark.line + 1  # the key line, where a reader looks
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(v, (*at, i), lines, env, problems, where) for i, v in enumerate(node.value)]
