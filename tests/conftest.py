@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -134,3 +136,11 @@ def make_app(config_dir: Path, state_dir: Path, clock: Clock, **kw: object) -> A
     app = build_app(config, watchlist, clock=clock, echo=echo_lines.append, config_path=config_dir, **kw)  # type: ignore[arg-type]
     app.extra["echo"] = echo_lines
     return app
+
+
+def tw(*args: str, config: Path = EXAMPLE_CONFIG, state: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real command line in a subprocess, as an operator would."""
+    cmd = [sys.executable, "-m", "treatywatch", "--config", str(config)]
+    if state is not None:
+        cmd += ["--state-dir", str(state)]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120)

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import EXAMPLE_CONFIG, local_sources, write_config
+from conftest import EXAMPLE_CONFIG, local_sources, tw, write_config
 from treatywatch.localserve import FixtureServer
-
-
-def tw(*args: str, config: Path = EXAMPLE_CONFIG, state: Path | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "treatywatch", "--config", str(config)]
-    if state is not None:
-        cmd += ["--state-dir", str(state)]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120)
 
 
 def test_match_explains(tmp_path: Path):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE_CONFIG, write_config
+from conftest import EXAMPLE_CONFIG, tw, write_config
 from treatywatch.app import compile_config
 from treatywatch.config import load_config
 from treatywatch.config.common import parse_duration
@@ -105,17 +103,13 @@ def test_bad_duration():
 
 def test_cli_check_exit_codes(tmp_path: Path):
     write_config(tmp_path, "sources:\n  - id: a\n    type: feed\n    url: http://127.0.0.1/x\n    evry: 10m\n")
-    bad = subprocess.run(
-        [sys.executable, "-m", "treatywatch", "--config", str(tmp_path), "check"], capture_output=True, text=True
-    )
+    bad = tw("check", config=tmp_path)
     assert bad.returncode == 2
     assert (
         bad.stderr.strip() == f"error: {tmp_path / 'local.yaml'}:5: sources[0].evry: unknown key (typo?); "
         "remove it or check the spelling against the docs"
     )
-    good = subprocess.run(
-        [sys.executable, "-m", "treatywatch", "--config", str(EXAMPLE_CONFIG), "check"], capture_output=True, text=True
-    )
+    good = tw("check")
     assert good.returncode == 0, good.stderr
     assert good.stdout.startswith("OK: 5 sources")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Clock, WebhookSink, local_sources, make_app, write_config
+from conftest import Clock, WebhookSink, local_sources, make_app, tw, write_config
 from treatywatch.localserve import FixtureServer, SmtpSink
 
 INJECTION = b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>
@@ -24,10 +24,16 @@ def report_feed(n: int) -> bytes:
 <link>https://outlet{n}.example/story</link><guid>story-{n}</guid></item></channel></rss>""".encode()
 
 
-def setup(config_dir: Path, tmp_path: Path, clock: Clock, http: FixtureServer, subscribers: str, extra: str = ""):
-    write_config(config_dir, local_sources(http.base) + extra, "sources.yaml")
-    write_config(config_dir, "subscribers:\n" + subscribers, "subscribers.yaml")
-    return make_app(config_dir, tmp_path / "state", clock)
+@pytest.fixture
+def setup(config_dir: Path, tmp_path: Path, clock: Clock, http: FixtureServer):
+    """An app on the demo's sources (plus `extra` YAML) with these subscribers."""
+
+    def make(subscribers: str, extra: str = ""):
+        write_config(config_dir, local_sources(http.base) + extra, "sources.yaml")
+        write_config(config_dir, "subscribers:\n" + subscribers, "subscribers.yaml")
+        return make_app(config_dir, tmp_path / "state", clock)
+
+    return make
 
 
 def free_port() -> int:
@@ -36,12 +42,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_instant_email_and_webhook(config_dir, tmp_path, http, smtp: SmtpSink, webhook: WebhookSink, clock):
+def test_instant_email_and_webhook(setup, config_dir, tmp_path, http, smtp: SmtpSink, webhook: WebhookSink, clock):
     app = setup(
-        config_dir,
-        tmp_path,
-        clock,
-        http,
         f"""
   - id: desk
     notify: ["{smtp.url()}", "{webhook.url}"]
@@ -66,12 +68,8 @@ def test_instant_email_and_webhook(config_dir, tmp_path, http, smtp: SmtpSink, w
     assert app.outbox.run_once().sent == 0
 
 
-def test_routing_by_watch_and_severity(config_dir, tmp_path, http, webhook: WebhookSink, clock):
+def test_routing_by_watch_and_severity(setup, config_dir, tmp_path, http, webhook: WebhookSink, clock):
     app = setup(
-        config_dir,
-        tmp_path,
-        clock,
-        http,
         f"""
   - id: assets-only
     notify: ["{webhook.url}"]
@@ -90,12 +88,8 @@ def test_routing_by_watch_and_severity(config_dir, tmp_path, http, webhook: Webh
     ]
 
 
-def test_digest_collects_a_period(config_dir, tmp_path, http, smtp: SmtpSink, clock):
+def test_digest_collects_a_period(setup, config_dir, tmp_path, http, smtp: SmtpSink, clock):
     app = setup(
-        config_dir,
-        tmp_path,
-        clock,
-        http,
         f"""
   - id: morning
     notify: ["{smtp.url()}"]
@@ -120,12 +114,8 @@ def test_digest_collects_a_period(config_dir, tmp_path, http, smtp: SmtpSink, cl
     assert app.outbox.run_once().sent == 0
 
 
-def test_quiet_hours_hold_then_release(config_dir, tmp_path, http, webhook: WebhookSink, clock):
+def test_quiet_hours_hold_then_release(setup, config_dir, tmp_path, http, webhook: WebhookSink, clock):
     app = setup(
-        config_dir,
-        tmp_path,
-        clock,
-        http,
         f"""
   - id: night-desk
     notify: ["{webhook.url}"]
@@ -141,12 +131,10 @@ def test_quiet_hours_hold_then_release(config_dir, tmp_path, http, webhook: Webh
     assert len(webhook.bodies) == 2
 
 
-def test_smtp_down_then_back_delivers_once(config_dir, tmp_path, http, clock, caplog):
+def test_smtp_down_then_back_delivers_once(setup, config_dir, tmp_path, http, clock, caplog):
     port = free_port()
     url = f"mailto://alerts:s3cr3t-pw@127.0.0.1:{port}?from=treatywatch@localhost&to=desk@example.org"
-    app = setup(
-        config_dir, tmp_path, clock, http, f'  - id: desk\n    notify: ["{url}"]\n    watches: [frozen-assets]\n'
-    )
+    app = setup(f'  - id: desk\n    notify: ["{url}"]\n    watches: [frozen-assets]\n')
     app.runner.poll("ria-politics")
     with caplog.at_level(logging.INFO):
         stats = app.outbox.run_once()
@@ -164,13 +152,9 @@ def test_smtp_down_then_back_delivers_once(config_dir, tmp_path, http, clock, ca
         assert "замороженных российских активов" in smtp.messages[0]["subject"]
 
 
-def test_dead_after_max_attempts_and_retry(config_dir, tmp_path, http, webhook: WebhookSink, clock, smtp):
+def test_dead_after_max_attempts_and_retry(setup, config_dir, tmp_path, http, webhook: WebhookSink, clock, smtp):
     webhook.fail_with = 500
     app = setup(
-        config_dir,
-        tmp_path,
-        clock,
-        http,
         f"""
   - id: hook
     notify: ["{webhook.url}"]
@@ -195,8 +179,8 @@ def test_dead_after_max_attempts_and_retry(config_dir, tmp_path, http, webhook: 
     assert len(webhook.bodies) == 1
 
 
-def test_crash_between_sent_and_marked_sends_at_most_one_duplicate(config_dir, tmp_path, http, smtp, clock):
-    app = setup(config_dir, tmp_path, clock, http, f'  - id: desk\n    notify: ["{smtp.url()}"]\n')
+def test_crash_between_sent_and_marked_sends_at_most_one_duplicate(setup, config_dir, tmp_path, http, smtp, clock):
+    app = setup(f'  - id: desk\n    notify: ["{smtp.url()}"]\n')
     app.runner.poll("ria-politics")
 
     def crash(ids, now):
@@ -218,12 +202,12 @@ def test_crash_between_sent_and_marked_sends_at_most_one_duplicate(config_dir, t
     assert all(d.status == "sent" for d in restarted.store.deliveries())
 
 
-def test_twelve_reports_one_alert_one_followup(config_dir, tmp_path, http, smtp, clock):
+def test_twelve_reports_one_alert_one_followup(setup, config_dir, tmp_path, http, smtp, clock):
     extra = ""
     for n in range(12):
         http.routes[f"/outlet{n}.xml"] = lambda h, n=n: (200, {}, report_feed(n))
         extra += f"  - {{id: outlet{n}, type: feed, url: '{http.base}/outlet{n}.xml'}}\n"
-    app = setup(config_dir, tmp_path, clock, http, f'  - id: desk\n    notify: ["{smtp.url()}"]\n', extra)
+    app = setup(f'  - id: desk\n    notify: ["{smtp.url()}"]\n', extra)
     assert app.runner.poll("outlet0").alerts == 1
     app.outbox.run_once()
     for n in range(1, 12):
@@ -245,12 +229,10 @@ def test_twelve_reports_one_alert_one_followup(config_dir, tmp_path, http, smtp,
     assert len(alert.reports) == 12
 
 
-def test_feed_cannot_inject_markup(config_dir, tmp_path, http, smtp, webhook, clock):
+def test_feed_cannot_inject_markup(setup, config_dir, tmp_path, http, smtp, webhook, clock):
     http.routes["/inject.xml"] = lambda h: (200, {}, INJECTION)
     extra = f"  - {{id: inject, type: feed, url: '{http.base}/inject.xml'}}\n"
-    app = setup(
-        config_dir, tmp_path, clock, http, f'  - id: desk\n    notify: ["{smtp.url()}", "{webhook.url}"]\n', extra
-    )
+    app = setup(f'  - id: desk\n    notify: ["{smtp.url()}", "{webhook.url}"]\n', extra)
     r = app.runner.poll("inject")
     assert r.alerts == 1
     assert r.items[0].title.startswith("<script>alert(1)</script> Moscow")  # the feed's text, literally
@@ -264,38 +246,19 @@ def test_feed_cannot_inject_markup(config_dir, tmp_path, http, smtp, webhook, cl
     assert "[click](http://evil.example)" not in message and "\\[click\\]\\(http://evil" in message
 
 
-def test_notify_test_command(config_dir, tmp_path, http, webhook, clock):
-    import subprocess
-    import sys
-
-    setup(config_dir, tmp_path, clock, http, f'  - id: desk\n    notify: ["{webhook.url}"]\n').close()
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "treatywatch",
-            "--config",
-            str(config_dir),
-            "--state-dir",
-            str(tmp_path / "s"),
-            "notify",
-            "--test",
-            "desk",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def test_notify_test_command(setup, config_dir, tmp_path, http, webhook, clock):
+    setup(f'  - id: desk\n    notify: ["{webhook.url}"]\n').close()
+    out = tw("notify", "--test", "desk", config=config_dir, state=tmp_path / "s")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"json://127.0.0.1:{webhook.port}/hook: OK"
     assert webhook.bodies[0]["title"].startswith("[HIGH] TreatyWatch test:")
 
 
-def test_operator_template_override(config_dir, tmp_path, http, webhook, smtp, clock):
+def test_operator_template_override(setup, config_dir, tmp_path, http, webhook, smtp, clock):
     tpl = config_dir / "templates"  # found beside the YAML without any setting
     tpl.mkdir()
     (tpl / "alert.md.j2").write_text("CUSTOM {{ alert.title | md }} ({{ reports | length }})", encoding="utf-8")
-    app = setup(config_dir, tmp_path, clock, http, f'  - id: desk\n    notify: ["{webhook.url}", "{smtp.url()}"]\n')
+    app = setup(f'  - id: desk\n    notify: ["{webhook.url}", "{smtp.url()}"]\n')
     app.runner.poll("council-press-fr")
     app.outbox.run_once()
     assert webhook.bodies[0]["message"].startswith("CUSTOM La Russie met fin")
@@ -303,15 +266,11 @@ def test_operator_template_override(config_dir, tmp_path, http, webhook, smtp, c
     assert "<h2>La Russie met fin" in html  # the templates not overridden stay ours
 
 
-def test_templates_dir_setting(config_dir, tmp_path, http, webhook, clock):
+def test_templates_dir_setting(setup, config_dir, tmp_path, http, webhook, clock):
     tpl = tmp_path / "elsewhere"
     tpl.mkdir()
     (tpl / "alert.md.j2").write_text("FROM SETTING {{ alert.severity }}", encoding="utf-8")
     app = setup(
-        config_dir,
-        tmp_path,
-        clock,
-        http,
         f'  - id: desk\n    notify: ["{webhook.url}"]\n',
         f"settings:\n  templates_dir: {tpl}\n",
     )
@@ -320,11 +279,11 @@ def test_templates_dir_setting(config_dir, tmp_path, http, webhook, clock):
     assert webhook.bodies[0]["message"] == "FROM SETTING high"
 
 
-def test_concurrent_workers_send_each_delivery_once(config_dir, tmp_path, http, webhook, clock):
+def test_concurrent_workers_send_each_delivery_once(setup, config_dir, tmp_path, http, webhook, clock):
     import threading
 
     webhook.delay = 0.2
-    app = setup(config_dir, tmp_path, clock, http, f'  - id: desk\n    notify: ["{webhook.url}"]\n')
+    app = setup(f'  - id: desk\n    notify: ["{webhook.url}"]\n')
     app.runner.poll("euronews-world")
     app.runner.poll("council-press-fr")
     queued = len([d for d in app.store.deliveries("pending") if d.next_attempt <= clock()])  # follow-ups wait
@@ -338,14 +297,14 @@ def test_concurrent_workers_send_each_delivery_once(config_dir, tmp_path, http, 
     assert len(app.store.deliveries("sent")) == queued
 
 
-def test_concurrent_polls_of_one_event_make_one_alert(config_dir, tmp_path, http, clock):
+def test_concurrent_polls_of_one_event_make_one_alert(setup, config_dir, tmp_path, http, clock):
     import threading
 
     extra = ""
     for n in range(8):
         http.routes[f"/outlet{n}.xml"] = lambda h, n=n: (200, {}, report_feed(n))
         extra += f"  - {{id: outlet{n}, type: feed, url: '{http.base}/outlet{n}.xml'}}\n"
-    app = setup(config_dir, tmp_path, clock, http, "  - id: desk\n    notify: [terminal]\n", extra)
+    app = setup("  - id: desk\n    notify: [terminal]\n", extra)
     threads = [threading.Thread(target=app.runner.poll, args=(f"outlet{n}",)) for n in range(8)]
     for t in threads:
         t.start()

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-from conftest import FIXTURES, local_sources, make_app, write_config
+from conftest import FIXTURES, local_sources, make_app, tw, write_config
 from treatywatch.app import utcnow
 from treatywatch.daemon import Daemon
 from treatywatch.localserve import FixtureServer
+from treatywatch.store import Store
 
 GOV_HTML = (FIXTURES / "html" / "government_docs.html").read_bytes()
 
@@ -62,40 +61,24 @@ def test_untitled_decree_that_gains_its_title_is_matched_again(config_dir, tmp_p
 
 def test_cli_dry_run_prints_items(config_dir, tmp_path, http: FixtureServer):
     write_config(config_dir, local_sources(http.base), "sources.yaml")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "treatywatch",
-            "--config",
-            str(config_dir),
-            "--state-dir",
-            str(tmp_path / "s"),
-            "poll",
-            "--once",
-            "--dry-run",
-            "government-docs",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = tw("poll", "--once", "--dry-run", "government-docs", config=config_dir, state=tmp_path / "s")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("government-docs: 3 items\n  - Распоряжение от 5 декабря 2025 года №3605-р\n")
     assert f"link={http.base}/docs/57123/" in out.stdout
-    assert not (tmp_path / "s" / "treatywatch.db").exists() or "deliveries" not in out.stdout
+    assert "deliveries" not in out.stdout  # nothing queued, nothing sent
+    assert Store(tmp_path / "s" / "treatywatch.db").counts()["items"] == 0  # and nothing stored
 
 
 def test_cli_poll_sources_and_alerts(config_dir, tmp_path, http: FixtureServer):
     write_config(config_dir, local_sources(http.base), "sources.yaml")
-    base = [sys.executable, "-m", "treatywatch", "--config", str(config_dir), "--state-dir", str(tmp_path / "s")]
-    poll = subprocess.run([*base, "poll", "--once"], capture_output=True, text=True, timeout=60)
+    state = tmp_path / "s"
+    poll = tw("poll", "--once", config=config_dir, state=state)
     assert poll.returncode == 0, poll.stderr
     assert "euronews-world: 5 items, 5 new, 0 changed, 2 alerts" in poll.stdout
     assert "=== [HIGH] Russia terminates military agreements with Portugal, France and Canada ===" in poll.stdout
-    sources = subprocess.run([*base, "sources"], capture_output=True, text=True, timeout=60)
+    sources = tw("sources", config=config_dir, state=state)
     assert "government-docs" in sources.stdout and "failures: 0  items: 3" in sources.stdout
-    alerts = subprocess.run([*base, "alerts", "--json"], capture_output=True, text=True, timeout=60)
+    alerts = tw("alerts", "--json", config=config_dir, state=state)
     titles = [a["title"] for a in json.loads(alerts.stdout)]
     assert "Russia terminates military agreements with Portugal, France and Canada" in titles
 

@@ -15,7 +15,13 @@ DATA = Path(__file__).parent / "data"
 PRAVO_RESPONSE = Path(__file__).parent.parent / "service/treatywatch/demo_data/fixtures/pravo/documents.json"
 
 
-def app_with(config_dir: Path, tmp_path: Path, clock: Clock, sources_yaml: str):
+@pytest.fixture
+def app_with(config_dir: Path, tmp_path: Path, clock: Clock):
+    """An app with just these sources (and disabled stand-ins for those the example watches name)."""
+    return lambda sources_yaml: _app_with(config_dir, tmp_path, clock, sources_yaml)
+
+
+def _app_with(config_dir: Path, tmp_path: Path, clock: Clock, sources_yaml: str):
     write_config(config_dir, "sources:\n" + sources_yaml, "sources.yaml")
     # the example watches name the portal sources; stand-ins keep the references valid
     write_config(
@@ -31,11 +37,8 @@ def app_with(config_dir: Path, tmp_path: Path, clock: Clock, sources_yaml: str):
     return make_app(config_dir, tmp_path / "state", clock)
 
 
-def test_rss2_atom_and_cp1251(config_dir, tmp_path, http: FixtureServer, clock):
+def test_rss2_atom_and_cp1251(app_with, config_dir, tmp_path, http: FixtureServer, clock):
     app = app_with(
-        config_dir,
-        tmp_path,
-        clock,
         f"""
   - {{id: en, type: feed, url: "{http.base}/news/euronews_world.xml"}}
   - {{id: ru, type: feed, url: "{http.base}/news/ria_politics_ru.xml"}}
@@ -56,12 +59,9 @@ def test_rss2_atom_and_cp1251(config_dir, tmp_path, http: FixtureServer, clock):
     assert fr.items[0].language == "fr"
 
 
-def test_json_feed_rss10_rss091(config_dir, tmp_path, clock):
+def test_json_feed_rss10_rss091(app_with, config_dir, tmp_path, clock):
     with FixtureServer(DATA) as http:
         app = app_with(
-            config_dir,
-            tmp_path,
-            clock,
             f"""
   - {{id: jf, type: feed, url: "{http.base}/jsonfeed.json"}}
   - {{id: r10, type: feed, url: "{http.base}/rss10.xml"}}
@@ -78,11 +78,8 @@ def test_json_feed_rss10_rss091(config_dir, tmp_path, clock):
         assert r091.items[0].key == "https://example.org/old/1"
 
 
-def test_pravo_api(config_dir, tmp_path, http: FixtureServer, clock):
+def test_pravo_api(app_with, config_dir, tmp_path, http: FixtureServer, clock):
     app = app_with(
-        config_dir,
-        tmp_path,
-        clock,
         f"""
   - id: pravo-government
     type: pravo
@@ -111,7 +108,7 @@ def test_pravo_api(config_dir, tmp_path, http: FixtureServer, clock):
     assert r.alerts >= 2  # the Canada/France/Portugal decree and the Germany one
 
 
-def test_pravo_pages_until_known(config_dir, tmp_path, http: FixtureServer, clock):
+def test_pravo_pages_until_known(app_with, config_dir, tmp_path, http: FixtureServer, clock):
     import json
 
     docs = json.loads(PRAVO_RESPONSE.read_text(encoding="utf-8"))["items"]
@@ -130,9 +127,6 @@ def test_pravo_pages_until_known(config_dir, tmp_path, http: FixtureServer, cloc
 
     http.routes["/p/api/Documents"] = api
     app = app_with(
-        config_dir,
-        tmp_path,
-        clock,
         f"""
   - {{id: pravo-government, type: pravo, url: "{http.base}/p", page_size: 10}}
 """,
@@ -147,11 +141,8 @@ def test_pravo_pages_until_known(config_dir, tmp_path, http: FixtureServer, cloc
     assert [p.split("Index=")[1][0] for p, _ in http.requests] == ["1"]  # page 1 held known items: stop
 
 
-def test_html_list_page(config_dir, tmp_path, http: FixtureServer, clock):
+def test_html_list_page(app_with, config_dir, tmp_path, http: FixtureServer, clock):
     app = app_with(
-        config_dir,
-        tmp_path,
-        clock,
         f"""
   - id: government-docs
     type: html
@@ -169,12 +160,9 @@ def test_html_list_page(config_dir, tmp_path, http: FixtureServer, clock):
     assert r.alerts == 2
 
 
-def test_json_api(config_dir, tmp_path, clock):
+def test_json_api(app_with, config_dir, tmp_path, clock):
     with FixtureServer(DATA) as http:
         app = app_with(
-            config_dir,
-            tmp_path,
-            clock,
             f"""
   - id: fedreg
     type: json
