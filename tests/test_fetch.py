@@ -202,3 +202,17 @@ def test_per_source_proxy(config_dir, tmp_path, http: FixtureServer, clock):
     r = app.runner.poll("src")
     assert r.error is None and r.new == 5
     assert http.requests[-1][0] == "http://feeds.invalid/news/euronews_world.xml"
+
+
+def test_secrets_in_source_urls_are_redacted(config_dir, tmp_path, http: FixtureServer, clock, caplog):
+    from treatywatch.sources.fetch import redact_url
+
+    assert (
+        redact_url("https://u:pw@api.example/x?api_key=abc&q=1&flag")
+        == "https://u:****@api.example/x?api_key=****&q=1&flag"
+    )
+    http.routes["/private"] = lambda h: (403, {}, b"no")
+    app = one_feed_app(config_dir, tmp_path, clock, f"{http.base}/private?token=s3cr3t&page=1")
+    r = app.runner.poll("src")
+    assert r.error == f"HTTP 403 from {http.base}/private?token=****&page=1"
+    assert "s3cr3t" not in caplog.text and "s3cr3t" not in (app.store.source_state("src").last_error or "")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import email.utils
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -33,6 +34,24 @@ class Validators:
 
     etag: str | None = None
     last_modified: str | None = None
+
+
+_SECRET_PARAM = re.compile(r"(key|token|secret|pass|sig|auth)", re.I)
+
+
+def redact_url(url: str) -> str:
+    """A URL safe for logs and the status page: no password, no secret-looking query values."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password:
+        netloc = netloc.replace(f":{parts.password}@", ":****@", 1)
+    query = "&".join(
+        f"{k}=****" if _SECRET_PARAM.search(k) else (f"{k}={v}" if v or "=" in pair else k)
+        for pair in parts.query.split("&")
+        if pair
+        for k, _, v in [pair.partition("=")]
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -133,17 +152,21 @@ class Fetcher:
             headers["If-Modified-Since"] = validators.last_modified
         redirects = self._max_redirects if limits.max_redirects is None else limits.max_redirects
         client = self._client(limits.proxy, redirects)
+        # httpx replaces a URL's own query with `params`, even an empty list: pass them only when there are some
         url = request.url
+        shown = redact_url(url)
         try:
             with (
                 self._gate(url),
-                client.stream("GET", url, params=list(request.params), headers=headers, timeout=limits.timeout) as resp,
+                client.stream(
+                    "GET", url, params=list(request.params) or None, headers=headers, timeout=limits.timeout
+                ) as resp,
             ):
                 if resp.status_code == 304:
                     return Response(str(resp.url), 304, b"", dict(resp.headers))
                 if resp.status_code >= 400:  # Retry-After matters on 429 and 503
                     retry = parse_retry_after(resp.headers.get("Retry-After"), self._now())
-                    raise FetchError(f"HTTP {resp.status_code} from {resp.url}", retry_after=retry)
+                    raise FetchError(f"HTTP {resp.status_code} from {redact_url(str(resp.url))}", retry_after=retry)
                 declared = resp.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > limits.max_bytes:
                     raise FetchError(f"response of {declared} bytes exceeds the cap of {limits.max_bytes} bytes")
@@ -156,11 +179,14 @@ class Fetcher:
                     chunks.append(chunk)
                 return Response(str(resp.url), resp.status_code, b"".join(chunks), dict(resp.headers))
         except httpx.TooManyRedirects as exc:
-            raise FetchError(f"more than {redirects} redirects from {url}") from exc
+            raise FetchError(f"more than {redirects} redirects from {shown}") from exc
         except httpx.TimeoutException as exc:
-            raise FetchError(f"timed out after {limits.timeout:g}s fetching {url} ({type(exc).__name__})") from exc
+            raise FetchError(f"timed out after {limits.timeout:g}s fetching {shown} ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
-            raise FetchError(f"{type(exc).__name__} fetching {url}: {exc}") from exc
+            detail = str(exc).replace(url, shown)
+            if limits.proxy:
+                detail = detail.replace(limits.proxy, redact_url(limits.proxy))
+            raise FetchError(f"{type(exc).__name__} fetching {shown}: {detail}") from exc
 
     def close(self) -> None:
         with self._lock:
