@@ -39,6 +39,14 @@ def test_status_endpoints(config_dir, tmp_path, http, clock):
         _, ctype, page = get(server.port, "/")
         assert ctype.startswith("text/html") and "<td>down</td>" in page
         assert get(server.port, "/health")[2] == '{"ok": true}'
+        import feedparser
+
+        atom = feedparser.parse(get(server.port, "/alerts.atom")[2])
+        assert not atom.bozo
+        assert sorted(e.title for e in atom.entries) == [
+            "[high] Russia terminates military agreements with Portugal, France and Canada",
+            "[medium] EU leaders clash over reparations loan backed by frozen Russian assets",
+        ]
     finally:
         server.stop()
         app.close()

@@ -1,4 +1,4 @@
-"""A small read-only HTTP server: /, /health, /metrics (Prometheus text), /api/sources, /api/alerts."""
+"""A small read-only HTTP server: /, /health, /metrics (Prometheus text), /api/sources, /api/alerts, /alerts.atom."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape, quoteattr
 
 if TYPE_CHECKING:
     from ..app import App
@@ -42,6 +43,27 @@ def metrics_text(app: App) -> str:
     return "\n".join(lines) + "\n"
 
 
+def alerts_atom(app: App) -> str:
+    """Recent alerts as an Atom feed: any feed reader can subscribe to the service itself."""
+    entries = []
+    for a in app.store.recent_alerts(50):
+        link = a.reports[0].item.link if a.reports else ""
+        why = a.reports[0].match.why() if a.reports else ""
+        entries.append(
+            f"<entry><id>urn:treatywatch:alert:{a.id}</id><title>{escape(f'[{a.severity}] {a.title}')}</title>"
+            f"<updated>{a.created_at.isoformat()}</updated><link href={quoteattr(link)}/>"
+            f"<summary>{escape(why)}</summary></entry>"
+        )
+    updated = max((a.created_at for a in app.store.recent_alerts(1)), default=None)
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<id>urn:treatywatch:alerts</id><title>TreatyWatch alerts</title>"
+        f"<updated>{updated.isoformat() if updated else '1970-01-01T00:00:00+00:00'}</updated>"
+        + "".join(entries)
+        + "</feed>"
+    )
+
+
 def status_html(app: App) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(s['id'])}</td><td>{s['type']}</td><td>{html.escape(s['every'])}</td>"
@@ -71,6 +93,7 @@ class StatusServer:
                 routes = {
                     "/": ("text/html; charset=utf-8", lambda: status_html(outer)),
                     "/health": ("application/json", lambda: json.dumps({"ok": True})),
+                    "/alerts.atom": ("application/atom+xml; charset=utf-8", lambda: alerts_atom(outer)),
                     "/metrics": ("text/plain; version=0.0.4", lambda: metrics_text(outer)),
                     "/api/sources": ("application/json", lambda: json.dumps(sources_json(outer))),
                     "/api/alerts": (
