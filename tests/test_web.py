@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import urllib.request
 
+import feedparser
+
 from conftest import local_sources, make_app, write_config
 from treatywatch.web.server import StatusServer
 
@@ -39,8 +41,6 @@ def test_status_endpoints(config_dir, tmp_path, http, clock):
         _, ctype, page = get(server.port, "/")
         assert ctype.startswith("text/html") and "<td>down</td>" in page
         assert get(server.port, "/health")[2] == '{"ok": true}'
-        import feedparser
-
         atom = feedparser.parse(get(server.port, "/alerts.atom")[2])
         assert not atom.bozo
         assert sorted(e.title for e in atom.entries) == [

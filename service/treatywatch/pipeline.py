@@ -157,6 +157,8 @@ class Runner:
             result.flagged_empty = (not items and was > 0) or (state.empty_flag and not items)
             if result.flagged_empty and not state.empty_flag:
                 log.warning("source %s returned no items where it had %d: selector or layout changed?", source_id, was)
+            elif not items and state.last_success is None:
+                log.warning("source %s returned no items on its first poll; check it with poll --dry-run", source_id)
             new_state = replace(
                 base_state,
                 etag=first.headers.get("etag") if first else None,
