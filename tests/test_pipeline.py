@@ -161,3 +161,14 @@ def test_ignore_older_than(config_dir, tmp_path, http: FixtureServer, clock):
     r = app.runner.poll("euronews-world")
     assert r.new == 5 and r.alerts == 1  # the 6 Dec story; the 5 Dec frozen-assets one is too old
     assert app.store.recent_alerts()[0].title.startswith("Russia terminates")
+
+
+def test_first_poll_with_no_items_is_reported(config_dir, tmp_path, http: FixtureServer, clock, caplog):
+    write_config(
+        config_dir, local_sources(http.base).replace("items: li.doc-item", "items: li.no-such-class"), "sources.yaml"
+    )
+    app = make_app(config_dir, tmp_path / "state", clock)
+    with caplog.at_level(logging.WARNING):
+        r = app.runner.poll("government-docs")
+    assert r.items == [] and r.error is None
+    assert "government-docs returned no items on its first poll; check it with poll --dry-run" in caplog.text
