@@ -123,7 +123,8 @@ def write_config(config_dir: Path, text: str, name: str = "local.yaml") -> Path:
     return config_dir
 
 
-def make_app(config_dir: Path, state_dir: Path, clock: Clock, **kw: object) -> App:
+def make_app(config_dir: Path, state_dir: Path, clock: Clock, echo: list[str] | None = None, **kw: object) -> App:
+    """The app as the CLI builds it, on this state folder and clock; terminal output goes to `echo`."""
     config, watchlist = compile_config(config_dir)
     config = config.model_copy(
         update={
@@ -132,10 +133,8 @@ def make_app(config_dir: Path, state_dir: Path, clock: Clock, **kw: object) -> A
             )
         }
     )
-    echo_lines: list[str] = []
-    app = build_app(config, watchlist, clock=clock, echo=echo_lines.append, config_path=config_dir, **kw)  # type: ignore[arg-type]
-    app.extra["echo"] = echo_lines
-    return app
+    lines = echo if echo is not None else []
+    return build_app(config, watchlist, clock=clock, echo=lines.append, config_path=config_dir, **kw)  # type: ignore[arg-type]
 
 
 def tw(*args: str, config: Path = EXAMPLE_CONFIG, state: Path | None = None) -> subprocess.CompletedProcess:

@@ -55,10 +55,11 @@ subscribers:
 
 def test_terminal_output_without_subscribers(config_dir: Path, tmp_path: Path, http: FixtureServer, clock: Clock):
     write_config(config_dir, local_sources(http.base), "sources.yaml")
-    app = make_app(config_dir, tmp_path / "state", clock)
+    printed_lines: list[str] = []
+    app = make_app(config_dir, tmp_path / "state", clock, echo=printed_lines)
     app.runner.poll("ria-politics")
     assert app.outbox.run_once().sent == 2
-    printed = "\n".join(app.extra["echo"])  # type: ignore[arg-type]
+    printed = "\n".join(printed_lines)
     assert "Правительство прекратило действие соглашений о военном сотрудничестве" in printed
     assert "Медведев назвал изъятие замороженных российских активов" in printed
     assert "снегопад" not in printed

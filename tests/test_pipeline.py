@@ -81,6 +81,8 @@ def test_cli_poll_sources_and_alerts(config_dir, tmp_path, http: FixtureServer):
     alerts = tw("alerts", "--json", config=config_dir, state=state)
     titles = [a["title"] for a in json.loads(alerts.stdout)]
     assert "Russia terminates military agreements with Portugal, France and Canada" in titles
+    frozen = tw("alerts", "--watch", "frozen-assets", "--since", "1h", config=config_dir, state=state)
+    assert frozen.stdout.count("[medium]") == 3 and "[high]" not in frozen.stdout
 
 
 def test_daemon_survives_failures_and_stops_cleanly(config_dir, tmp_path, http: FixtureServer, clock, caplog):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,7 +67,6 @@ class App:
     outbox: Outbox
     clock: Callable[[], datetime]
     config_path: Path | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
     def close(self) -> None:
         self.fetcher.close()

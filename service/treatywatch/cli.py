@@ -228,14 +228,16 @@ def search(ctx: click.Context, text: str, limit: int) -> None:
 
 @cli.command()
 @click.option("--limit", default=20, show_default=True)
-@click.option("--watch", default=None)
+@click.option("--watch", default=None, help="Only alerts this watch fired.")
+@click.option("--since", default=None, help="Only alerts this recent (24h, 7d).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @_errors
-def alerts(ctx: click.Context, limit: int, watch: str | None, as_json: bool) -> None:
+def alerts(ctx: click.Context, limit: int, watch: str | None, since: str | None, as_json: bool) -> None:
     """Recent alerts, newest first."""
     app = _app(ctx)
-    rows = app.store.recent_alerts(limit, watch)
+    start = app.clock() - timedelta(seconds=parse_duration(since)) if since else None
+    rows = app.store.recent_alerts(limit, watch, start)
     if as_json:
         click.echo(
             json.dumps(
