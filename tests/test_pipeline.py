@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import FIXTURES, local_sources, make_app, tw, write_config
 from treatywatch.app import utcnow
 from treatywatch.daemon import Daemon
@@ -174,3 +176,22 @@ def test_first_poll_with_no_items_is_reported(config_dir, tmp_path, http: Fixtur
         r = app.runner.poll("government-docs")
     assert r.items == [] and r.error is None
     assert "government-docs returned no items on its first poll; check it with poll --dry-run" in caplog.text
+
+
+def test_a_crash_while_committing_a_poll_loses_and_repeats_nothing(config_dir, tmp_path, http, clock):
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    app = make_app(config_dir, tmp_path / "state", clock)
+    real_queue = app.store._queue
+
+    def die(*args, **kwargs):
+        raise RuntimeError("power cut while queueing deliveries")
+
+    app.store._queue = die  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        app.runner.poll("euronews-world")
+    counts = app.store.counts()
+    assert counts["items"] == 0 and counts["alerts"] == 0 and counts["matches"] == 0  # all rolled back
+    app.store._queue = real_queue  # type: ignore[method-assign]
+    r = app.runner.poll("euronews-world")
+    assert r.new == 5 and r.alerts == 2  # everything is processed again, once
+    assert len(app.store.deliveries("pending")) == 2
