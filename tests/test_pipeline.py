@@ -195,3 +195,13 @@ def test_a_crash_while_committing_a_poll_loses_and_repeats_nothing(config_dir, t
     r = app.runner.poll("euronews-world")
     assert r.new == 5 and r.alerts == 2  # everything is processed again, once
     assert len(app.store.deliveries("pending")) == 2
+
+
+def test_parser_surprise_is_a_source_failure(config_dir, tmp_path, http: FixtureServer, clock):
+    http.routes["/pravo/api/Documents"] = lambda h: (200, {}, b'{"items": [1, 2], "pagesTotalCount": 1}')
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    app = make_app(config_dir, tmp_path / "state", clock)
+    r = app.runner.poll("pravo-government")
+    assert r.error == "pravo parser failed: AttributeError: 'int' object has no attribute 'get'"
+    state = app.store.source_state("pravo-government")
+    assert state.consecutive_failures == 1 and state.next_due is not None  # backed off and retried later

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from .alerts import Report, plan_alerts
 from .config.models import Config
-from .errors import SourceError
+from .errors import ParseError, SourceError
 from .items import Item
 from .matching import Watchlist
 from .notify.routing import route
@@ -79,7 +79,13 @@ class Runner:
         response = first
         items: dict[str, Item] = {}
         while True:
-            page = plugin.parse(cfg, request, response)
+            try:
+                page = plugin.parse(cfg, request, response)
+            except SourceError:
+                raise
+            except Exception as exc:  # input the parser never met: this source fails and is retried, not the daemon
+                log.exception("source %s: %s parser failed", source_id, cfg.type)
+                raise ParseError(f"{cfg.type} parser failed: {type(exc).__name__}: {exc}") from exc
             for item in page.items:
                 items[item.key] = item
             if page.next_request is None or not page.items:
