@@ -160,7 +160,7 @@ class Runner:
             ]
             result.alerts = len(plan.new)
             was = state.items_last_seen or 0
-            result.flagged_empty = (not items and was > 0) or (state.empty_flag and not items)
+            result.flagged_empty = not items and (was > 0 or state.empty_flag)
             if result.flagged_empty and not state.empty_flag:
                 log.warning("source %s returned no items where it had %d: selector or layout changed?", source_id, was)
             elif not items and state.last_success is None:

@@ -181,14 +181,10 @@ class Watchlist:
         return frozenset(vocab)
 
     def _keys(self, word: str) -> tuple[str, ...]:
-        """A document token's keys that any term knows; most words have none, which keeps the index small."""
-        keys = self._doc_keys.get(word)
-        if keys is None:
-            if len(self._doc_keys) > 200_000:
-                self._doc_keys.clear()
-            vocab = self._vocabulary
-            keys = self._doc_keys[word] = tuple(k for k in self.analyzer.keys(word) if k in vocab or k.startswith("#"))
-        return keys
+        """A document token's keys that any term knows; most words have none, which keeps the index small.
+        Doc caches the result in `_doc_keys` (bounded in `doc()`), so this runs once per new word."""
+        vocab = self._vocabulary
+        return tuple(k for k in self.analyzer.keys(word) if k in vocab or k.startswith("#"))
 
     # -- matching --------------------------------------------------------------------------------------------
     def doc(self, title: str, summary: str = "") -> Doc:
