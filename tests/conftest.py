@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -143,3 +144,25 @@ def tw(*args: str, config: Path = EXAMPLE_CONFIG, state: Path | None = None) -> 
     if state is not None:
         cmd += ["--state-dir", str(state)]
     return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def app_with(config_dir: Path, tmp_path: Path, clock: Clock):
+    """An app with just these sources (and disabled stand-ins for those the example watches name)."""
+    return lambda sources_yaml: _app_with(config_dir, tmp_path, clock, sources_yaml)
+
+
+def _app_with(config_dir: Path, tmp_path: Path, clock: Clock, sources_yaml: str):
+    write_config(config_dir, "sources:\n" + sources_yaml, "sources.yaml")
+    # the example watches name the portal sources; stand-ins keep the references valid
+    write_config(
+        config_dir,
+        "sources:\n"
+        + "".join(
+            f"  - {{id: {sid}, type: feed, url: 'http://127.0.0.1:9/{sid}', enabled: false}}\n"
+            for sid in ("pravo-government", "pravo-government-rss", "government-docs")
+            if not re.search(rf"id: {sid}(?![\w-])", sources_yaml)
+        ),
+        "zz-standins.yaml",
+    )
+    return make_app(config_dir, tmp_path / "state", clock)

@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from conftest import Clock, make_app, write_config
 from treatywatch.localserve import FixtureServer
 
 DATA = Path(__file__).parent / "data"
 PRAVO_RESPONSE = Path(__file__).parent.parent / "service/treatywatch/demo_data/fixtures/pravo/documents.json"
-
-
-@pytest.fixture
-def app_with(config_dir: Path, tmp_path: Path, clock: Clock):
-    """An app with just these sources (and disabled stand-ins for those the example watches name)."""
-    return lambda sources_yaml: _app_with(config_dir, tmp_path, clock, sources_yaml)
-
-
-def _app_with(config_dir: Path, tmp_path: Path, clock: Clock, sources_yaml: str):
-    write_config(config_dir, "sources:\n" + sources_yaml, "sources.yaml")
-    # the example watches name the portal sources; stand-ins keep the references valid
-    write_config(
-        config_dir,
-        "sources:\n"
-        + "".join(
-            f"  - {{id: {sid}, type: feed, url: 'http://127.0.0.1:9/{sid}', enabled: false}}\n"
-            for sid in ("pravo-government", "pravo-government-rss", "government-docs")
-            if not re.search(rf"id: {sid}(?![\w-])", sources_yaml)
-        ),
-        "zz-standins.yaml",
-    )
-    return make_app(config_dir, tmp_path / "state", clock)
 
 
 def test_rss2_atom_and_cp1251(app_with, config_dir, tmp_path, http: FixtureServer, clock):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import io
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
@@ -54,6 +55,17 @@ def _json_feed(cfg: FeedConfig, response: Response) -> list[Item]:
     return items
 
 
+def parse_feed_text(text: str) -> feedparser.FeedParserDict:
+    """Parse decoded text as a document, never as a location.
+
+    feedparser.parse() treats a str (and even bytes) as a URL or a file name to open when it looks like one, so a
+    body of `/etc/passwd` or `http://…` would be read or fetched outside our fetcher. Only a stream is always read
+    as content; the text is handed over as UTF-8 with its stale encoding declaration removed.
+    """
+    stream = io.BytesIO(strip_xml_declaration(text).encode("utf-8", errors="replace"))
+    return feedparser.parse(stream, response_headers={"content-type": "application/xml; charset=utf-8"})
+
+
 class FeedSource:
     """RSS 0.9x/1.0/2.0, Atom and JSON Feed; any declared or sniffed encoding."""
 
@@ -68,7 +80,7 @@ class FeedSource:
         if response.content.lstrip()[:1] == b"{":
             return Page(_json_feed(cfg, response))
         text, _ = decode(response.content, content_type)
-        parsed = feedparser.parse(strip_xml_declaration(text))
+        parsed = parse_feed_text(text)
         if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
             cause = parsed.get("bozo_exception")
             raise ParseError(f"not a feed ({type(cause).__name__ if cause else 'no entries'}: {cause})")
