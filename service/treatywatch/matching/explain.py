@@ -33,6 +33,9 @@ class AgreementHit:
     title: str
     score: float
     reasons: tuple[str, ...]
+    # True when the agreement is what the item is about (named in the title or lead, or the only one concerned);
+    # False when it is only mentioned in passing ("the move follows similar steps on Portugal"). Grouping uses it.
+    subject: bool = True
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,6 @@ def match_from_dict(d: dict) -> Match:
         watch_title=d["watch_title"],
         severity=d["severity"],
         hits=tuple(HitPlace(**h) for h in d["hits"]),
-        agreements=tuple(AgreementHit(a["id"], a["title"], a["score"], tuple(a["reasons"])) for a in d["agreements"]),
+        agreements=tuple(AgreementHit(a["id"], a["title"], a["score"], tuple(a["reasons"]), a.get("subject", True)) for a in d["agreements"]),
         snippet=Snippet(d["snippet"]["text"], tuple(tuple(x) for x in d["snippet"]["marks"])),  # type: ignore[misc]
     )
