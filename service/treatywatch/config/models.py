@@ -89,6 +89,11 @@ class Watch(Strict):
         default=None, description="Fire only when the item concerns a tracked agreement (all, or these ids)."
     )
     severity: Severity = "medium"
+    decided: bool | None = Field(
+        default=None,
+        description="Fire only on what is reported as done, not on calls, proposals, threats, doubts, denials or "
+        "anniversaries (the cue words are in matching/cues.yaml). Default: on for watches with `agreements`.",
+    )
 
 
 class Subscriber(Strict):
