@@ -1,19 +1,34 @@
-"""YAML reading that remembers where each value came from, so errors can name file:line."""
+"""YAML reading that remembers where each value came from, so errors can name file:line.
+
+Operators' files are trusted to be mistaken, not to be kind: a file that is not UTF-8, holds control characters,
+nests collections thousands deep or expands aliases exponentially ("billion laughs") is refused with file:line
+before it can cost more than a few milliseconds, instead of hanging `check` or ending in a traceback.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
+from yaml.error import Mark
 
 from ..errors import ConfigError
 
 Path_ = tuple[str | int, ...]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+MAX_DEPTH = 64  # collections inside collections; real configs use 4 or 5
+MAX_ALIASES = 100  # `*name` uses per file
+MAX_ALIAS_NODES = 10_000  # values repeated through aliases per file (the expansion, not the text)
+MAX_INT = 2**63 - 1  # what SQLite and every setting can hold; beyond is a typo
+# What the YAML reader refuses (yaml.reader.Reader.NON_PRINTABLE), found first so the error names the line.
+_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass
@@ -50,57 +65,178 @@ def substitute_env(text: str, env: dict[str, str], missing: list[str]) -> str:
     return _ENV.sub(repl, text)
 
 
-def _to_python(
-    node: yaml.Node, at: Path_, lines: dict[Path_, int], env: dict[str, str], problems: list[str], where: str
-) -> Any:
-    lines[at] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+class _Refused(yaml.MarkedYAMLError):
+    """A document the bounded composer will not build; carries the mark like any YAML syntax error."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer counts nesting and aliases as it goes, so it never recurses or expands far."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _Refused(
+                    problem=f"more than {MAX_ALIASES} aliases (*name); write the values out instead",
+                    problem_mark=cast(Mark, event.start_mark),
+                )
+        elif isinstance(event, yaml.CollectionStartEvent) and self._depth >= MAX_DEPTH:
+            raise _Refused(
+                problem=f"nested deeper than {MAX_DEPTH} levels; a configuration never needs that",
+                problem_mark=cast(Mark, event.start_mark),
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _char_problem(text: str, where: Path) -> str | None:
+    m = _NON_PRINTABLE.search(text)
+    if m is None:
+        return None
+    ch = m.group()
+    line = text.count("\n", 0, m.start()) + 1
+    column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+    name = unicodedata.name(ch, "") or {"\x0c": "FORM FEED", "\x1b": "ESCAPE", "\x00": "NUL"}.get(ch, "control")
+    return (
+        f"{where}:{line}: control character U+{ord(ch):04X} ({name}) at column {column} is not allowed in YAML; "
+        "delete it (editors may show it as ^L, ^[ or nothing at all)"
+    )
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    """UTF-8 (with or without BOM); anything else names the line of the first bad byte."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            [f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x} at column {column}); save the file as UTF-8"]
+        ) from None
+
+
+class _Walk:
+    """Turns the node graph into plain data once, bounded: aliases may repeat a node, never loop or explode."""
+
+    def __init__(self, where: str, env: dict[str, str]) -> None:
+        self.where = where
+        self.env = env
+        self.lines: dict[Path_, int] = {}
+        self.problems: list[str] = []
+        self.seen: set[int] = set()
+        self.open: set[int] = set()
+        self.repeated = 0
+        self.loader = yaml.SafeLoader("")
+
+    def refuse(self, line: int, message: str) -> ConfigError:
+        return ConfigError([f"{self.where}:{line}: {message}"])
+
+    def value(self, node: yaml.Node, at: Path_, alias_line: int | None = None) -> Any:
+        """`alias_line`: inside a repeated value, the line of the alias that repeats it (where a reader looks)."""
+        if id(node) in self.seen and alias_line is None:
+            alias_line = self.lines.get(at[:-1], node.start_mark.line + 1)
+        line = alias_line or node.start_mark.line + 1
+        if id(node) in self.open:
+            raise self.refuse(line, "an alias refers to a value that contains it (recursive alias); remove it")
+        if id(node) in self.seen:
+            self.repeated += 1
+            if self.repeated > MAX_ALIAS_NODES:
+                raise self.refuse(line, f"aliases expand to more than {MAX_ALIAS_NODES} values; write them out")
+        self.seen.add(id(node))
+        if len(at) > 2 * MAX_DEPTH:  # nesting reached only through aliases inside aliases
+            raise self.refuse(line, f"nested deeper than {MAX_DEPTH} levels through aliases")
+        self.lines[at] = node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self.mapping(node, at, alias_line)
+            return [self.value(v, (*at, i), alias_line) for i, v in enumerate(node.value)]
+        finally:
+            self.open.discard(id(node))
+
+    def mapping(self, node: yaml.MappingNode, at: Path_, alias_line: int | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for knode, vnode in node.value:
-            key = (
-                yaml.SafeLoader(b"").construct_object(knode) if not isinstance(knode, yaml.ScalarNode) else knode.value
-            )
-            key = str(key)
+            line = knode.start_mark.line + 1
+            if not isinstance(knode, yaml.ScalarNode):
+                self.problems.append(f"{self.where}:{line}: a key must be a plain word, not a list or mapping")
+                continue
+            key = knode.value
             if key in out:
-                problems.append(f"{where}:{knode.start_mark.line + 1}: duplicate key '{key}'")
-            out[key] = _to_python(vnode, (*at, key), lines, env, problems, where)
-            lines[(*at, key)] = knode.start_mark.line + 1  # the key line, where a reader looks
+                self.problems.append(f"{self.where}:{line}: duplicate key '{key}'")
+            out[key] = self.value(vnode, (*at, key), alias_line)
+            self.lines[(*at, key)] = line  # the key line, where a reader looks
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, (*at, i), lines, env, problems, where) for i, v in enumerate(node.value)]
-    loader = yaml.SafeLoader("")
-    value = loader.construct_object(node)
-    if isinstance(value, str) and "${" in value:
-        missing: list[str] = []
-        value = substitute_env(value, env, missing)
-        for name in missing:
-            problems.append(
-                f"{where}:{node.start_mark.line + 1}: environment variable {name} is not set "
-                f"(set it, or write ${{{name}:-default}})"
-            )
-    return value
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        line = node.start_mark.line + 1
+        try:
+            value = self.loader.construct_object(node)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+            reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            self.problems.append(f"{self.where}:{line}: cannot read value '{node.value[:60]}': {reason}")
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            self.problems.append(f"{self.where}:{line}: number {node.value[:40]} is too large (at most {MAX_INT})")
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problems.append(f"{self.where}:{line}: number {node.value[:40]} is not finite; write a real number")
+            return None
+        if isinstance(value, str) and "${" in value:
+            missing: list[str] = []
+            value = substitute_env(value, self.env, missing)
+            for name in missing:
+                self.problems.append(
+                    f"{self.where}:{line}: environment variable {name} is not set "
+                    f"(set it, or write ${{{name}:-default}})"
+                )
+        return value
+
+
+def _line(mark: Mark | None) -> int:
+    return mark.line + 1 if mark is not None else 1
 
 
 def load_yaml(path: Path, env: dict[str, str] | None = None) -> YamlDoc:
-    """Parse one file; syntax errors become a ConfigError with the file and line."""
+    """Parse one file within bounds; every failure is a ConfigError whose problems name file:line."""
     env = dict(os.environ) if env is None else env
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{path}:1: cannot read: {exc.strerror or exc}"]) from exc
+    text = _decode(raw, path)
+    if problem := _char_problem(text, path):
+        raise ConfigError([problem])
+    loader = _BoundedLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise ConfigError([f"{path}:{line}: YAML syntax error: {exc.problem or exc}"]) from exc
+        kind = "refused" if isinstance(exc, _Refused) else "YAML syntax error"
+        raise ConfigError([f"{path}:{_line(mark)}: {kind}: {exc.problem or exc}"]) from None
+    except yaml.YAMLError as exc:  # ReaderError and the like: no mark, a position at best
+        pos = getattr(exc, "position", None)
+        line = text.count("\n", 0, pos) + 1 if isinstance(pos, int) else 1
+        raise ConfigError([f"{path}:{line}: YAML error: {str(exc).splitlines()[0]}"]) from None
+    finally:
+        loader.dispose()
     if node is None:
         return YamlDoc(path, {})
-    problems: list[str] = []
-    lines: dict[Path_, int] = {}
-    data = _to_python(node, (), lines, env, problems, str(path))
-    if problems:
-        raise ConfigError(problems)
+    walk = _Walk(str(path), env)
+    data = walk.value(node, ())
+    if walk.problems:
+        raise ConfigError(walk.problems)
     if not isinstance(data, dict):
         raise ConfigError([f"{path}:1: expected a mapping of sections (sources:, watches:, ...)"])
-    return YamlDoc(path, data, lines)
+    return YamlDoc(path, data, walk.lines)
