@@ -2,6 +2,8 @@
 
 Parsing gives a small tree of frozen dataclasses; `engine.py` compiles it against the term sets.
 Adjacent terms without an operator are ANDed. Operators are upper case so that "or"/"not" stay words.
+Queries come from operators' YAML and from fuzzers: length, nesting and NEAR distance are bounded so that every
+bad query is a QueryError with a position, never a RecursionError in the parser, the compiler or the matcher.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ _LEXER = re.compile(
     re.X | re.U,
 )
 FIELDS = ("title",)
+MAX_LENGTH = 4000  # characters; the example watches are under 150
+MAX_DEPTH = 32  # nested (), NOT, title: and NEAR/n chains, each a level of the tree the matcher walks
+MAX_NEAR = 1000  # words apart; more is "anywhere in the text", which AND says better
 
 
 @dataclass(frozen=True)
@@ -116,11 +121,21 @@ def _lex(query: str) -> list[_Tok]:
 class _Parser:
     def __init__(self, query: str) -> None:
         self.query = query
+        if len(query) > MAX_LENGTH:
+            raise QueryError(
+                f"query longer than {MAX_LENGTH} characters; split it into several watches", query, MAX_LENGTH
+            )
         self.toks = _lex(query)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> _Tok | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def deeper(self, tok: _Tok, levels: int = 1) -> None:
+        """Count tree levels as they open; the token that goes past MAX_DEPTH is the error's position."""
+        if self.depth + levels > MAX_DEPTH:
+            raise self.fail(f"query nested deeper than {MAX_DEPTH} levels (brackets, NOT, title:, NEAR chains)", tok)
 
     def fail(self, message: str, tok: _Tok | None = None) -> QueryError:
         pos = tok.pos if tok else (self.peek().pos if self.peek() else len(self.query))  # type: ignore[union-attr]
@@ -155,18 +170,31 @@ class _Parser:
     def not_(self) -> Node:
         t = self.peek()
         if t and t.kind == "op" and t.value == "NOT":
+            self.deeper(t)
             self.i += 1
-            return Not(self.not_())
+            self.depth += 1
+            try:
+                return Not(self.not_())
+            finally:
+                self.depth -= 1
         return self.near()
 
     def near(self) -> Node:
         left = self.primary()
+        chain = 0
         while (t := self.peek()) and t.kind == "near":
+            chain += 1  # (a NEAR b) NEAR c ...: each link is one more level of the tree
+            self.deeper(t, chain)
             self.i += 1
-            distance = int(t.value)
-            if distance < 1:
-                raise self.fail("NEAR/n needs n of at least 1", t)
-            left = Near(left, self.primary(), distance)
+            distance = int(t.value) if len(t.value) <= 4 else MAX_NEAR + 1
+            if not 1 <= distance <= MAX_NEAR:
+                raise self.fail(f"NEAR/n needs n from 1 to {MAX_NEAR}", t)
+            self.depth += chain
+            try:
+                right = self.primary()
+            finally:
+                self.depth -= chain
+            left = Near(left, right, distance)
         return left
 
     def primary(self) -> Node:
@@ -175,7 +203,12 @@ class _Parser:
             raise self.fail("query ends where a term was expected")
         self.i += 1
         if t.kind == "lparen":
-            node = self.or_()
+            self.deeper(t)
+            self.depth += 1
+            try:
+                node = self.or_()
+            finally:
+                self.depth -= 1
             close = self.peek()
             if close is None or close.kind != "rparen":
                 raise self.fail("missing ')'", close)
@@ -184,7 +217,12 @@ class _Parser:
         if t.kind == "field":
             if t.value not in FIELDS:
                 raise self.fail(f"unknown field '{t.value}'", t)
-            return InField(t.value, self.primary())
+            self.deeper(t)
+            self.depth += 1
+            try:
+                return InField(t.value, self.primary())
+            finally:
+                self.depth -= 1
         if t.kind == "phrase":
             if not t.value.strip():
                 raise self.fail("empty phrase", t)
