@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 from .compiled import CNode
 from .doc import Doc
 from .explain import AgreementHit, Hit
+from .text import TOKEN
+
+_SENTENCE_END = re.compile(r"[.!?;]\s")
 
 NAME_SCORE = 1.0
 PARTIES_SCORE = 0.6
 YEAR_BONUS = 0.3
 OTHER_YEAR_PENALTY = 0.4
+# Named by its parties only, the item must also speak of what the agreement is about (military cooperation), or
+# give its year: "a Russian company's supply contract with a French firm" is not the Russia–France defence pact.
+SUBJECT_BONUS = 0.2
+NO_SUBJECT_PENALTY = 0.2
 THRESHOLD = 0.5
 # A year counts against an agreement only inside the era of the tracked agreements (signing years give or take
 # this many years): "not applied since 2014" or "the 2022 invasion" are context, not another signing year.
@@ -25,6 +33,7 @@ class CompiledAgreement:
     parties: tuple[str, ...]
     signed: int | None
     names: CNode | None
+    subject: CNode | None = None
 
 
 class EntityHits:
@@ -48,9 +57,14 @@ def era(agreements: list[CompiledAgreement]) -> tuple[int, int] | None:
 
 
 def assess(
-    agreement: CompiledAgreement, doc: Doc, entities: EntityHits, signing_era: tuple[int, int] | None
+    agreement: CompiledAgreement,
+    doc: Doc,
+    entities: EntityHits,
+    signing_era: tuple[int, int] | None,
+    published: int | None = None,
 ) -> tuple[AgreementHit, list[Hit]] | None:
-    """Score how surely the item concerns this agreement; None below the threshold."""
+    """Score how surely the item concerns this agreement; None below the threshold. The publication year is when
+    the item was written, never evidence for or against a signing year."""
     reasons: list[str] = []
     hits: list[Hit] = []
     score = 0.0
@@ -72,8 +86,19 @@ def assess(
         )
         for ph in party_hits:
             hits += ph or []
+        if agreement.subject is not None:
+            about = agreement.subject.eval(doc, None)
+            if about:
+                score += SUBJECT_BONUS
+                hits += about
+                reasons.append("speaks of its subject")
+            else:
+                score -= NO_SUBJECT_PENALTY
+                reasons.append("nothing of its subject")
     if agreement.signed is not None:
-        historic = {y for y in doc.years if signing_era and signing_era[0] <= y <= signing_era[1]}
+        historic = {
+            y for y in doc.years if signing_era and signing_era[0] <= y <= signing_era[1] and y != published
+        }
         if agreement.signed in doc.years:
             score += YEAR_BONUS
             reasons.append(f"year {agreement.signed} mentioned")
@@ -83,3 +108,28 @@ def assess(
     if score < THRESHOLD:
         return None
     return AgreementHit(agreement.id, agreement.title, round(min(score, 1.0), 2), tuple(reasons)), hits
+
+
+def _lead_end(doc: Doc) -> int:
+    """The last position of the summary's first sentence: with the title, where a report says what it is about."""
+    text = doc.summary
+    for i, m in enumerate(TOKEN.finditer(text)):
+        if i and _SENTENCE_END.search(text, 0, m.start()):
+            return doc.summary_start + i - 1
+    return doc.length
+
+
+def mark_subjects(doc: Doc, concerned: list[tuple[AgreementHit, list[Hit]]]) -> list[tuple[AgreementHit, list[Hit]]]:
+    """An agreement is a subject of the item when the title names what sets it apart from the others concerned
+    (its name, its partner state), else when the lead does; one named only further down ("the move follows
+    similar steps on Portugal") is context. Hits all of them share (Russia, "military") decide nothing."""
+    if len(concerned) <= 1:
+        return concerned
+    places = [{(h.start, h.end) for h in hits} for _, hits in concerned]
+    shared = set.intersection(*places)
+    own = [min((start for start, _ in p - shared), default=doc.length) for p in places]
+    for limit in (doc.title_end - 1, _lead_end(doc)):
+        inside = {i for i, first in enumerate(own) if first <= limit}
+        if inside:
+            return [(a if i in inside else replace(a, subject=False), h) for i, (a, h) in enumerate(concerned)]
+    return concerned

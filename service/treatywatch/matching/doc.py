@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Callable
 from functools import cached_property
 
@@ -22,6 +24,7 @@ class Doc:
         title: str,
         summary: str,
         cache: dict[str, tuple[str, ...]],
+        dates: re.Pattern[str] | None = None,
     ) -> None:
         self.title = title
         self.summary = summary
@@ -48,6 +51,29 @@ class Doc:
         self.key_pos = key_pos
         self.length = len(words)
         self._fold = fold
+        self._dates = dates
+
+    def add_keys(self, pos: int, keys: tuple[str, ...]) -> None:
+        """Keys a position earns from its context (a German separable verb joined with its particle)."""
+        new = tuple(k for k in keys if k not in self.pos_keys.get(pos, ()))
+        if not new:
+            return
+        self.pos_keys[pos] = self.pos_keys.get(pos, ()) + new
+        for key in new:
+            self.key_pos.setdefault(key, []).append(pos)
+            self.key_pos[key].sort()
+
+    def masked(self, positions: frozenset[int]) -> Doc:
+        """The same item with these positions unreadable: what is left when talk and negation are set aside."""
+        view = copy.copy(self)
+        view.pos_keys = {p: k for p, k in self.pos_keys.items() if p not in positions}
+        view.key_pos = {}
+        for key, where in self.key_pos.items():
+            kept = [p for p in where if p not in positions]
+            if kept:
+                view.key_pos[key] = kept
+        view.__dict__["folded"] = ["" if p in positions else w for p, w in enumerate(self.folded)]
+        return view
 
     @cached_property
     def folded_text(self) -> str:
@@ -63,9 +89,18 @@ class Doc:
 
     @cached_property
     def years(self) -> frozenset[int]:
-        return frozenset(
+        """Years the text mentions on their own: the year of a full date (`от 12.01.2026`, `5 December 2025`) is
+        when a text was written or an act signed, not the year an agreement is known by."""
+        found = {
             int(k[1:]) for k in self.key_pos if k.startswith("#") and len(k) == 5 and 1900 <= int(k[1:]) <= 2100
-        )
+        }
+        if found and self._dates is not None:
+            text = self.title + "\n" + self.summary
+            dated = {int(m.group("y") or m.group("iso")) for m in self._dates.finditer(text)}
+            if dated:
+                alone = {int(y) for y in re.findall(r"(?<!\d)(\d{4})(?!\d)", self._dates.sub(" ", text))}
+                found = {y for y in found if y not in dated or y in alone}
+        return frozenset(found)
 
     @cached_property
     def _spans(self) -> tuple[list[Span], list[Span]]:

@@ -10,13 +10,15 @@ from ..config.models import Config, TermSet
 from ..errors import QueryError
 from ..items import Item
 from . import query as q
-from .agreements import CompiledAgreement, EntityHits, assess, era
+from .agreements import CompiledAgreement, EntityHits, assess, era, mark_subjects
 from .compiled import CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix
 from .doc import Doc
 from .explain import Hit, Match, place_hits, snippet
-from .text import LATIN_LANGUAGES, Analyzer, fold, is_cyrillic
+from .modality import Cues, cue_lists, talk_positions
+from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, Analyzer, fold, is_cyrillic
 
 DOC_CACHE_SIZE = 500_000  # words; a few tens of MB at most, cleared when full
+SUBJECT_WORD_MIN = 5  # shorter title words (on, of, the, и) say nothing about what an agreement is about
 
 
 def _alternatives(nodes: list[CNode]) -> CNode:
@@ -42,6 +44,7 @@ class CompiledWatch:
     sources: frozenset[str] | None
     agreements: frozenset[str] | None  # None: not required; empty: any tracked agreement
     source_query: str
+    decided: bool = False  # set aside words in the scope of talk, negation or retrospection
 
 
 class Watchlist:
@@ -54,8 +57,18 @@ class Watchlist:
             self._sets[name] = self._compile_set(name, ts)
         self.entities: dict[str, CNode] = {name: self._compile_set(name, ts) for name, ts in config.entities.items()}
         self._sets.update(self.entities)
+        self.cues = self._compile_cues()
+        # the sets agreement watches ask for (@agreement, @termination) are present in every report: no evidence
+        query_sets = {n for w in config.watches if w.agreements for n in re.findall(r"@([\w-]+)", w.query)}
         self.agreements = [
-            CompiledAgreement(a.id, a.title, tuple(a.parties), a.signed, self._compile_names(a.title, a.aliases))
+            CompiledAgreement(
+                a.id,
+                a.title,
+                tuple(a.parties),
+                a.signed,
+                self._compile_names(a.title, a.aliases),
+                self._compile_subject(a.title, a.parties, query_sets),
+            )
             for a in config.agreements
         ]
         self._era = era(self.agreements)
@@ -84,10 +97,11 @@ class Watchlist:
                     frozenset(w.sources) if w.sources else None,
                     agreements,
                     w.query,
+                    w.decided if w.decided is not None else agreements is not None,
                 )
             )
         self._vocabulary = self._collect_vocabulary()
-        self._doc_keys: dict[str, tuple[str, ...]] = {}
+        self._doc_keys: dict[str | None, dict[str, tuple[str, ...]]] = {}
         self._index: dict[str, list[int]] = {}
         self._always: list[int] = []
         prefixes: set[str] = set()
@@ -112,15 +126,41 @@ class Watchlist:
         words = self.analyzer.words(text)
         if not words:
             return CNever()
-        keys = []
-        for w in words:
-            if lang is not None:
-                keys.append(frozenset({self.analyzer.stem(lang, w)}))
-            elif is_cyrillic(w):
-                keys.append(frozenset({self.analyzer.stem("ru", w)}))
-            else:
-                keys.append(frozenset(self.analyzer.stem(lg, w) for lg in LATIN_LANGUAGES))
-        return CPhrase(tuple(keys), label)
+        return CPhrase(tuple(self.analyzer.term_keys(lang, w) for w in words), label)
+
+    def _compile_cues(self) -> Cues:
+        data = cue_lists()
+        reach = data.get("reach", {})
+
+        def node(kind: str) -> CNode:
+            return _alternatives(
+                [self._phrase(t, lang, f"{kind}: {t} ({lang})") for lang, terms in data[kind].items() for t in terms]
+            )
+
+        return Cues(node("modal"), node("negation"), node("retrospective"), reach["modal"], reach["negation"])
+
+    def _compile_subject(self, title: str, parties: list[str], query_sets: set[str]) -> CNode | None:
+        """What the agreement is about, as evidence against a namesake: the content words of its title (military,
+        cooperation, visits) and every term set of the operator's that holds one of them (@military in all its
+        languages). Party names and the sets the watches themselves ask for (@agreement) are not evidence."""
+        doc = Doc(lambda w: self.analyzer.keys(w), fold, title, "", {})
+        taken: set[int] = set()
+        for name in parties:
+            node = self.entities.get(name)
+            for h in (node.eval(doc, None) if node is not None else None) or []:
+                taken.update(range(h.start, h.end + 1))
+        evidence: list[CNode] = []
+        for name, node in self._sets.items():
+            hits = node.eval(doc, None) if name not in self.entities else None
+            if not hits:
+                continue
+            taken.update(p for h in hits for p in range(h.start, h.end + 1))
+            if name not in query_sets:
+                evidence.append(node)
+        for pos, word in enumerate(doc.words):
+            if pos not in taken and len(word) >= SUBJECT_WORD_MIN and not word.isdigit():
+                evidence.append(self._phrase(word, None, f"subject: {word}"))
+        return _alternatives(evidence) if evidence else None
 
     def _compile_set(self, name: str, ts: TermSet) -> CNode:
         phrases = [
@@ -162,7 +202,11 @@ class Watchlist:
         stack: list[object] = [
             *self._sets.values(),
             *(a.names for a in self.agreements),
+            *(a.subject for a in self.agreements),
             *(w.node for w in self.watches),
+            self.cues.modal,
+            self.cues.negation,
+            self.cues.retrospective,
         ]
         while stack:
             node = stack.pop()
@@ -180,17 +224,48 @@ class Watchlist:
                 stack += [node.left, node.right]
         return frozenset(vocab)
 
-    def _keys(self, word: str) -> tuple[str, ...]:
+    def _keys(self, word: str, lang: str | None) -> tuple[str, ...]:
         """A document token's keys that any term knows; most words have none, which keeps the index small.
-        Doc caches the result in `_doc_keys` (bounded in `doc()`), so this runs once per new word."""
+        Doc caches the result per language (bounded in `doc()`), so this runs once per new word. A long German
+        word no term knows is tried as a compound (Militärabkommen → Abkommen, Militär)."""
         vocab = self._vocabulary
-        return tuple(k for k in self.analyzer.keys(word) if k in vocab or k.startswith("#"))
+        keys = tuple(k for k in self.analyzer.keys(word, lang) if k in vocab or k.startswith("#"))
+        if not keys and lang in (None, "de") and not is_cyrillic(word):
+            keys = self.analyzer.compound_keys(word, vocab)
+        return keys
+
+    def _join_separable(self, doc: Doc) -> None:
+        """German separable verbs: "setzt das Abkommen aus" gives the verb's position the keys of aussetzen."""
+        vocab = self._vocabulary
+        for p, word in enumerate(doc.folded):
+            if word not in DE_PARTICLES:
+                continue
+            for back in range(p - 1, max(-1, p - 1 - DE_PARTICLE_REACH), -1):
+                other = doc.words[back]
+                if not other:
+                    break
+                if other.isdigit() or is_cyrillic(other):
+                    continue
+                forms, _ = self.analyzer.lemmas("de", other)
+                joined = tuple(
+                    k
+                    for f in forms
+                    for k in self.analyzer.word_keys("de", word + f, with_stem=False)
+                    if k in vocab and not k.startswith("#")
+                )
+                if joined:
+                    doc.add_keys(back, joined)
 
     # -- matching --------------------------------------------------------------------------------------------
-    def doc(self, title: str, summary: str = "") -> Doc:
-        if len(self._doc_keys) > DOC_CACHE_SIZE:
-            self._doc_keys.clear()
-        return Doc(self._keys, self.analyzer.fold, title, summary, self._doc_keys)
+    def doc(self, title: str, summary: str = "", lang: str | None = None) -> Doc:
+        lang = lang if lang in LANGUAGES else None
+        cache = self._doc_keys.setdefault(lang, {})
+        if len(cache) > DOC_CACHE_SIZE:
+            cache.clear()
+        doc = Doc(lambda w: self._keys(w, lang), self.analyzer.fold, title, summary, cache, self.analyzer.dates)
+        if lang in (None, "de") and DE_PARTICLES.intersection(doc.folded):
+            self._join_separable(doc)
+        return doc
 
     def candidates(self, doc: Doc) -> list[int]:
         """One pass over the item's keys finds the watches that can possibly fire."""
@@ -207,9 +282,11 @@ class Watchlist:
 
     def match(self, item: Item, only: Iterable[str] | None = None) -> list[Match]:
         """Every watch that fires on the item, each with its explanation. Pure: no I/O, no clock."""
-        doc = self.doc(item.title, item.summary)
+        doc = self.doc(item.title, item.summary, item.language)
         wanted = set(only) if only is not None else None
         entity_hits: EntityHits | None = None
+        decided_doc: Doc | None = None
+        published = item.published.year if item.published else None
         out: list[Match] = []
         for i in self.candidates(doc):
             watch = self.watches[i]
@@ -220,6 +297,14 @@ class Watchlist:
             hits = watch.node.eval(doc, None)
             if hits is None:
                 continue
+            if watch.decided:
+                if decided_doc is None:
+                    talk = talk_positions(doc, self.cues)
+                    decided_doc = doc.masked(talk) if talk else doc
+                if decided_doc is not doc:
+                    hits = watch.node.eval(decided_doc, None)
+                    if hits is None:
+                        continue
             concerned = []
             if watch.agreements is not None:
                 entity_hits = entity_hits or EntityHits(
@@ -228,13 +313,14 @@ class Watchlist:
                 for agreement in self.agreements:
                     if watch.agreements and agreement.id not in watch.agreements:
                         continue
-                    got = assess(agreement, doc, entity_hits, self._era)
+                    got = assess(agreement, doc, entity_hits, self._era, published)
                     if got is not None:
-                        concerned.append(got[0])
-                        hits = [*hits, *got[1]]
+                        concerned.append(got)
                 if not concerned:
                     continue
-            out.append(self._explain(doc, watch, hits, tuple(concerned)))
+                concerned = mark_subjects(doc, concerned)
+                hits = [*hits, *(h for _, agreement_hits in concerned for h in agreement_hits)]
+            out.append(self._explain(doc, watch, hits, tuple(a for a, _ in concerned)))
         return out
 
     def _explain(self, doc: Doc, watch: CompiledWatch, hits: list[Hit], agreements: tuple) -> Match:

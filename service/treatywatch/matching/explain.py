@@ -135,6 +135,9 @@ def match_from_dict(d: dict) -> Match:
         watch_title=d["watch_title"],
         severity=d["severity"],
         hits=tuple(HitPlace(**h) for h in d["hits"]),
-        agreements=tuple(AgreementHit(a["id"], a["title"], a["score"], tuple(a["reasons"]), a.get("subject", True)) for a in d["agreements"]),
+        agreements=tuple(
+            AgreementHit(a["id"], a["title"], a["score"], tuple(a["reasons"]), a.get("subject", True))
+            for a in d["agreements"]
+        ),
         snippet=Snippet(d["snippet"]["text"], tuple(tuple(x) for x in d["snippet"]["marks"])),  # type: ignore[misc]
     )

@@ -1,9 +1,12 @@
-"""Text analysis shared by documents and queries: folding, tokens, and per-language stem keys.
+"""Text analysis shared by documents and queries: folding, tokens, and per-language lemma keys.
 
-A token's keys say which term forms it can stand for: `en:termin`, `ru:прекрат`, `#1994`. Latin-script tokens
-get a key for every Latin language we stem (a French item may be tagged `en`); Cyrillic tokens are Russian.
-Snowball stems differ by aspect and alternation (прекрат- / прекращ-), so Russian keys fold щ→т and a token
-also carries its own shorter stems: "прекращение" reaches a term `прекратить`.
+A token's keys say which term words it can stand for. The key is the word's dictionary form, from libraries made
+for it: pymorphy3 (with its Russian dictionary) for Cyrillic, simplemma for en/fr/de/pt/es. So `вышла` carries
+`ru:выйти`, `met` in a French item `fr:mettre`, `põe` `pt:por`. Terms are lemmatised the same way when the watchlist
+compiles, so an operator writes dictionary forms only. A word the dictionaries do not know (a rare inflection, a
+name) also carries its Snowball stem (`ru~...`), and a term word carries its stem too: an unknown inflection of a
+known term still meets it, while two known words meet only through their lemmas. Numbers key as `#1994`.
+Latin-script tokens of an item whose language is unknown get keys for every Latin language we handle.
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import pymorphy3
+import simplemma
 import snowballstemmer
+from babel.dates import get_month_names
 
 TOKEN = re.compile(r"[^\W_]+", re.U)
 LATIN_LANGUAGES = ("en", "fr", "pt", "de", "es")
+LANGUAGES = (*LATIN_LANGUAGES, "ru")
 _SNOWBALL_NAMES = {
     "en": "english",
     "fr": "french",
@@ -24,11 +31,38 @@ _SNOWBALL_NAMES = {
     "es": "spanish",
     "ru": "russian",
 }
-_RU_ALTERNATIONS = str.maketrans({"щ": "т"})
 _SHORT_I = "\ue000"
-# Russian tokens also carry stems shortened by up to this many letters, never below the minimum length.
-RU_PREFIX_SLACK = 3
-RU_PREFIX_MIN = 6
+# Russian readings below this share of the best one are dropped: they are the dictionary's long tail, not the text.
+RU_MIN_SCORE_SHARE = 0.1
+# German compounds: only words at least this long are split, and neither part may be shorter than this.
+DE_COMPOUND_MIN = 8
+DE_PART_MIN = 3
+# German linking elements between the parts of a compound (Verteidigung-s-vertrag).
+DE_LINKS = ("s", "es", "n", "en")
+
+
+# German separable-verb particles (grammar, not topic): "setzt … aus" is read as aussetzen at the verb.
+DE_PARTICLES = frozenset(
+    "ab an auf aus bei ein fest fort her hin los mit nach vor weg zu zurück zusammen auseinander heraus".split()
+)
+DE_PARTICLE_REACH = 12  # tokens back from the particle to its verb
+
+
+def date_pattern() -> re.Pattern[str]:
+    """Full dates in the six languages (12.01.2026, 2026-01-12, 5 декабря 2025, 5 de dezembro de 2025,
+    December 5, 2025): month names come from CLDR through Babel, not from a hand-made list."""
+    months: set[str] = set()
+    for lang in LANGUAGES:
+        for width in ("wide", "abbreviated"):
+            for context in ("format", "stand-alone"):
+                months.update(m.rstrip(".") for m in get_month_names(width, context, locale=lang).values())
+    names = "|".join(sorted((re.escape(m) for m in months if len(m) >= 3), key=len, reverse=True))
+    day = r"\d{1,2}(?:er|st|nd|rd|th)?"
+    return re.compile(
+        rf"(?:\d{{1,2}}[./]\d{{1,2}}[./]|{day}\.?\s+(?:de\s+)?(?:{names})\.?\s+(?:de\s+)?"
+        rf"|(?:{names})\.?\s+{day},?\s+)(?P<y>\d{{4}})(?!\d)|(?P<iso>\d{{4}})-\d{{2}}-\d{{2}}",
+        re.I,
+    )
 
 
 def fold(text: str) -> str:
@@ -43,6 +77,15 @@ def is_cyrillic(word: str) -> bool:
     return any("\u0400" <= c <= "\u04ff" for c in word)
 
 
+def languages_of(word: str, lang: str | None) -> tuple[str, ...]:
+    """Which languages a token is read in: Cyrillic is Russian; Latin script follows the item's language."""
+    if is_cyrillic(word):
+        return ("ru",)
+    if lang in LATIN_LANGUAGES:
+        return (lang,)
+    return LATIN_LANGUAGES
+
+
 @dataclass(frozen=True)
 class Span:
     """A token's place: its position in the token stream and its characters in the field's text."""
@@ -53,13 +96,15 @@ class Span:
 
 
 class Analyzer:
-    """Stems with a per-instance cache: real text repeats its vocabulary, so most tokens cost one dict lookup."""
+    """Lemmatises with per-instance caches: real text repeats its vocabulary, so most tokens cost one lookup."""
 
     def __init__(self, cache_size: int = 200_000) -> None:
         self._stemmers = {lang: snowballstemmer.stemmer(name) for lang, name in _SNOWBALL_NAMES.items()}
-        self._cache: dict[str, tuple[str, ...]] = {}
+        self._morph = pymorphy3.MorphAnalyzer()
+        self._cache: dict[tuple[str | None, str], tuple[str, ...]] = {}
         self._fold_cache: dict[str, str] = {}
         self._cache_size = cache_size
+        self.dates = date_pattern()
 
     def fold(self, word: str) -> str:
         folded = self._fold_cache.get(word)
@@ -69,34 +114,77 @@ class Analyzer:
             folded = self._fold_cache[word] = fold(word)
         return folded
 
-    def stem(self, lang: str, word: str) -> str:
-        """The key a term word in `lang` is indexed under (no prefix slack on the term side)."""
+    def _stem(self, lang: str, word: str) -> str:
+        return f"{lang}~{self._stemmers[lang].stemWord(fold(word))}"
+
+    def lemmas(self, lang: str, word: str) -> tuple[tuple[str, ...], bool]:
+        """The word's dictionary forms in `lang` (folded) and whether the dictionary knows the word."""
+        if lang == "ru":
+            parses = self._morph.parse(word)
+            best = parses[0].score if parses else 0.0
+            forms = tuple(
+                dict.fromkeys(fold(p.normal_form) for p in parses if p.score >= best * RU_MIN_SCORE_SHARE)
+            )
+            return forms or (fold(word),), any(p.is_known for p in parses)
+        for candidate in (word, word.lower(), word.capitalize()):
+            if simplemma.is_known(candidate, lang=lang):
+                return (fold(simplemma.lemmatize(candidate, lang=lang)),), True
+        return (fold(word),), False
+
+    def word_keys(self, lang: str, word: str, *, with_stem: bool) -> tuple[str, ...]:
+        """Keys of one word read in one language; the stem is added when asked or when the word is unknown."""
         w = fold(word)
         if w.isdigit():
-            return "#" + w
-        stem = self._stemmers[lang].stemWord(w)
-        if lang == "ru":
-            stem = stem.translate(_RU_ALTERNATIONS)
-        return f"{lang}:{stem}"
+            return ("#" + w,)
+        forms, known = self.lemmas(lang, word)
+        keys = [f"{lang}:{f}" for f in forms]
+        if with_stem or not known:
+            keys.append(self._stem(lang, word))
+        return tuple(dict.fromkeys(keys))
 
-    def keys(self, word: str) -> tuple[str, ...]:
-        """Every key a document token can match, cached by its folded form."""
-        cached = self._cache.get(word)
+    def term_keys(self, lang: str | None, word: str) -> frozenset[str]:
+        """Every key a term word is indexed under: its lemmas and its stem, in the term's language (a Latin word
+        listed under `ru`, such as Euroclear, or a term with no language, is read in every Latin language)."""
+        if lang is not None and (lang == "ru") != is_cyrillic(word):
+            lang = None
+        keys: set[str] = set()
+        for lg in languages_of(word, lang):
+            keys.update(self.word_keys(lg, word, with_stem=True))
+        return frozenset(keys)
+
+    def keys(self, word: str, lang: str | None = None) -> tuple[str, ...]:
+        """Every key a document token can match, cached by word and item language."""
+        cache_key = (lang, word)
+        cached = self._cache.get(cache_key)
         if cached is not None:
             return cached
         if len(self._cache) > self._cache_size:
             self._cache.clear()
-        w = self.fold(word)
-        if w.isdigit():
-            keys: tuple[str, ...] = ("#" + w,)
-        elif is_cyrillic(w):
-            stem = self._stemmers["ru"].stemWord(w).translate(_RU_ALTERNATIONS)
-            shortest = max(RU_PREFIX_MIN, len(stem) - RU_PREFIX_SLACK)
-            keys = tuple("ru:" + stem[:n] for n in range(len(stem), shortest - 1, -1)) or ("ru:" + stem,)
-        else:
-            keys = tuple(dict.fromkeys(f"{lang}:{self._stemmers[lang].stemWord(w)}" for lang in LATIN_LANGUAGES))
-        self._cache[word] = keys
-        return keys
+        keys: list[str] = []
+        for lg in languages_of(word, lang):
+            keys += self.word_keys(lg, word, with_stem=False)
+        result = self._cache[cache_key] = tuple(dict.fromkeys(keys))
+        return result
+
+    def compound_keys(self, word: str, wanted: frozenset[str] | set[str]) -> tuple[str, ...]:
+        """German compounds: keys of the head and the modifier that some term knows (Militärabkommen → Abkommen,
+        Militär). Tried only on long words none of whose own keys a term knows; the caller caches the result."""
+        w = word.lower()
+        if len(w) < DE_COMPOUND_MIN:
+            return ()
+        found: list[str] = []
+        for i in range(DE_PART_MIN, len(w) - DE_PART_MIN + 1):
+            head = [k for k in self.word_keys("de", w[i:], with_stem=False) if k in wanted]
+            if not head:
+                continue
+            modifier = w[:i]
+            mods = [modifier] + [modifier[: -len(link)] for link in DE_LINKS if modifier.endswith(link)]
+            for m in mods:
+                if len(m) >= DE_PART_MIN:
+                    found += [k for k in self.word_keys("de", m, with_stem=False) if k in wanted]
+            found += head
+            break  # the longest head that a term knows: the rest of the word is its modifier
+        return tuple(dict.fromkeys(found))
 
     def words(self, text: str) -> list[str]:
         """Query-side tokenisation: the same token rule as documents."""
