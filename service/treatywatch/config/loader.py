@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from ..sources.registry import SOURCE_TYPES
-from .models import Config, ConfigFile
+from ..vocabularies import Gazetteer, load_vocabulary, merge_terms, vocabulary_names
+from .models import Config, ConfigFile, Entity, TermSet
 from .yamlfile import YamlDoc, load_yaml
 
 SECTIONS_WITH_IDS = ("sources", "agreements", "watches", "subscribers")
@@ -79,7 +80,25 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     merged: dict[str, Any] = {name: [] for name in SECTIONS_WITH_IDS} | {name: {} for name in SECTIONS_BY_KEY}
     origins: dict[str, str] = {}
     settings_from: YamlDoc | None = None
+    gazetteer_from: YamlDoc | None = None
+    requests: list[tuple[YamlDoc, str, list[str]]] = []
+    pins: dict[str, str] = {}
     for doc, part in parsed:
+        if part.gazetteer is not None:
+            if gazetteer_from is not None:
+                problems.append(
+                    f"{doc.where(('gazetteer',))}: gazetteer: also given in {gazetteer_from.path}; keep one"
+                )
+            gazetteer_from = doc
+            merged["gazetteer"] = part.gazetteer
+        for name, vocabularies in part.vocabularies.items():
+            key = f"vocabularies:{name}"
+            here = doc.where(("vocabularies", name))
+            if key in origins:
+                problems.append(f"{here}: vocabularies: duplicate name '{name}' (first in {origins[key]})")
+            origins[key] = here
+            requests.append((doc, name, vocabularies))
+        pins |= {name: doc.where(("entities", name, "country")) for name in part.entities}
         if part.settings is not None:
             if settings_from is not None:
                 problems.append(f"{doc.where(('settings',))}: settings: also given in {settings_from.path}; keep one")
@@ -108,12 +127,73 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
                 merged[section][name] = value
     if problems:
         raise ConfigError(problems)
+    problems.extend(_apply_vocabularies(merged, requests, origins))
+    problems.extend(_apply_gazetteer(merged, pins))
+    if problems:
+        raise ConfigError(problems)
     config = Config(**merged)
     problems.extend(_check_references(config, origins))
     if problems:
         raise ConfigError(problems)
     config._origins.update(origins)
     return config
+
+
+def _apply_vocabularies(
+    merged: dict[str, Any], requests: list[tuple[YamlDoc, str, list[str]]], origins: dict[str, str]
+) -> list[str]:
+    """Add the shipped vocabularies to the term sets named under `vocabularies:`; the operator's own terms stay
+    first, a set that does not exist is created, so the matcher sees ordinary term sets."""
+    problems = []
+    known = vocabulary_names()
+    merged["vocabularies"] = {}
+    for doc, set_name, names in requests:
+        here = doc.where(("vocabularies", set_name))
+        if set_name in merged["entities"]:
+            problems.append(
+                f"{here}: vocabularies.{set_name}: '{set_name}' is an entity; vocabularies add to term sets "
+                "(use another name, or `gazetteer: true` for countries)"
+            )
+            continue
+        extra: dict[str, list[str]] = {}
+        for i, name in enumerate(names):
+            if name not in known:
+                problems.append(
+                    f"{doc.where(('vocabularies', set_name, i))}: vocabularies.{set_name}[{i}]: "
+                    f"unknown vocabulary '{name}'; known: {', '.join(known)}"
+                )
+                continue
+            extra = merge_terms(extra, load_vocabulary(name))
+        own = merged["terms"].get(set_name)
+        merged["terms"][set_name] = TermSet(by_language=merge_terms(own.by_language if own else {}, extra))
+        merged["vocabularies"][set_name] = names
+        origins.setdefault(f"terms:{set_name}", here)
+    return problems
+
+
+def _apply_gazetteer(merged: dict[str, Any], pins: dict[str, str]) -> list[str]:
+    """Check pinned country codes; with `gazetteer: true`, add every form of each entity's countries to it."""
+    entities: dict[str, Entity] = merged["entities"]
+    enabled = bool(merged.get("gazetteer"))
+    if not enabled and all(e.country is None for e in entities.values()):
+        return []
+    gazetteer = Gazetteer.load()
+    problems = [
+        f"{pins[name]}: entities.{name}.country: no country '{code}' in the gazetteer "
+        "(docs/vocabularies.md lists them); pin another or write none"
+        for name, entity in entities.items()
+        for code in entity.countries() or []
+        if code not in gazetteer.countries
+    ]
+    if problems or not enabled:
+        return problems
+    for name, entity in entities.items():
+        codes = entity.countries()
+        forms = entity.by_language
+        for code in gazetteer.resolve(name, forms) if codes is None else codes:
+            forms = merge_terms(forms, gazetteer.countries[code].forms())
+        entities[name] = entity.model_copy(update={"by_language": forms})
+    return []
 
 
 def _check_references(config: Config, origins: dict[str, str]) -> list[str]:

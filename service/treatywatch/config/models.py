@@ -59,7 +59,12 @@ class TermSet(Strict):
     @model_validator(mode="before")
     @classmethod
     def _wrap(cls, v: object) -> object:
-        return {"by_language": v} if isinstance(v, dict) and "by_language" not in v else v
+        """YAML writes languages at the top of the set; keys that are fields of the model (an entity's
+        `country`) stay beside them."""
+        if not isinstance(v, dict) or "by_language" in v:
+            return v
+        own = set(cls.model_fields) - {"by_language"}
+        return {"by_language": {k: x for k, x in v.items() if k not in own}} | {k: x for k, x in v.items() if k in own}
 
     @field_validator("by_language")
     @classmethod
@@ -70,6 +75,37 @@ class TermSet(Strict):
             if not all(isinstance(t, str) and t.strip() for t in terms):
                 raise ValueError(f"{lang}: every term must be a non-empty string")
         return v
+
+
+class Entity(TermSet):
+    """A party (state, organisation) by its names per language; `country` pins it to gazetteer countries."""
+
+    country: str | list[str] | None = Field(
+        default=None,
+        description="ISO 3166 code(s) the gazetteer expands this entity with (GB, [EE, LV, LT]); none: never.",
+    )
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _norway(cls, v: object) -> object:
+        if v is False:
+            raise ValueError('YAML reads a bare NO as false; quote it: country: "NO"')
+        return v
+
+    @field_validator("country")
+    @classmethod
+    def _codes(cls, v: str | list[str] | None) -> str | list[str] | None:
+        for code in [v] if isinstance(v, str) else v or []:
+            if code != "none" and not re.fullmatch(r"[A-Z]{2}", code):
+                raise ValueError(f"'{code}' is not a country code; write two capital letters (GB) or none")
+        return v
+
+    def countries(self) -> list[str] | None:
+        """The pinned codes ([] for none), or None when the gazetteer should recognise the entity itself."""
+        if self.country is None:
+            return None
+        codes = [self.country] if isinstance(self.country, str) else self.country
+        return [c for c in codes if c != "none"]
 
 
 class Agreement(Strict):
@@ -139,7 +175,11 @@ class Sections(Strict):
 
     sources: list[AnySourceConfig] = Field(default_factory=list)
     terms: dict[str, TermSet] = Field(default_factory=dict)
-    entities: dict[str, TermSet] = Field(default_factory=dict)
+    entities: dict[str, Entity] = Field(default_factory=dict)
+    vocabularies: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Term set -> shipped vocabularies added to it at load (docs/vocabularies.md).",
+    )
     agreements: list[Agreement] = Field(default_factory=list)
     watches: list[Watch] = Field(default_factory=list)
     subscribers: list[Subscriber] = Field(default_factory=list)
@@ -149,12 +189,16 @@ class ConfigFile(Sections):
     """What one YAML file may hold; a directory's files are merged into a Config."""
 
     settings: Settings | None = None
+    gazetteer: bool | None = Field(
+        default=None, description="true: every entity naming a known country gets all its forms in six languages."
+    )
 
 
 class Config(Sections):
     """The merged, cross-checked configuration the service runs on."""
 
     settings: Settings = Field(default_factory=Settings)
+    gazetteer: bool = Field(default=False, description="Whether the gazetteer was applied to the entities at load.")
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def where(self, kind: str, ident: str) -> str:

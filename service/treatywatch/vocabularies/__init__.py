@@ -1,0 +1,109 @@
+"""Shipped concept vocabularies and the country gazetteer, read from the YAML next to this module.
+
+They are data an operator opts into (`vocabularies:` and `gazetteer:` in a config file, see docs/vocabularies.md);
+config/loader.py merges them into ordinary term sets and entities, so the matcher never knows they exist.
+Everything here is pure: it reads files shipped in the package and returns values.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..config.models import LANGUAGES, TermLists
+
+HERE = Path(__file__).parent
+GAZETTEER = HERE / "gazetteer.yaml"
+KINDS = ("names", "capitals", "adjectives", "demonyms")
+_NOT_VOCABULARIES = frozenset({"gazetteer", "gazetteer_hand"})
+_SHORT_I = "\x00"
+
+__all__ = ["KINDS", "LANGUAGES", "Country", "Gazetteer", "fold", "load_vocabulary", "merge_terms", "vocabulary_names"]
+
+
+def fold(text: str) -> str:
+    """The matcher's comparison form (case, accents and ё dropped, й kept), so de-duplication agrees with matching."""
+    text = " ".join(text.lower().replace("й", _SHORT_I).split())
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return text.replace(_SHORT_I, "й")
+
+
+def _read(path: Path) -> object:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+
+
+def vocabulary_names() -> list[str]:
+    """Names an operator may list under `vocabularies:`, one per shipped YAML file."""
+    return sorted(p.stem for p in HERE.glob("*.yaml") if p.stem not in _NOT_VOCABULARIES)
+
+
+def load_vocabulary(name: str) -> TermLists:
+    """Terms of one shipped vocabulary by language; KeyError for a name that is not shipped."""
+    if name not in vocabulary_names():
+        raise KeyError(name)
+    data = _read(HERE / f"{name}.yaml")
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise ValueError(f"{name}.yaml: expected language -> list of terms")
+    return {str(lang): [str(t) for t in terms] for lang, terms in data.items()}
+
+
+def merge_terms(base: TermLists, extra: TermLists) -> TermLists:
+    """`base` unchanged and in order, then every form of `extra` whose folded form it does not already hold."""
+    out = {lang: list(terms) for lang, terms in base.items()}
+    for lang, terms in extra.items():
+        have = out.setdefault(lang, [])
+        seen = {fold(t) for t in have}
+        for term in terms:
+            if fold(term) not in seen:
+                seen.add(fold(term))
+                have.append(term)
+    return out
+
+
+@dataclass(frozen=True)
+class Country:
+    code: str
+    kinds: dict[str, TermLists]  # names / capitals / adjectives / demonyms -> language -> forms
+
+    def forms(self) -> TermLists:
+        """Every form of the country, names first, as one term list per language."""
+        out: TermLists = {}
+        for kind in KINDS:
+            out = merge_terms(out, self.kinds.get(kind, {}))
+        return out
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """Countries by ISO 3166 code, and the folded names (any language) that recognise each."""
+
+    countries: dict[str, Country]
+    by_name: dict[str, frozenset[str]]
+
+    @classmethod
+    def load(cls, path: Path = GAZETTEER) -> Gazetteer:
+        data = _read(path)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected country code -> kind -> language -> forms")
+        countries = {str(code): Country(str(code), kinds) for code, kinds in data.items()}
+        by_name: dict[str, set[str]] = {}
+        for country in countries.values():
+            for key in (country.code, *(n for names in country.kinds.get("names", {}).values() for n in names)):
+                by_name.setdefault(fold(key), set()).add(country.code)
+        return cls(countries, {k: frozenset(v) for k, v in by_name.items()})
+
+    def resolve(self, entity_id: str, by_language: TermLists) -> list[str]:
+        """Countries an entity stands for: the one its id names (`uk`, `czechia`, `fr`), else every country one of
+        its terms names (`United Kingdom`, `СССР`); capitals and adjectives alone never decide."""
+        from_id = self.by_name.get(fold(entity_id.replace("_", " ").replace("-", " ")))
+        if from_id:
+            return sorted(from_id)
+        found: set[str] = set()
+        for terms in by_language.values():
+            for term in terms:
+                found |= self.by_name.get(fold(term), frozenset())
+        return sorted(found)
