@@ -95,10 +95,12 @@ class Entity(TermSet):
     @field_validator("country")
     @classmethod
     def _codes(cls, v: str | list[str] | None) -> str | list[str] | None:
-        for code in [v] if isinstance(v, str) else v or []:
-            if code != "none" and not re.fullmatch(r"[A-Z]{2}", code):
-                raise ValueError(f"'{code}' is not a country code; write two capital letters (GB) or none")
-        return v
+        codes = [v] if isinstance(v, str) else v or []
+        for code in codes:
+            if code != "none" and not re.fullmatch(r"[A-Za-z]{2}", code):
+                raise ValueError(f"'{code}' is not a country code; write its two ISO 3166 letters (GB) or none")
+        upper = [c if c == "none" else c.upper() for c in codes]
+        return upper[0] if isinstance(v, str) else upper if v is not None else None
 
     def countries(self) -> list[str] | None:
         """The pinned codes ([] for none), or None when the gazetteer should recognise the entity itself."""
