@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -9,10 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import filelock
 import httpx
 
 from .config import Config, load_config
-from .errors import ConfigError, QueryError
+from .errors import ConfigError, QueryError, StateLockedError
 from .matching import Watchlist
 from .notify.channels import channel
 from .notify.outbox import Outbox
@@ -57,6 +59,52 @@ def templates_dir(config: Config, config_path: Path | None) -> Path | None:
     return None
 
 
+LOCK_NAME = "treatywatch.lock"
+
+
+class StateLock:
+    """One daemon per state directory. An OS file lock (flock through filelock), so a daemon killed with SIGKILL
+    leaves no stale lock behind; the holder writes its pid into the file so a refused second daemon can name it.
+    One-shot commands do not take it: SQLite's own locking serialises their writes with the daemon's."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / LOCK_NAME
+        self._lock = filelock.FileLock(str(self.path), timeout=0)
+
+    def holder(self) -> int | None:
+        """The pid written by the process holding the lock, if it wrote one."""
+        try:
+            text = self.path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return int(text) if text.isdigit() else None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            pid = self.holder()
+            who = f"process {pid}" if pid is not None else "another process"
+            raise StateLockedError(
+                f"{self.path} is locked by {who}: a TreatyWatch daemon already runs on this state directory; "
+                "stop it first, or give this one its own --state-dir"
+            ) from None
+        self.path.write_text(f"{os.getpid()}\n", encoding="ascii")
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            self.path.write_text("", encoding="ascii")
+            self._lock.release()
+
+    def __enter__(self) -> StateLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 @dataclass
 class App:
     config: Config
@@ -67,6 +115,9 @@ class App:
     outbox: Outbox
     clock: Callable[[], datetime]
     config_path: Path | None = None
+
+    def state_lock(self) -> StateLock:
+        return StateLock(self.config.settings.state_dir)
 
     def close(self) -> None:
         self.fetcher.close()

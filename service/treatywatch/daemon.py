@@ -1,10 +1,17 @@
-"""The daemon: APScheduler polls each source on its own schedule and works the outbox; signals stop or reload."""
+"""The daemon: APScheduler polls each source on its own schedule and works the outbox; signals stop or reload.
+
+Stopping is bounded: in-flight jobs get `settings.shutdown_timeout` to finish, then are abandoned (nothing of theirs
+is committed unless its transaction completed, so they simply run again on restart). A second SIGINT/SIGTERM during
+the stop ends the process at once, killed by that signal.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -29,13 +36,28 @@ class Daemon:
         )
         self._stop = threading.Event()
         self.web: StatusServer | None = None
+        # jobs running now, by name: what a stop waits for, and what it names when it has to abandon them
+        self._active: dict[str, int] = {}
+        self._idle = threading.Condition()
+        self.abandoned: list[str] = []
 
     def _guard(self, name: str, fn: Callable[[], object]) -> None:
-        """A job's failure is logged and the job runs again next time; it never takes the daemon down."""
+        """A job's failure is logged and the job runs again next time; it never takes the daemon down.
+        Once a stop has begun, no job starts (the executor may still hold queued ones)."""
+        with self._idle:
+            if self._stop.is_set():
+                return
+            self._active[name] = self._active.get(name, 0) + 1
         try:
             fn()
         except Exception:
             log.exception("job %s failed; it will run again on schedule", name)
+        finally:
+            with self._idle:
+                self._active[name] -= 1
+                if not self._active[name]:
+                    del self._active[name]
+                self._idle.notify_all()
 
     def _poll(self, source_id: str) -> None:
         due = self.app.runner.next_due(source_id)
@@ -47,6 +69,8 @@ class Daemon:
 
     def _retry_sooner(self, source_id: str, result: PollResult) -> None:
         """A failed source is retried when its backoff ends, if that comes before its next scheduled poll."""
+        if self._stop.is_set():
+            return
         due = self.app.runner.next_due(source_id) if result.error else None
         job = self.scheduler.get_job(f"poll:{source_id}")
         if due is None or (job is not None and job.next_run_time is not None and job.next_run_time <= due):
@@ -108,7 +132,20 @@ class Daemon:
         log.info("configuration reloaded: %d sources, %d watches", len(config.sources), len(config.watches))
 
     def run(self, install_signals: bool = True) -> None:
-        """Block until stop() or SIGINT/SIGTERM; SIGHUP reloads."""
+        """Block until stop() or SIGINT/SIGTERM; SIGHUP reloads. Raises StateLockedError when another daemon
+        runs on this state directory.
+
+        With install_signals (the process is ours), in-flight work that outlives shutdown_timeout is abandoned by
+        ending the process with status 0 once the database is checkpointed: the scheduler's worker threads are
+        joined at interpreter exit, so returning would wait on them for good."""
+        with self.app.state_lock():
+            self._serve(install_signals)
+            clean = self._shutdown(install_signals)
+        if not clean and install_signals:
+            logging.shutdown()
+            os._exit(0)
+
+    def _serve(self, install_signals: bool) -> None:
         if install_signals:
             signal.signal(signal.SIGINT, lambda *_: self.stop())
             signal.signal(signal.SIGTERM, lambda *_: self.stop())
@@ -126,11 +163,35 @@ class Daemon:
         self.scheduler.start()
         log.info("TreatyWatch running with %d sources; Ctrl-C stops", len(self.app.config.sources))
         self._stop.wait()
-        log.info("stopping: waiting for running jobs to finish")
-        self.scheduler.shutdown(wait=True)
+
+    def _shutdown(self, install_signals: bool) -> bool:
+        """Finish or abandon in-flight work within the timeout, stop sending, checkpoint the WAL. True when no
+        job was abandoned."""
+        timeout = float(getattr(self.app.config.settings, "shutdown_timeout", 10.0))
+        deadline = time.monotonic() + timeout
+        if install_signals:  # the next signal is the operator insisting: the kernel ends us, nothing to wait for
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        log.info("stopping: finishing in-flight work for up to %gs (a second Ctrl-C or SIGTERM ends at once)", timeout)
+        self.app.outbox.stopping.set()
+        # wait=False: a waiting shutdown holds the scheduler's job-store lock, which a finishing job needs
+        self.scheduler.shutdown(wait=False)
+        with self._idle:
+            self._idle.wait_for(lambda: not self._active, timeout=max(0.0, deadline - time.monotonic()))
+            self.abandoned = sorted(self._active)
+        if self.abandoned:
+            log.warning(
+                "abandoned after %gs: %s; nothing of theirs is half-committed, they run again on the next start",
+                timeout,
+                ", ".join(self.abandoned),
+            )
         if self.web:
             self.web.stop()
-        log.info("stopped cleanly")
+        # a little time for the checkpoint even when the jobs used all of it; it waits for nothing beyond that
+        if not self.app.store.checkpoint(max(1.0, deadline - time.monotonic())):
+            log.warning("database WAL not checkpointed (busy); it is replayed on the next open, nothing is lost")
+        log.info("stopped cleanly" if not self.abandoned else "stopped")
+        return not self.abandoned
 
     def stop(self) -> None:
         self._stop.set()

@@ -52,6 +52,10 @@ class StoreError(TreatyWatchError):
     exit_code = 3
 
 
+class StateLockedError(TreatyWatchError):
+    """Another daemon holds the state directory's lock: two daemons on one state would poll and send twice."""
+
+
 class NotifyError(TreatyWatchError):
     """A channel refused or failed a message; the delivery is retried later."""
 

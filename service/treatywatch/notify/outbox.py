@@ -50,6 +50,9 @@ class Outbox:
         self.clock = clock
         self.rng = rng or random.Random()
         self._lock = threading.Lock()  # one worker at a time, or two threads could send the same delivery
+        # Set by the daemon's shutdown: the message being sent is finished and marked, no further one is started,
+        # so a stop never abandons a sent-but-unmarked delivery that it could have marked.
+        self.stopping = threading.Event()
 
     def _find(self, d: Delivery) -> tuple[Subscriber | None, str | None]:
         for sub in effective_subscribers(self.config.subscribers):
@@ -97,6 +100,9 @@ class Outbox:
         failed_channels: set[str] = set()
         settings = self.config.settings
         for group in groups.values():
+            if self.stopping.is_set():
+                stats.postponed += len(group)
+                continue
             first = group[0]
             ids = [d.id for d in group]
             if first.channel in failed_channels:

@@ -22,6 +22,8 @@ from ..notify.routing import DeliverySpec
 from .models import AlertView, Delivery, KnownItem, ReportView, SourceState, StoredItem
 from .schema import migrate
 
+BUSY_TIMEOUT_MS = 30_000  # how long a statement waits for another process's write lock before "database is locked"
+
 
 def ts(value: datetime | None) -> str | None:
     # Fixed width, so that text comparison in SQL is time comparison.
@@ -58,7 +60,9 @@ class Store:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(
+                str(path), check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -73,6 +77,24 @@ class Store:
 
     def close(self) -> None:
         self._conn.close()
+
+    def checkpoint(self, timeout: float) -> bool:
+        """Fold the WAL into the database file and truncate it, waiting at most `timeout` seconds (for a writer of
+        this process, then for readers of others). False when it could not: the WAL stays and is replayed on open,
+        so nothing is lost either way; a clean stop just leaves one file instead of three."""
+        if not self._lock.acquire(timeout=max(timeout, 0.0)):
+            return False
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(max(timeout, 0.0) * 1000)}")
+            busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            return bool(busy == 0)
+        except sqlite3.Error:
+            return False
+        finally:
+            try:
+                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            finally:
+                self._lock.release()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -217,17 +239,20 @@ class Store:
 
     # -- one poll, one transaction ---------------------------------------------------------------------------
     def open_alerts(self, since: datetime) -> list[OpenAlert]:
-        from ..alerts import fingerprint
+        from ..alerts import stored_fingerprint
 
         rows = self._rows(
-            "SELECT id, watches, agreements, title FROM alerts WHERE created_at >= ? ORDER BY id", [ts(since)]
+            "SELECT id, watches, agreements, title, fingerprint, created_at FROM alerts WHERE created_at >= ?"
+            " ORDER BY id",
+            [ts(since)],
         )
         return [
             OpenAlert(
                 r["id"],
                 frozenset(json.loads(r["watches"])),
                 frozenset(json.loads(r["agreements"])),
-                fingerprint(r["title"]),
+                stored_fingerprint(r["fingerprint"], r["title"]),
+                dt(r["created_at"]),
             )
             for r in rows
         ]
