@@ -62,6 +62,9 @@ def assess(
     entities: EntityHits,
     signing_era: tuple[int, int] | None,
     published: int | None = None,
+    common: frozenset[str] = frozenset(),
+    countries: CNode | None = None,
+    all_parties: frozenset[str] = frozenset(),
 ) -> tuple[AgreementHit, list[Hit]] | None:
     """Score how surely the item concerns this agreement; None below the threshold. The publication year is when
     the item was written, never evidence for or against a signing year."""
@@ -75,13 +78,19 @@ def assess(
         reasons.append("names it")
     else:
         party_hits = [entities.get(p) for p in agreement.parties]
-        if any(h is None for h in party_hits):
+        unnamed = {p for p, h in zip(agreement.parties, party_hits, strict=True) if h is None}
+        if unnamed and not _may_go_unnamed(agreement, doc, unnamed, common, entities, all_parties, countries):
             return None
         score = PARTIES_SCORE
         reasons.append(
             "names all parties: "
             + ", ".join(
-                p if h else f"{p} (implied by the source)" for p, h in zip(agreement.parties, party_hits, strict=True)
+                p
+            if h
+            else f"{p} (implied by the source)"
+            if p not in unnamed
+            else f"{p} (party to every tracked agreement)"
+            for p, h in zip(agreement.parties, party_hits, strict=True)
             )
         )
         for ph in party_hits:
@@ -108,6 +117,29 @@ def assess(
     if score < THRESHOLD:
         return None
     return AgreementHit(agreement.id, agreement.title, round(min(score, 1.0), 2), tuple(reasons)), hits
+
+
+def _may_go_unnamed(
+    agreement: CompiledAgreement,
+    doc: Doc,
+    unnamed: set[str],
+    common: frozenset[str],
+    entities: EntityHits,
+    all_parties: frozenset[str],
+    countries: CNode | None,
+) -> bool:
+    """A party of every tracked agreement (Russia, in a Russia-centric watchlist) tells none of them apart, and
+    Russian reports rarely name it ("Правительство расторгло соглашение с Хорватией о сотрудничестве в военной
+    области"). It may go unnamed when the other parties are named, the agreement's subject is spoken of, and no
+    country outside the watchlist's parties is named (CLDR's country names): "Gabon ends its defence accord with
+    France" is another state's decision, not Russia's."""
+    if unnamed - common or len(unnamed) == len(agreement.parties):
+        return False
+    if agreement.subject is None or not agreement.subject.eval(doc, None):
+        return False
+    covered = {p for e in all_parties for h in entities.get(e) or () for p in range(h.start, h.end + 1)}
+    named = (countries.eval(doc, None) if countries is not None else None) or []
+    return all(h.start in covered for h in named)
 
 
 def _lead_end(doc: Doc) -> int:

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from babel import Locale
+
 from ..config.models import Config, TermSet
 from ..errors import QueryError
 from ..items import Item
@@ -18,6 +20,8 @@ from .modality import Cues, cue_lists, talk_positions
 from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, Analyzer, fold, is_cyrillic
 
 DOC_CACHE_SIZE = 500_000  # words; a few tens of MB at most, cleared when full
+# CLDR territory codes that are not states (the EU, the euro area, the UN, the world's regions, pseudo-locales)
+NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
 SUBJECT_WORD_MIN = 5  # shorter title words (on, of, the, и) say nothing about what an agreement is about
 
 
@@ -72,6 +76,11 @@ class Watchlist:
             for a in config.agreements
         ]
         self._era = era(self.agreements)
+        # a party of every tracked agreement may go unnamed when no other country is (agreements._may_go_unnamed)
+        party_sets = [set(a.parties) for a in self.agreements]
+        self._common = frozenset(set.intersection(*party_sets)) if len(party_sets) >= 3 else frozenset()
+        self._countries = self._compile_countries() if self._common else None
+        self._parties = frozenset(p for a in self.agreements for p in a.parties)
         self._implied = {s.id: frozenset(s.implies) for s in config.sources if s.implies}
         self.watches: list[CompiledWatch] = []
         for w in config.watches:
@@ -127,6 +136,16 @@ class Watchlist:
         if not words:
             return CNever()
         return CPhrase(tuple(self.analyzer.term_keys(lang, w) for w in words), label)
+
+    def _compile_countries(self) -> CNode:
+        """Every country's name in the six languages, from CLDR through Babel."""
+        phrases = [
+            self._phrase(name, lang, f"country: {code}")
+            for lang in LANGUAGES
+            for code, name in Locale.parse(lang).territories.items()
+            if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
+        ]
+        return _alternatives(phrases)
 
     def _compile_cues(self) -> Cues:
         data = cue_lists()
@@ -207,6 +226,7 @@ class Watchlist:
             self.cues.modal,
             self.cues.negation,
             self.cues.retrospective,
+            self._countries,
         ]
         while stack:
             node = stack.pop()
@@ -313,7 +333,9 @@ class Watchlist:
                 for agreement in self.agreements:
                     if watch.agreements and agreement.id not in watch.agreements:
                         continue
-                    got = assess(agreement, doc, entity_hits, self._era, published)
+                    got = assess(
+                        agreement, doc, entity_hits, self._era, published, self._common, self._countries, self._parties
+                    )
                     if got is not None:
                         concerned.append(got)
                 if not concerned:

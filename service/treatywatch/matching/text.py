@@ -34,6 +34,11 @@ _SNOWBALL_NAMES = {
 _SHORT_I = "\ue000"
 # Russian readings below this share of the best one are dropped: they are the dictionary's long tail, not the text.
 RU_MIN_SCORE_SHARE = 0.1
+# Russian aspect pairs (прекращать/прекратить, расторгать/расторгнуть, приостанавливать/приостановить) have two
+# dictionary forms; verbs also carry a root key: the Snowball stem of the infinitive, щ→т folded, cut to this length.
+RU_VERB_ROOT = 6
+_RU_VERB_TAGS = frozenset({"VERB", "INFN", "PRTF", "PRTS", "GRND"})
+_RU_ALTERNATIONS = str.maketrans({"щ": "т"})
 # German compounds: only words at least this long are split, and neither part may be shorter than this.
 DE_COMPOUND_MIN = 8
 DE_PART_MIN = 3
@@ -122,10 +127,14 @@ class Analyzer:
         if lang == "ru":
             parses = self._morph.parse(word)
             best = parses[0].score if parses else 0.0
-            forms = tuple(
-                dict.fromkeys(fold(p.normal_form) for p in parses if p.score >= best * RU_MIN_SCORE_SHARE)
+            kept = [p for p in parses if p.score >= best * RU_MIN_SCORE_SHARE]
+            forms = tuple(dict.fromkeys(fold(p.normal_form) for p in kept))
+            roots = tuple(
+                "^" + self._stemmers["ru"].stemWord(fold(p.normal_form)).translate(_RU_ALTERNATIONS)[:RU_VERB_ROOT]
+                for p in kept
+                if p.tag.POS in _RU_VERB_TAGS
             )
-            return forms or (fold(word),), any(p.is_known for p in parses)
+            return tuple(dict.fromkeys(forms + roots)) or (fold(word),), any(p.is_known for p in parses)
         for candidate in (word, word.lower(), word.capitalize()):
             if simplemma.is_known(candidate, lang=lang):
                 return (fold(simplemma.lemmatize(candidate, lang=lang)),), True
