@@ -1,4 +1,5 @@
-"""Hostile or broken YAML ends in a ConfigError naming file:line, never a hang or a traceback."""
+"""Hostile or broken operator input (YAML files, command-line values) ends in a clear error, never a hang or a
+traceback: YAML problems name file:line, command-line typos are usage errors (exit 2)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import tw
+from conftest import WebhookSink, local_sources, tw, write_config
 from treatywatch.config import load_config
 from treatywatch.config.yamlfile import MAX_ALIAS_NODES, MAX_DEPTH, load_yaml
 from treatywatch.errors import ConfigError
+from treatywatch.localserve import FixtureServer
 
 
 def laughs(levels: int, width: int = 9) -> str:
@@ -164,3 +166,28 @@ def test_check_reports_each_hostile_file_and_exits_2(tmp_path: Path):
     assert "a.yaml:2: control character U+001B" in out.stderr
     assert "b.yaml:3: not UTF-8" in out.stderr
     assert "c.yaml:1: refused: nested deeper" in out.stderr
+
+
+@pytest.mark.parametrize("args", [["alerts", "--since", "5x"], ["backtest", "agreement-terminated", "--since", "5x"]])
+def test_since_typo_is_a_usage_error(tmp_path: Path, args: list[str]):
+    out = tw(*args, state=tmp_path / "state")
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "Invalid value for '--since': '5x' is not a duration" in out.stderr
+    assert "90s, 30m, 12h, 7d, 2w" in out.stderr
+
+
+def test_since_good_forms_still_work(tmp_path: Path):
+    for since in ("12h", "7d", "1d12h", "90s"):
+        out = tw("alerts", "--since", since, state=tmp_path / "state")
+        assert out.returncode == 0, out.stderr
+
+
+def test_notify_test_exits_1_when_a_channel_fails(config_dir: Path, tmp_path: Path, http: FixtureServer):
+    with WebhookSink() as good, WebhookSink(fail_with=500) as bad:
+        write_config(config_dir, local_sources(http.base), "sources.yaml")
+        write_config(config_dir, f'subscribers:\n  - id: desk\n    notify: ["{good.url}", "{bad.url}"]\n', "s.yaml")
+        out = tw("notify", "--test", "desk", config=config_dir, state=tmp_path / "state")
+        assert out.returncode == 1, out.stderr
+        lines = out.stdout.splitlines()
+        assert lines[0] == f"{good.url}: OK" and lines[1].startswith(f"{bad.url}: FAILED")
+        assert len(good.bodies) == 1

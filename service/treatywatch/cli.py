@@ -46,6 +46,18 @@ def _app(ctx: click.Context) -> App:
     return obj["app"]
 
 
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """--since as seconds; a typo is a usage error (exit 2) naming the accepted forms, not a traceback."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"'{value}' is not a duration; use a number and a unit: 90s, 30m, 12h, 7d, 2w or combined (1d12h)"
+        ) from None
+
+
 def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The one place exceptions become exit codes."""
 
@@ -181,14 +193,14 @@ def match(ctx: click.Context, text: str | None, file_: Any, item_id: int | None,
 
 @cli.command()
 @click.argument("watch")
-@click.option("--since", default="30d", show_default=True, help="How far back (30d, 12h).")
+@click.option("--since", default="30d", show_default=True, callback=_since, help="How far back (30d, 12h).")
 @click.pass_context
 @_errors
-def backtest(ctx: click.Context, watch: str, since: str) -> None:
+def backtest(ctx: click.Context, watch: str, since: float) -> None:
     """Run WATCH over stored items and list what it would have caught."""
     app = _app(ctx)
     app.watchlist.watch(watch)
-    start = app.clock() - timedelta(seconds=parse_duration(since))
+    start = app.clock() - timedelta(seconds=since)
     total = caught = 0
     for stored in app.store.items_since(start):
         total += 1
@@ -229,14 +241,14 @@ def search(ctx: click.Context, text: str, limit: int) -> None:
 @cli.command()
 @click.option("--limit", default=20, show_default=True)
 @click.option("--watch", default=None, help="Only alerts this watch fired.")
-@click.option("--since", default=None, help="Only alerts this recent (24h, 7d).")
+@click.option("--since", default=None, callback=_since, help="Only alerts this recent (24h, 7d).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @_errors
-def alerts(ctx: click.Context, limit: int, watch: str | None, since: str | None, as_json: bool) -> None:
+def alerts(ctx: click.Context, limit: int, watch: str | None, since: float | None, as_json: bool) -> None:
     """Recent alerts, newest first."""
     app = _app(ctx)
-    start = app.clock() - timedelta(seconds=parse_duration(since)) if since else None
+    start = app.clock() - timedelta(seconds=since) if since is not None else None
     rows = app.store.recent_alerts(limit, watch, start)
     if as_json:
         click.echo(
@@ -313,12 +325,16 @@ def deliveries_retry(ctx: click.Context, ids: tuple[int, ...]) -> None:
 @click.pass_context
 @_errors
 def notify(ctx: click.Context, subscriber: str) -> None:
-    """Send a sample alert to every channel of a subscriber, to check the set-up."""
+    """Send a sample alert to every channel of a subscriber, to check the set-up; exit 1 if any channel failed."""
     from .notify.sample import send_sample
 
     app = _app(ctx)
+    failed = 0
     for label, error in send_sample(app, app.config.subscriber(subscriber)):
         click.echo(f"{label}: {'OK' if error is None else 'FAILED ' + error}")
+        failed += error is not None
+    if failed:
+        sys.exit(1)
 
 
 @cli.command()
