@@ -13,15 +13,14 @@ from pathlib import Path
 
 import yaml
 
-from ..config.models import LANGUAGES, TermLists
-
+TermLists = dict[str, list[str]]  # the shape of config.models.TermLists; no import, so config can import this module
 HERE = Path(__file__).parent
 GAZETTEER = HERE / "gazetteer.yaml"
 KINDS = ("names", "capitals", "adjectives", "demonyms")
 _NOT_VOCABULARIES = frozenset({"gazetteer", "gazetteer_hand"})
 _SHORT_I = "\x00"
 
-__all__ = ["KINDS", "LANGUAGES", "Country", "Gazetteer", "fold", "load_vocabulary", "merge_terms", "vocabulary_names"]
+__all__ = ["KINDS", "Country", "Gazetteer", "fold", "load_vocabulary", "merge_terms", "vocabulary_names"]
 
 
 def fold(text: str) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from . import KINDS, LANGUAGES, fold
+from ..config.models import LANGUAGES
+from . import KINDS, fold
 
 HERE = Path(__file__).parent
 HAND = HERE / "gazetteer_hand.yaml"
