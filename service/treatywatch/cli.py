@@ -47,11 +47,12 @@ def _app(ctx: click.Context) -> App:
 
 
 def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    """--since as seconds; a typo is a usage error (exit 2) naming the accepted forms, not a traceback."""
+    """--since as seconds; a typo is a usage error (exit 2) naming the accepted forms, not a traceback.
+    More than a century back means "everything" (and keeps the date arithmetic in range)."""
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return min(parse_duration(value), 100 * 365 * 86400.0)
     except ValueError:
         raise click.BadParameter(
             f"'{value}' is not a duration; use a number and a unit: 90s, 30m, 12h, 7d, 2w or combined (1d12h)"
