@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 
 from conftest import REPO, WebhookSink, make_app, write_config
-from treatywatch.alerts import OpenAlert, Report, fingerprint, plan_alerts, similarity
+from treatywatch.alerts import OpenAlert, Report, fingerprint, plan_alerts, similarity, stored_fingerprint
 from treatywatch.items import Item
 from treatywatch.localserve import FixtureServer
 from treatywatch.matching import AgreementHit, HitPlace, Match
@@ -237,3 +237,10 @@ def test_norway_reaches_the_subscriber_through_the_real_pipeline(config_dir: Pat
     assert alerts[NORWAY[0]].agreements == (NO,)
     assert alerts[portugal[1]].agreements == (PT,)
     assert [b["title"] for b in webhook.bodies] == [f"[HIGH] {portugal[1]}", f"[HIGH] {NORWAY[0]}"]
+
+
+def test_fingerprints_stored_before_stemming_are_recomputed_from_the_title():
+    title = "Euroclear earned 4.1 billion from frozen Russian assets"
+    assert stored_fingerprint("assets billion earned euroclear frozen from russian", title) == fingerprint(title)
+    assert stored_fingerprint("", title) == fingerprint(title)
+    assert stored_fingerprint("#4.1 euroc", title) == {"#4.1", "euroc"}

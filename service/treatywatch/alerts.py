@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from .config.models import SEVERITY_RANK
 from .items import Item
@@ -76,7 +77,7 @@ class Report:
     def watch_ids(self) -> frozenset[str]:
         return frozenset(m.watch_id for m in self.matches)
 
-    @property
+    @cached_property
     def fingerprint(self) -> frozenset[str]:
         """The story's fingerprint without the words the watches hit: every report of a watch has those."""
         return fingerprint(self.item.title, self.item.summary, [h.text for m in self.matches for h in m.hits])
@@ -155,8 +156,12 @@ def fingerprint(title: str, summary: str = "", generic: Iterable[str] = ()) -> f
 
 
 def stored_fingerprint(stored: str, title: str) -> frozenset[str]:
-    """An alert's fingerprint as the store keeps it (space-separated); alerts from before it was kept: the title's."""
-    return frozenset(stored.split()) if stored.strip() else fingerprint(title)
+    """An alert's fingerprint as the store keeps it (space-separated). Alerts stored before fingerprints were stemmed
+    (whole words longer than STEM letters) or without one get their title's, so they still meet new reports."""
+    tokens = frozenset(stored.split())
+    if not tokens or any(len(t) > STEM and t[0] not in "#№" for t in tokens):
+        return fingerprint(title)
+    return tokens
 
 
 def _weight(token: str) -> float:
