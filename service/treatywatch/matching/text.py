@@ -14,11 +14,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 import pymorphy3
-import simplemma
 import snowballstemmer
 from babel.dates import get_month_names
+
+from .lemmas import Lemmas
 
 TOKEN = re.compile(r"[^\W_]+", re.U)
 LATIN_LANGUAGES = ("en", "fr", "pt", "de", "es")
@@ -103,9 +105,10 @@ class Span:
 class Analyzer:
     """Lemmatises with per-instance caches: real text repeats its vocabulary, so most tokens cost one lookup."""
 
-    def __init__(self, cache_size: int = 200_000) -> None:
+    def __init__(self, cache_size: int = 200_000, lemma_cache: Path | None = None) -> None:
         self._stemmers = {lang: snowballstemmer.stemmer(name) for lang, name in _SNOWBALL_NAMES.items()}
         self._morph = pymorphy3.MorphAnalyzer()
+        self._lemmas = Lemmas(lemma_cache)
         self._cache: dict[tuple[str | None, str], tuple[str, ...]] = {}
         self._fold_cache: dict[str, str] = {}
         self._cache_size = cache_size
@@ -136,8 +139,8 @@ class Analyzer:
             )
             return tuple(dict.fromkeys(forms + roots)) or (fold(word),), any(p.is_known for p in parses)
         for candidate in (word, word.lower(), word.capitalize()):
-            if simplemma.is_known(candidate, lang=lang):
-                return (fold(simplemma.lemmatize(candidate, lang=lang)),), True
+            if self._lemmas.is_known(candidate, lang):
+                return (fold(self._lemmas.lemmatize(candidate, lang)),), True
         return (fold(word),), False
 
     def word_keys(self, lang: str, word: str, *, with_stem: bool) -> tuple[str, ...]:

@@ -1,0 +1,113 @@
+"""simplemma's dictionaries, opened in milliseconds instead of decoded in seconds.
+
+simplemma 2 ships each language as an lzma front-coded stream that it decodes into a Python dict on first use:
+2 s a language, 10 s for the five we read, paid by every `treatywatch` command. We decode each language once per
+machine into a small SQLite file (form → lemma) in a cache folder, and hand simplemma a mapping over it, so all its
+strategies (affixes, hyphens, rules) work as before while a process opens the file instantly and looks up only
+the words it meets (our Analyzer caches those again).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from importlib.metadata import version
+from pathlib import Path
+
+import simplemma
+from simplemma.strategies import DefaultStrategy, DictionaryLookupStrategy
+from simplemma.strategies.dictionaries.dictionary_factory import (
+    CachingDictionaryFactory,
+    DecodedStrMapping,
+    MappingStrToByteString,
+    _load_dictionary_from_disk,
+)
+from simplemma.utils import normalize_token
+
+
+def default_cache_dir() -> Path:
+    """$TREATYWATCH_CACHE, else $XDG_CACHE_HOME/treatywatch, else ~/.cache/treatywatch."""
+    explicit = os.environ.get("TREATYWATCH_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "treatywatch"
+
+
+class _SqliteMapping(DecodedStrMapping):
+    """Read-only form → lemma lookups on one language's file."""
+
+    __slots__ = ("_conn", "_lock")
+
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    def _lookup(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT v FROM d WHERE k = ?", (key.encode(),)).fetchone()
+        return row[0].decode() if row else None
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            keys = [k for (k,) in self._conn.execute("SELECT k FROM d")]
+        return (k.decode() for k in keys)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM d").fetchone()[0])
+
+
+def _build(lang: str, path: Path) -> None:
+    """Decode simplemma's stream once and write it atomically (a concurrent builder just wins the rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(tmp)
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("CREATE TABLE d (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID")
+        conn.executemany("INSERT INTO d VALUES (?, ?)", _load_dictionary_from_disk(lang).items())
+        conn.commit()
+        conn.close()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class SqliteDictionaries(CachingDictionaryFactory):
+    """A simplemma DictionaryFactory over per-language SQLite files in `folder`, built on first use."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        super().__init__(cache_max_size=16)
+        self.folder = folder or default_cache_dir()
+        self._version = version("simplemma")
+
+    def _get_dictionary_uncached(self, lang: str) -> Mapping[str, str]:
+        path = self.folder / f"simplemma-{self._version}-{lang}.sqlite"
+        if not path.exists():
+            try:
+                _build(lang, path)
+            except OSError:
+                # no writable cache (read-only home): decode in memory as simplemma would
+                return MappingStrToByteString(_load_dictionary_from_disk(lang))
+        return _SqliteMapping(path)
+
+
+class Lemmas:
+    """Lemma lookups for the Latin-script languages, over SqliteDictionaries."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        factory = SqliteDictionaries(folder)
+        self._lookup = DictionaryLookupStrategy(factory)
+        self._lemmatizer = simplemma.Lemmatizer(lemmatization_strategy=DefaultStrategy(dictionary_factory=factory))
+
+    def is_known(self, word: str, lang: str) -> bool:
+        return self._lookup.get_lemma(normalize_token(word), lang) is not None
+
+    def lemmatize(self, word: str, lang: str) -> str:
+        return str(self._lemmatizer.lemmatize(word, lang=lang))
