@@ -1,6 +1,18 @@
 """Messages from Jinja2 templates, one set per format; operators may override any template from config/.
 
-Feed text is untrusted: HTML templates autoescape, Markdown templates escape every Markdown control character.
+Feed text is untrusted, and so are feed links. ONE rule, applied by the same two filters in every format:
+
+- `esc`: every piece of text (titles, summaries, snippets, explanations, even ids) first loses control and
+  bidirectional-override characters (terminal escapes, invisible reordering), then is escaped for the format:
+  HTML entities, a backslash before every Markdown control character, nothing more for plain text.
+- `link`: a URL becomes a link only if its scheme is http or https and it has a host; it is percent-encoded so no
+  quote, bracket, space or parenthesis can end the href or the Markdown destination. Any other link
+  (`javascript:`, `data:`, `file:`, relative, garbage) is DROPPED, not shown as text: the title stays, escaped,
+  without a link, in every channel (a plain-text URL of another scheme helps nobody and some clients autolink it).
+
+Templates therefore write `{{ x | esc }}` for text and `{% set url = r.item.link | link %}{% if url %}...` for
+links; the old `md`, `mdurl`, `highlight_html` and `highlight_md` filters stay for operators' own templates and
+follow the same rule.
 """
 
 from __future__ import annotations
@@ -9,6 +21,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from markupsafe import Markup, escape
@@ -19,40 +33,82 @@ from .sender import Message
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 _EXT = {"html": "html", "markdown": "md", "text": "txt"}
+# C0/C1 controls except tab and newline, DEL, and the bidi embedding/override/isolate marks.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+LINK_SCHEMES = ("http", "https")
+_URL_SAFE = ":/?#@!$&*+,;=%~"  # plus letters, digits and _.- ; everything else is percent-encoded
+
+
+def clean(text: object) -> str:
+    """Untrusted text without the characters that act instead of showing (escape sequences, bidi overrides)."""
+    return _INVISIBLE.sub("", str(text))
 
 
 def md(text: object) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    return _MD_SPECIAL.sub(r"\\\1", clean(text))
+
+
+def escape_for(fmt: str, text: object) -> str:
+    """The one escaping rule: clean, then escape for the format (HTML returns Markup so autoescape keeps it)."""
+    if fmt == "html":
+        return escape(clean(text))
+    if fmt == "markdown":
+        return md(text)
+    return clean(text)
+
+
+def safe_link(url: object) -> str:
+    """The URL if it may become a link (http/https with a host), percent-encoded; otherwise ''."""
+    text = clean(url).strip()
+    if not text or any(c.isspace() for c in text):
+        return ""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in LINK_SCHEMES or not parts.netloc:
+        return ""
+    return quote(text, safe=_URL_SAFE)
 
 
 def md_url(url: object) -> str:
-    text = str(url)
-    if not text.startswith(("http://", "https://")):
-        return "#"
-    return text.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+    """Kept for operators' Markdown templates: a bad link becomes '#', a link to nowhere."""
+    return safe_link(url) or "#"
+
+
+def highlight(snippet: Snippet, fmt: str) -> str:
+    """The snippet with its marks: <mark> in HTML, **bold** in Markdown, [brackets] in text; text escaped."""
+    before, after = {"html": ("<mark>", "</mark>"), "markdown": ("**", "**")}.get(fmt, ("[", "]"))
+    out, last = [], 0
+    for s, e in snippet.marks:
+        out += [escape_for(fmt, snippet.text[last:s]), before, escape_for(fmt, snippet.text[s:e]), after]
+        last = e
+    out.append(escape_for(fmt, snippet.text[last:]))
+    joined = "".join(out)
+    return Markup(joined) if fmt == "html" else joined  # every piece of item text was escaped above
 
 
 def highlight_html(snippet: Snippet) -> Markup:
-    out, last = [], 0
-    for s, e in snippet.marks:
-        out += [escape(snippet.text[last:s]), Markup("<mark>"), escape(snippet.text[s:e]), Markup("</mark>")]
-        last = e
-    out.append(escape(snippet.text[last:]))
-    return Markup("").join(out)
+    return Markup(highlight(snippet, "html"))  # escaped in highlight()
 
 
 def highlight_md(snippet: Snippet) -> str:
-    out, last = [], 0
-    for s, e in snippet.marks:
-        out += [md(snippet.text[last:s]), "**", md(snippet.text[s:e]), "**"]
-        last = e
-    out.append(md(snippet.text[last:]))
-    return "".join(out)
+    return highlight(snippet, "markdown")
 
 
 def safe_title(text: str) -> str:
     """Titles travel as subjects and chat headers: no markup characters at all."""
-    return re.sub(r"[<>\[\]`*_]", "", text).strip()[:200]
+    return re.sub(r"[<>\[\]`*_]", "", clean(text).replace("\n", " ")).strip()[:200]
+
+
+@jinja2.pass_context
+def _esc(ctx: jinja2.runtime.Context, value: object) -> str:
+    return escape_for(ctx.get("fmt", "text"), value)
+
+
+@jinja2.pass_context
+def _highlight(ctx: jinja2.runtime.Context, snippet: Snippet) -> str:
+    return highlight(snippet, ctx.get("fmt", "text"))
 
 
 @dataclass(frozen=True)
@@ -73,7 +129,18 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(md=md, mdurl=md_url, highlight_html=highlight_html, highlight_md=highlight_md)
+        self.env.filters.update(
+            esc=_esc,
+            link=safe_link,
+            highlight=_highlight,
+            md=md,
+            mdurl=md_url,
+            highlight_html=highlight_html,
+            highlight_md=highlight_md,
+        )
+
+    def _render(self, name: str, fmt: str, **values: Any) -> str:
+        return self.env.get_template(f"{name}.{_EXT[fmt]}.j2").render(fmt=fmt, **values)
 
     def alert(self, alert: AlertView, fmt: str, covered_until: datetime | None = None) -> Message:
         """An alert; with `covered_until`, its follow-up: the reports added since, the earlier ones as links."""
@@ -84,12 +151,18 @@ class Renderer:
         for r in alert.reports:
             for a in r.match.agreements:
                 seen.setdefault(a.id, a)
-        body = self.env.get_template(f"alert.{_EXT[fmt]}.j2").render(
-            alert=alert, reports=reports, earlier=earlier, agreements=list(seen.values()), followup=followup
+        body = self._render(
+            "alert",
+            fmt,
+            alert=alert,
+            reports=reports,
+            earlier=earlier,
+            agreements=list(seen.values()),
+            followup=followup,
         )
         prefix = f"[{alert.severity.upper()}] " + ("Also reported: " if followup else "")
         return Message(prefix + safe_title(alert.title), body.strip() + "\n", fmt)
 
     def digest(self, entries: list[DigestEntry], fmt: str) -> Message:
-        body = self.env.get_template(f"digest.{_EXT[fmt]}.j2").render(alerts=entries)
+        body = self._render("digest", fmt, alerts=entries)
         return Message(f"TreatyWatch digest: {len(entries)} alert(s)", body.strip() + "\n", fmt)
