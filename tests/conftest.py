@@ -166,3 +166,8 @@ def _app_with(config_dir: Path, tmp_path: Path, clock: Clock, sources_yaml: str)
         "zz-standins.yaml",
     )
     return make_app(config_dir, tmp_path / "state", clock)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # long randomized runs; each also skips itself unless its environment variable asks for it
+    config.addinivalue_line("markers", "slow: long randomized or soak test, guarded by an environment variable")

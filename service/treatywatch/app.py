@@ -134,9 +134,10 @@ def build_app(
     rng: random.Random | None = None,
     sleep: Callable[[float], None] | None = None,
     config_path: Path | None = None,
+    busy_timeout: float = 30.0,
 ) -> App:
     s = config.settings
-    store = Store(config.database_path)
+    store = Store(config.database_path, busy_timeout=busy_timeout)
     fetcher = Fetcher(
         user_agent=s.user_agent,
         per_host_concurrency=s.per_host_concurrency,

@@ -61,9 +61,18 @@ class Daemon:
 
     def _poll(self, source_id: str) -> None:
         due = self.app.runner.next_due(source_id)
-        if due is not None and due > self.app.clock():
-            log.debug("source %s backing off until %s", source_id, due.isoformat())
-            return
+        now = self.app.clock()
+        if due is not None and due > now:
+            # no backoff is longer than 4 × source_backoff_max (a server's Retry-After is capped there): a later
+            # date was set by a clock that has since gone back, and honouring it would silence the source as long
+            if (due - now).total_seconds() <= 4 * self.app.config.settings.source_backoff_max:
+                log.debug("source %s backing off until %s", source_id, due.isoformat())
+                return
+            log.warning(
+                "source %s: retry date %s is beyond any backoff (clock went back?); polling now",
+                source_id,
+                due.isoformat(),
+            )
         self._guard(f"poll:{source_id}", lambda: self._retry_sooner(source_id, self.app.runner.poll(source_id)))
         self._guard("deliver", self.app.outbox.run_once)
 

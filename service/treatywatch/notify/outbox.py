@@ -24,6 +24,9 @@ from .sender import Message, Sender, preferred_format
 
 log = logging.getLogger("treatywatch.notify")
 
+CLOCK_SLACK = timedelta(days=2)
+FOREVER = timedelta(days=36500)
+
 
 @dataclass
 class OutboxStats:
@@ -94,11 +97,25 @@ class Outbox:
         now = self.clock()
         stats = OutboxStats()
         groups: dict[tuple, list[Delivery]] = {}
-        for d in self.store.due_deliveries(now):
+        settings = self.config.settings
+        # Nothing is legitimately scheduled further ahead than the longest backoff, a follow-up delay and a day of
+        # digest or quiet hours: a delivery beyond that was scheduled by a clock that has since gone back, and
+        # waiting for it would hold the alert for as long as the clock jumped.
+        horizon = now + timedelta(
+            seconds=settings.delivery_backoff_max + settings.followup_delay + CLOCK_SLACK.total_seconds()
+        )
+        for d in self.store.due_deliveries(now + FOREVER):
+            if now < d.next_attempt <= horizon:
+                continue
+            if d.next_attempt > horizon:
+                log.warning(
+                    "delivery %s was due at %s, beyond any schedule: the clock went back; sending now",
+                    d.id,
+                    d.next_attempt.isoformat(),
+                )
             key = (d.subscriber_id, d.channel, "digest") if d.mode == "digest" else (d.id,)
             groups.setdefault(key, []).append(d)
         failed_channels: set[str] = set()
-        settings = self.config.settings
         for group in groups.values():
             if self.stopping.is_set():
                 stats.postponed += len(group)

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +21,6 @@ from ..matching.explain import match_from_dict, match_to_dict
 from ..notify.routing import DeliverySpec
 from .models import AlertView, Delivery, KnownItem, ReportView, SourceState, StoredItem
 from .schema import migrate
-
-BUSY_TIMEOUT_MS = 30_000  # how long a statement waits for another process's write lock before "database is locked"
 
 
 def ts(value: datetime | None) -> str | None:
@@ -56,13 +54,12 @@ def _item(row: sqlite3.Row) -> Item:
 class Store:
     """Built once by the CLI from the configured path; passed to the runner, daemon, web and commands."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, busy_timeout: float = 30.0) -> None:
+        """busy_timeout: seconds a write waits for another process's lock before it fails as a StoreError."""
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(
-                str(path), check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
-            )
+            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=busy_timeout, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -72,6 +69,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         self.path = path
+        self._busy_ms = int(busy_timeout * 1000)
         self._conn = conn
         self._lock = threading.RLock()
 
@@ -92,21 +90,29 @@ class Store:
             return False
         finally:
             try:
-                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                self._conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             finally:
                 self._lock.release()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One writer at a time; everything inside commits together or not at all."""
+        """One writer at a time; everything inside commits together or not at all. A database locked by another
+        process beyond the busy timeout, or a full disk, is a StoreError (exit 3), with nothing half-written."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"cannot write to {self.path}: {exc}") from exc
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:  # SQLite may have rolled back already (disk full, I/O error)
+                    with suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise StoreError(f"cannot write to {self.path}, nothing of this change was kept: {exc}") from exc
                 raise
-            self._conn.execute("COMMIT")
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
