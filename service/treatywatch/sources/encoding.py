@@ -1,57 +1,110 @@
-"""Turning fetched bytes into text when the declared charset is missing or wrong (windows-1251 feeds)."""
+"""Turning fetched bytes into text by what the bytes are, not only by what the headers claim.
+
+Servers lie both ways: UTF-8 served as `charset=windows-1251` (mojibake РљСЂРµРјР»СЊ), windows-1251 declared as
+UTF-8 or ISO-8859-1, ISO-8859-1 German that a Cyrillic-leaning guess turned into `kьndigt`. Order of evidence:
+a BOM; bytes that are valid UTF-8 with non-ASCII in them (text in another encoding almost never is); then every
+declared charset (header, XML declaration, <meta>) and the likely single-byte ones, plus charset-normalizer's own
+guess, each decoded strictly and scored with charset-normalizer's mess ratio (mixed scripts inside words, odd
+accents, control characters); the least messy wins, declarations first on a tie.
+"""
 
 from __future__ import annotations
 
 import codecs
 import re
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+from charset_normalizer import from_bytes
+from charset_normalizer.md import mess_ratio
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']", re.I)
 _META = re.compile(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9._-]+)", re.I)
 _XML_DECL_TEXT = re.compile(r"^\s*<\?xml[^>]*\?>")
+_FALLBACKS = ("cp1251", "cp1252")
+_SAMPLE = 64 * 1024  # scoring a sample keeps detection linear and cheap on a 10 MB body
 
 
 def header_charset(content_type: str | None) -> str | None:
     if not content_type:
         return None
-    m = re.search(r"charset=[\"']?([A-Za-z0-9._-]+)", content_type, re.I)
+    m = re.search(r"charset=[\"']?\s*([A-Za-z0-9._-]+)", content_type, re.I)
     return m.group(1) if m else None
 
 
-def _cyrillic_share(text: str) -> float:
-    letters = [c for c in text if ord(c) > 127 and c.isalpha()]
-    if not letters:
-        return 0.0
-    return sum("\u0400" <= c <= "\u04ff" for c in letters) / len(letters)
+def _codec(name: str | None) -> str | None:
+    """Python's canonical codec name, or None for unknown and for ones that are not text encodings."""
+    if not name:
+        return None
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return None
+    return info.name if getattr(info, "_is_text_encoding", True) else None
 
 
-def decode(content: bytes, content_type: str | None = None) -> tuple[str, str]:
-    """Return (text, encoding used): BOM, then declared charsets that decode cleanly, then UTF-8, then a guess
-    between windows-1251 and windows-1252 by which one yields letters of one script."""
-    for bom, name in _BOMS:
-        if content.startswith(bom):
-            return content.decode(name, errors="replace"), name
-    declared = [header_charset(content_type)]
+def _declared(content: bytes, content_type: str | None) -> list[str]:
+    names = [header_charset(content_type)]
     head = content[:2048]
     for rx in (_XML_DECL, _META):
         m = rx.search(head)
         if m:
-            declared.append(m.group(1).decode("ascii"))
-    for name in [*(d for d in declared if d), "utf-8"]:
+            names.append(m.group(1).decode("ascii"))
+    out: list[str] = []
+    for n in names:
+        c = _codec(n)
+        if c and c not in out:
+            out.append(c)
+    return out
+
+
+def _detected(sample: bytes) -> str | None:
+    best = from_bytes(sample).best()
+    return _codec(best.encoding) if best is not None else None
+
+
+def decode(content: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """Return (text, encoding used); never raises (undecodable bytes become U+FFFD as a last resort)."""
+    for bom, name in _BOMS:
+        if content.startswith(bom):
+            return content.decode(name, errors="replace"), name
+    declared = _declared(content, content_type)
+    wide = [d for d in declared if d.startswith(("utf-16", "utf-32"))]
+    if not wide:
+        if content.isascii():
+            return content.decode("ascii"), "ascii"
         try:
-            text = content.decode(name)
-        except (LookupError, UnicodeDecodeError):
+            return content.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+    sample = content[:_SAMPLE]
+    candidates = [*declared, "utf-8", *_FALLBACKS]
+    best: tuple[float, int, str] | None = None
+    for rank, name in enumerate(dict.fromkeys(candidates)):
+        try:
+            text = sample.decode(name)
+        except UnicodeDecodeError as exc:
+            if exc.start < len(sample) - 4 or name not in ("utf-8", "utf-16", "utf-32"):
+                continue  # a multi-byte character cut by the sample end is not a failure
+            text = sample[: exc.start].decode(name)
+        except LookupError:
             continue
-        # A cp1252/latin-1 declaration over Russian bytes decodes "cleanly" into mojibake; check the script.
-        if name.lower().replace("_", "-") in ("iso-8859-1", "latin-1", "windows-1252", "cp1252"):
-            alt = content.decode("cp1251", errors="replace")
-            if _cyrillic_share(alt) > 0.8 and _cyrillic_share(text) < 0.2:
-                return alt, "cp1251"
-        return text, name
-    alt = content.decode("cp1251", errors="replace")
-    if _cyrillic_share(alt) > 0.6:
-        return alt, "cp1251"
-    return content.decode("cp1252", errors="replace"), "cp1252"
+        score = mess_ratio(text, 1.0)
+        if best is None or (score, rank) < best[:2]:
+            best = (score, rank, name)
+        if score == 0.0:
+            break  # the first clean candidate in order of evidence
+    if best is None or best[0] > 0.2:
+        guess = _detected(sample)
+        if guess and (best is None or mess_ratio(sample.decode(guess, errors="replace"), 1.0) < best[0]):
+            best = (0.0, -1, guess)
+    name = best[2] if best is not None else (declared[0] if declared else "utf-8")
+    return content.decode(name, errors="replace"), name
 
 
 def strip_xml_declaration(text: str) -> str:

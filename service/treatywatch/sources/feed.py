@@ -14,7 +14,7 @@ from ..items import Item, make_item
 from .base import Page, Request, Response, SourceConfig
 from .dates import parse_date
 from .encoding import decode, strip_xml_declaration
-from .jsonapi import load_json
+from .safeparse import loads_bounded, refuse_xml_entities
 
 
 class FeedConfig(SourceConfig):
@@ -29,9 +29,9 @@ def _when(entry: feedparser.FeedParserDict) -> datetime | None:
     return None
 
 
-def _json_feed(cfg: FeedConfig, response: Response) -> list[Item]:
+def _json_feed(cfg: FeedConfig, response: Response, text: str) -> list[Item]:
     """JSON Feed 1.0/1.1 (feedparser 6.0 reads only XML feeds)."""
-    data = load_json(response)
+    data = loads_bounded(text)
     if not isinstance(data, dict) or "jsonfeed.org" not in str(data.get("version", "")):
         raise ParseError("JSON body is not a JSON Feed (no jsonfeed.org version)")
     language = cfg.language or (str(data.get("language") or "")[:2].lower() or None)
@@ -55,15 +55,21 @@ def _json_feed(cfg: FeedConfig, response: Response) -> list[Item]:
     return items
 
 
-def parse_feed_text(text: str) -> feedparser.FeedParserDict:
+def parse_feed_text(text: str, base_url: str | None = None) -> feedparser.FeedParserDict:
     """Parse decoded text as a document, never as a location.
 
     feedparser.parse() treats a str (and even bytes) as a URL or a file name to open when it looks like one, so a
     body of `/etc/passwd` or `http://…` would be read or fetched outside our fetcher. Only a stream is always read
-    as content; the text is handed over as UTF-8 with its stale encoding declaration removed.
+    as content; the text is handed over as UTF-8 with its stale encoding declaration removed. `base_url` goes in
+    as Content-Location, which feedparser only uses to resolve relative links (and relative xml:base) once.
+    Documents that declare XML entities are refused first (see safeparse).
     """
+    refuse_xml_entities(text)
+    headers = {"content-type": "application/xml; charset=utf-8"}
+    if base_url:
+        headers["content-location"] = base_url
     stream = io.BytesIO(strip_xml_declaration(text).encode("utf-8", errors="replace"))
-    return feedparser.parse(stream, response_headers={"content-type": "application/xml; charset=utf-8"})
+    return feedparser.parse(stream, response_headers=headers)
 
 
 class FeedSource:
@@ -76,11 +82,10 @@ class FeedSource:
         return Request(str(cfg.url))
 
     def parse(self, cfg: FeedConfig, request: Request, response: Response) -> Page:
-        content_type = response.headers.get("content-type", "")
-        if response.content.lstrip()[:1] == b"{":
-            return Page(_json_feed(cfg, response))
-        text, _ = decode(response.content, content_type)
-        parsed = parse_feed_text(text)
+        text, _ = decode(response.content, response.headers.get("content-type", ""))
+        if text.lstrip()[:1] == "{":  # decoded first, so a BOM or UTF-16 does not hide the brace
+            return Page(_json_feed(cfg, response, text))
+        parsed = parse_feed_text(text, response.url)
         if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
             cause = parsed.get("bozo_exception")
             raise ParseError(f"not a feed ({type(cause).__name__ if cause else 'no entries'}: {cause})")

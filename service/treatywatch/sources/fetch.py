@@ -6,7 +6,7 @@ import email.utils
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -15,6 +15,7 @@ import httpx
 
 from ..errors import FetchError
 from .base import Request, Response
+from .inflate import decoded, read_capped
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,16 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
+
+
+def _capped(chunks: Iterator[bytes], cap: int, what: str) -> Iterator[bytes]:
+    """Pass chunks through, failing once more than `cap` bytes came over the wire."""
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > cap:
+            raise FetchError(f"{what} exceeds the cap of {cap} bytes; stopped reading")
+        yield chunk
 
 
 class _HostGate:
@@ -170,14 +181,12 @@ class Fetcher:
                 declared = resp.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > limits.max_bytes:
                     raise FetchError(f"response of {declared} bytes exceeds the cap of {limits.max_bytes} bytes")
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    if size > limits.max_bytes:
-                        raise FetchError(f"response exceeds the cap of {limits.max_bytes} bytes; stopped reading")
-                    chunks.append(chunk)
-                return Response(str(resp.url), resp.status_code, b"".join(chunks), dict(resp.headers))
+                # httpx would inflate each wire chunk whole; we inflate in bounded pieces and cap every layer
+                raw = _capped(resp.iter_raw(), limits.max_bytes, "response")
+                body = read_capped(
+                    decoded(raw, resp.headers.get("Content-Encoding")), limits.max_bytes, "decompressed response"
+                )
+                return Response(str(resp.url), resp.status_code, body, dict(resp.headers))
         except httpx.TooManyRedirects as exc:
             raise FetchError(f"more than {redirects} redirects from {shown}") from exc
         except httpx.TimeoutException as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import ClassVar, Literal
+from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field, field_validator
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -12,6 +13,7 @@ from ..items import make_item
 from .base import Page, Request, Response, SourceConfig
 from .dates import parse_date
 from .encoding import decode
+from .safeparse import refuse_deep_html
 from .selectors import split_attr
 
 FIELDS = ("title", "link", "published", "summary", "id")
@@ -44,6 +46,16 @@ def _extract(node: LexborNode, spec: str) -> str | None:
     return target.text(separator=" ", strip=True)
 
 
+def _base_url(tree: LexborHTMLParser, page_url: str) -> str:
+    """The document's <base href> (itself relative to the page) when it is http(s); else the page's own URL."""
+    node = tree.css_first("base[href]")
+    href = (node.attributes.get("href") or "").strip() if node is not None else ""
+    if not href:
+        return page_url
+    resolved = urljoin(page_url, href)
+    return resolved if urlsplit(resolved).scheme in ("http", "https") else page_url
+
+
 class HtmlSource:
     """A list page without a feed, read with CSS selectors; `css@attr` takes an attribute."""
 
@@ -55,13 +67,20 @@ class HtmlSource:
 
     def parse(self, cfg: HtmlConfig, request: Request, response: Response) -> Page:
         text, _ = decode(response.content, response.headers.get("content-type"))
+        refuse_deep_html(text)
         try:
             tree = LexborHTMLParser(text)
         except Exception as exc:  # selectolax raises plain exceptions on hopeless input
             raise ParseError(f"cannot parse HTML: {exc}") from exc
+        base = _base_url(tree, response.url)
+        # Read the last item first and cut it out of the tree: an item nested in another (a hostile page nested
+        # 5,000 deep) is then read once, not again inside each ancestor's text, which made the work quadratic.
+        records = []
+        for node in reversed(tree.css(cfg.items)):
+            records.append({name: _extract(node, spec) for name, spec in cfg.fields.items()})
+            node.decompose()
         items = []
-        for node in tree.css(cfg.items):
-            values = {name: _extract(node, spec) for name, spec in cfg.fields.items()}
+        for values in reversed(records):
             title = values.get("title")
             if not title and not values.get("summary"):
                 continue
@@ -74,7 +93,7 @@ class HtmlSource:
                     published=parse_date(values.get("published"), cfg.timezone),
                     guid=values.get("id"),
                     language=cfg.language,
-                    base_url=response.url,
+                    base_url=base,
                 )
             )
         return Page(items)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -11,6 +10,8 @@ from ..errors import ParseError
 from ..items import make_item
 from .base import Page, Request, Response, SourceConfig
 from .dates import parse_date
+from .encoding import decode
+from .safeparse import loads_bounded
 from .selectors import json_path
 
 
@@ -22,10 +23,9 @@ class JsonConfig(SourceConfig):
 
 
 def load_json(response: Response) -> object:
-    try:
-        return json.loads(response.content.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ParseError(f"response is not JSON: {exc}") from exc
+    """JSON is UTF-8 by its RFC, but servers add BOMs and lie: decode by what the bytes are, parse bounded."""
+    text, _ = decode(response.content, response.headers.get("content-type"))
+    return loads_bounded(text)
 
 
 class JsonSource:
