@@ -24,7 +24,7 @@ from treatywatch.localserve import FixtureServer, SmtpSink
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "config"
 FIXTURES = demo_data() / "fixtures"
-WATCHLIST_FILES = ("terms.yaml", "entities.yaml", "agreements.yaml", "watches.yaml")
+WATCHLIST_FILES = ("terms.yaml", "entities.yaml", "agreements.yaml", "watches.yaml", "vocabularies.yaml")
 
 
 class Clock:

@@ -66,7 +66,7 @@ def test_inflected_names_and_english_forms():
     )
     assert fires(wl, "Россия прекратила соглашение с Канадой") == ["w0"]
     assert fires(wl, "Russia terminates deal with Canada") == ["w0"]
-    assert fires(wl, "Russia terminal in Canada") == ["w0"]  # Snowball's limit: terminal ~ terminate
+    assert fires(wl, "Russia terminal in Canada") == []  # a known word meets terms by its lemma, not its stem
     assert fires(wl, "Russia determines deal with Canada") == []
 
 
@@ -148,10 +148,7 @@ def test_agreements_concerned(example: Watchlist):
 
 def test_year_evidence_strengthens_and_weakens():
     config = Config(
-        entities={
-            "ru": TermSet.model_validate({"en": ["Russia", "Moscow"]}),
-            "fr": TermSet.model_validate({"en": ["France", "Paris"]}),
-        },
+        entities={"ru": {"en": ["Russia", "Moscow"]}, "fr": {"en": ["France", "Paris"]}},
         agreements=[
             {"id": "a1994", "title": "A", "parties": ["ru", "fr"], "signed": 1994},
             {"id": "a2003", "title": "B", "parties": ["ru", "fr"], "signed": 2003},
@@ -160,6 +157,7 @@ def test_year_evidence_strengthens_and_weakens():
     )
     wl = Watchlist(config)
     (m,) = wl.match(make_item("t", title="Moscow scraps 1994 pact with Paris"))
+    # parties 0.6, year 0.3; the titles "A" and "B" say nothing of a subject, so there is none to check
     assert [(a.id, a.score) for a in m.agreements] == [("a1994", 0.9)]
     (m,) = wl.match(make_item("t", title="Moscow scraps pact with Paris, unused since 2014"))
     assert sorted(a.id for a in m.agreements) == ["a1994", "a2003"]  # 2014 is no signing year: no evidence

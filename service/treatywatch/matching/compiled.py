@@ -10,6 +10,26 @@ from .explain import Hit
 Hits = list[Hit] | None
 
 
+# A phrase's words may have up to this many words between them, in order: "frozen asset" meets "frozen Russian
+# assets", "avoir gelé" "avoirs russes gelés" (Lucene's phrase slop). Never across the title/summary gap.
+PHRASE_SLOP = 2
+
+
+def _rest_at(
+    rest: tuple[frozenset[str], ...], start: int, pos_keys: dict[int, tuple[str, ...]], length: int
+) -> int | None:
+    """Where the phrase ends if its other words follow `start` in order, each within the slop; else None."""
+    prev = start
+    for ks in rest:
+        for q in range(prev + 1, min(length, prev + 2 + PHRASE_SLOP)):
+            if any(k in ks for k in pos_keys.get(q, ())):
+                prev = q
+                break
+        else:
+            return None
+    return prev
+
+
 @dataclass(frozen=True)
 class CPhrase:
     """Consecutive words; each position accepts any of its keys (one per language the word may be in)."""
@@ -19,15 +39,15 @@ class CPhrase:
 
     def eval(self, doc: Doc, field: str | None) -> Hits:
         hits: list[Hit] = []
-        n = len(self.words)
         first, rest = self.words[0], self.words[1:]
         pos_keys = doc.pos_keys
         for key in first:
             for p in doc.key_pos.get(key, ()):
-                if not doc.in_field(p, field) or p + n > doc.length:
+                if not doc.in_field(p, field):
                     continue
-                if all(any(k in ks for k in pos_keys.get(p + j, ())) for j, ks in enumerate(rest, 1)):
-                    hits.append(Hit(self.label, p, p + n - 1))
+                end = _rest_at(rest, p, pos_keys, doc.length)
+                if end is not None:
+                    hits.append(Hit(self.label, p, end))
         return hits or None
 
     def triggers(self) -> frozenset[str] | None:

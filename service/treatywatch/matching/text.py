@@ -36,10 +36,11 @@ _SNOWBALL_NAMES = {
 _SHORT_I = "\ue000"
 # Russian readings below this share of the best one are dropped: they are the dictionary's long tail, not the text.
 RU_MIN_SCORE_SHARE = 0.1
-# Russian aspect pairs (прекращать/прекратить, расторгать/расторгнуть, приостанавливать/приостановить) have two
-# dictionary forms; verbs also carry a root key: the Snowball stem of the infinitive, щ→т folded, cut to this length.
+# Russian aspect pairs (прекращать/прекратить, расторгать/расторгнуть) and verbal nouns (прекращение, отмена) have
+# their own dictionary forms; verbs and nouns also carry a root key: the Snowball stem of the dictionary form, щ→т
+# folded, cut to this length. Adjectives do not: прекрасный never meets прекратить.
 RU_VERB_ROOT = 6
-_RU_VERB_TAGS = frozenset({"VERB", "INFN", "PRTF", "PRTS", "GRND"})
+_RU_VERB_TAGS = frozenset({"VERB", "INFN", "PRTF", "PRTS", "GRND", "NOUN"})
 _RU_ALTERNATIONS = str.maketrans({"щ": "т"})
 # German compounds: only words at least this long are split, and neither part may be shorter than this.
 DE_COMPOUND_MIN = 8
@@ -150,7 +151,7 @@ class Analyzer:
             return ("#" + w,)
         forms, known = self.lemmas(lang, word)
         keys = [f"{lang}:{f}" for f in forms]
-        if with_stem or not known:
+        if with_stem or not known or lang != "ru":
             keys.append(self._stem(lang, word))
         return tuple(dict.fromkeys(keys))
 
