@@ -214,10 +214,34 @@ def backtest(ctx: click.Context, watch: str, since: float) -> None:
 @cli.command()
 @click.argument("cases", type=click.Path(path_type=Path, exists=True))
 @click.option("--min", "minimum", type=float, default=0.0, help="Exit 6 if overall precision or recall is below.")
+@click.option(
+    "--watchlist",
+    "watchlist_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Dev set only: this watchlist instead of the set's own watchlist.yaml.",
+)
 @click.pass_context
 @_errors
-def evaluate(ctx: click.Context, cases: Path, minimum: float) -> None:
-    """Precision and recall of the watchlists on labeled cases (YAML), per watch and per language."""
+def evaluate(ctx: click.Context, cases: Path, minimum: float, watchlist_file: Path | None) -> None:
+    """Precision and recall of the watchlists on labeled cases, per watch and per language.
+
+    CASES is a folder of YAML cases (matched directly), or a dev set: a folder with items.jsonl, which is served
+    on loopback as feeds and a portal page and polled through the whole pipeline, with the folder's
+    watchlist.yaml (or --watchlist)."""
+    if (cases / "items.jsonl").exists():
+        from .devset import run as run_devset
+
+        def build(config_dir: Path, state_dir: Path) -> App:
+            config, watchlist = compile_config(config_dir)
+            settings = config.settings.model_copy(update={"state_dir": state_dir})
+            return build_app(config.model_copy(update={"settings": settings}), watchlist, echo=lambda _: None)
+
+        dev = run_devset(cases, watchlist_file or cases / "watchlist.yaml", build)
+        click.echo(dev.text())
+        if dev.overall.worst < minimum:
+            sys.exit(6)
+        return
     from .evaluation import evaluate as run
     from .evaluation import load_cases
 

@@ -244,6 +244,15 @@ class Store:
         return [StoredItem(r["id"], _item(r), r["revision"], dt_req(r["first_seen"])) for r in rows]
 
     # -- one poll, one transaction ---------------------------------------------------------------------------
+    def matches_by_link(self) -> dict[str, dict[str, frozenset[str]]]:
+        """Item link → watch → agreement ids its match named: what an evaluation reads back."""
+        out: dict[str, dict[str, frozenset[str]]] = {}
+        sql = "SELECT i.link, m.watch_id, m.explanation FROM items i JOIN matches m ON m.item_id = i.id"
+        for r in self._rows(sql):
+            agreements = frozenset(a["id"] for a in json.loads(r["explanation"]).get("agreements", []))
+            out.setdefault(r["link"] or "", {})[r["watch_id"]] = agreements
+        return out
+
     def open_alerts(self, since: datetime) -> list[OpenAlert]:
         from ..alerts import stored_fingerprint
 
