@@ -133,6 +133,10 @@ def _portal(items: list[DevItem]) -> tuple[bytes, dict[str, str]]:
     return json.dumps(body, ensure_ascii=False).encode(), eo_to_id
 
 
+def _static(body: bytes, content_type: str) -> Callable[[object], tuple[int, dict[str, str], bytes]]:
+    return lambda _handler: (200, {"Content-Type": content_type}, body)
+
+
 def run(
     folder: Path,
     watchlist_file: Path,
@@ -150,12 +154,12 @@ def run(
         sources = []
         for lang in sorted({i.lang for i in news}):
             body = _feed(server.base, lang, [i for i in news if i.lang == lang])
-            server.routes[f"/news-{lang}.xml"] = lambda h, b=body: (200, {"Content-Type": "application/rss+xml"}, b)
+            server.routes[f"/news-{lang}.xml"] = _static(body, "application/rss+xml")
             sources.append(
                 f"  - {{id: devset-news-{lang}, type: feed, url: '{server.base}/news-{lang}.xml', language: {lang}}}"
             )
         api, eo_to_id = _portal(portal)
-        server.routes["/api/Documents"] = lambda h: (200, {"Content-Type": "application/json"}, api)
+        server.routes["/api/Documents"] = _static(api, "application/json")
         sources.append(f"  - {{id: devset-portal, type: pravo, url: '{server.base}', block: government}}")
         config_dir = work / "config"
         config_dir.mkdir()
