@@ -186,6 +186,14 @@ class Sections(Strict):
     watches: list[Watch] = Field(default_factory=list)
     subscribers: list[Subscriber] = Field(default_factory=list)
 
+    @field_validator("entities", mode="before")
+    @classmethod
+    def _entities(cls, v: object) -> object:
+        """Code that builds a Config by hand may still pass plain TermSets as entities."""
+        if isinstance(v, dict):
+            return {k: Entity(by_language=x.by_language) if type(x) is TermSet else x for k, x in v.items()}
+        return v
+
 
 class ConfigFile(Sections):
     """What one YAML file may hold; a directory's files are merged into a Config."""
