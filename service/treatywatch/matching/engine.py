@@ -22,7 +22,9 @@ from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, Analyzer, fold, is
 DOC_CACHE_SIZE = 500_000  # words; a few tens of MB at most, cleared when full
 # CLDR territory codes that are not states (the EU, the euro area, the UN, the world's regions, pseudo-locales)
 NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
-SUBJECT_WORD_MIN = 5  # shorter title words (on, of, the, и) say nothing about what an agreement is about
+SUBJECT_WORD_MIN = 5
+# the particles as they are written (aus, Aus, AUS): a set lookup per word instead of folding every word
+_PARTICLE_FORMS = frozenset(f for p in DE_PARTICLES for f in (p, p.capitalize(), p.upper()))  # shorter title words (on, of, the, и) say nothing about what an agreement is about
 
 
 def _alternatives(nodes: list[CNode]) -> CNode:
@@ -257,9 +259,10 @@ class Watchlist:
     def _join_separable(self, doc: Doc) -> None:
         """German separable verbs: "setzt das Abkommen aus" gives the verb's position the keys of aussetzen."""
         vocab = self._vocabulary
-        for p, word in enumerate(doc.folded):
-            if word not in DE_PARTICLES:
+        for p, raw in enumerate(doc.words):
+            if raw not in _PARTICLE_FORMS:
                 continue
+            word = raw.lower()
             for back in range(p - 1, max(-1, p - 1 - DE_PARTICLE_REACH), -1):
                 other = doc.words[back]
                 if not other:
@@ -283,7 +286,7 @@ class Watchlist:
         if len(cache) > DOC_CACHE_SIZE:
             cache.clear()
         doc = Doc(lambda w: self._keys(w, lang), self.analyzer.fold, title, summary, cache, self.analyzer.dates)
-        if lang in (None, "de") and DE_PARTICLES.intersection(doc.folded):
+        if lang in (None, "de") and not _PARTICLE_FORMS.isdisjoint(doc.words):
             self._join_separable(doc)
         return doc
 
