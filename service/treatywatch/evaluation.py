@@ -27,6 +27,10 @@ class CaseModel(Strict):
     summary: str = ""
     expect: list[str] = Field(default_factory=list)
     source: str | None = None
+    agreements: list[str] | None = Field(
+        default=None, description="Tracked agreements the item is about (scored where an agreement watch fires)."
+    )
+    subject: list[str] = Field(default_factory=list, description="Two-event items: the agreements it is mainly about.")
 
 
 class CaseFile(Strict):
@@ -43,6 +47,7 @@ class Case:
     source: str
     expect: frozenset[str]
     where: str
+    agreements: frozenset[str] | None = None
 
 
 @dataclass
@@ -67,6 +72,7 @@ class Report:
     by_watch: dict[str, Score] = field(default_factory=dict)
     by_language: dict[str, Score] = field(default_factory=dict)
     mistakes: list[tuple[Case, frozenset[str], frozenset[str]]] = field(default_factory=list)  # missed, extra
+    attribution: list[bool] = field(default_factory=list)  # per caught agreement-watch case: the exact set?
 
     def table(self) -> str:
         lines = [f"{'':<24} {'precision':>9} {'recall':>7}  tp  fp  fn"]
@@ -75,6 +81,9 @@ class Report:
         rows += [(f"language {k}", v) for k, v in sorted(self.by_language.items())]
         for name, s in rows:
             lines.append(f"{name:<24} {s.precision:>9.3f} {s.recall:>7.3f} {s.tp:>3} {s.fp:>3} {s.fn:>3}")
+        if self.attribution:
+            exact = sum(self.attribution)
+            lines.append(f"agreement attribution exact on {exact}/{len(self.attribution)} caught cases")
         for case, missed, extra in self.mistakes:
             what = ", ".join([f"missed {w}" for w in sorted(missed)] + [f"false {w}" for w in sorted(extra)])
             lines.append(f"  {case.where}: {what}: {case.title[:90]}")
@@ -98,6 +107,7 @@ def load_cases(path: Path) -> list[Case]:
                     c.source or parsed.source,
                     frozenset(c.expect),
                     doc.where(("cases", i)),
+                    frozenset(c.agreements) if c.agreements is not None else None,
                 )
             )
     return out
@@ -110,7 +120,12 @@ def evaluate(watchlist: Watchlist, cases: list[Case]) -> Report:
         item = make_item(
             case.source, title=case.title, summary=case.summary, published=CASE_DATE, language=case.language
         )
-        fired = frozenset(m.watch_id for m in watchlist.match(item))
+        matches = watchlist.match(item)
+        fired = frozenset(m.watch_id for m in matches)
+        if case.agreements is not None:
+            for m in matches:
+                if m.watch_id in case.expect and watchlist.watch(m.watch_id).agreements is not None:
+                    report.attribution.append({a.id for a in m.agreements} == case.agreements)
         for watch in {w.id for w in watchlist.watches}:
             hit, wanted = watch in fired, watch in case.expect
             if not hit and not wanted:
