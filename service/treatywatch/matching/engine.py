@@ -22,9 +22,9 @@ from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, Analyzer, fold, is
 DOC_CACHE_SIZE = 500_000  # words; a few tens of MB at most, cleared when full
 # CLDR territory codes that are not states (the EU, the euro area, the UN, the world's regions, pseudo-locales)
 NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
-SUBJECT_WORD_MIN = 5
+SUBJECT_WORD_MIN = 5  # shorter title words (on, of, the, и) say nothing about what an agreement is about
 # the particles as they are written (aus, Aus, AUS): a set lookup per word instead of folding every word
-_PARTICLE_FORMS = frozenset(f for p in DE_PARTICLES for f in (p, p.capitalize(), p.upper()))  # shorter title words (on, of, the, и) say nothing about what an agreement is about
+_PARTICLE_FORMS = frozenset(f for p in DE_PARTICLES for f in (p, p.capitalize(), p.upper()))
 
 
 def _alternatives(nodes: list[CNode]) -> CNode:
