@@ -438,6 +438,34 @@ def test_source_that_hangs_mid_body_times_out_backs_off_and_recovers(one_feed, h
     app.close()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap, sources/fetch.py: the timeout is per read, so a body trickling a byte a second never times "
+    "out; needs a total deadline per fetch (then remove this mark)",
+)
+def test_source_that_trickles_forever_is_cut_off(one_feed, http: FixtureServer):
+    stop = threading.Event()
+
+    def trickle(handler: object) -> tuple[int, dict[str, str], Iterator[bytes]]:
+        def body() -> Iterator[bytes]:
+            yield b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
+            while not stop.wait(0.3):
+                yield b" "
+
+        return 200, {"Content-Type": "application/rss+xml"}, body()
+
+    _, app = one_feed([], settings="  http_timeout: 1s\n")
+    http.routes["/farm00.xml"] = trickle
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: result.append(app.runner.poll("farm00")), daemon=True)
+    worker.start()
+    worker.join(8)
+    cut_off = bool(result) and getattr(result[0], "error", None) is not None
+    stop.set()  # ends the body, so the worker thread does not outlive the test
+    worker.join(5)
+    assert cut_off
+
+
 # -- the database locked by another process ------------------------------------------------------------------------
 HOLDER = """
 import sqlite3, sys, time
