@@ -110,7 +110,7 @@ class Store:
                 if self._conn.in_transaction:  # SQLite may have rolled back already (disk full, I/O error)
                     with suppress(sqlite3.Error):
                         self._conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError):
+                if isinstance(exc, sqlite3.OperationalError):  # locked beyond the busy timeout, disk full, I/O
                     raise StoreError(f"cannot write to {self.path}, nothing of this change was kept: {exc}") from exc
                 raise
 
