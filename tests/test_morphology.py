@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +127,27 @@ def test_another_state_ending_a_pact_with_a_partner_is_not_ours(example: Watchli
 def test_phrase_words_may_have_a_word_between_them(example: Watchlist):
     item = make_item("n", title="EU extends use of frozen Russian assets", language="en")
     assert "frozen-assets" in [m.watch_id for m in example.match(item)]
+
+
+SEEDS = Path(__file__).parent / "data" / "seeds"
+
+
+def _seed(name: str, title_line: int, lead: list[int]) -> tuple[str, str]:
+    lines = (SEEDS / name).read_text(encoding="utf-8").split("\n")
+    return lines[title_line], " ".join(lines[i] for i in lead)
+
+
+def test_first_seed_article_names_its_three_agreements(example: Watchlist):
+    """The Euronews-style piece: "dating from 1989 to 2000" must not count against France's 1994 agreement, and
+    its dateline "Brussels, 6 December 2025" is not Belgium."""
+    title, lead = _seed("000_a70804545b7c8e15.txt", 2, [8, 10])
+    assert agreements(example, title, lead, lang="en") == ["ru-ca-1989-military-visits", FR, PT]
+    fired = [m.watch_id for m in example.match(make_item("news", title=title, summary=lead, language="en"))]
+    assert "frozen-assets" in fired
+
+
+def test_second_seed_article_names_the_ten_agreements(example: Watchlist):
+    title, lead = _seed("002_665f2eada24312cd.txt", 0, [2, 4, 6, 8, 10])
+    got = agreements(example, title, lead, lang="en")
+    ten = {"be", "bg", "cz", "dk", "gb", "hr", "nl", "no", "pl", "ro"}
+    assert {f"ru-{c}-military-cooperation" for c in ten} <= set(got)

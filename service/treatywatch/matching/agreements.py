@@ -34,6 +34,9 @@ class CompiledAgreement:
     signed: int | None
     names: CNode | None
     subject: CNode | None = None
+    # signing years of tracked agreements between other parties: "pacts from 1989 to 2000" names Canada's and
+    # Portugal's, which say nothing against France's 1994 one
+    others_years: frozenset[int] = frozenset()
 
 
 class EntityHits:
@@ -45,9 +48,14 @@ class EntityHits:
         self._cache: dict[str, list[Hit] | None] = {e: [] for e in implied}
 
     def get(self, entity_id: str) -> list[Hit] | None:
+        """Where the item names the entity; a dateline ("Brussels, 6 December 2025 –") is where it was written,
+        not a party."""
         if entity_id not in self._cache:
             node = self._entities.get(entity_id)
-            self._cache[entity_id] = node.eval(self._doc, None) if node is not None else None
+            hits = node.eval(self._doc, None) if node is not None else None
+            if hits and self._doc.dateline:
+                hits = [h for h in hits if h.start not in self._doc.dateline] or None
+            self._cache[entity_id] = hits
         return self._cache[entity_id]
 
 
@@ -106,7 +114,12 @@ def assess(
                 reasons.append("nothing of its subject")
     if agreement.signed is not None:
         historic = {
-            y for y in doc.years if signing_era and signing_era[0] <= y <= signing_era[1] and y != published
+            y
+            for y in doc.years
+            if signing_era
+            and signing_era[0] <= y <= signing_era[1]
+            and y != published
+            and y not in agreement.others_years
         }
         if agreement.signed in doc.years:
             score += YEAR_BONUS

@@ -12,6 +12,8 @@ from .text import TOKEN, Span, spans
 # Positions between title and summary, so a phrase or NEAR never spans the two fields.
 FIELD_GAP = 50
 _GAP = [""] * FIELD_GAP
+# a dateline opens with a place of a few words and a comma, then the date
+_DATELINE_PLACE = re.compile(r"\s*(?P<place>[^\W\d_][^\W\d_ .'-]*(?:[ .'-]+[^\W\d_]+){0,3}),\s*")
 
 
 class Doc:
@@ -86,6 +88,17 @@ class Doc:
 
     def in_field(self, pos: int, field: str | None) -> bool:
         return field is None or (field == "title" and pos < self.title_end)
+
+    @cached_property
+    def dateline(self) -> frozenset[int]:
+        """Positions of a dateline's place at the start of the summary ("Brussels, 6 December 2025 – …")."""
+        if self._dates is None:
+            return frozenset()
+        m = _DATELINE_PLACE.match(self.summary)
+        if not m or not self._dates.match(self.summary, m.end()):
+            return frozenset()
+        place_words = len(TOKEN.findall(m.group("place")))
+        return frozenset(range(self.summary_start, self.summary_start + place_words))
 
     @cached_property
     def years(self) -> frozenset[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from babel import Locale
 
@@ -76,6 +76,15 @@ class Watchlist:
                 self._compile_subject(a.title, a.parties, query_sets),
             )
             for a in config.agreements
+        ]
+        self.agreements = [
+            replace(
+                a,
+                others_years=frozenset(
+                    o.signed for o in self.agreements if o.signed is not None and set(o.parties) != set(a.parties)
+                ),
+            )
+            for a in self.agreements
         ]
         self._era = era(self.agreements)
         # a party of every tracked agreement may go unnamed when no other country is (agreements._may_go_unnamed)
