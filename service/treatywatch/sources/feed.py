@@ -11,7 +11,7 @@ import feedparser
 
 from ..errors import ParseError
 from ..items import Item, make_item
-from .base import Page, Request, Response, SourceConfig
+from .base import MAX_ITEMS_PER_PAGE, Page, Request, Response, SourceConfig
 from .dates import parse_date
 from .encoding import decode, strip_xml_declaration
 from .safeparse import loads_bounded, refuse_xml_entities
@@ -36,7 +36,8 @@ def _json_feed(cfg: FeedConfig, response: Response, text: str) -> list[Item]:
         raise ParseError("JSON body is not a JSON Feed (no jsonfeed.org version)")
     language = cfg.language or (str(data.get("language") or "")[:2].lower() or None)
     items = []
-    for entry in data.get("items") or []:
+    entries = data.get("items")
+    for entry in entries[:MAX_ITEMS_PER_PAGE] if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
             continue
         link = entry.get("url") or entry.get("external_url")
@@ -91,7 +92,7 @@ class FeedSource:
             raise ParseError(f"not a feed ({type(cause).__name__ if cause else 'no entries'}: {cause})")
         language = cfg.language or (parsed.feed.get("language") or "")[:2].lower() or None
         items = []
-        for entry in parsed.entries:
+        for entry in parsed.entries[:MAX_ITEMS_PER_PAGE]:
             link = entry.get("link")
             items.append(
                 make_item(

@@ -10,7 +10,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..errors import ParseError
 from ..items import make_item
-from .base import Page, Request, Response, SourceConfig
+from .base import MAX_ITEMS_PER_PAGE, Page, Request, Response, SourceConfig
 from .dates import parse_date
 from .encoding import decode
 from .safeparse import refuse_deep_html
@@ -76,7 +76,7 @@ class HtmlSource:
         # Read the last item first and cut it out of the tree: an item nested in another (a hostile page nested
         # 5,000 deep) is then read once, not again inside each ancestor's text, which made the work quadratic.
         records = []
-        for node in reversed(tree.css(cfg.items)):
+        for node in reversed(tree.css(cfg.items)[:MAX_ITEMS_PER_PAGE]):
             records.append({name: _extract(node, spec) for name, spec in cfg.fields.items()})
             node.decompose()
         items = []

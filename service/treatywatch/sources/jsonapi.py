@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..errors import ParseError
 from ..items import make_item
-from .base import Page, Request, Response, SourceConfig
+from .base import MAX_ITEMS_PER_PAGE, Page, Request, Response, SourceConfig
 from .dates import parse_date
 from .encoding import decode
 from .safeparse import loads_bounded
@@ -42,7 +42,7 @@ class JsonSource:
         if not isinstance(records, list):
             raise ParseError(f"path '{cfg.items}' does not lead to a list")
         items = []
-        for record in records:
+        for record in records[:MAX_ITEMS_PER_PAGE]:
             get = {name: json_path(record, path) for name, path in cfg.fields.items()}
             items.append(
                 make_item(
