@@ -176,7 +176,7 @@ class Daemon:
     def _shutdown(self, install_signals: bool) -> bool:
         """Finish or abandon in-flight work within the timeout, stop sending, checkpoint the WAL. True when no
         job was abandoned."""
-        timeout = float(getattr(self.app.config.settings, "shutdown_timeout", 10.0))
+        timeout = self.app.config.settings.shutdown_timeout
         deadline = time.monotonic() + timeout
         if install_signals:  # the next signal is the operator insisting: the kernel ends us, nothing to wait for
             signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -33,6 +33,11 @@ class Settings(Strict):
     per_host_delay: Duration = Field(default=1.0, description="Minimum gap between requests to one host.")
     source_backoff_base: Duration = Field(default=60.0, description="First retry delay after a source fails.")
     source_backoff_max: Duration = Field(default=21600.0, description="Longest retry delay for a failing source.")
+    shutdown_timeout: Duration = Field(
+        default=10.0,
+        description="On SIGTERM/Ctrl-C, how long running polls and sends may finish before they are abandoned "
+        "(they run again on the next start).",
+    )
     delivery_max_attempts: int = Field(default=8, ge=1, description="Attempts before a delivery is dead.")
     delivery_backoff_base: Duration = Field(default=30.0, description="First retry delay of a failed delivery.")
     delivery_backoff_max: Duration = Field(default=3600.0, description="Longest retry delay of a delivery.")
