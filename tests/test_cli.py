@@ -14,12 +14,17 @@ def test_match_explains(tmp_path: Path):
     assert out.stdout.splitlines()[0] == "agreement-terminated [high]"
     assert "  hit @termination: scrap (en): «scraps» in title at 7-13" in out.stdout
     assert (
-        "  agreement ru-fr-1994-military-cooperation (score 0.9): names all parties: russia, france; "
-        "year 1994 mentioned" in out.stdout
+        "  agreement ru-fr-1994-military-cooperation (score 0.7): names all parties: russia, france; "
+        "nothing of its subject; year 1994 mentioned" in out.stdout
     )
     assert "  snippet: [Moscow] [scraps] 1994 [pact] with [Paris]" in out.stdout
     none = tw("match", "Snow in the Alps", state=tmp_path)
     assert none.stdout.strip() == "no watch fires"
+    talk = tw("match", "Senators call on Moscow to scrap the 1994 military pact with Paris", state=tmp_path)
+    assert talk.stdout.splitlines() == [
+        "no watch fires",
+        "  agreement-terminated: its words are there, but as talk, not a decision: «call on»",
+    ]
 
 
 def test_match_file(tmp_path: Path):

@@ -183,6 +183,8 @@ def match(ctx: click.Context, text: str | None, file_: Any, item_id: int | None,
     matches = app.watchlist.match(item)
     if not matches:
         click.echo("no watch fires")
+        for watch_id, cues in app.watchlist.set_aside(item):
+            click.echo(f"  {watch_id}: its words are there, but as talk, not a decision: «{'», «'.join(cues)}»")
     for m in matches:
         click.echo(f"{m.watch_id} [{m.severity}]")
         for h in m.hits:

@@ -357,6 +357,26 @@ class Watchlist:
             out.append(self._explain(doc, watch, hits, tuple(a for a, _ in concerned)))
         return out
 
+    def set_aside(self, item: Item) -> list[tuple[str, list[str]]]:
+        """Watches whose query holds on the item's words but not once talk is set aside, each with the cue words
+        (`treatywatch match` shows them, so an operator sees why "senators call on Warsaw to scrap" is silent)."""
+        doc = self.doc(item.title, item.summary, item.language)
+        talk = talk_positions(doc, self.cues)
+        if not talk:
+            return []
+        masked = doc.masked(talk)
+        cues = [
+            h
+            for node in (self.cues.modal, self.cues.negation, self.cues.retrospective)
+            for h in node.eval(doc, None) or []
+        ]
+        words = [p.text for p in place_hits(doc, cues)]
+        out = []
+        for watch in self.watches:
+            if watch.decided and watch.node.eval(doc, None) is not None and watch.node.eval(masked, None) is None:
+                out.append((watch.id, words))
+        return out
+
     def _explain(self, doc: Doc, watch: CompiledWatch, hits: list[Hit], agreements: tuple) -> Match:
         places = place_hits(doc, hits)
         return Match(watch.id, watch.title, watch.severity, places, agreements, snippet(doc, places))
