@@ -66,7 +66,9 @@ def test_inflected_names_and_english_forms():
     )
     assert fires(wl, "Россия прекратила соглашение с Канадой") == ["w0"]
     assert fires(wl, "Russia terminates deal with Canada") == ["w0"]
-    assert fires(wl, "Russia terminal in Canada") == []  # a known word meets terms by its lemma, not its stem
+    # simplemma reads "terminating" as a noun; Latin-script words also carry their stem, so it still meets
+    # "terminate" (the price: "terminal" does too, measured as no loss of precision on either labeled set)
+    assert fires(wl, "Russia terminating deal with Canada") == ["w0"]
     assert fires(wl, "Russia determines deal with Canada") == []
 
 
