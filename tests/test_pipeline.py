@@ -205,3 +205,34 @@ def test_parser_surprise_is_a_source_failure(config_dir, tmp_path, http: Fixture
     assert r.error == "pravo parser failed: AttributeError: 'int' object has no attribute 'get'"
     state = app.store.source_state("pravo-government")
     assert state.consecutive_failures == 1 and state.next_due is not None  # backed off and retried later
+
+
+class _RacedStore(Store):
+    """A real store whose first read of known items lets another process (a second app on the same database
+    file) poll and commit the same items before this one commits: the race of `poll --once` beside the daemon."""
+
+    def __init__(self, path: Path | str, rival: object, source_id: str) -> None:
+        super().__init__(path)
+        self.rival, self.source_id, self.raced = rival, source_id, False
+
+    def known_items(self, source_id: str, keys: list[str]):  # type: ignore[no-untyped-def]
+        known = super().known_items(source_id, keys)
+        if not self.raced and source_id == self.source_id:
+            self.raced = True
+            self.rival.runner.poll(source_id)  # type: ignore[attr-defined]
+        return known
+
+
+def test_another_process_storing_the_same_items_first_is_not_an_error(config_dir, tmp_path, http, clock):
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    state = tmp_path / "state"
+    rival = make_app(config_dir, state, clock)
+    app = make_app(config_dir, state, clock)
+    raced = _RacedStore(app.store.path, rival, "euronews-world")
+    app.runner.store = raced
+    result = app.runner.poll("euronews-world")  # on the old code: sqlite3.IntegrityError out of poll()
+    assert result.error is None and raced.raced
+    assert result.new == 0 and result.alerts == 0  # read again after the conflict: the rival had stored it all
+    counts = Store(app.store.path).counts()
+    assert counts["items"] == 5
+    assert counts["alerts"] == rival.store.counts()["alerts"] >= 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from treatywatch.alerts import AlertPlan
-from treatywatch.errors import QueryError, StoreError
+from treatywatch.errors import QueryError, StoreConflict, StoreError
 from treatywatch.items import make_item
 from treatywatch.store import SourceState, Store
 from treatywatch.store.schema import MIGRATIONS
@@ -42,8 +42,8 @@ def test_wal_migrations_and_reopen(tmp_path: Path):
 def test_item_stored_once_per_source_and_key(tmp_path: Path):
     store = Store(tmp_path / "tw.db")
     ingest(store, "A")
-    with pytest.raises(sqlite3.IntegrityError):
-        ingest(store, "A")  # the runner never does this: it asks known_items first
+    with pytest.raises(StoreConflict):
+        ingest(store, "A")  # the runner asks known_items first, and reads again when another process won the race
     assert store.counts()["items"] == 1
 
 

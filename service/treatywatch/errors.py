@@ -56,6 +56,10 @@ class StateLockedError(TreatyWatchError):
     """Another daemon holds the state directory's lock: two daemons on one state would poll and send twice."""
 
 
+class StoreConflict(StoreError):
+    """Another process stored the same item or alert first (a `poll --once` beside the daemon); read again."""
+
+
 class NotifyError(TreatyWatchError):
     """A channel refused or failed a message; the delivery is retried later."""
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from .alerts import Report, plan_alerts
 from .config.models import Config
-from .errors import ParseError, SourceError
+from .errors import ParseError, SourceError, StoreConflict
 from .items import Item
 from .matching import Watchlist
 from .notify.routing import route
@@ -133,47 +133,17 @@ class Runner:
             self.store.save_source_state(base_state)
             return result
         # Fetching runs in parallel; deciding what is new and which alert it joins must not, or two sources
-        # reporting one event at the same moment would both start an alert.
-        with self._ingest_lock:
-            known = self.store.known_items(source_id, [i.key for i in items])
-            changed = [
-                (i, known.get(i.key))
-                for i in items
-                if i.key not in known or known[i.key].content_hash != i.content_hash
-            ]
-            result.new = sum(1 for _, k in changed if k is None)
-            result.changed = len(changed) - result.new
-            reports = []
-            cutoff = now - timedelta(seconds=settings.ignore_older_than) if settings.ignore_older_than else None
-            for item, _ in changed:
-                if cutoff is not None and item.published is not None and item.published < cutoff:
-                    continue  # stored for search and back-tests, too old to alert
-                matches = self.watchlist.match(item)
-                if matches:
-                    reports.append(Report(item, tuple(matches)))
-            plan = plan_alerts(reports, self.store.open_alerts(now - timedelta(seconds=settings.event_window)))
-            subs = self.config.subscribers
-            for_new = [route(subs, n.watches, n.severity, "alert", now) for n in plan.new]
-            for_attach = [
-                route(subs, a.report.watch_ids, a.report.top.severity, "followup", now, settings.followup_delay)
-                for a in plan.attach
-            ]
-            result.alerts = len(plan.new)
-            was = state.items_last_seen or 0
-            result.flagged_empty = not items and (was > 0 or state.empty_flag)
-            if result.flagged_empty and not state.empty_flag:
-                log.warning("source %s returned no items where it had %d: selector or layout changed?", source_id, was)
-            elif not items and state.last_success is None:
-                log.warning("source %s returned no items on its first poll; check it with poll --dry-run", source_id)
-            new_state = replace(
-                base_state,
-                etag=first.headers.get("etag") if first else None,
-                last_modified=first.headers.get("last-modified") if first else None,
-                items_last_seen=len(items),
-                empty_flag=result.flagged_empty,
-                total_items=state.total_items + result.new,
-            )
-            result.followups = self.store.commit_poll(new_state, changed, reports, plan, for_new, for_attach, now)
+        # reporting one event at the same moment would both start an alert. Another process (poll --once beside
+        # the daemon) may store some of these items first: its commit wins, ours is redone from a fresh read.
+        for attempt in (1, 2):
+            try:
+                with self._ingest_lock:
+                    self._ingest(source_id, state, base_state, items, first, now, result)
+                break
+            except StoreConflict:
+                if attempt == 2:
+                    raise
+                log.info("source %s: another process stored some of these items first; reading again", source_id)
         log.info(
             "source %s: %d items, %d new, %d changed, %d alerts, %d follow-ups",
             source_id,
@@ -184,6 +154,58 @@ class Runner:
             result.followups,
         )
         return result
+
+    def _ingest(
+        self,
+        source_id: str,
+        state: SourceState,
+        base_state: SourceState,
+        items: list[Item],
+        first: Response | None,
+        now: datetime,
+        result: PollResult,
+    ) -> None:
+        """Decide what is new, match it, plan alerts and commit it all in one transaction."""
+        settings = self.config.settings
+        known = self.store.known_items(source_id, [i.key for i in items])
+        changed = [
+            (i, known.get(i.key))
+            for i in items
+            if i.key not in known or known[i.key].content_hash != i.content_hash
+        ]
+        result.new = sum(1 for _, k in changed if k is None)
+        result.changed = len(changed) - result.new
+        reports = []
+        cutoff = now - timedelta(seconds=settings.ignore_older_than) if settings.ignore_older_than else None
+        for item, _ in changed:
+            if cutoff is not None and item.published is not None and item.published < cutoff:
+                continue  # stored for search and back-tests, too old to alert
+            matches = self.watchlist.match(item)
+            if matches:
+                reports.append(Report(item, tuple(matches)))
+        plan = plan_alerts(reports, self.store.open_alerts(now - timedelta(seconds=settings.event_window)))
+        subs = self.config.subscribers
+        for_new = [route(subs, n.watches, n.severity, "alert", now) for n in plan.new]
+        for_attach = [
+            route(subs, a.report.watch_ids, a.report.top.severity, "followup", now, settings.followup_delay)
+            for a in plan.attach
+        ]
+        result.alerts = len(plan.new)
+        was = state.items_last_seen or 0
+        result.flagged_empty = not items and (was > 0 or state.empty_flag)
+        if result.flagged_empty and not state.empty_flag:
+            log.warning("source %s returned no items where it had %d: selector or layout changed?", source_id, was)
+        elif not items and state.last_success is None:
+            log.warning("source %s returned no items on its first poll; check it with poll --dry-run", source_id)
+        new_state = replace(
+            base_state,
+            etag=first.headers.get("etag") if first else None,
+            last_modified=first.headers.get("last-modified") if first else None,
+            items_last_seen=len(items),
+            empty_flag=result.flagged_empty,
+            total_items=state.total_items + result.new,
+        )
+        result.followups = self.store.commit_poll(new_state, changed, reports, plan, for_new, for_attach, now)
 
     def next_due(self, source_id: str) -> datetime | None:
         return self.store.source_state(source_id).next_due

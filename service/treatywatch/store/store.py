@@ -15,7 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from ..alerts import AlertPlan, OpenAlert, Report
-from ..errors import NotFoundError, QueryError, StoreError
+from ..errors import NotFoundError, QueryError, StoreConflict, StoreError
 from ..items import Item
 from ..matching.explain import match_from_dict, match_to_dict
 from ..notify.routing import DeliverySpec
@@ -112,6 +112,8 @@ class Store:
                         self._conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.OperationalError):  # locked beyond the busy timeout, disk full, I/O
                     raise StoreError(f"cannot write to {self.path}, nothing of this change was kept: {exc}") from exc
+                if isinstance(exc, sqlite3.IntegrityError):  # another process wrote the same row first
+                    raise StoreConflict(f"{self.path}: written meanwhile by another process: {exc}") from exc
                 raise
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
