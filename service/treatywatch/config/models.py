@@ -180,16 +180,20 @@ class Subscriber(Strict):
 class Sections(Strict):
     """The sections any configuration file may hold besides `settings`."""
 
-    sources: list[AnySourceConfig] = Field(default_factory=list)
-    terms: dict[str, TermSet] = Field(default_factory=dict)
-    entities: dict[str, Entity] = Field(default_factory=dict)
+    sources: list[AnySourceConfig] = Field(default_factory=list, description="What to poll (see the sources sections).")
+    terms: dict[str, TermSet] = Field(
+        default_factory=dict, description="Named term sets (@name in queries): language -> dictionary forms."
+    )
+    entities: dict[str, Entity] = Field(
+        default_factory=dict, description="States and bodies (@name; parties of agreements): language -> names."
+    )
     vocabularies: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Term set -> shipped vocabularies added to it at load (docs/vocabularies.md).",
     )
-    agreements: list[Agreement] = Field(default_factory=list)
-    watches: list[Watch] = Field(default_factory=list)
-    subscribers: list[Subscriber] = Field(default_factory=list)
+    agreements: list[Agreement] = Field(default_factory=list, description="Tracked agreements (see below).")
+    watches: list[Watch] = Field(default_factory=list, description="What fires an alert (see below).")
+    subscribers: list[Subscriber] = Field(default_factory=list, description="Who is told, and how (see below).")
 
     @field_validator("entities", mode="before")
     @classmethod
@@ -203,7 +207,7 @@ class Sections(Strict):
 class ConfigFile(Sections):
     """What one YAML file may hold; a directory's files are merged into a Config."""
 
-    settings: Settings | None = None
+    settings: Settings | None = Field(default=None, description="Service settings (see below).")
     gazetteer: bool | None = Field(
         default=None, description="true: every entity naming a known country gets all its forms in six languages."
     )
