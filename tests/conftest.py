@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -20,6 +21,7 @@ import pytest
 from treatywatch.app import App, build_app, compile_config
 from treatywatch.demo import demo_data
 from treatywatch.localserve import FixtureServer, SmtpSink
+from treatywatch.matching.text import Analyzer
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "config"
@@ -124,9 +126,15 @@ def write_config(config_dir: Path, text: str, name: str = "local.yaml") -> Path:
     return config_dir
 
 
+@functools.cache
+def shared_analyzer() -> Analyzer:
+    """One analyzer for the test session, as one daemon keeps one across reloads: its lemma caches are warm."""
+    return Analyzer()
+
+
 def make_app(config_dir: Path, state_dir: Path, clock: Clock, echo: list[str] | None = None, **kw: object) -> App:
     """The app as the CLI builds it, on this state folder and clock; terminal output goes to `echo`."""
-    config, watchlist = compile_config(config_dir)
+    config, watchlist = compile_config(config_dir, analyzer=shared_analyzer())
     config = config.model_copy(
         update={
             "settings": config.settings.model_copy(

@@ -438,11 +438,6 @@ def test_source_that_hangs_mid_body_times_out_backs_off_and_recovers(one_feed, h
     app.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap, sources/fetch.py: the timeout is per read, so a body trickling a byte a second never times "
-    "out; needs a total deadline per fetch (then remove this mark)",
-)
 def test_source_that_trickles_forever_is_cut_off(one_feed, http: FixtureServer):
     stop = threading.Event()
 

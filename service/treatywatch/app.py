@@ -16,6 +16,7 @@ import httpx
 from .config import Config, load_config
 from .errors import ConfigError, QueryError, StateLockedError
 from .matching import Watchlist
+from .matching.text import Analyzer
 from .notify.channels import channel
 from .notify.outbox import Outbox
 from .notify.render import Renderer
@@ -29,11 +30,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def compile_config(path: Path, env: dict[str, str] | None = None) -> tuple[Config, Watchlist]:
-    """Load, validate and compile: everything `treatywatch check` promises, as one ConfigError."""
+def compile_config(
+    path: Path, env: dict[str, str] | None = None, analyzer: Analyzer | None = None
+) -> tuple[Config, Watchlist]:
+    """Load, validate and compile: everything `treatywatch check` promises, as one ConfigError. Pass the analyzer
+    of the previous compile (a reload) to keep its caches of lemmas."""
     config = load_config(path, env)
     try:
-        watchlist = Watchlist(config)
+        watchlist = Watchlist(config, analyzer)
     except QueryError as exc:
         raise ConfigError([str(exc)]) from exc
     problems = []

@@ -123,7 +123,7 @@ class Daemon:
         if self.app.config_path is None:
             return
         try:
-            config, watchlist = compile_config(self.app.config_path)
+            config, watchlist = compile_config(self.app.config_path, analyzer=self.app.watchlist.analyzer)
         except ConfigError as exc:
             log.error("configuration not reloaded, keeping the last good one:\n%s", exc)
             return

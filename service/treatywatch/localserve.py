@@ -41,6 +41,9 @@ class FixtureServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in separate writes: without TCP_NODELAY each response waits ~40-80 ms on
+            # the client's delayed ACK
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 outer.requests.append((self.path, dict(self.headers)))

@@ -112,6 +112,7 @@ class Analyzer:
         self._lemmas = Lemmas(lemma_cache)
         self._cache: dict[tuple[str | None, str], tuple[str, ...]] = {}
         self._fold_cache: dict[str, str] = {}
+        self._term_cache: dict[tuple[str | None, str], frozenset[str]] = {}  # terms are few: never cleared
         self._cache_size = cache_size
         self.dates = date_pattern()
 
@@ -158,12 +159,15 @@ class Analyzer:
     def term_keys(self, lang: str | None, word: str) -> frozenset[str]:
         """Every key a term word is indexed under: its lemmas and its stem, in the term's language (a Latin word
         listed under `ru`, such as Euroclear, or a term with no language, is read in every Latin language)."""
-        if lang is not None and (lang == "ru") != is_cyrillic(word):
-            lang = None
+        cached = self._term_cache.get((lang, word))
+        if cached is not None:
+            return cached
+        read_as = None if lang is not None and (lang == "ru") != is_cyrillic(word) else lang
         keys: set[str] = set()
-        for lg in languages_of(word, lang):
+        for lg in languages_of(word, read_as):
             keys.update(self.word_keys(lg, word, with_stem=True))
-        return frozenset(keys)
+        result = self._term_cache[(lang, word)] = frozenset(keys)
+        return result
 
     def keys(self, word: str, lang: str | None = None) -> tuple[str, ...]:
         """Every key a document token can match, cached by word and item language."""

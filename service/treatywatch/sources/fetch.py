@@ -105,6 +105,10 @@ class _HostGate:
         self._sem.release()
 
 
+# A whole response may take this many times the per-read timeout.
+WHOLE_RESPONSE_FACTOR = 3
+
+
 class Fetcher:
     """Owns the HTTP clients (one per proxy) and the per-host gates; built once by the CLI and passed down."""
 
@@ -166,6 +170,7 @@ class Fetcher:
         # httpx replaces a URL's own query with `params`, even an empty list: pass them only when there are some
         url = request.url
         shown = redact_url(url)
+        start = self._clock()
         try:
             with (
                 self._gate(url),
@@ -182,7 +187,11 @@ class Fetcher:
                 if declared and declared.isdigit() and int(declared) > limits.max_bytes:
                     raise FetchError(f"response of {declared} bytes exceeds the cap of {limits.max_bytes} bytes")
                 # httpx would inflate each wire chunk whole; we inflate in bounded pieces and cap every layer
-                raw = _capped(resp.iter_raw(), limits.max_bytes, "response")
+                raw = _capped(
+                    self._before(resp.iter_raw(), start, limits.timeout * WHOLE_RESPONSE_FACTOR, shown),
+                    limits.max_bytes,
+                    "response",
+                )
                 body = read_capped(
                     decoded(raw, resp.headers.get("Content-Encoding")), limits.max_bytes, "decompressed response"
                 )
@@ -196,6 +205,16 @@ class Fetcher:
             if limits.proxy:
                 detail = detail.replace(limits.proxy, redact_url(limits.proxy))
             raise FetchError(f"{type(exc).__name__} fetching {shown}: {detail}") from exc
+
+    def _before(self, chunks: Iterator[bytes], start: float, total: float, shown: str) -> Iterator[bytes]:
+        """The timeout bounds each read; this bounds the whole response, or a server sending a byte a second
+        would hold a poll for ever."""
+        for chunk in chunks:
+            if self._clock() - start > total:
+                raise FetchError(
+                    f"{shown} still sending after {total:g}s ({WHOLE_RESPONSE_FACTOR} x the timeout): cut off"
+                )
+            yield chunk
 
     def close(self) -> None:
         with self._lock:
