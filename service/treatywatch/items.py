@@ -42,11 +42,20 @@ class Item:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+def encodable(value: str) -> str:
+    """Lone surrogates (a JSON "\\ud800") cannot be hashed, stored or sent: they become U+FFFD."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
 def clean_text(value: str | None) -> str:
     """Feed text to plain text: tags dropped, entities decoded, NFC, whitespace collapsed."""
     if not value:
         return ""
-    text = _TAGS.sub(" ", value)
+    text = _TAGS.sub(" ", encodable(value))
     text = html.unescape(text)
     text = unicodedata.normalize("NFC", text)
     return _SPACE.sub(" ", text).strip()
@@ -100,7 +109,8 @@ def make_item(
 ) -> Item:
     """The one place raw fields become an Item, so every source normalises the same way."""
     clean_title = clean_text(title)
-    clean_link = canonical_url(link, base_url)
+    clean_link = canonical_url(encodable(link) if link else link, base_url)
+    guid = encodable(guid) if guid else guid
     when = to_utc(published)
     return Item(
         source_id=source_id,
@@ -111,5 +121,5 @@ def make_item(
         published=when,
         language=language,
         untitled=untitled,
-        extra=dict(extra or {}),
+        extra={k: encodable(v) for k, v in (extra or {}).items()},
     )

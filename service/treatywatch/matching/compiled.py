@@ -41,10 +41,12 @@ class CPhrase:
         hits: list[Hit] = []
         first, rest = self.words[0], self.words[1:]
         pos_keys = doc.pos_keys
+        seen: set[int] = set()  # a word carries a key per language: one hit per place, not one per key
         for key in first:
             for p in doc.key_pos.get(key, ()):
-                if not doc.in_field(p, field):
+                if p in seen or not doc.in_field(p, field):
                     continue
+                seen.add(p)
                 end = _rest_at(rest, p, pos_keys, doc.length)
                 if end is not None:
                     hits.append(Hit(self.label, p, end))
@@ -173,13 +175,15 @@ class CNear:
         left, right = self.left.eval(doc, field), self.right.eval(doc, field)
         if not left or not right:
             return None
-        hits: list[Hit] = []
-        for a in left:
-            for b in right:
+        # every hit that has a partner within the distance, each once: pairs would multiply along a NEAR chain
+        near: dict[Hit, None] = {}
+        for a in dict.fromkeys(left):
+            for b in dict.fromkeys(right):
                 gap = b.start - a.end if b.start > a.end else a.start - b.end
                 if gap <= self.distance:
-                    hits += (a, b)
-        return hits or None
+                    near[a] = None
+                    near[b] = None
+        return list(near) or None
 
     def triggers(self) -> frozenset[str] | None:
         return CAnd((self.left, self.right)).triggers()
