@@ -50,3 +50,26 @@ def test_status_endpoints(config_dir, tmp_path, http, clock):
     finally:
         server.stop()
         app.close()
+
+
+def test_alerts_feed_never_links_a_hostile_url(app_with, http, clock):
+    item = {
+        "id": "x1",
+        "title": "Russia terminates military cooperation agreement with France",
+        "url": "javascript:alert(document.cookie)",
+        "date_published": "2025-12-06T10:00:00Z",
+    }
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [item]}).encode()
+    http.routes["/jf"] = lambda h: (200, {"Content-Type": "application/feed+json"}, body)
+    app = app_with(f"  - {{id: jf, type: feed, url: '{http.base}/jf', language: en}}\n")
+    assert app.runner.poll("jf").alerts == 1
+    server = StatusServer(app, "127.0.0.1", 0)
+    server.start()
+    try:
+        atom = get(server.port, "/alerts.atom")[2]
+        assert "javascript" not in atom  # on the old code: <link href="javascript:alert(document.cookie)"/>
+        (entry,) = feedparser.parse(atom.encode()).entries
+        assert entry.title.startswith("[high] Russia terminates")
+    finally:
+        server.stop()
+        app.close()

@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
+from ..notify.render import safe_link
+
 if TYPE_CHECKING:
     from ..app import App
 
@@ -47,12 +49,13 @@ def alerts_atom(app: App) -> str:
     """Recent alerts as an Atom feed: any feed reader can subscribe to the service itself."""
     entries = []
     for a in app.store.recent_alerts(50):
-        link = a.reports[0].item.link if a.reports else ""
+        link = safe_link(a.reports[0].item.link) if a.reports else ""  # javascript: and friends never become links
         why = a.reports[0].match.why() if a.reports else ""
         entries.append(
             f"<entry><id>urn:treatywatch:alert:{a.id}</id><title>{escape(f'[{a.severity}] {a.title}')}</title>"
-            f"<updated>{a.created_at.isoformat()}</updated><link href={quoteattr(link)}/>"
-            f"<summary>{escape(why)}</summary></entry>"
+            f"<updated>{a.created_at.isoformat()}</updated>"
+            + (f"<link href={quoteattr(link)}/>" if link else "")
+            + f"<summary>{escape(why)}</summary></entry>"
         )
     updated = max((a.created_at for a in app.store.recent_alerts(1)), default=None)
     return (
