@@ -191,3 +191,11 @@ def test_notify_test_exits_1_when_a_channel_fails(config_dir: Path, tmp_path: Pa
         lines = out.stdout.splitlines()
         assert lines[0] == f"{good.url}: OK" and lines[1].startswith(f"{bad.url}: FAILED")
         assert len(good.bodies) == 1
+
+
+def test_a_duration_beyond_ten_years_is_a_config_error(tmp_path):
+    cfg = tmp_path / "c"
+    cfg.mkdir()
+    (cfg / "s.yaml").write_text("settings:\n  ignore_older_than: 1000000000000000\n", encoding="utf-8")
+    out = tw("check", config=cfg)
+    assert out.returncode == 2 and "s.yaml:2" in out.stderr and "longer than 10 years" in out.stderr, out.stderr

@@ -26,7 +26,18 @@ def parse_duration(value: object) -> float:
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+# A configured duration beyond this is a typo, and would overflow dates and the scheduler at run time.
+MAX_CONFIG_DURATION = 10 * 365 * 86400.0
+
+
+def config_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds > MAX_CONFIG_DURATION:
+        raise ValueError(f"'{value}' is longer than 10 years; write e.g. 30d or 52w")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(config_duration)]
 
 
 class Schedule(BaseModel):

@@ -53,10 +53,10 @@ def config_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise ConfigError([f"{path}: no such file or directory"])
+        raise ConfigError([f"{path}:1: no such file or directory"])
     files = sorted(p for p in path.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
     if not files:
-        raise ConfigError([f"{path}: no *.yaml files found"])
+        raise ConfigError([f"{path}:1: no *.yaml files found"])
     return files
 
 
