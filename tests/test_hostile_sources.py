@@ -280,3 +280,19 @@ def test_feedparser_corpus_document(corpus_app, doc: Path):
     else:
         # a clear source error, not a parser meeting input it never expected (that one logs a traceback)
         assert "parser failed" not in r.error, r.error
+
+
+def test_a_huge_list_page_is_read_from_its_head(app_with, http):
+    """A 9 MB page of 200,000 items: the first MAX_HTML_CHARS are parsed (newest first), in bounded memory."""
+    from treatywatch.sources.html import MAX_HTML_CHARS
+
+    row = b"<li><a href='/d/%d'>Act %d</a></li>"
+    body = b"<html><body><ul>" + b"".join(row % (i, i) for i in range(200_000)) + b"</ul></body></html>"
+    assert len(body) > 2 * MAX_HTML_CHARS
+    http.routes["/big"] = lambda h: (200, {"Content-Type": "text/html; charset=utf-8"}, body)
+    app = app_with(
+        f"  - {{id: big, type: html, url: '{http.base}/big', items: li, fields: {{title: a, link: a@href}}}}\n"
+    )
+    result = app.runner.poll("big")
+    assert result.error is None
+    assert 0 < len(result.items) <= 5000 and result.items[0].title == "Act 0"
