@@ -296,3 +296,11 @@ def test_a_huge_list_page_is_read_from_its_head(app_with, http):
     result = app.runner.poll("big")
     assert result.error is None
     assert 0 < len(result.items) <= 5000 and result.items[0].title == "Act 0"
+
+
+def test_an_ill_formed_but_recognised_feed_with_no_items_is_empty_not_an_error(app_with, http):
+    body = b"<rss><channel><title>testing &exist; entity</title></channel></rss>"  # feedparser's entities/exist.xml
+    http.routes["/empty"] = lambda h: (200, {"Content-Type": "application/rss+xml"}, body)
+    app = app_with(f"  - {{id: empty, type: feed, url: '{http.base}/empty'}}\n")
+    result = app.runner.poll("empty")
+    assert result.error is None and result.items == []  # before: "not a feed (SAXParseException …)"

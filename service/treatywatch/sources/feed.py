@@ -87,7 +87,9 @@ class FeedSource:
         if text.lstrip()[:1] == "{":  # decoded first, so a BOM or UTF-16 does not hide the brace
             return Page(_json_feed(cfg, response, text))
         parsed = parse_feed_text(text, response.url)
-        if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
+        # feedparser recovers from most ill-formed XML (bozo); a document it recognised as a feed is one, even
+        # empty (the empty-source warning covers that), and one it did not recognise is not
+        if not parsed.entries and not parsed.get("version"):
             cause = parsed.get("bozo_exception")
             raise ParseError(f"not a feed ({type(cause).__name__ if cause else 'no entries'}: {cause})")
         language = cfg.language or (parsed.feed.get("language") or "")[:2].lower() or None
