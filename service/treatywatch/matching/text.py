@@ -45,6 +45,7 @@ _RU_ALTERNATIONS = str.maketrans({"щ": "т"})
 # German compounds: only words at least this long are split, and neither part may be shorter than this.
 DE_COMPOUND_MIN = 8
 DE_PART_MIN = 3
+DE_HEAD_MIN = 5  # a head no term knows must be a real word of this length at least (bereich, not ich)
 # German linking elements between the parts of a compound (Verteidigung-s-vertrag).
 DE_LINKS = ("s", "es", "n", "en")
 
@@ -191,16 +192,23 @@ class Analyzer:
             return ()
         found: list[str] = []
         for i in range(DE_PART_MIN, len(w) - DE_PART_MIN + 1):
-            head = [k for k in self.word_keys("de", w[i:], with_stem=False) if k in wanted]
-            if not head:
+            head_keys = self.word_keys("de", w[i:], with_stem=False)
+            head = [k for k in head_keys if k in wanted]
+            # a head no term knows still makes a compound when the dictionary knows it: Militär|bereich
+            if not head and (len(w) - i < DE_HEAD_MIN or not self.lemmas("de", w[i:].capitalize())[1]):
                 continue
             modifier = w[:i]
             mods = [modifier] + [modifier[: -len(link)] for link in DE_LINKS if modifier.endswith(link)]
-            for m in mods:
-                if len(m) >= DE_PART_MIN:
-                    found += [k for k in self.word_keys("de", m, with_stem=False) if k in wanted]
-            found += head
-            break  # the longest head that a term knows: the rest of the word is its modifier
+            modifier_keys = [
+                k
+                for m in mods
+                if len(m) >= DE_PART_MIN
+                for k in self.word_keys("de", m, with_stem=False)
+                if k in wanted
+            ]
+            if head or modifier_keys:
+                found += modifier_keys + head
+                break  # the longest head: the rest of the word is its modifier
         return tuple(dict.fromkeys(found))
 
     def words(self, text: str) -> list[str]:
