@@ -6,7 +6,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from .config import Config, load_config
 from .errors import ConfigError, QueryError, StateLockedError
 from .matching import Watchlist
 from .matching.text import Analyzer
+from .metrics import Metrics, StateSource
 from .notify.channels import channel
 from .notify.outbox import Outbox
 from .notify.render import Renderer
@@ -119,6 +120,10 @@ class App:
     outbox: Outbox
     clock: Callable[[], datetime]
     config_path: Path | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    # set by the daemon when a reload failed (the last good config keeps running), cleared by a good one:
+    # readiness reports it
+    reload_error: str | None = None
 
     def state_lock(self) -> StateLock:
         return StateLock(self.config.settings.state_dir)
@@ -151,6 +156,11 @@ def build_app(
         sleep=sleep or time.sleep,
     )
     rng = rng or random.Random()
-    runner = Runner(config, watchlist, store, fetcher, clock, rng)
-    outbox = Outbox(config, store, Sender(echo=echo), Renderer(templates_dir(config, config_path)), clock, rng)
-    return App(config, watchlist, store, fetcher, runner, outbox, clock, config_path)
+    metrics = Metrics()
+    runner = Runner(config, watchlist, store, fetcher, clock, rng, metrics)
+    outbox = Outbox(
+        config, store, Sender(echo=echo), Renderer(templates_dir(config, config_path)), clock, rng, metrics
+    )
+    app = App(config, watchlist, store, fetcher, runner, outbox, clock, config_path, metrics)
+    metrics.watch_state(StateSource(lambda: app.config, store))
+    return app

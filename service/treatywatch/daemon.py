@@ -125,8 +125,10 @@ class Daemon:
         try:
             config, watchlist = compile_config(self.app.config_path, analyzer=self.app.watchlist.analyzer)
         except ConfigError as exc:
+            self.app.reload_error = str(exc)  # /readyz reports it until a reload succeeds
             log.error("configuration not reloaded, keeping the last good one:\n%s", exc)
             return
+        self.app.reload_error = None
         running = self.app.config.settings
         config = config.model_copy(
             update={

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -14,9 +15,10 @@ from .config.models import Config
 from .errors import ParseError, SourceError, StoreConflict
 from .items import Item
 from .matching import Watchlist
+from .metrics import Metrics
 from .notify.routing import route
 from .retry import backoff
-from .sources.base import Response, SourceConfig
+from .sources.base import Request, Response, SourceConfig
 from .sources.fetch import Fetcher, FetchLimits, Validators
 from .sources.registry import SOURCE_TYPES
 from .store import SourceState, Store
@@ -48,6 +50,7 @@ class Runner:
         fetcher: Fetcher,
         clock: Callable[[], datetime],
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.watchlist = watchlist
@@ -56,6 +59,7 @@ class Runner:
         self.clock = clock
         self.rng = rng or random.Random()
         self._ingest_lock = threading.Lock()
+        self.metrics = metrics or Metrics()
 
     def _limits(self, cfg: SourceConfig) -> FetchLimits:
         s = self.config.settings
@@ -67,13 +71,23 @@ class Runner:
             max_redirects=cfg.max_redirects,
         )
 
+    def _fetch(
+        self, source_id: str, request: Request, limits: FetchLimits, validators: Validators | None = None
+    ) -> Response:
+        """Timed, failures included: a source that times out is the latency worth seeing."""
+        started = time.perf_counter()
+        try:
+            return self.fetcher.fetch(request, limits, validators or Validators())
+        finally:
+            self.metrics.fetch_seconds.labels(source_id).observe(time.perf_counter() - started)
+
     def fetch_items(self, source_id: str, state: SourceState) -> tuple[list[Item], Response | None]:
         """Fetch and parse every page the source wants; paging stops at the first page holding a known item."""
         cfg = self.config.source(source_id)
         plugin = SOURCE_TYPES[cfg.type]
         limits = self._limits(cfg)
         request = plugin.first_request(cfg)
-        first = self.fetcher.fetch(request, limits, Validators(state.etag, state.last_modified))
+        first = self._fetch(source_id, request, limits, Validators(state.etag, state.last_modified))
         if first.status == 304:
             return [], first
         response = first
@@ -93,11 +107,21 @@ class Runner:
             if self.store.known_items(source_id, [i.key for i in page.items]):
                 break
             request = page.next_request
-            response = self.fetcher.fetch(request, limits)
+            response = self._fetch(source_id, request, limits)
         return list(items.values()), first
 
     def poll(self, source_id: str, dry_run: bool = False) -> PollResult:
         """One poll of one source. Never raises for source trouble: it is recorded, logged once and retried."""
+        started = time.perf_counter()
+        result = self._poll(source_id, dry_run)
+        if not dry_run:  # a dry run is the operator trying a source, not the service's work
+            outcome = "error" if result.error else "not_modified" if result.not_modified else "ok"
+            self.metrics.polls.labels(source_id, outcome).inc()
+            self.metrics.items_stored.labels(source_id).inc(result.new)
+            self.metrics.poll_seconds.labels(source_id).observe(time.perf_counter() - started)
+        return result
+
+    def _poll(self, source_id: str, dry_run: bool) -> PollResult:
         result = PollResult(source_id)
         state = self.store.source_state(source_id)
         now = self.clock()
@@ -191,6 +215,7 @@ class Runner:
             for a in plan.attach
         ]
         result.alerts = len(plan.new)
+        started_alerts = [n.watches for n in plan.new]
         was = state.items_last_seen or 0
         result.flagged_empty = not items and (was > 0 or state.empty_flag)
         if result.flagged_empty and not state.empty_flag:
@@ -206,6 +231,9 @@ class Runner:
             total_items=state.total_items + result.new,
         )
         result.followups = self.store.commit_poll(new_state, changed, reports, plan, for_new, for_attach, now)
+        for watches in started_alerts:  # counted once committed: a StoreConflict redo must not count twice
+            for watch in sorted(watches):
+                self.metrics.alerts.labels(watch).inc()
 
     def next_due(self, source_id: str) -> datetime | None:
         return self.store.source_state(source_id).next_due

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from ..config.models import Config, Subscriber
 from ..errors import NotifyError
+from ..metrics import Metrics
 from ..retry import backoff
 from ..store import AlertView, Delivery, Store
 from .channels import channel
@@ -45,6 +46,7 @@ class Outbox:
         renderer: Renderer,
         clock: Callable[[], datetime],
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -52,6 +54,7 @@ class Outbox:
         self.renderer = renderer
         self.clock = clock
         self.rng = rng or random.Random()
+        self.metrics = metrics or Metrics()
         self._lock = threading.Lock()  # one worker at a time, or two threads could send the same delivery
         # Set by the daemon's shutdown: the message being sent is finished and marked, no further one is started,
         # so a stop never abandons a sent-but-unmarked delivery that it could have marked.
@@ -87,6 +90,12 @@ class Outbox:
             return self.renderer.digest(entries, fmt) if entries else None
         alert, covered, fresh = self._news(group[0])
         return self.renderer.alert(alert, fmt, covered) if fresh else None
+
+    def _titles(self, group: list[Delivery]) -> str:
+        """The alert a failed delivery carried, quoted, so the log says what a subscriber missed."""
+        first = self.store.alert(group[0].alert_id).title
+        others = len({d.alert_id for d in group}) - 1
+        return f"«{first}»" + (f" and {others} more alert(s)" if others else "")
 
     def run_once(self) -> OutboxStats:
         """Work through every due delivery once. A failing channel does not hold up the others."""
@@ -129,6 +138,7 @@ class Outbox:
             if sub is None or url is None:
                 self.store.mark_failed(ids, "subscriber or channel no longer configured", None)
                 stats.dead += len(group)
+                self.metrics.delivered("dead", first.channel_label, len(group))
                 log.error(
                     "deliveries %s are dead: %s channel %s is no longer configured",
                     ids,
@@ -142,20 +152,31 @@ class Outbox:
                     self.sender.send(url, message)
             except NotifyError as exc:
                 failed_channels.add(first.channel)
+                what = self._titles(group)
                 attempts = max(d.attempts for d in group) + 1
                 if attempts >= settings.delivery_max_attempts:
                     self.store.mark_failed(ids, str(exc), None)
                     stats.dead += len(group)
+                    self.metrics.delivered("dead", first.channel_label, len(group))
                     log.error(
-                        "delivery %s to %s is dead after %d attempts: %s", ids, first.channel_label, attempts, exc
+                        "delivery %s of %s to %s (%s) is dead after %d attempts: %s",
+                        ids,
+                        what,
+                        first.subscriber_id,
+                        first.channel_label,
+                        attempts,
+                        exc,
                     )
                 else:
                     delay = backoff(attempts, settings.delivery_backoff_base, settings.delivery_backoff_max, self.rng)
                     self.store.mark_failed(ids, str(exc), now + timedelta(seconds=delay))
                     stats.failed += len(group)
+                    self.metrics.delivered("failed", first.channel_label, len(group))
                     log.warning(
-                        "delivery %s to %s failed (attempt %d), retry in %.0fs: %s",
+                        "delivery %s of %s to %s (%s) failed (attempt %d), retry in %.0fs: %s",
                         ids,
+                        what,
+                        first.subscriber_id,
                         first.channel_label,
                         attempts,
                         delay,
@@ -164,5 +185,6 @@ class Outbox:
                 continue
             self.store.mark_sent(ids, now)
             stats.sent += len(group)
+            self.metrics.delivered("sent", first.channel_label, len(group))
             log.info("delivered %s to %s (%s)", ids, first.channel_label, first.subscriber_id)
         return stats
