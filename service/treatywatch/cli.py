@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -16,20 +15,10 @@ import click
 from .app import App, build_app, compile_config
 from .config.common import parse_duration
 from .errors import NotFoundError, TreatyWatchError
-from .items import make_item
+from .items import Item, make_item
+from .logs import setup_logging
 
 CONFIG_HELP = "Folder (or file) of YAML configuration. Default: config/ or $TREATYWATCH_CONFIG."
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    for noisy in ("apscheduler", "httpx", "httpcore", "mail.log"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _app(ctx: click.Context) -> App:
@@ -40,7 +29,9 @@ def _app(ctx: click.Context) -> App:
             config = config.model_copy(
                 update={"settings": config.settings.model_copy(update={"state_dir": Path(obj["state_dir"])})}
             )
-        _setup_logging(obj.get("log_level") or config.settings.log_level)
+        setup_logging(
+            obj.get("log_level") or config.settings.log_level, obj.get("log_format") or config.settings.log_format
+        )
         obj["app"] = build_app(config, watchlist, config_path=obj["config_path"])
         ctx.call_on_close(obj["app"].close)
     return obj["app"]
@@ -57,6 +48,33 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> flo
         raise click.BadParameter(
             f"'{value}' is not a duration; use a number and a unit: 90s, 30m, 12h, 7d, 2w or combined (1d12h)"
         ) from None
+
+
+def _iso(value: datetime | None) -> str | None:
+    """Datetimes in JSON output: ISO 8601 in UTC, whatever zone the store or clock handed us."""
+    if value is None:
+        return None
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
+
+
+def _emit_json(rows: list[dict[str, Any]]) -> None:
+    """One JSON document on stdout and nothing else, so `| jq` and json.loads work."""
+    click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+
+
+def _item_json(item_id: int, item: Item, first_seen: datetime | None) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "source": item.source_id,
+        "title": item.title,
+        "link": item.link,
+        "published": _iso(item.published),
+        "first_seen": _iso(first_seen),
+        "language": item.language,
+    }
+
+
+JSON_HELP = "One JSON document (a list of objects) on stdout, for scripts."
 
 
 def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -91,11 +109,21 @@ def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     help="Override settings.state_dir (where the database lives).",
 )
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default=None)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Override settings.log_format: json writes one JSON object per line on stderr.",
+)
 @click.version_option(package_name="treatywatch")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path, state_dir: Path | None, log_level: str | None) -> None:
+def cli(
+    ctx: click.Context, config_path: Path, state_dir: Path | None, log_level: str | None, log_format: str | None
+) -> None:
     """TreatyWatch: alerts when tracked agreements are terminated, decrees published or frozen assets move."""
-    ctx.ensure_object(dict).update(config_path=config_path, state_dir=state_dir, log_level=log_level)
+    ctx.ensure_object(dict).update(
+        config_path=config_path, state_dir=state_dir, log_level=log_level, log_format=log_format
+    )
 
 
 @cli.command()
@@ -197,19 +225,30 @@ def match(ctx: click.Context, text: str | None, file_: Any, item_id: int | None,
 @cli.command()
 @click.argument("watch")
 @click.option("--since", default="30d", show_default=True, callback=_since, help="How far back (30d, 12h).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 @_errors
-def backtest(ctx: click.Context, watch: str, since: float) -> None:
+def backtest(ctx: click.Context, watch: str, since: float, as_json: bool) -> None:
     """Run WATCH over stored items and list what it would have caught."""
     app = _app(ctx)
     app.watchlist.watch(watch)
     start = app.clock() - timedelta(seconds=since)
     total = caught = 0
+    rows: list[dict[str, Any]] = []
     for stored in app.store.items_since(start):
         total += 1
         for m in app.watchlist.match(stored.item, only=[watch]):
             caught += 1
-            click.echo(f"#{stored.id} {stored.item.source_id}: {stored.item.title}\n    {m.why()[:300]}")
+            if as_json:
+                rows.append(
+                    _item_json(stored.id, stored.item, stored.first_seen)
+                    | {"watch": m.watch_id, "severity": m.severity, "why": m.why()}
+                )
+            else:
+                click.echo(f"#{stored.id} {stored.item.source_id}: {stored.item.title}\n    {m.why()[:300]}")
+    if as_json:
+        _emit_json(rows)
+        return
     click.echo(f"{caught} of {total} items since {start:%Y-%m-%d %H:%M} would have fired {watch}")
 
 
@@ -257,11 +296,16 @@ def evaluate(ctx: click.Context, cases: Path, minimum: float, watchlist_file: Pa
 @cli.command()
 @click.argument("text")
 @click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 @_errors
-def search(ctx: click.Context, text: str, limit: int) -> None:
+def search(ctx: click.Context, text: str, limit: int, as_json: bool) -> None:
     """Full-text search over stored items (SQLite FTS5 syntax: words, "phrases", OR, prefix*)."""
-    for stored in _app(ctx).store.search(text, limit):
+    found = _app(ctx).store.search(text, limit)
+    if as_json:
+        _emit_json([_item_json(st.id, st.item, st.first_seen) for st in found])
+        return
+    for stored in found:
         click.echo(f"#{stored.id} {stored.item.source_id}: {stored.item.title}\n    {stored.item.link}")
 
 
@@ -269,7 +313,7 @@ def search(ctx: click.Context, text: str, limit: int) -> None:
 @click.option("--limit", default=20, show_default=True)
 @click.option("--watch", default=None, help="Only alerts this watch fired.")
 @click.option("--since", default=None, callback=_since, help="Only alerts this recent (24h, 7d).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 @_errors
 def alerts(ctx: click.Context, limit: int, watch: str | None, since: float | None, as_json: bool) -> None:
@@ -288,6 +332,7 @@ def alerts(ctx: click.Context, limit: int, watch: str | None, since: float | Non
                         "watches": a.watches,
                         "agreements": a.agreements,
                         "reports": len(a.reports),
+                        "created_at": _iso(a.created_at),
                     }
                     for a in rows
                 ],
@@ -304,13 +349,38 @@ def alerts(ctx: click.Context, limit: int, watch: str | None, since: float | Non
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 @_errors
-def sources(ctx: click.Context) -> None:
+def sources(ctx: click.Context, as_json: bool) -> None:
     """Each source's health: last success, failures in a row, last error, items last seen."""
-    from .web.server import sources_json
-
-    for s in sources_json(_app(ctx)):
+    app = _app(ctx)
+    states = app.store.source_states()
+    rows = []
+    for src in app.config.sources:
+        st = states.get(src.id)
+        rows.append(
+            {
+                "id": src.id,
+                "type": src.type,
+                "enabled": src.enabled,
+                "every": src.every.describe(),
+                "every_seconds": src.every.seconds,
+                "cron": src.every.cron,
+                "last_attempt": _iso(st.last_attempt) if st else None,
+                "last_success": _iso(st.last_success) if st else None,
+                "next_due": _iso(st.next_due) if st else None,
+                "consecutive_failures": st.consecutive_failures if st else 0,
+                "last_error": st.last_error if st else None,
+                "items_last_seen": st.items_last_seen if st else None,
+                "total_items": st.total_items if st else 0,
+                "empty_flag": bool(st and st.empty_flag),
+            }
+        )
+    if as_json:
+        _emit_json(rows)
+        return
+    for s in rows:
         warn = "  ⚠ no items where there were some" if s["empty_flag"] else ""
         click.echo(
             f"{s['id']:<24} {s['type']:<6} {s['every']:<14} last ok: {s['last_success'] or '-':<26} "
@@ -322,13 +392,36 @@ def sources(ctx: click.Context) -> None:
 
 @cli.group(invoke_without_command=True)
 @click.option("--status", type=click.Choice(["pending", "sent", "failed", "dead"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 @_errors
-def deliveries(ctx: click.Context, status: str | None) -> None:
+def deliveries(ctx: click.Context, status: str | None, as_json: bool) -> None:
     """The outbox: each delivery's status, attempts and last error."""
     if ctx.invoked_subcommand:
         return
-    for d in _app(ctx).store.deliveries(status):
+    rows = _app(ctx).store.deliveries(status)
+    if as_json:
+        _emit_json(
+            [
+                {
+                    "id": d.id,
+                    "alert_id": d.alert_id,
+                    "kind": d.kind,
+                    "subscriber": d.subscriber_id,
+                    "channel": d.channel_label,
+                    "mode": d.mode,
+                    "status": d.status,
+                    "attempts": d.attempts,
+                    "next_attempt": _iso(d.next_attempt),
+                    "last_error": d.last_error,
+                    "created_at": _iso(d.created_at),
+                    "sent_at": _iso(d.sent_at),
+                }
+                for d in rows
+            ]
+        )
+        return
+    for d in rows:
         click.echo(
             f"#{d.id} alert #{d.alert_id} {d.kind:<8} {d.subscriber_id} → {d.channel_label}  {d.status} "
             f"(attempts {d.attempts}, next {d.next_attempt:%Y-%m-%d %H:%M})"
@@ -373,13 +466,23 @@ def docs() -> None:
 
 
 @cli.command()
+def schema() -> None:
+    """Print a JSON Schema of one configuration file, for editors (YAML language server, VS Code, JetBrains)."""
+    from .config.models import ConfigFile
+
+    document = {"$schema": "https://json-schema.org/draft/2020-12/schema", **ConfigFile.model_json_schema()}
+    document["title"] = "TreatyWatch configuration file"
+    click.echo(json.dumps(document, ensure_ascii=False, indent=1))
+
+
+@cli.command()
 @click.pass_context
 @_errors
 def demo(ctx: click.Context) -> None:
     """The whole loop on bundled fixtures with a local HTTP server and SMTP sink; no network needed."""
     from .demo import run_demo
 
-    _setup_logging(ctx.obj.get("log_level") or "WARNING")
+    setup_logging(ctx.obj.get("log_level") or "WARNING", ctx.obj.get("log_format") or "text")
     run_demo(ctx.obj["config_path"], echo=click.echo)
 
 

@@ -13,6 +13,7 @@ from .common import Duration, Strict
 
 LANGUAGES = ("en", "ru", "fr", "pt", "de", "es")
 ID = r"^[a-z0-9][a-z0-9_.-]*$"
+ID_RULE = "ids are lower case: letters, digits, '-', '_', '.' (starting with a letter or digit)"
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 
@@ -50,6 +51,11 @@ class Settings(Strict):
     web_host: str = Field(default="127.0.0.1", description="Status page address.")
     web_port: int = Field(default=8424, ge=0, le=65535, description="Status page port; 0 disables it.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log verbosity.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: one readable line per event; json: one JSON object per line (time, level, logger, "
+        "message and fields such as source, subscriber, watch) for journald, Loki or jq.",
+    )
     templates_dir: Path | None = Field(default=None, description="Folder of message templates overriding ours.")
 
 
@@ -116,7 +122,7 @@ class Entity(TermSet):
 
 
 class Agreement(Strict):
-    id: str = Field(pattern=ID)
+    id: str = Field(pattern=ID, description=f"Unique id, named by watches; {ID_RULE}.")
     title: str
     parties: list[str] = Field(min_length=2, description="Entity ids; the item must name all of them.")
     signed: int | None = Field(default=None, ge=1800, le=2100, description="Year of signature (evidence).")
@@ -124,7 +130,7 @@ class Agreement(Strict):
 
 
 class Watch(Strict):
-    id: str = Field(pattern=ID)
+    id: str = Field(pattern=ID, description=f"Unique id, named by subscribers and in alerts; {ID_RULE}.")
     title: str = ""
     query: str = Field(description='Terms, "phrases", @sets, *, AND/OR/NOT, (), NEAR/n, title:.')
     sources: list[str] | None = Field(default=None, description="Only items of these sources (default: all).")
@@ -140,7 +146,7 @@ class Watch(Strict):
 
 
 class Subscriber(Strict):
-    id: str = Field(pattern=ID)
+    id: str = Field(pattern=ID, description=f"Unique id, used by `notify --test` and in logs; {ID_RULE}.")
     notify: list[str] = Field(default_factory=list, description="apprise URLs; empty prints to the terminal.")
     watches: Literal["all"] | list[str] = "all"
     min_severity: Severity = "low"
