@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import urllib.request
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import FIXTURES, local_sources, make_app, write_config
@@ -121,3 +124,21 @@ def test_two_apps_in_one_process_have_their_own_metrics(config_dir, tmp_path, ht
     finally:
         one.close()
         two.close()
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus package) not installed")
+def test_promtool_accepts_the_exposition(config_dir, tmp_path, http, clock):
+    """Prometheus's own linter: HELP on every name, counters named _total, no metric per status."""
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    app = make_app(config_dir, tmp_path / "state", clock)
+    server = StatusServer(app, "127.0.0.1", 0)
+    server.start()
+    try:
+        app.runner.poll("euronews-world")
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=10) as resp:
+            text = resp.read()
+        done = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, timeout=60)
+        assert done.returncode == 0 and not done.stdout.strip() and not done.stderr.strip(), done
+    finally:
+        server.stop()
+        app.close()
