@@ -107,7 +107,7 @@ def test_cli_check_exit_codes(tmp_path: Path):
     assert bad.returncode == 2
     assert (
         bad.stderr.strip() == f"error: {tmp_path / 'local.yaml'}:5: sources[0].evry: unknown key (typo?); "
-        "remove it or check the spelling against the docs"
+        "did you mean 'every'?"
     )
     good = tw("check")
     assert good.returncode == 0, good.stderr
@@ -122,7 +122,7 @@ def test_locations_inside_a_source_and_a_term_set(tmp_path: Path):
     )
     where = tmp_path / "local.yaml"
     assert problems(tmp_path) == [
-        f"{where}:9: sources[0].fields: Value error, unknown field(s) ['titel']; allowed: title, link, published, "
+        f"{where}:9: sources[0].fields: unknown field(s) ['titel']; allowed: title, link, published, "
         "summary, id",
-        f"{where}:2: terms.feed: Value error, unknown language 'xx'; use one of en, ru, fr, pt, de, es",
+        f"{where}:2: terms.feed: unknown language 'xx'; use one of en, ru, fr, pt, de, es",
     ]

@@ -468,11 +468,9 @@ def docs() -> None:
 @cli.command()
 def schema() -> None:
     """Print a JSON Schema of one configuration file, for editors (YAML language server, VS Code, JetBrains)."""
-    from .config.models import ConfigFile
+    from .config.loader import json_schema
 
-    document = {"$schema": "https://json-schema.org/draft/2020-12/schema", **ConfigFile.model_json_schema()}
-    document["title"] = "TreatyWatch configuration file"
-    click.echo(json.dumps(document, ensure_ascii=False, indent=1))
+    click.echo(json.dumps(json_schema(), ensure_ascii=False, indent=1))
 
 
 @cli.command()

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+import types
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from ..errors import ConfigError
 from ..sources.registry import SOURCE_TYPES
 from ..vocabularies import Gazetteer, load_vocabulary, merge_terms, vocabulary_names
-from .models import Config, ConfigFile, Entity, TermSet
+from .common import Schedule, config_duration
+from .models import ID, ID_RULE, LANGUAGES, Config, ConfigFile, Entity, TermSet
 from .yamlfile import YamlDoc, load_yaml
 
 SECTIONS_WITH_IDS = ("sources", "agreements", "watches", "subscribers")
@@ -32,21 +39,121 @@ def _field(loc: tuple[Any, ...]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
+def did_you_mean(name: str, known: Iterable[str], prefix: str = "") -> str:
+    """'; did you mean 'every'?' when a known name is close to the misspelt one, else ''."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean '{prefix}{close[0]}'?" if close else ""
+
+
+def _step(tp: Any, part: Any) -> Any:
+    """The type found at `part` inside type `tp` (a model field, a list element, a dict value), or None."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _step(get_args(tp)[0], part)
+    if origin in (Union, types.UnionType):
+        return next((r for a in get_args(tp) if (r := _step(a, part)) is not None), None)
+    if origin is list:
+        return get_args(tp)[0] if isinstance(part, int) else None
+    if origin is dict:
+        return get_args(tp)[1] if isinstance(part, str) else None
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        if part in tp.model_fields:
+            return tp.model_fields[part].annotation
+        tag = tp.model_fields.get("type")
+        if tag is not None and get_origin(tag.annotation) is Literal and get_args(tag.annotation) == (part,):
+            return tp  # the tag of a discriminated union: stay on the member it names
+    return None
+
+
+def _field_names(tp: Any) -> list[str]:
+    """Every key the model(s) at `tp` accept (a union contributes each member's)."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _field_names(get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        return [n for a in get_args(tp) for n in _field_names(a)]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
+
+def _allowed_keys(raw_loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed where pydantic found an unknown one (raw_loc ends with that key)."""
+    tp: Any = ConfigFile
+    for part in raw_loc[:-1]:
+        tp = _step(tp, part)
+        if tp is None:
+            return []
+    return _field_names(tp)
+
+
+def _message(err: Any, raw_loc: tuple[Any, ...], loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], str]:
+    """An operator's wording of one pydantic error: no 'Value error, ', no raw regex, a guess for a typo."""
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    ctx = err.get("ctx") or {}
+    if err["type"] == "extra_forbidden":
+        key = str(raw_loc[-1])
+        hint = did_you_mean(key, _allowed_keys(raw_loc)) or "; remove it or check the spelling against the docs"
+        msg = f"unknown key (typo?){hint}"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    elif err["type"] == "string_pattern_mismatch" and ctx.get("pattern") == ID:
+        msg = f"{ID_RULE}; got {err.get('input')!r}"
+    elif err["type"] == "union_tag_invalid":
+        loc = (*loc, "type")
+        tag = str(ctx.get("tag"))
+        guess = did_you_mean(tag, SOURCE_TYPES).removeprefix("; ")
+        msg = f"unknown source type '{tag}'{f' ({guess})' if guess else ''}; use one of {', '.join(SOURCE_TYPES)}"
+    return loc, msg
+
+
 def _describe(doc: YamlDoc, exc: ValidationError) -> list[str]:
     problems = []
     for err in exc.errors():
-        loc = _clean(tuple(err["loc"]))
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (typo?); remove it or check the spelling against the docs"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        elif err["type"] == "union_tag_invalid":
-            loc = (*loc, "type")
-            tag = err.get("ctx", {}).get("tag")
-            msg = f"unknown source type '{tag}'; use one of {', '.join(SOURCE_TYPES)}"
+        raw_loc = tuple(err["loc"])
+        loc, msg = _message(err, raw_loc, _clean(raw_loc))
         problems.append(f"{doc.where(loc)}: {_field(loc)}: {msg}")
     return problems
+
+
+class _AsWritten(GenerateJsonSchema):
+    """The schema of the YAML as operators write it, not of the parsed values: durations and intervals are
+    numbers or strings (15m, 1h30m, a cron line)."""
+
+    def function_before_schema(self, schema: core_schema.BeforeValidatorFunctionSchema) -> JsonSchemaValue:
+        fn = schema["function"]["function"]
+        if fn is config_duration:
+            return {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "examples": ["90s", "15m", "1d"]}]}
+        if fn == Schedule.parse:
+            return {
+                "anyOf": [{"type": "number", "minimum": 1}, {"type": "string", "examples": ["15m", "*/10 * * * *"]}]
+            }
+        return super().function_before_schema(schema)
+
+
+def json_schema() -> dict[str, Any]:
+    """A JSON Schema of one configuration file, for editors; term sets and entities as written (languages as keys)."""
+    schema: dict[str, Any] = ConfigFile.model_json_schema(schema_generator=_AsWritten)
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    schema["title"] = "TreatyWatch configuration file"
+    for spec in schema["$defs"].values():
+        for prop in spec.get("properties", {}).values():
+            if isinstance(prop.get("default"), dict) and "seconds" in prop["default"]:  # a Schedule, as written
+                prop["default"] = prop["default"]["seconds"] or prop["default"]["cron"]
+    terms = {"type": "array", "items": {"type": "string", "minLength": 1}}
+    for name in ("TermSet", "Entity"):
+        spec = schema["$defs"].get(name)
+        if spec is None:
+            continue
+        props = {k: v for k, v in spec.get("properties", {}).items() if k != "by_language"}
+        schema["$defs"][name] = {
+            "type": "object",
+            "description": spec.get("description", ""),
+            "properties": props,
+            "propertyNames": {"enum": [*LANGUAGES, *props]},
+            "additionalProperties": terms,
+        }
+    return schema
 
 
 def config_files(path: Path) -> list[Path]:
@@ -196,6 +303,28 @@ def _apply_gazetteer(merged: dict[str, Any], pins: dict[str, str]) -> list[str]:
     return []
 
 
+# @name outside "phrases", as the query lexer reads it (matching/query.py); a regex, not the parser, so that
+# loading a configuration does not import the matcher (and Babel with it).
+_SET_REF = re.compile(r'"[^"]*"?|@(?P<ref>[A-Za-z0-9_.-]+)')
+
+
+def _check_queries(config: Config, origins: dict[str, str]) -> list[str]:
+    """Unknown @names in every watch at once, with a guess; other query errors are the matcher's to report."""
+    known = sorted(set(config.terms) | set(config.entities))
+    problems = []
+    for w in config.watches:
+        for m in _SET_REF.finditer(w.query):
+            name, p = m.group("ref"), m.start()
+            if name is None or name in known:
+                continue
+            problems.append(
+                f"{origins[f'watches:{w.id}']}: watches[{w.id}].query: unknown term set or entity '@{name}'"
+                f"{did_you_mean(name, known, '@')} (known: {', '.join(known) or 'none defined'}) "
+                f"at position {p}: {w.query[:p]}\u2192{w.query[p:]}"
+            )
+    return problems
+
+
 def _check_references(config: Config, origins: dict[str, str]) -> list[str]:
     problems = []
     source_ids = {s.id for s in config.sources}
@@ -206,25 +335,35 @@ def _check_references(config: Config, origins: dict[str, str]) -> list[str]:
             if party not in config.entities:
                 problems.append(
                     f"{origins[f'agreements:{a.id}']}: agreements[{a.id}].parties: "
-                    f"no entity '{party}'; define it under entities:"
+                    f"no entity '{party}'{did_you_mean(party, config.entities)}; define it under entities:"
                 )
     for src in config.sources:
         for entity in src.implies:
             if entity not in config.entities:
-                problems.append(f"{origins[f'sources:{src.id}']}: sources[{src.id}].implies: no entity '{entity}'")
+                problems.append(
+                    f"{origins[f'sources:{src.id}']}: sources[{src.id}].implies: no entity '{entity}'"
+                    + did_you_mean(entity, config.entities)
+                )
     for w in config.watches:
         for s in w.sources or []:
             if s not in source_ids:
-                problems.append(f"{origins[f'watches:{w.id}']}: watches[{w.id}].sources: no source '{s}'")
+                problems.append(
+                    f"{origins[f'watches:{w.id}']}: watches[{w.id}].sources: no source '{s}'"
+                    + did_you_mean(s, source_ids)
+                )
         if isinstance(w.agreements, list):
             for a_id in w.agreements:
                 if a_id not in agreement_ids:
-                    problems.append(f"{origins[f'watches:{w.id}']}: watches[{w.id}].agreements: no agreement '{a_id}'")
+                    problems.append(
+                        f"{origins[f'watches:{w.id}']}: watches[{w.id}].agreements: no agreement '{a_id}'"
+                        + did_you_mean(a_id, agreement_ids)
+                    )
     for sub in config.subscribers:
         if isinstance(sub.watches, list):
             for w_id in sub.watches:
                 if w_id not in watch_ids:
                     problems.append(
                         f"{origins[f'subscribers:{sub.id}']}: subscribers[{sub.id}].watches: no watch '{w_id}'"
+                        + did_you_mean(w_id, watch_ids)
                     )
-    return problems
+    return problems + _check_queries(config, origins)
