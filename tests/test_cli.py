@@ -101,3 +101,38 @@ def test_example_config_keys_are_documented():
             for entry in data.get(section) or []:
                 for key in entry:
                     assert f"| `{key}` |" in reference, (file.name, section, key)
+
+
+def test_run_takes_its_web_host_from_the_environment(tmp_path: Path):
+    """A container sets TREATYWATCH_WEB_HOST; a config folder mounted over the image's cannot hide it."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.2", 0))
+        port = sock.getsockname()[1]
+    cfg = tmp_path / "c"
+    cfg.mkdir()
+    source = "{id: s, type: feed, url: 'http://127.0.0.1:9/x', every: 1h}"
+    (cfg / "s.yaml").write_text(f"settings: {{web_port: {port}}}\nsources:\n  - {source}\n", encoding="utf-8")
+    env = {**os.environ, "TREATYWATCH_WEB_HOST": "127.0.0.2"}
+    log = tmp_path / "log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "treatywatch", "--config", str(cfg), "--state-dir", str(tmp_path / "st"), "run"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while "status page on" not in log.read_text() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.2)
+            assert "status page on http://127.0.0.2:" in log.read_text(), log.read_text()[-500:]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)

@@ -140,13 +140,23 @@ def check(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option(
+    "--web-host",
+    envvar="TREATYWATCH_WEB_HOST",
+    default=None,
+    help="Status page address instead of settings.web_host (a container sets 0.0.0.0 here, not in the YAML).",
+)
 @click.pass_context
 @_errors
-def run(ctx: click.Context) -> None:
+def run(ctx: click.Context, web_host: str | None) -> None:
     """Run the daemon: poll every source on its schedule, match, alert, deliver. Ctrl-C stops it."""
     from .daemon import Daemon
 
-    Daemon(_app(ctx)).run()
+    app = _app(ctx)
+    if web_host:
+        settings = app.config.settings.model_copy(update={"web_host": web_host})
+        app.config = app.config.model_copy(update={"settings": settings})
+    Daemon(app).run()
 
 
 @cli.command()
