@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from .config.common import parse_duration
 from .errors import NotFoundError, TreatyWatchError
 from .items import Item, make_item
 from .logs import setup_logging
+from .views import delivery_row, iso, source_rows
 
 CONFIG_HELP = "Folder (or file) of YAML configuration. Default: config/ or $TREATYWATCH_CONFIG."
 
@@ -50,13 +51,6 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> flo
         ) from None
 
 
-def _iso(value: datetime | None) -> str | None:
-    """Datetimes in JSON output: ISO 8601 in UTC, whatever zone the store or clock handed us."""
-    if value is None:
-        return None
-    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
-
-
 def _emit_json(rows: list[dict[str, Any]]) -> None:
     """One JSON document on stdout and nothing else, so `| jq` and json.loads work."""
     click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -68,8 +62,8 @@ def _item_json(item_id: int, item: Item, first_seen: datetime | None) -> dict[st
         "source": item.source_id,
         "title": item.title,
         "link": item.link,
-        "published": _iso(item.published),
-        "first_seen": _iso(first_seen),
+        "published": iso(item.published),
+        "first_seen": iso(first_seen),
         "language": item.language,
     }
 
@@ -342,7 +336,7 @@ def alerts(ctx: click.Context, limit: int, watch: str | None, since: float | Non
                         "watches": a.watches,
                         "agreements": a.agreements,
                         "reports": len(a.reports),
-                        "created_at": _iso(a.created_at),
+                        "created_at": iso(a.created_at),
                     }
                     for a in rows
                 ],
@@ -365,28 +359,7 @@ def alerts(ctx: click.Context, limit: int, watch: str | None, since: float | Non
 def sources(ctx: click.Context, as_json: bool) -> None:
     """Each source's health: last success, failures in a row, last error, items last seen."""
     app = _app(ctx)
-    states = app.store.source_states()
-    rows = []
-    for src in app.config.sources:
-        st = states.get(src.id)
-        rows.append(
-            {
-                "id": src.id,
-                "type": src.type,
-                "enabled": src.enabled,
-                "every": src.every.describe(),
-                "every_seconds": src.every.seconds,
-                "cron": src.every.cron,
-                "last_attempt": _iso(st.last_attempt) if st else None,
-                "last_success": _iso(st.last_success) if st else None,
-                "next_due": _iso(st.next_due) if st else None,
-                "consecutive_failures": st.consecutive_failures if st else 0,
-                "last_error": st.last_error if st else None,
-                "items_last_seen": st.items_last_seen if st else None,
-                "total_items": st.total_items if st else 0,
-                "empty_flag": bool(st and st.empty_flag),
-            }
-        )
+    rows = source_rows(app.config, app.store.source_states())
     if as_json:
         _emit_json(rows)
         return
@@ -411,25 +384,7 @@ def deliveries(ctx: click.Context, status: str | None, as_json: bool) -> None:
         return
     rows = _app(ctx).store.deliveries(status)
     if as_json:
-        _emit_json(
-            [
-                {
-                    "id": d.id,
-                    "alert_id": d.alert_id,
-                    "kind": d.kind,
-                    "subscriber": d.subscriber_id,
-                    "channel": d.channel_label,
-                    "mode": d.mode,
-                    "status": d.status,
-                    "attempts": d.attempts,
-                    "next_attempt": _iso(d.next_attempt),
-                    "last_error": d.last_error,
-                    "created_at": _iso(d.created_at),
-                    "sent_at": _iso(d.sent_at),
-                }
-                for d in rows
-            ]
-        )
+        _emit_json([delivery_row(d) for d in rows])
         return
     for d in rows:
         click.echo(

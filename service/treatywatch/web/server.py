@@ -16,30 +16,15 @@ from ..errors import StoreError
 from ..matching.explain import match_to_dict
 from ..metrics import CONTENT_TYPE as METRICS_TYPE
 from ..notify.render import safe_link
-from ..store import AlertView, Delivery
+from ..store import AlertView
+from ..views import delivery_row, source_rows
 
 if TYPE_CHECKING:
     from ..app import App
 
 
 def sources_json(app: App) -> list[dict]:
-    states = app.store.source_states()
-    out = []
-    for src in app.config.sources:
-        st = states.get(src.id)
-        out.append(
-            {
-                "id": src.id,
-                "type": src.type,
-                "every": src.every.describe(),
-                "last_success": st.last_success.isoformat() if st and st.last_success else None,
-                "consecutive_failures": st.consecutive_failures if st else 0,
-                "last_error": st.last_error if st else None,
-                "items_last_seen": st.items_last_seen if st else None,
-                "empty_flag": bool(st and st.empty_flag),
-            }
-        )
-    return out
+    return source_rows(app.config, app.store.source_states())
 
 
 BROKEN_AFTER = 5  # failures in a row after which a source counts as broken for readiness
@@ -116,29 +101,12 @@ def alerts_json(app: App, query: dict[str, list[str]]) -> list[dict]:
     return [alert_json(a) for a in app.store.recent_alerts(offset + limit)[offset:]]
 
 
-def delivery_json(d: Delivery) -> dict:
-    return {
-        "id": d.id,
-        "alert_id": d.alert_id,
-        "kind": d.kind,
-        "subscriber": d.subscriber_id,
-        "channel": d.channel_label,  # the label hides secrets in the URL
-        "mode": d.mode,
-        "status": d.status,
-        "attempts": d.attempts,
-        "next_attempt": d.next_attempt.isoformat(),
-        "last_error": d.last_error,
-        "created_at": d.created_at.isoformat(),
-        "sent_at": d.sent_at.isoformat() if d.sent_at else None,
-    }
-
-
 def deliveries_json(app: App, query: dict[str, list[str]]) -> list[dict]:
     status = query.get("status", [""])[-1] or None
     if status is not None and status not in DELIVERY_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(DELIVERY_STATUSES)}, got {status!r}")
     limit = _int(query, "limit", 50, 1, MAX_LIMIT)
-    return [delivery_json(d) for d in app.store.deliveries(status, limit)]
+    return [delivery_row(d) for d in app.store.deliveries(status, limit)]
 
 
 def alerts_atom(app: App) -> str:

@@ -1,0 +1,58 @@
+"""The JSON shapes of sources and deliveries, shared by `--json` on the command line and the web API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from .config.models import Config
+from .store import Delivery, SourceState
+
+
+def iso(value: datetime | None) -> str | None:
+    """Datetimes in JSON output: ISO 8601 in UTC, whatever zone the store or clock handed us."""
+    if value is None:
+        return None
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
+
+
+def source_rows(config: Config, states: dict[str, SourceState]) -> list[dict]:
+    """Each configured source with its health, in config order."""
+    rows = []
+    for src in config.sources:
+        st = states.get(src.id)
+        rows.append(
+            {
+                "id": src.id,
+                "type": src.type,
+                "enabled": src.enabled,
+                "every": src.every.describe(),
+                "every_seconds": src.every.seconds,
+                "cron": src.every.cron,
+                "last_attempt": iso(st.last_attempt) if st else None,
+                "last_success": iso(st.last_success) if st else None,
+                "next_due": iso(st.next_due) if st else None,
+                "consecutive_failures": st.consecutive_failures if st else 0,
+                "last_error": st.last_error if st else None,
+                "items_last_seen": st.items_last_seen if st else None,
+                "total_items": st.total_items if st else 0,
+                "empty_flag": bool(st and st.empty_flag),
+            }
+        )
+    return rows
+
+
+def delivery_row(d: Delivery) -> dict:
+    return {
+        "id": d.id,
+        "alert_id": d.alert_id,
+        "kind": d.kind,
+        "subscriber": d.subscriber_id,
+        "channel": d.channel_label,  # the label hides secrets in the URL
+        "mode": d.mode,
+        "status": d.status,
+        "attempts": d.attempts,
+        "next_attempt": iso(d.next_attempt),
+        "last_error": d.last_error,
+        "created_at": iso(d.created_at),
+        "sent_at": iso(d.sent_at),
+    }
