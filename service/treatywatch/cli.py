@@ -284,7 +284,7 @@ def evaluate(ctx: click.Context, cases: Path, minimum: float, watchlist_file: Pa
 
         dev = run_devset(cases, watchlist_file or cases / "watchlist.yaml", build)
         click.echo(dev.text())
-        if dev.overall.worst < minimum:
+        if min(dev.overall.precision, dev.overall.recall) < minimum:
             sys.exit(6)
         return
     from .evaluation import evaluate as run

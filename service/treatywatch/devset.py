@@ -18,8 +18,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from .errors import ConfigError
-
-LANGUAGES = ("en", "ru", "fr", "pt", "de", "es")
+from .evaluation import Score
+from .matching.text import LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -34,40 +34,26 @@ class DevItem:
     agreements: frozenset[str]
 
 
-@dataclass
-class Tally:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    def line(self) -> str:
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-        return f"P {p:.2f} R {r:.2f} (tp {self.tp} fp {self.fp} fn {self.fn})"
-
-    @property
-    def worst(self) -> float:
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-        return min(p, r)
+def _line(t: Score) -> str:
+    return f"P {t.precision:.2f} R {t.recall:.2f} (tp {t.tp} fp {t.fp} fn {t.fn})"
 
 
 @dataclass
 class DevReport:
     items: int
-    overall: Tally = field(default_factory=Tally)
-    by_watch: dict[str, Tally] = field(default_factory=dict)
-    by_language: dict[str, Tally] = field(default_factory=dict)
+    overall: Score = field(default_factory=Score)
+    by_watch: dict[str, Score] = field(default_factory=dict)
+    by_language: dict[str, Score] = field(default_factory=dict)
     attribution: tuple[int, int] = (0, 0)
     misses: list[str] = field(default_factory=list)
 
     def text(self) -> str:
-        lines = [f"{w}: {t.line()}" for w, t in sorted(self.by_watch.items())]
-        lines += [f"  {lang}: {t.line()}" for lang, t in self.by_language.items()]
+        lines = [f"{w}: {_line(t)}" for w, t in sorted(self.by_watch.items())]
+        lines += [f"  {lang}: {_line(t)}" for lang, t in self.by_language.items()]
         exact, caught = self.attribution
         lines.append(f"agreement attribution on caught agreement-watch items: exact set {exact}/{caught}")
         lines += [f"    {m}" for m in self.misses]
-        lines.append(f"detection devset: {self.overall.line()} over {self.items} items")
+        lines.append(f"detection devset: {_line(self.overall)} over {self.items} items")
         return "\n".join(lines)
 
 
@@ -195,8 +181,8 @@ def score(items: list[DevItem], got: dict[str, dict[str, frozenset[str]]]) -> De
             hit, wanted = w in fired, w in i.watches
             for t in (
                 report.overall,
-                report.by_watch.setdefault(w, Tally()),
-                report.by_language.setdefault(i.lang, Tally()),
+                report.by_watch.setdefault(w, Score()),
+                report.by_language.setdefault(i.lang, Score()),
             ):
                 t.tp += hit and wanted
                 t.fp += hit and not wanted
