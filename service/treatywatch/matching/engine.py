@@ -162,12 +162,10 @@ class Watchlist:
         data = cue_lists()
         reach = data.get("reach", {})
 
-        def node(kind: str) -> CNode:
-            return _alternatives(
-                [self._phrase(t, lang, f"{kind}: {t} ({lang})") for lang, terms in data[kind].items() for t in terms]
-            )
-
-        return Cues(node("modal"), node("negation"), node("retrospective"), reach["modal"], reach["negation"])
+        modal, negation, retro = (
+            self._compile_terms(kind, data[kind]) for kind in ("modal", "negation", "retrospective")
+        )
+        return Cues(modal, negation, retro, reach["modal"], reach["negation"])
 
     def _compile_subject(self, title: str, parties: list[str], query_sets: set[str]) -> CNode | None:
         """What the agreement is about, as evidence against a namesake: the content words of its title (military,
@@ -193,10 +191,13 @@ class Watchlist:
         return _alternatives(evidence) if evidence else None
 
     def _compile_set(self, name: str, ts: TermSet) -> CNode:
-        phrases = [
-            self._phrase(t, lang, f"@{name}: {t} ({lang})") for lang, terms in ts.by_language.items() for t in terms
-        ]
-        return _alternatives(phrases)
+        return self._compile_terms(f"@{name}", ts.by_language)
+
+    def _compile_terms(self, label: str, by_language: dict[str, list[str]]) -> CNode:
+        """Terms by language, one alternative each, labelled `label: term (lang)` in explanations."""
+        return _alternatives(
+            [self._phrase(t, lang, f"{label}: {t} ({lang})") for lang, terms in by_language.items() for t in terms]
+        )
 
     def _compile_names(self, title: str, aliases: dict[str, list[str]]) -> CNode | None:
         phrases = [self._phrase(title, None, f"title: {title}")]
