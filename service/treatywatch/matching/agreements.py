@@ -46,6 +46,16 @@ class EntityHits:
         self._doc = doc
         self._entities = entities
         self._cache: dict[str, list[Hit] | None] = {e: [] for e in implied}
+        self._other_country: bool | None = None
+
+    def other_country_named(self, parties: frozenset[str], countries: CNode | None) -> bool:
+        """Does the item name a country none of these entities stands for? Once per item, however many
+        agreements ask."""
+        if self._other_country is None:
+            covered = {p for e in parties for h in self.get(e) or () for p in range(h.start, h.end + 1)}
+            named = (countries.eval(self._doc, None) if countries is not None else None) or []
+            self._other_country = any(h.start not in covered for h in named)
+        return self._other_country
 
     def get(self, entity_id: str) -> list[Hit] | None:
         """Where the item names the entity; a dateline ("Brussels, 6 December 2025 –") is where it was written,
@@ -87,24 +97,31 @@ def assess(
     else:
         party_hits = [entities.get(p) for p in agreement.parties]
         unnamed = {p for p, h in zip(agreement.parties, party_hits, strict=True) if h is None}
-        if unnamed and not _may_go_unnamed(agreement, doc, unnamed, common, entities, all_parties, countries):
+        # A party of every tracked agreement (Russia, in a Russia-centric watchlist) tells none of them apart, and
+        # Russian reports rarely name it ("Правительство расторгло соглашение с Хорватией о сотрудничестве в военной
+        # области"). It may go unnamed when the other parties are named, the agreement's subject is spoken of, and
+        # no country outside the watchlist's parties is named (CLDR names): "Gabon ends its defence accord with
+        # France" is another state's decision, not Russia's.
+        if unnamed - common or len(unnamed) == len(agreement.parties):
+            return None
+        about = agreement.subject.eval(doc, None) if agreement.subject is not None else None
+        if unnamed and not (about and not entities.other_country_named(all_parties, countries)):
             return None
         score = PARTIES_SCORE
         reasons.append(
             "names all parties: "
             + ", ".join(
                 p
-            if h
-            else f"{p} (implied by the source)"
-            if p not in unnamed
-            else f"{p} (party to every tracked agreement)"
-            for p, h in zip(agreement.parties, party_hits, strict=True)
+                if h
+                else f"{p} (implied by the source)"
+                if p not in unnamed
+                else f"{p} (party to every tracked agreement)"
+                for p, h in zip(agreement.parties, party_hits, strict=True)
             )
         )
         for ph in party_hits:
             hits += ph or []
         if agreement.subject is not None:
-            about = agreement.subject.eval(doc, None)
             if about:
                 score += SUBJECT_BONUS
                 hits += about
@@ -130,29 +147,6 @@ def assess(
     if score < THRESHOLD:
         return None
     return AgreementHit(agreement.id, agreement.title, round(min(score, 1.0), 2), tuple(reasons)), hits
-
-
-def _may_go_unnamed(
-    agreement: CompiledAgreement,
-    doc: Doc,
-    unnamed: set[str],
-    common: frozenset[str],
-    entities: EntityHits,
-    all_parties: frozenset[str],
-    countries: CNode | None,
-) -> bool:
-    """A party of every tracked agreement (Russia, in a Russia-centric watchlist) tells none of them apart, and
-    Russian reports rarely name it ("Правительство расторгло соглашение с Хорватией о сотрудничестве в военной
-    области"). It may go unnamed when the other parties are named, the agreement's subject is spoken of, and no
-    country outside the watchlist's parties is named (CLDR's country names): "Gabon ends its defence accord with
-    France" is another state's decision, not Russia's."""
-    if unnamed - common or len(unnamed) == len(agreement.parties):
-        return False
-    if agreement.subject is None or not agreement.subject.eval(doc, None):
-        return False
-    covered = {p for e in all_parties for h in entities.get(e) or () for p in range(h.start, h.end + 1)}
-    named = (countries.eval(doc, None) if countries is not None else None) or []
-    return all(h.start in covered for h in named)
 
 
 def _lead_end(doc: Doc) -> int:
