@@ -23,6 +23,8 @@ from treatywatch.demo import demo_data
 from treatywatch.localserve import FixtureServer, SmtpSink
 from treatywatch.matching.text import Analyzer
 
+pytest_plugins = ["pg"]  # a real PostgreSQL server for the tests of both engines (tests/pg.py)
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "config"
 FIXTURES = demo_data() / "fixtures"

@@ -1,50 +1,79 @@
-"""The Store on a real SQLite file: migrations, reopening, full-text search, version guard."""
+"""The Store on both engines (a real SQLite file, a real PostgreSQL server): migrations, reopening, full-text
+search, version guard, and on PostgreSQL the work sharing between daemons (leases, outbox claims, one alert per
+event)."""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from treatywatch.alerts import AlertPlan
+from treatywatch.alerts import AlertPlan, Report, plan_alerts
 from treatywatch.errors import QueryError, StoreConflict, StoreError
 from treatywatch.items import make_item
-from treatywatch.store import SourceState, Store
+from treatywatch.matching.explain import AgreementHit, Match
+from treatywatch.notify.routing import DeliverySpec
+from treatywatch.store import SourceState, SqlStore, Store, open_store, redact
 from treatywatch.store.schema import MIGRATIONS
 
 NOW = datetime(2025, 12, 6, 12, tzinfo=UTC)
 
 
-def ingest(store: Store, *titles: str) -> None:
+def ingest(store: SqlStore, *titles: str) -> None:
     items = [make_item("s", title=t, guid=t) for t in titles]
     store.commit_poll(SourceState("s"), [(i, None) for i in items], [], AlertPlan(), [], [], NOW)
 
 
-def test_wal_migrations_and_reopen(tmp_path: Path):
-    db = tmp_path / "tw.db"
-    store = Store(db)
+@pytest.fixture
+def store(database: str, tmp_path: Path) -> Iterator[SqlStore]:
+    """The same tests on each engine (tests/pg.py's `database` fixture)."""
+    s = open_store(database, tmp_path / "state", lease=2.0)
+    yield s
+    s.close()
+
+
+def test_migrations_reopen_and_search(store: SqlStore, database: str, tmp_path: Path):
     ingest(store, "Russia terminates pact with France", "Snow in Moscow")
     store.close()
-    conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    conn.close()
-    again = Store(db)
+    again = open_store(database, tmp_path / "state")  # migrations already applied: nothing to do, nothing lost
     assert again.counts()["items"] == 2
     assert [s.item.title for s in again.search("terminates")] == ["Russia terminates pact with France"]
     assert [s.item.title for s in again.search("mosc*")] == ["Snow in Moscow"]
-    with pytest.raises(QueryError, match="search syntax"):
-        again.search('"unbalanced')
+    assert [s.item.title for s in again.search('"terminates pact"')] == ["Russia terminates pact with France"]
+    assert again.search("nothinglikethis") == []
+    again.close()
 
 
-def test_item_stored_once_per_source_and_key(tmp_path: Path):
-    store = Store(tmp_path / "tw.db")
+def test_item_stored_once_per_source_and_key(store: SqlStore):
     ingest(store, "A")
     with pytest.raises(StoreConflict):
         ingest(store, "A")  # the runner asks known_items first, and reads again when another process won the race
     assert store.counts()["items"] == 1
+
+
+def test_source_state_round_trip(store: SqlStore):
+    state = SourceState("s", etag='"x"', next_due=NOW, consecutive_failures=2, last_error="boom", empty_flag=True)
+    store.save_source_state(state)
+    store.save_source_state(state)  # an upsert: saved twice, one row
+    assert store.source_state("s") == state and list(store.source_states()) == ["s"]
+
+
+def test_wal_migrations_on_sqlite(tmp_path: Path):
+    db = tmp_path / "tw.db"
+    Store(db).close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    conn.close()
+
+
+def test_sqlite_search_syntax_error_is_the_operators(tmp_path: Path):
+    with pytest.raises(QueryError, match="search syntax"):
+        Store(tmp_path / "tw.db").search('"unbalanced')
 
 
 def test_newer_schema_is_refused(tmp_path: Path):
@@ -58,8 +87,98 @@ def test_newer_schema_is_refused(tmp_path: Path):
         Store(db)
 
 
+def test_newer_schema_is_refused_on_postgresql(pg_url: str, tmp_path: Path):
+    import psycopg
+
+    open_store(pg_url, tmp_path).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (99)")
+    with pytest.raises(StoreError, match="newer than this TreatyWatch"):
+        open_store(pg_url, tmp_path)
+
+
 def test_not_a_database(tmp_path: Path):
     bad = tmp_path / "tw.db"
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open database"):
         Store(bad)
+
+
+def test_password_never_shown(pg_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A refused connection names the database, never its password (in the URL or in the environment)."""
+    monkeypatch.setenv("TREATYWATCH_DATABASE_PASSWORD", "s3cret-env")
+    url = f"postgresql://tw:s3cret-url@127.0.0.1:{pg_server.port}/no_such_db"
+    with pytest.raises(StoreError) as info:
+        open_store(url, tmp_path)
+    assert "no_such_db" in str(info.value)
+    assert "s3cret" not in str(info.value) and "s3cret" not in redact(f"{url} password=s3cret-env")
+
+
+# -- work sharing on PostgreSQL ----------------------------------------------------------------------------------
+def test_one_daemon_at_a_time_holds_a_source_until_its_lease_expires(pg_url: str, tmp_path: Path):
+    a, b = open_store(pg_url, tmp_path, lease=1.0), open_store(pg_url, tmp_path, lease=1.0)
+    assert a.claim_source("s") and a.claim_source("s")  # its own lease renews
+    assert not b.claim_source("s")
+    a.release_source("s", 0.0)  # polled: free for the next turn
+    assert b.claim_source("s") and not a.claim_source("s")
+    # b dies holding it (no release): a takes over once the lease expired
+    deadline = datetime.now(UTC) + timedelta(seconds=5)
+    while not a.claim_source("s"):
+        assert datetime.now(UTC) < deadline, "the dead daemon's lease never expired"
+    a.close(), b.close()
+
+
+def test_sqlite_grants_every_source(tmp_path: Path):
+    s = Store(tmp_path / "tw.db")
+    assert s.claim_source("x") and s.claim_source("x")
+
+
+def _alert_with_delivery(store: SqlStore) -> None:
+    item = make_item("s", title="Pact ended", guid="p")
+    match = Match("w", "W", "high", (), (AgreementHit("ag", "Ag", 1.0, ("named",), subject=True),), "")
+    report = Report(item, (match,))
+    plan = plan_alerts([report], [])
+    spec = DeliverySpec("desk", "c" * 64, "json://x", "instant", "alert", NOW)
+    store.commit_poll(SourceState("s"), [(item, None)], [report], plan, [[spec]], [], NOW)
+
+
+def test_outbox_claims(pg_url: str, tmp_path: Path):
+    a, b = open_store(pg_url, tmp_path, lease=30.0), open_store(pg_url, tmp_path, lease=30.0)
+    _alert_with_delivery(a)
+    claimed = a.due_deliveries(NOW)
+    assert len(claimed) == 1 and b.due_deliveries(NOW) == []  # a holds it while it sends
+    a.mark_failed([claimed[0].id], "refused", NOW)  # failed: handed back, anyone retries it
+    assert [d.id for d in b.due_deliveries(NOW)] == [claimed[0].id]
+    b.close()  # b stops cleanly: its claims go back at once
+    assert len(a.due_deliveries(NOW)) == 1
+    a.close()
+
+
+def test_two_daemons_seeing_one_event_at_once_open_one_alert(pg_url: str, tmp_path: Path):
+    """Both plan from the same (empty) view of open alerts and commit together: the second is refused, and its
+    redo (the runner's StoreConflict path) joins the first's alert."""
+    a, b = open_store(pg_url, tmp_path), open_store(pg_url, tmp_path)
+    match = Match("w", "W", "high", (), (AgreementHit("ag", "Ag", 1.0, ("named",), subject=True),), "")
+    reports = [Report(make_item(src, title=f"Pact ended, says {src}", guid="g"), (match,)) for src in ("s1", "s2")]
+    plans = [plan_alerts([r], s.open_alerts(NOW - timedelta(days=3))) for r, s in zip(reports, (a, b), strict=True)]
+    assert all(len(p.new) == 1 for p in plans)  # each would open an alert
+    errors: list[Exception] = []
+
+    def commit(store: SqlStore, report: Report, plan: AlertPlan) -> None:
+        try:
+            src = report.item.source_id
+            store.commit_poll(SourceState(src), [(report.item, None)], [report], plan, [[]], [], NOW)
+        except StoreConflict as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=commit, args=(s, r, p)) for s, r, p in zip((a, b), reports, plans, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 1 and a.counts()["alerts"] == 1
+    stored = {r["source_id"] for r in a._rows("SELECT source_id FROM items")}
+    loser = next(r for r in reports if r.item.source_id not in stored)
+    redo = plan_alerts([loser], a.open_alerts(NOW - timedelta(days=3)))
+    assert not redo.new and len(redo.attach) == 1
+    a.close(), b.close()

@@ -24,7 +24,7 @@ from .notify.render import Renderer
 from .notify.sender import Sender
 from .pipeline import Runner
 from .sources.fetch import Fetcher
-from .store import Store
+from .store import SqlStore, open_store
 
 
 def utcnow() -> datetime:
@@ -114,7 +114,7 @@ class StateLock:
 class App:
     config: Config
     watchlist: Watchlist
-    store: Store
+    store: SqlStore
     fetcher: Fetcher
     runner: Runner
     outbox: Outbox
@@ -146,7 +146,7 @@ def build_app(
     busy_timeout: float = 30.0,
 ) -> App:
     s = config.settings
-    store = Store(config.database_path, busy_timeout=busy_timeout)
+    store = open_store(s.database, s.state_dir, busy_timeout=busy_timeout, lease=s.lease)
     fetcher = Fetcher(
         user_agent=s.user_agent,
         per_host_concurrency=s.per_host_concurrency,

@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 
 from . import __version__
 from .config.models import Config
-from .store import Store
+from .store import SqlStore
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # seconds: a local fixture answers in milliseconds, a slow portal in tens of seconds
@@ -35,7 +35,7 @@ class StateSource:
     """What the scrape-time gauges read: the current config (it changes on reload) and the store."""
 
     config: Callable[[], Config]
-    store: Store
+    store: SqlStore
 
 
 class StateCollector(Collector):

@@ -21,7 +21,7 @@ from .retry import backoff
 from .sources.base import Request, Response, SourceConfig
 from .sources.fetch import Fetcher, FetchLimits, Validators
 from .sources.registry import SOURCE_TYPES
-from .store import SourceState, Store
+from .store import SourceState, SqlStore
 
 log = logging.getLogger("treatywatch.pipeline")
 
@@ -46,7 +46,7 @@ class Runner:
         self,
         config: Config,
         watchlist: Watchlist,
-        store: Store,
+        store: SqlStore,
         fetcher: Fetcher,
         clock: Callable[[], datetime],
         rng: random.Random | None = None,

@@ -22,7 +22,17 @@ class Settings(Strict):
     """Service-wide settings; every key has a default, so `settings:` may be left out entirely."""
 
     state_dir: Path = Field(default=Path("state"), description="Runtime data (database); relative to the CWD.")
-    database: str = Field(default="treatywatch.db", description="SQLite file name inside state_dir.")
+    database: str = Field(
+        default="treatywatch.db",
+        description="Where the data lives: an SQLite file name inside state_dir (the default), sqlite:///path, or "
+        "postgresql://user@host:5432/db for several daemons sharing the work (the password from PGPASSWORD or "
+        "TREATYWATCH_DATABASE_PASSWORD, never written here). --database overrides it.",
+    )
+    lease: Duration = Field(
+        default=60.0,
+        description="PostgreSQL only: how long a daemon's claim on a source or a delivery outlives the daemon. "
+        "Another daemon takes its work over this long after it dies; keep it above the slowest poll.",
+    )
     user_agent: str = Field(
         default="TreatyWatch/0.1 (+https://github.com/treatywatch/treatywatch; treaty alerting)",
         description="User-Agent sent to every source.",

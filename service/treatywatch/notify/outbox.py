@@ -17,7 +17,7 @@ from ..config.models import Config, Subscriber
 from ..errors import NotifyError
 from ..metrics import Metrics
 from ..retry import backoff
-from ..store import AlertView, Delivery, Store
+from ..store import AlertView, Delivery, SqlStore
 from .channels import channel
 from .render import DigestEntry, Renderer
 from .routing import effective_subscribers
@@ -41,7 +41,7 @@ class Outbox:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: SqlStore,
         sender: Sender,
         renderer: Renderer,
         clock: Callable[[], datetime],

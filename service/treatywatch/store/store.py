@@ -1,43 +1,26 @@
-"""The Store: the only code that speaks SQL. SQLite in WAL mode through sqlite-utils; one writer at a time."""
+"""The Store's shared SQL: what SQLite (sqlite.py) and PostgreSQL (postgres.py) both run, with `?` placeholders,
+ON CONFLICT and RETURNING. Engine specifics (connections, transactions, full-text search, work sharing) live in
+the engine modules; this is still the only place where the pipeline's tables are read and written."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
-import sqlite_utils
-
-from ..alerts import AlertPlan, OpenAlert, Report
-from ..errors import NotFoundError, QueryError, StoreConflict, StoreError
+from ..alerts import AlertPlan, NewAlert, OpenAlert, Report, stored_fingerprint
+from ..errors import NotFoundError
 from ..items import Item
 from ..matching.explain import match_from_dict, match_to_dict
 from ..notify.routing import DeliverySpec
+from .base import Row, StoreBase, Tx, dt, dt_req, ts
 from .models import AlertView, Delivery, KnownItem, ReportView, SourceState, StoredItem
-from .schema import migrate
+
+__all__ = ["SqlStore", "dt", "dt_req", "ts"]
 
 
-def ts(value: datetime | None) -> str | None:
-    # Fixed width, so that text comparison in SQL is time comparison.
-    return value.isoformat(timespec="microseconds") if value is not None else None
-
-
-def dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def dt_req(value: str) -> datetime:
-    """A NOT NULL timestamp column."""
-    return datetime.fromisoformat(value)
-
-
-def _item(row: sqlite3.Row) -> Item:
+def _item(row: Row) -> Item:
     return Item(
         source_id=row["source_id"],
         key=row["key"],
@@ -51,74 +34,12 @@ def _item(row: sqlite3.Row) -> Item:
     )
 
 
-class Store:
-    """Built once by the CLI from the configured path; passed to the runner, daemon, web and commands."""
+class SqlStore(StoreBase):
+    """The shared SQL of both engines. Built once by the CLI from settings.database (open_store); passed to the
+    runner, daemon, web and commands."""
 
-    def __init__(self, path: Path | str, busy_timeout: float = 30.0) -> None:
-        """busy_timeout: seconds a write waits for another process's lock before it fails as a StoreError."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=busy_timeout, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self.db = sqlite_utils.Database(conn)
-            migrate(self.db)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open database {path}: {exc}") from exc
-        self.path = path
-        self._busy_ms = int(busy_timeout * 1000)
-        self._conn = conn
-        self._lock = threading.RLock()
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def checkpoint(self, timeout: float) -> bool:
-        """Fold the WAL into the database file and truncate it, waiting at most `timeout` seconds (for a writer of
-        this process, then for readers of others). False when it could not: the WAL stays and is replayed on open,
-        so nothing is lost either way; a clean stop just leaves one file instead of three."""
-        if not self._lock.acquire(timeout=max(timeout, 0.0)):
-            return False
-        try:
-            self._conn.execute(f"PRAGMA busy_timeout = {int(max(timeout, 0.0) * 1000)}")
-            busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            return bool(busy == 0)
-        except sqlite3.Error:
-            return False
-        finally:
-            try:
-                self._conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-            finally:
-                self._lock.release()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One writer at a time; everything inside commits together or not at all. A database locked by another
-        process beyond the busy timeout, or a full disk, is a StoreError (exit 3), with nothing half-written."""
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreError(f"cannot write to {self.path}: {exc}") from exc
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException as exc:
-                if self._conn.in_transaction:  # SQLite may have rolled back already (disk full, I/O error)
-                    with suppress(sqlite3.Error):
-                        self._conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError):  # locked beyond the busy timeout, disk full, I/O
-                    raise StoreError(f"cannot write to {self.path}, nothing of this change was kept: {exc}") from exc
-                if isinstance(exc, sqlite3.IntegrityError):  # another process wrote the same row first
-                    raise StoreConflict(f"{self.path}: written meanwhile by another process: {exc}") from exc
-                raise
-
-    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, tuple(params)).fetchall()
+    # SQL appended to the outbox's status updates: PostgreSQL hands the delivery's claim back with them
+    _unclaim = ""
 
     # -- sources ---------------------------------------------------------------------------------------------
     def source_state(self, source_id: str) -> SourceState:
@@ -143,14 +64,17 @@ class Store:
     def source_states(self) -> dict[str, SourceState]:
         return {r["id"]: self.source_state(r["id"]) for r in self._rows("SELECT id FROM sources")}
 
-    def _save_state(self, conn: sqlite3.Connection, state: SourceState) -> None:
+    def _save_state(self, conn: Tx, state: SourceState) -> None:
         row = asdict(state)
         for key in ("last_attempt", "last_success", "next_due"):
             row[key] = ts(row[key])
         row["empty_flag"] = int(state.empty_flag)
         cols = ", ".join(row)
+        update = ", ".join(f"{c} = excluded.{c}" for c in row if c != "id")
         conn.execute(
-            f"INSERT OR REPLACE INTO sources ({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            f"INSERT INTO sources ({cols}) VALUES ({', '.join('?' * len(row))})"
+            f" ON CONFLICT (id) DO UPDATE SET {update}",
+            list(row.values()),
         )
 
     def save_source_state(self, state: SourceState) -> None:
@@ -171,13 +95,13 @@ class Store:
         return out
 
     def _write_item(
-        self, conn: sqlite3.Connection, item: Item, known: KnownItem | None, now: datetime
+        self, conn: Tx, item: Item, known: KnownItem | None, now: datetime
     ) -> tuple[int, int]:
         """Insert a new item or store a revision of a changed one; returns (id, revision)."""
         if known is None:
             cur = conn.execute(
                 "INSERT INTO items (source_id, key, title, link, summary, published, language, untitled, content_hash,"
-                " revision, extra, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+                " revision, extra, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING id",
                 (
                     item.source_id,
                     item.key,
@@ -193,7 +117,7 @@ class Store:
                     ts(now),
                 ),
             )
-            item_id, revision = int(cur.lastrowid or 0), 1
+            item_id, revision = int(cur.fetchone()["id"]), 1
         else:
             item_id, revision = known.id, known.revision + 1
             conn.execute(
@@ -234,15 +158,8 @@ class Store:
             yield StoredItem(r["id"], _item(r), r["revision"], dt_req(r["first_seen"]))
 
     def search(self, text: str, limit: int = 20) -> list[StoredItem]:
-        """FTS5 query; a syntax error in it is the operator's, reported as such."""
-        try:
-            rows = self._rows(
-                "SELECT items.* FROM items_fts JOIN items ON items.id = items_fts.rowid "
-                "WHERE items_fts MATCH ? ORDER BY rank LIMIT ?",
-                [text, limit],
-            )
-        except sqlite3.OperationalError as exc:
-            raise QueryError(f"search syntax: {exc}", text, 0) from exc
+        """The engine's full-text search (FTS5, or PostgreSQL's tsvector); a syntax error is the operator's."""
+        rows = self.search_rows(text, limit)
         return [StoredItem(r["id"], _item(r), r["revision"], dt_req(r["first_seen"])) for r in rows]
 
     # -- one poll, one transaction ---------------------------------------------------------------------------
@@ -256,13 +173,14 @@ class Store:
         return out
 
     def open_alerts(self, since: datetime) -> list[OpenAlert]:
-        from ..alerts import stored_fingerprint
-
         rows = self._rows(
             "SELECT id, watches, agreements, title, fingerprint, created_at FROM alerts WHERE created_at >= ?"
             " ORDER BY id",
             [ts(since)],
         )
+        return self._open_alert_rows(rows)
+
+    def _open_alert_rows(self, rows: list[Row]) -> list[OpenAlert]:
         return [
             OpenAlert(
                 r["id"],
@@ -283,11 +201,21 @@ class Store:
         deliveries_for_new: list[list[DeliverySpec]],
         deliveries_for_attach: list[list[DeliverySpec]],
         now: datetime,
+        seen: list[int] | None = None,
     ) -> int:
         """Items, matches, alerts and their deliveries: all of it or none of it. Returns the reports that were
-        news to an existing alert (revisions of reports it already holds are not)."""
+        news to an existing alert (revisions of reports it already holds are not). `seen`: ids of items fetched
+        again unchanged, whose last_seen moves to now."""
         with self.transaction() as conn:
+            if plan.new:
+                self._before_new_alerts(conn, plan.new, now)
             self._save_state(conn, state)
+            ids_seen = seen or []
+            for start in range(0, len(ids_seen), 500):
+                chunk = ids_seen[start : start + 500]
+                conn.execute(
+                    f"UPDATE items SET last_seen = ? WHERE id IN ({', '.join('?' * len(chunk))})", [ts(now), *chunk]
+                )
             ids: dict[tuple[str, str], tuple[int, int]] = {}
             for item, known in changed:
                 ids[(item.source_id, item.key)] = self._write_item(conn, item, known, now)
@@ -297,8 +225,8 @@ class Store:
                 item_id, revision = ids[(report.item.source_id, report.item.key)]
                 for m in report.matches:
                     conn.execute(
-                        "INSERT OR IGNORE INTO matches (item_id, revision, watch_id, severity, explanation, alert_id,"
-                        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO matches (item_id, revision, watch_id, severity, explanation, alert_id,"
+                        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         (
                             item_id,
                             revision,
@@ -309,13 +237,15 @@ class Store:
                             ts(now),
                         ),
                     )
-                cur = conn.execute("INSERT OR IGNORE INTO alert_reports VALUES (?, ?, ?)", (alert_id, item_id, ts(now)))
+                cur = conn.execute(
+                    "INSERT INTO alert_reports VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (alert_id, item_id, ts(now))
+                )
                 return cur.rowcount == 1
 
             for new, specs in zip(plan.new, deliveries_for_new, strict=True):
                 cur = conn.execute(
                     "INSERT INTO alerts (watch_id, watches, severity, title, agreements, fingerprint, created_at,"
-                    " updated_at, report_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " updated_at, report_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (
                         new.watch_id,
                         json.dumps(sorted(new.watches)),
@@ -328,7 +258,8 @@ class Store:
                         len(new.reports),
                     ),
                 )
-                alert_id = int(cur.lastrowid or 0)
+                alert_id = int(cur.fetchone()["id"])
+                self._alert_opened(conn, alert_id, new, now)
                 for report in new.reports:
                     record(report, alert_id)
                 self._queue(conn, alert_id, specs, now)
@@ -344,12 +275,19 @@ class Store:
                 self._queue(conn, attach.alert_id, specs, now)
             return attached
 
-    def _queue(self, conn: sqlite3.Connection, alert_id: int, specs: list[DeliverySpec], now: datetime) -> None:
+    def _before_new_alerts(self, conn: Tx, new: list[NewAlert], now: datetime) -> None:
+        """Engine hook, inside the poll's transaction before it opens alerts: where several daemons share the
+        database, raise StoreConflict when another one opened an alert for the same event meanwhile."""
+
+    def _alert_opened(self, conn: Tx, alert_id: int, new: NewAlert, now: datetime) -> None:
+        """Engine hook: record the event's key, so that a second alert for it breaks a uniqueness rule."""
+
+    def _queue(self, conn: Tx, alert_id: int, specs: list[DeliverySpec], now: datetime) -> None:
         for d in specs:
             # The partial unique indexes make this idempotent: one alert delivery, one pending follow-up.
             conn.execute(
-                "INSERT OR IGNORE INTO deliveries (alert_id, kind, subscriber_id, channel, channel_label, mode,"
-                " next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO deliveries (alert_id, kind, subscriber_id, channel, channel_label, mode,"
+                " next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (alert_id, d.kind, d.subscriber_id, d.channel, d.channel_label, d.mode, ts(d.next_attempt), ts(now)),
             )
 
@@ -384,7 +322,7 @@ class Store:
         )
 
     def recent_alerts(
-        self, limit: int = 20, watch: str | None = None, since: datetime | None = None
+        self, limit: int = 20, watch: str | None = None, since: datetime | None = None, offset: int = 0
     ) -> list[AlertView]:
         sql, params = "SELECT id FROM alerts WHERE 1=1", list[object]()
         if watch:
@@ -393,20 +331,26 @@ class Store:
         if since:
             sql += " AND created_at >= ?"
             params.append(ts(since))
-        rows = self._rows(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+        rows = self._rows(sql + " ORDER BY id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
         return [self.alert(r["id"]) for r in rows]
+
+    def alert_times(self, since: datetime) -> list[tuple[datetime, str]]:
+        """When each alert since then was opened, and by which watch: the console's chart buckets them by day
+        in the operator's time zone."""
+        rows = self._rows("SELECT created_at, watch_id FROM alerts WHERE created_at >= ? ORDER BY id", [ts(since)])
+        return [(dt_req(r["created_at"]), r["watch_id"]) for r in rows]
 
     def covered_until(self, alert_id: int, subscriber_id: str, channel: str) -> datetime | None:
         """When this channel last got a message about the alert: reports added later are news to it."""
         rows = self._rows(
-            "SELECT max(sent_at) FROM deliveries WHERE alert_id = ? AND subscriber_id = ? AND channel = ?"
+            "SELECT max(sent_at) AS last FROM deliveries WHERE alert_id = ? AND subscriber_id = ? AND channel = ?"
             " AND status = 'sent'",
             [alert_id, subscriber_id, channel],
         )
-        return dt(rows[0][0])
+        return dt(rows[0]["last"])
 
     # -- deliveries (the outbox) -----------------------------------------------------------------------------
-    def _delivery(self, r: sqlite3.Row) -> Delivery:
+    def _delivery(self, r: Row) -> Delivery:
         return Delivery(
             r["id"],
             r["alert_id"],
@@ -424,6 +368,7 @@ class Store:
         )
 
     def due_deliveries(self, now: datetime) -> list[Delivery]:
+        """What the outbox may send now. Where daemons share the database, this claims them (postgres.py)."""
         rows = self._rows(
             "SELECT * FROM deliveries WHERE status IN ('pending', 'failed') AND next_attempt <= ? "
             "ORDER BY next_attempt, id",
@@ -431,29 +376,33 @@ class Store:
         )
         return [self._delivery(r) for r in rows]
 
-    def deliveries(self, status: str | None = None, limit: int = 100) -> list[Delivery]:
-        sql, params = "SELECT * FROM deliveries", []
+    def deliveries(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[Delivery]:
+        sql, params = "SELECT * FROM deliveries", list[object]()
         if status:
             sql += " WHERE status = ?"
             params.append(status)
-        return [self._delivery(r) for r in self._rows(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])]
+        rows = self._rows(sql + " ORDER BY id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
+        return [self._delivery(r) for r in rows]
 
     def mark_sent(self, ids: list[int], now: datetime) -> None:
         with self.transaction() as conn:
-            conn.executemany(
-                "UPDATE deliveries SET status='sent', sent_at=?, attempts=attempts+1, last_error=NULL WHERE id=?",
-                [(ts(now), i) for i in ids],
-            )
+            for i in ids:
+                conn.execute(
+                    f"UPDATE deliveries SET status='sent', sent_at=?, attempts=attempts+1, last_error=NULL"
+                    f"{self._unclaim} WHERE id=?",
+                    (ts(now), i),
+                )
 
     def mark_failed(self, ids: list[int], error: str, next_attempt: datetime | None) -> None:
         """A failed attempt: retried at next_attempt, or dead when there is none."""
         status = "failed" if next_attempt is not None else "dead"
         with self.transaction() as conn:
-            conn.executemany(
-                "UPDATE deliveries SET status=?, attempts=attempts+1, last_error=?, next_attempt="
-                "COALESCE(?, next_attempt) WHERE id=?",
-                [(status, error[:1000], ts(next_attempt), i) for i in ids],
-            )
+            for i in ids:
+                conn.execute(
+                    "UPDATE deliveries SET status=?, attempts=attempts+1, last_error=?, next_attempt="
+                    f"COALESCE(?, next_attempt){self._unclaim} WHERE id=?",
+                    (status, error[:1000], ts(next_attempt), i),
+                )
 
     def retry(self, ids: list[int] | None, now: datetime) -> int:
         """Re-queue dead deliveries (all of them, or these ids) with a fresh attempt count."""
@@ -467,8 +416,8 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         """Figures for the status page and metrics."""
-        with self._lock:
-            out = {name: self.db[name].count for name in ("items", "alerts", "matches")}
-        for r in self._rows("SELECT status, count(*) FROM deliveries GROUP BY status"):
-            out[f"deliveries_{r[0]}"] = r[1]
+        out = {name: int(self._rows(f"SELECT count(*) AS n FROM {name}")[0]["n"]) for name in ("items", "alerts")}
+        out["matches"] = int(self._rows("SELECT count(*) AS n FROM matches")[0]["n"])
+        for r in self._rows("SELECT status, count(*) AS n FROM deliveries GROUP BY status"):
+            out[f"deliveries_{r['status']}"] = int(r["n"])
         return out

@@ -1,0 +1,127 @@
+"""What every engine must provide beneath the shared SQL (store.py), and how a database is named.
+
+The shared code in `SqlStore` speaks the SQL both SQLite and PostgreSQL understand (`?` placeholders, `ON CONFLICT`,
+`RETURNING`); an engine supplies connections and transactions, full-text search, and work sharing between daemons.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import StoreError
+
+# sqlite3.Row or a psycopg dict row: both are read by column name, never by position.
+Row = Any
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Tx(Protocol):
+    """An open transaction: sqlite3.Connection, or the PostgreSQL adapter that turns `?` into `%s`."""
+
+    def execute(self, sql: str, params: Any = (), /) -> Any: ...
+
+
+def ts(value: datetime | None) -> str | None:
+    # Fixed width, so that text comparison in SQL is time comparison (on both engines: times are TEXT columns).
+    return value.isoformat(timespec="microseconds") if value is not None else None
+
+
+def dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def dt_req(value: str) -> datetime:
+    """A NOT NULL timestamp column."""
+    return datetime.fromisoformat(value)
+
+
+class StoreBase(ABC):
+    """The engine's part. Work sharing defaults to "this process does everything" (SQLite: one daemon per file)."""
+
+    # who this process is to other daemons sharing the database: host, pid and a random tag
+    owner: str = ""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Tx]:
+        """Everything inside commits together or not at all; a unique-key race is StoreConflict."""
+
+    @abstractmethod
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """A read outside any transaction."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def checkpoint(self, timeout: float, mode: str = "TRUNCATE") -> bool:
+        """Make the database compact and self-contained (at a stop, or PASSIVE now and then); False when it could
+        not (nothing is lost either way)."""
+
+    @abstractmethod
+    def search_rows(self, text: str, limit: int) -> list[Row]:
+        """Item rows matching a full-text query, best first; a syntax error is a QueryError."""
+
+    # -- work sharing (PostgreSQL overrides; SQLite grants everything to its single daemon) ---------------------
+    def claim_source(self, source_id: str) -> bool:
+        """May this daemon poll the source now? True grants a lease until the poll ends or the lease expires."""
+        return True
+
+    def release_source(self, source_id: str, hold: float) -> None:
+        """The poll ended: others may take the source after `hold` seconds (its next turn, not sooner)."""
+        return None
+
+    def release_all(self) -> None:
+        """A clean stop: hand every lease back at once instead of letting them expire."""
+        return None
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """`sqlite:///path`, a bare SQLite file name (inside the state directory) or `postgresql://user@host:port/db`."""
+
+    engine: str  # sqlite | postgresql
+    path: Path | None = None
+    dsn: str = ""
+
+    def __str__(self) -> str:
+        return f"sqlite:///{self.path}" if self.engine == "sqlite" else redact(self.dsn)
+
+
+def parse_database(value: str, state_dir: Path) -> DatabaseURL:
+    if value.startswith(("postgresql://", "postgres://")):
+        return DatabaseURL("postgresql", dsn=value)
+    if value.startswith("sqlite:///"):
+        return DatabaseURL("sqlite", path=Path(value[len("sqlite:///") :]))
+    if "://" in value:
+        raise StoreError(f"database '{redact(value)}': use sqlite:///path or postgresql://user@host:port/db")
+    return DatabaseURL("sqlite", path=state_dir / value)
+
+
+_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
+_KEYWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.I)
+
+
+def redact(text: str) -> str:
+    """A connection string or error message with any password replaced, the environment's included."""
+    out = _KEYWORD.sub(r"\1***", _PASSWORD.sub(r"\1***\3", text))
+    for name in ("PGPASSWORD", "TREATYWATCH_DATABASE_PASSWORD"):
+        secret = os.environ.get(name)
+        if secret:
+            out = out.replace(secret, "***")
+    return out

@@ -1,0 +1,220 @@
+"""PostgreSQL through psycopg 3 and a connection pool: the engine for several daemons sharing the work.
+
+Sharing rests on the database, never on a lock in one process:
+- a source is polled by the daemon holding its lease (`leases`, claimed with SELECT ... FOR UPDATE SKIP LOCKED);
+  a daemon that dies keeps its leases only until they expire (settings.lease);
+- a delivery is sent by the daemon that claimed it (deliveries.claimed_by / claim_expires), the same way;
+- one event, one alert: daemons open alerts one transaction at a time (an advisory transaction lock), and a poll
+  whose plan missed an alert opened meanwhile for the same event is refused (StoreConflict: the runner reads again
+  and joins it); `alert_keys` makes a second alert for the same agreements a unique-key violation besides.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..alerts import NewAlert, OpenAlert, same_event
+from ..errors import StoreConflict, StoreError
+from .base import Row, Tx, redact, ts
+from .models import Delivery
+from .pgschema import migrate
+from .store import SqlStore
+
+ALERTS_LOCK = 0x7477_0002  # pg_advisory_xact_lock key held by a poll's transaction while it opens alerts
+DEFAULT_WINDOW = timedelta(days=3)  # settings.event_window's default, for a commit that did not read alerts first
+
+
+def pg_sql(sql: str) -> str:
+    """The shared SQL's `?` placeholders in psycopg's style."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _PgTx:
+    """A transaction on one pooled connection, spoken to with the shared SQL."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Any = (), /) -> psycopg.Cursor[Any]:
+        return self.conn.execute(pg_sql(sql), tuple(params))
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What the last open_alerts() of this thread saw: the runner plans from it, then commits."""
+
+    since: datetime
+    max_id: int
+
+
+def _password() -> dict[str, str]:
+    """TREATYWATCH_DATABASE_PASSWORD, when set; libpq reads PGPASSWORD (and ~/.pgpass) by itself."""
+    secret = os.environ.get("TREATYWATCH_DATABASE_PASSWORD")
+    return {"password": secret} if secret else {}
+
+
+class PostgresStore(SqlStore):
+    def __init__(self, dsn: str, *, lease: float = 60.0, pool_size: int = 8, connect_timeout: float = 10.0) -> None:
+        """lease: seconds a claim on a source or a delivery lasts when its daemon stops renewing it (dies)."""
+        self.path = redact(dsn)
+        self.lease = lease
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._local = threading.local()
+        kwargs: dict[str, Any] = {"row_factory": dict_row, "autocommit": True, **_password()}
+        try:  # one direct connection first: its error says why (a pool only says it timed out)
+            with psycopg.connect(dsn, connect_timeout=int(connect_timeout), **kwargs) as conn:
+                migrate(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {redact(str(exc)).strip()}") from None
+        self.pool: ConnectionPool[Any] = ConnectionPool(
+            dsn, kwargs=kwargs, min_size=1, max_size=pool_size, timeout=connect_timeout, open=False
+        )
+        try:
+            self.pool.open(wait=True, timeout=connect_timeout)
+        except PoolTimeout:
+            raise StoreError(f"cannot open database {self.path}: no connection within {connect_timeout:g}s") from None
+
+    def close(self) -> None:
+        """Hand back this daemon's leases and claims (others need not wait for them to expire), then disconnect."""
+        with suppress(StoreError):  # the database is gone: the leases expire by themselves
+            self.release_all()
+        self.pool.close()
+
+    def checkpoint(self, timeout: float, mode: str = "TRUNCATE") -> bool:
+        return True  # PostgreSQL's own checkpoints need no help at a stop
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                yield _PgTx(conn)
+        except (pg_errors.IntegrityError, pg_errors.SerializationFailure, pg_errors.DeadlockDetected) as exc:
+            raise StoreConflict(f"{self.path}: written meanwhile by another daemon: {redact(str(exc))}") from exc
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            why = redact(str(exc))
+            raise StoreError(f"cannot write to {self.path}, nothing of this change was kept: {why}") from None
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        try:
+            with self.pool.connection() as conn:
+                return conn.execute(pg_sql(sql), tuple(params)).fetchall()
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreError(f"cannot read {self.path}: {redact(str(exc))}") from None
+
+    def search_rows(self, text: str, limit: int) -> list[Row]:
+        """websearch_to_tsquery ("phrases", or, -not); a trailing * is a prefix, as in FTS5 (mosc* finds Moscow)."""
+        words = text.split()
+        prefixes = ["".join(c for c in w[:-1] if c.isalnum()) for w in words if w.endswith("*")]
+        parts, params = [], list[object]()
+        rest = " ".join(w for w in words if not w.endswith("*"))
+        if rest.strip():
+            parts.append("websearch_to_tsquery('simple', ?)")
+            params.append(rest)
+        for prefix in filter(None, prefixes):
+            parts.append("to_tsquery('simple', ?)")
+            params.append(f"{prefix.lower()}:*")
+        if not parts:
+            return []
+        query = " && ".join(parts)
+        return self._rows(
+            f"SELECT * FROM items WHERE tsv @@ ({query}) ORDER BY ts_rank(tsv, ({query})) DESC, id LIMIT ?",
+            [*params, *params, limit],
+        )
+
+    # -- one event, one alert ----------------------------------------------------------------------------------
+    def open_alerts(self, since: datetime) -> list[OpenAlert]:
+        """Also remembers, for this thread's commit, the newest alert there was: a later one is news to its plan."""
+        newest = self._rows("SELECT coalesce(max(id), 0) AS n FROM alerts")[0]["n"]
+        self._local.snapshot = _Snapshot(since, int(newest))
+        return super().open_alerts(since)
+
+    def _before_new_alerts(self, conn: Tx, new: list[NewAlert], now: datetime) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (ALERTS_LOCK,))
+        snap: _Snapshot | None = getattr(self._local, "snapshot", None)
+        if snap is None:
+            return
+        rows = conn.execute(
+            "SELECT id, watches, agreements, title, fingerprint, created_at FROM alerts WHERE id > ?"
+            " AND created_at >= ? ORDER BY id",
+            (snap.max_id, ts(snap.since)),
+        ).fetchall()
+        for other in self._open_alert_rows(rows):
+            if any(same_event(other, report) for alert in new for report in alert.reports):
+                raise StoreConflict(f"{self.path}: another daemon opened alert {other.id} for this event meanwhile")
+
+    def _alert_opened(self, conn: Tx, alert_id: int, new: NewAlert, now: datetime) -> None:
+        if not new.agreements:
+            return  # a story without agreements has no key; the check above is its guard
+        snap: _Snapshot | None = getattr(self._local, "snapshot", None)
+        cutoff = snap.since if snap is not None else now - DEFAULT_WINDOW
+        cur = conn.execute(
+            "INSERT INTO alert_keys (key, alert_id, opened_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
+            " SET alert_id = excluded.alert_id, opened_at = excluded.opened_at WHERE alert_keys.opened_at < ?",
+            ("agreements:" + ",".join(sorted(new.agreements)), alert_id, ts(now), ts(cutoff)),
+        )
+        if cur.rowcount != 1:
+            raise StoreConflict(f"{self.path}: an alert for {', '.join(sorted(new.agreements))} is open already")
+
+    # -- work sharing ------------------------------------------------------------------------------------------
+    def claim_source(self, source_id: str) -> bool:
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO leases (source_id, owner, expires_at) VALUES (?, '', '-infinity') ON CONFLICT DO NOTHING",
+                (source_id,),
+            )
+            row = tx.execute(
+                "SELECT owner, expires_at > clock_timestamp() AS held FROM leases WHERE source_id = ?"
+                " FOR UPDATE SKIP LOCKED",
+                (source_id,),
+            ).fetchone()
+            if row is None or (row["held"] and row["owner"] != self.owner):
+                return False  # another daemon is claiming it this instant, or holds it
+            tx.execute(
+                "UPDATE leases SET owner = ?, expires_at = clock_timestamp() + make_interval(secs => ?)"
+                " WHERE source_id = ?",
+                (self.owner, float(self.lease), source_id),
+            )
+            return True
+
+    def release_source(self, source_id: str, hold: float) -> None:
+        with self.transaction() as tx:
+            tx.execute(
+                "UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => ?)"
+                " WHERE source_id = ? AND owner = ?",
+                (float(hold), source_id, self.owner),
+            )
+
+    def release_all(self) -> None:
+        with self.transaction() as tx:
+            tx.execute("UPDATE leases SET expires_at = clock_timestamp() WHERE owner = ?", (self.owner,))
+            tx.execute(
+                "UPDATE deliveries SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = ?", (self.owner,)
+            )
+
+    _unclaim = ", claimed_by = NULL, claim_expires = NULL"
+
+    def due_deliveries(self, now: datetime) -> list[Delivery]:
+        """Claims what it returns: another daemon skips these until they are sent, failed or the claim expires."""
+        with self.transaction() as tx:
+            rows = tx.execute(
+                "WITH due AS (SELECT id FROM deliveries WHERE status IN ('pending', 'failed') AND next_attempt <= ?"
+                " AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires < clock_timestamp())"
+                " ORDER BY next_attempt, id FOR UPDATE SKIP LOCKED)"
+                " UPDATE deliveries d SET claimed_by = ?, claim_expires = clock_timestamp() + make_interval(secs => ?)"
+                " FROM due WHERE d.id = due.id RETURNING d.*",
+                (ts(now), self.owner, self.owner, float(self.lease)),
+            ).fetchall()
+        return sorted((self._delivery(r) for r in rows), key=lambda d: (d.next_attempt, d.id))
