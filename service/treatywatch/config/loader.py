@@ -15,9 +15,9 @@ from pydantic_core import core_schema
 
 from ..errors import ConfigError
 from ..sources.registry import SOURCE_TYPES
-from ..vocabularies import Gazetteer, load_vocabulary, merge_terms, vocabulary_names
+from ..vocabularies import Gazetteer, load_exceptions, load_vocabulary, merge_terms, vocabulary_names
 from .common import Schedule, config_duration
-from .models import ID, ID_RULE, LANGUAGES, Config, ConfigFile, Entity, TermSet
+from .models import ID, ID_RULE, LANGUAGES, UNLESS_WITHIN, Config, ConfigFile, Entity, TermSet
 from .yamlfile import YamlDoc, load_yaml
 
 SECTIONS_WITH_IDS = ("sources", "agreements", "watches", "subscribers")
@@ -263,6 +263,7 @@ def _apply_vocabularies(
             )
             continue
         extra: dict[str, list[str]] = {}
+        unless: dict[str, list[str]] = {}
         for i, name in enumerate(names):
             if name not in known:
                 problems.append(
@@ -271,8 +272,13 @@ def _apply_vocabularies(
                 )
                 continue
             extra = merge_terms(extra, load_vocabulary(name))
+            unless = merge_terms(unless, load_exceptions(name))
         own = merged["terms"].get(set_name)
-        merged["terms"][set_name] = TermSet(by_language=merge_terms(own.by_language if own else {}, extra))
+        merged["terms"][set_name] = TermSet(
+            by_language=merge_terms(own.by_language if own else {}, extra),
+            unless_near=merge_terms(own.unless_near if own else {}, unless),
+            unless_within=own.unless_within if own else UNLESS_WITHIN,
+        )
         merged["vocabularies"][set_name] = names
         origins.setdefault(f"terms:{set_name}", here)
     return problems

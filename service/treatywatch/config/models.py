@@ -72,10 +72,21 @@ class Settings(Strict):
 TermLists = dict[str, list[str]]
 
 
+UNLESS_WITHIN = 5  # words: a private investor's assets are named in the same phrase as the assets
+
+
 class TermSet(Strict):
     """Named multilingual phrases; inflected forms match."""
 
     by_language: TermLists
+    unless_near: TermLists = Field(
+        default_factory=dict,
+        description="Words, by language, that make a nearby term of this set name something else: a hit within "
+        "`unless_within` words of one of them does not count (frozen assets of a private investor).",
+    )
+    unless_within: int = Field(
+        default=UNLESS_WITHIN, ge=1, le=20, description="How many words around a term `unless_near` reaches."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -87,7 +98,7 @@ class TermSet(Strict):
         own = set(cls.model_fields) - {"by_language"}
         return {"by_language": {k: x for k, x in v.items() if k not in own}} | {k: x for k, x in v.items() if k in own}
 
-    @field_validator("by_language")
+    @field_validator("by_language", "unless_near")
     @classmethod
     def _langs(cls, v: TermLists) -> TermLists:
         for lang, terms in v.items():

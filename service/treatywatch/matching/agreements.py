@@ -37,6 +37,8 @@ class CompiledAgreement:
     # signing years of tracked agreements between other parties: "pacts from 1989 to 2000" names Canada's and
     # Portugal's, which say nothing against France's 1994 one
     others_years: frozenset[int] = frozenset()
+    # no other tracked agreement was signed that year: "Moscow denounces the 2000 military accord" tells which
+    year_unique: bool = False
 
 
 class EntityHits:
@@ -102,7 +104,10 @@ def assess(
         # области"). It may go unnamed when the other parties are named, the agreement's subject is spoken of, and
         # no country outside the watchlist's parties is named (CLDR names): "Gabon ends its defence accord with
         # France" is another state's decision, not Russia's.
-        if unnamed - common or len(unnamed) == len(agreement.parties):
+        # A partner state may go unnamed too when the year tells the agreement apart ("Moscow denounces the 2000
+        # military accord"), under the same conditions: its subject spoken of, no other country named.
+        by_year = agreement.year_unique and agreement.signed in doc.years
+        if (unnamed - common and not by_year) or len(unnamed) == len(agreement.parties):
             return None
         about = agreement.subject.eval(doc, None) if agreement.subject is not None else None
         if unnamed and not (about and not entities.other_country_named(all_parties, countries)):
@@ -116,6 +121,8 @@ def assess(
                 else f"{p} (implied by the source)"
                 if p not in unnamed
                 else f"{p} (party to every tracked agreement)"
+                if p in common
+                else f"{p} (unnamed; the year {agreement.signed} tells which agreement)"
                 for p, h in zip(agreement.parties, party_hits, strict=True)
             )
         )

@@ -30,6 +30,11 @@ def _rest_at(
     return prev
 
 
+def gap(a: Hit, b: Hit) -> int:
+    """Words between two hits (0 when they touch or overlap)."""
+    return max(b.start - a.end, a.start - b.end, 0)
+
+
 @dataclass(frozen=True)
 class CPhrase:
     """Consecutive words; each position accepts any of its keys (one per language the word may be in)."""
@@ -179,14 +184,36 @@ class CNear:
         near: dict[Hit, None] = {}
         for a in dict.fromkeys(left):
             for b in dict.fromkeys(right):
-                gap = b.start - a.end if b.start > a.end else a.start - b.end
-                if gap <= self.distance:
+                if gap(a, b) <= self.distance:
                     near[a] = None
                     near[b] = None
         return list(near) or None
 
     def triggers(self) -> frozenset[str] | None:
         return CAnd((self.left, self.right)).triggers()
+
+
+@dataclass(frozen=True)
+class CUnlessNear:
+    """A term set whose hits do not count close to words that make them name something else: "frozen assets of a
+    Russian businessman" are not Russia's. Only the hits near a veto word drop; the others still count."""
+
+    child: CNode
+    veto: CNode
+    reach: int
+
+    def eval(self, doc: Doc, field: str | None) -> Hits:
+        hits = self.child.eval(doc, field)
+        if not hits:
+            return None
+        vetoes = self.veto.eval(doc, None)
+        if not vetoes:
+            return hits
+        kept = [h for h in hits if all(gap(h, v) > self.reach for v in vetoes)]
+        return kept or None
+
+    def triggers(self) -> frozenset[str] | None:
+        return self.child.triggers()
 
 
 @dataclass(frozen=True)
@@ -212,4 +239,4 @@ class CNever:
         return frozenset()
 
 
-CNode = CPhrase | CPhraseSet | CPrefix | CAnd | COr | CNot | CNear | CField | CNever
+CNode = CPhrase | CPhraseSet | CPrefix | CAnd | COr | CNot | CNear | CUnlessNear | CField | CNever

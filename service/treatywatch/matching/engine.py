@@ -13,7 +13,7 @@ from ..errors import QueryError
 from ..items import Item
 from . import query as q
 from .agreements import CompiledAgreement, EntityHits, assess, era, mark_subjects
-from .compiled import CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix
+from .compiled import CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix, CUnlessNear
 from .doc import Doc
 from .explain import Hit, Match, place_hits, snippet
 from .modality import Cues, cue_lists, talk_positions
@@ -83,6 +83,7 @@ class Watchlist:
                 others_years=frozenset(
                     o.signed for o in self.agreements if o.signed is not None and set(o.parties) != set(a.parties)
                 ),
+                year_unique=a.signed is not None and sum(o.signed == a.signed for o in self.agreements) == 1,
             )
             for a in self.agreements
         ]
@@ -191,7 +192,10 @@ class Watchlist:
         return _alternatives(evidence) if evidence else None
 
     def _compile_set(self, name: str, ts: TermSet) -> CNode:
-        return self._compile_terms(f"@{name}", ts.by_language)
+        node = self._compile_terms(f"@{name}", ts.by_language)
+        if not ts.unless_near:
+            return node
+        return CUnlessNear(node, self._compile_terms(f"@{name} unless near", ts.unless_near), ts.unless_within)
 
     def _compile_terms(self, label: str, by_language: dict[str, list[str]]) -> CNode:
         """Terms by language, one alternative each, labelled `label: term (lang)` in explanations."""
@@ -254,6 +258,8 @@ class Watchlist:
                 stack.append(node.child)
             elif isinstance(node, CNear):
                 stack += [node.left, node.right]
+            elif isinstance(node, CUnlessNear):
+                stack += [node.child, node.veto]
         return frozenset(vocab)
 
     def _keys(self, word: str, lang: str | None) -> tuple[str, ...]:

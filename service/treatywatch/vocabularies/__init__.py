@@ -35,6 +35,9 @@ def _read(path: Path) -> object:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
 
 
+UNLESS_NEAR = "unless_near"  # the one key of a vocabulary file that is not a language
+
+
 def vocabulary_names() -> list[str]:
     """Names an operator may list under `vocabularies:`, one per shipped YAML file."""
     return sorted(p.stem for p in HERE.glob("*.yaml") if p.stem not in _NOT_VOCABULARIES)
@@ -45,9 +48,22 @@ def load_vocabulary(name: str) -> TermLists:
     if name not in vocabulary_names():
         raise KeyError(name)
     data = _read(HERE / f"{name}.yaml")
-    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+    if not isinstance(data, dict) or not all(isinstance(v, list) for k, v in data.items() if k != UNLESS_NEAR):
         raise ValueError(f"{name}.yaml: expected language -> list of terms")
-    return {str(lang): [str(t) for t in terms] for lang, terms in data.items()}
+    return {str(lang): [str(t) for t in terms] for lang, terms in data.items() if lang != UNLESS_NEAR}
+
+
+def load_exceptions(name: str) -> TermLists:
+    """A vocabulary's `unless_near` words by language: neighbours that make its terms name something else (a
+    private investor's frozen assets are not a state's). Empty for most vocabularies."""
+    load_vocabulary(name)  # the same checks
+    data = _read(HERE / f"{name}.yaml")
+    extra = data.get(UNLESS_NEAR) if isinstance(data, dict) else None
+    if extra is None:
+        return {}
+    if not isinstance(extra, dict) or not all(isinstance(v, list) for v in extra.values()):
+        raise ValueError(f"{name}.yaml: {UNLESS_NEAR}: expected language -> list of terms")
+    return {str(lang): [str(t) for t in terms] for lang, terms in extra.items()}
 
 
 def merge_terms(base: TermLists, extra: TermLists) -> TermLists:
