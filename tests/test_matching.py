@@ -42,8 +42,9 @@ def test_labeled_set_precision_and_recall(example: Watchlist):
     assert {c.language for c in cases} >= {"en", "ru", "fr", "pt", "de", "es"}
     report = evaluate(example, cases)
     print(f"\n{report.cases} labeled cases\n{report.table()}")
-    assert report.overall.precision >= 0.95, report.table()
-    assert report.overall.recall >= 0.95, report.table()
+    # the bar for the project's own cases, in dictionary forms only
+    assert report.overall.precision >= 0.97, report.table()
+    assert report.overall.recall >= 0.97, report.table()
     for name, score in report.by_watch.items():
         assert score.precision >= 0.9 and score.recall >= 0.9, (name, report.table())
 
