@@ -44,7 +44,7 @@ def test_status_endpoints(config_dir, tmp_path, http, clock):
             "EU leaders clash over reparations loan backed by frozen Russian assets",
         }
         _, ctype, page = get(server.port, "/")
-        assert ctype.startswith("text/html") and "<td>down</td>" in page
+        assert ctype.startswith("text/html") and 'id="source-down"' in page  # a card per source now
         assert get(server.port, "/health")[2] == '{"ok": true}'
         atom = feedparser.parse(get(server.port, "/alerts.atom")[2])
         assert not atom.bozo
@@ -64,9 +64,12 @@ def test_alerts_feed_never_links_a_hostile_url(app_with, http, clock):
         "url": "javascript:alert(document.cookie)",
         "date_published": "2025-12-06T10:00:00Z",
     }
+    empty = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": []}).encode()
     body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [item]}).encode()
-    http.routes["/jf"] = lambda h: (200, {"Content-Type": "application/feed+json"}, body)
+    http.routes["/jf"] = lambda h: (200, {"Content-Type": "application/feed+json"}, empty)
     app = app_with(f"  - {{id: jf, type: feed, url: '{http.base}/jf', language: en}}\n")
+    app.runner.poll("jf")  # the first poll is the source's baseline; the item is published after it
+    http.routes["/jf"] = lambda h: (200, {"Content-Type": "application/feed+json"}, body)
     assert app.runner.poll("jf").alerts == 1
     server = StatusServer(app, "127.0.0.1", 0)
     server.start()

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from ..sources.registry import AnySourceConfig
 from .common import Duration, Strict
@@ -60,6 +60,23 @@ class Settings(Strict):
     followup_delay: Duration = Field(default=900.0, description="Later reports wait this long to go as one follow-up.")
     web_host: str = Field(default="127.0.0.1", description="Status page address.")
     web_port: int = Field(default=8424, ge=0, le=65535, description="Status page port; 0 disables it.")
+    web_token: SecretStr | None = Field(
+        default=None,
+        description="Token the web console asks for before it changes anything (retry of dead deliveries) or runs "
+        "the watch tester: `Authorization: Bearer <token>` or the form's token field. Write `${TREATYWATCH_WEB_TOKEN}` "
+        "here (or only set that variable), never the token itself. Without a token, state changes are accepted only "
+        "when web_host is a loopback address.",
+    )
+    web_base_url: str | None = Field(
+        default=None,
+        description="The console's public address (https://tw.example.org/): the Atom feed's self link and the "
+        "ids of its entries (tag: URIs, unique across installs) are built from it. Default: the address a "
+        "request came to, and this machine's name in the ids.",
+    )
+    web_timezone: str = Field(
+        default="UTC",
+        description="Time zone of the times the console shows (Europe/Paris); the JSON API answers in UTC.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log verbosity.")
     log_format: Literal["text", "json"] = Field(
         default="text",
@@ -67,6 +84,17 @@ class Settings(Strict):
         "message and fields such as source, subscriber, watch) for journald, Loki or jq.",
     )
     templates_dir: Path | None = Field(default=None, description="Folder of message templates overriding ours.")
+
+    @field_validator("web_timezone")
+    @classmethod
+    def _web_tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone '{v}' (e.g. Europe/Paris)") from exc
+        return v
 
 
 TermLists = dict[str, list[str]]

@@ -1,0 +1,206 @@
+"""The JSON API's shapes and its query parameters: what /api/* answers, also what the HTML pages render from.
+
+Every list is paged with `limit`/`offset`; the body stays a plain JSON list (scripts written against the first
+API keep working) and the total travels in `X-Total-Count`, the neighbouring pages in a `Link` header (RFC 8288),
+as GitHub's API does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from apscheduler.triggers.cron import CronTrigger
+
+from ..errors import StoreError
+from ..matching.explain import match_to_dict
+from ..store import AlertView
+from ..views import delivery_row, iso, source_rows
+
+if TYPE_CHECKING:
+    from ..app import App
+
+BROKEN_AFTER = 5  # failures in a row after which a source counts as broken (readiness, the console's flag)
+MAX_LIMIT = 200  # a page of the JSON API: bounded, so one request cannot make the server build everything
+MAX_OFFSET = 10_000
+DELIVERY_STATUSES = ("pending", "failed", "dead", "sent")
+
+
+class BadRequest(Exception):
+    """A parameter or body the server will not take: answered with `status` (400, 413 too large, 415 wrong
+    type) and the reason, never a stack trace."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        self.status = status
+        super().__init__(reason)
+
+
+def int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: the rows, where it starts, and how many there are in all."""
+
+    rows: list[dict]
+    limit: int
+    offset: int
+    total: int
+
+    def headers(self, path: str, query: Mapping[str, str]) -> dict[str, str]:
+        """X-Total-Count and a Link header with first/prev/next pages (relative URLs, the query kept)."""
+
+        def url(offset: int) -> str:
+            return f"<{path}?{urlencode({**query, 'limit': self.limit, 'offset': offset})}>"
+
+        links = [f'{url(0)}; rel="first"']
+        if self.offset > 0:
+            links.append(f'{url(max(0, self.offset - self.limit))}; rel="prev"')
+        if self.offset + self.limit < self.total:
+            links.append(f'{url(self.offset + self.limit)}; rel="next"')
+        return {"X-Total-Count": str(self.total), "Link": ", ".join(links)}
+
+
+def paging(query: Mapping[str, str], default: int = 50) -> tuple[int, int]:
+    return int_param(query, "limit", default, 1, MAX_LIMIT), int_param(query, "offset", 0, 0, MAX_OFFSET)
+
+
+def readiness(app: App) -> list[str]:
+    """Why the service is not ready; empty when it is. Only broken-for-good states count: one source failing
+    among working ones is shown on the console, not a reason to pull the instance from rotation."""
+    reasons = []
+    if app.reload_error is not None:
+        reasons.append(f"last configuration reload failed: {app.reload_error.splitlines()[0]}")
+    try:
+        with app.store.transaction():
+            pass  # BEGIN IMMEDIATE: takes the write lock, as a poll's commit will
+    except StoreError as exc:
+        reasons.append(f"store not writable: {exc}")
+    enabled = [s.id for s in app.config.sources if s.enabled]
+    states = app.store.source_states()
+    broken = [i for i in enabled if i in states and states[i].consecutive_failures >= BROKEN_AFTER]
+    if enabled and len(broken) == len(enabled):
+        reasons.append(f"every enabled source failed {BROKEN_AFTER}+ times in a row: {', '.join(broken)}")
+    return reasons
+
+
+STALE_AFTER = 3  # intervals without a success after which a polled source is stale
+
+
+def _at(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def interval(row: Mapping[str, Any], now: datetime) -> float | None:
+    """Seconds between two polls: the interval, or for a cron schedule the gap between its next two runs."""
+    if row.get("cron"):
+        trigger = CronTrigger.from_crontab(row["cron"], timezone=UTC)
+        first = trigger.get_next_fire_time(None, now)
+        second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
+        return (second - first).total_seconds() if first and second else None
+    return float(row["every_seconds"]) if row.get("every_seconds") else None
+
+
+def health(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """What the console adds to a source row: health (disabled, new, ok, failing, broken), the next poll as
+    schedule and backoff put it, and `stale`: polled, but no success within STALE_AFTER intervals."""
+    attempt, success, due = _at(row["last_attempt"]), _at(row["last_success"]), _at(row["next_due"])
+    gap = interval(row, now)
+    failures = row["consecutive_failures"]
+    if not row["enabled"]:
+        state = "disabled"
+    elif attempt is None:
+        state = "new"
+    else:
+        state = "broken" if failures >= BROKEN_AFTER else "failing" if failures else "ok"
+    next_poll: datetime | None = None
+    if row["enabled"]:
+        if due is not None:  # backing off after a failure: the retry
+            next_poll = due
+        elif attempt is not None and row.get("cron"):
+            next_poll = CronTrigger.from_crontab(row["cron"], timezone=UTC).get_next_fire_time(attempt, attempt)
+        elif attempt is not None and gap:
+            next_poll = attempt + timedelta(seconds=gap)
+        else:
+            next_poll = now  # never polled: at the daemon's start
+    stale = bool(
+        row["enabled"]
+        and attempt is not None
+        and (success is None or (gap is not None and (now - success).total_seconds() > STALE_AFTER * gap))
+    )
+    return {"health": state, "stale": stale, "next_poll": iso(next_poll), "broken_after": BROKEN_AFTER}
+
+
+def sources_page(app: App, query: Mapping[str, str]) -> Page:
+    limit, offset = paging(query, MAX_LIMIT)
+    now = app.clock()
+    rows = [row | health(row, now) for row in source_rows(app.config, app.store.source_states())]
+    return Page(rows[offset : offset + limit], limit, offset, len(rows))
+
+
+def alert_json(a: AlertView) -> dict:
+    """An alert with each report's structured explanation (hits, agreements with reasons, snippet)."""
+    return {
+        "id": a.id,
+        "title": a.title,
+        "severity": a.severity,
+        "watch": a.watch_id,
+        "watches": list(a.watches),
+        "agreements": list(a.agreements),
+        "created_at": iso(a.created_at),
+        "updated_at": iso(last_report(a)),
+        "report_count": len(a.reports),
+        "reports": [
+            {
+                "item_id": r.item_id,
+                "title": r.item.title,
+                "link": r.item.link,
+                "source": r.item.source_id,
+                "published": iso(r.item.published),
+                "added_at": iso(r.added_at),
+                "why": r.match.why(),
+                "match": match_to_dict(r.match),
+            }
+            for r in a.reports
+        ],
+    }
+
+
+def last_report(a: AlertView) -> datetime:
+    """When the alert last changed: its newest report (a follow-up), else its creation."""
+    return max((r.added_at for r in a.reports), default=a.created_at)
+
+
+def alerts_page(app: App, query: Mapping[str, str]) -> tuple[list[AlertView], Page]:
+    limit, offset = paging(query)
+    alerts = app.store.recent_alerts(limit, offset=offset)  # newest first
+    total = app.store.counts()["alerts"]
+    return alerts, Page([alert_json(a) for a in alerts], limit, offset, total)
+
+
+def deliveries_page(app: App, query: Mapping[str, str]) -> Page:
+    status = query.get("status") or None
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(DELIVERY_STATUSES)}, got {status!r}")
+    limit, offset = paging(query)
+    counts = app.store.counts()
+    total = (
+        counts.get(f"deliveries_{status}", 0)
+        if status
+        else sum(v for k, v in counts.items() if k.startswith("deliveries_"))
+    )
+    rows = [delivery_row(d) for d in app.store.deliveries(status, limit, offset)]
+    return Page(rows, limit, offset, total)

@@ -1,0 +1,212 @@
+"""The Starlette application: every path, GET and HEAD alike (Starlette answers HEAD for each GET route).
+
+Handlers that only read are plain functions (Starlette runs them in its thread pool, beside the daemon's jobs:
+the Store serialises access). Handlers that take a body read it capped, then do their work in the pool too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse as StarletteJSON
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..metrics import CONTENT_TYPE as METRICS_TYPE
+from . import api, auth, tester
+from .atom import FEED_SIZE, alerts_atom
+from .pages import Pages
+
+if TYPE_CHECKING:
+    from ..app import App
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY = 256 * 1024  # a form with 20,000 characters of Cyrillic, percent-encoded, fits; more is refused (413)
+# no inline script or style, nothing from elsewhere; links out carry no referrer (the console's URL stays private)
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; "
+        b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class Headers:
+    """Adds the security headers to every answer, and `Cache-Control: no-store` to all but static files."""
+
+    def __init__(self, inner: ASGIApp) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = SECURITY_HEADERS + ([] if static else [(b"cache-control", b"no-store")])
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.inner(scope, receive, with_headers)
+
+
+async def read_fields(request: Request) -> dict[str, Any]:
+    """A JSON object or an urlencoded form (one value per name, the last), read up to MAX_BODY."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise api.BadRequest(f"body too large: at most {MAX_BODY:,} bytes", 413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise api.BadRequest(f"body too large: at most {MAX_BODY:,} bytes", 413)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json":
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError as exc:
+            raise api.BadRequest(f"body is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise api.BadRequest("body must be a JSON object")
+        return data
+    if kind in ("application/x-www-form-urlencoded", ""):
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        return {k: v[-1] for k, v in form.items()}
+    raise api.BadRequest("send application/json or an urlencoded form", 415)
+
+
+class JSONResponse(StarletteJSON):
+    """JSON as the first server wrote it (`{"ok": true}`, non-ASCII as is): scripts comparing bodies keep working."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False).encode("utf-8")
+
+
+def _text(fields: Mapping[str, Any]) -> dict[str, str]:
+    return {k: v for k, v in fields.items() if isinstance(v, str)}
+
+
+def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None) -> ASGIApp:
+    """The console for this App. `loopback`: it listens on a loopback address only (the token rule depends on it).
+    `env`: where TREATYWATCH_WEB_TOKEN is read (the process environment by default)."""
+    environ = dict(os.environ if env is None else env)
+    pages = Pages(app)
+
+    def token() -> str | None:
+        return auth.configured_token(app.config.settings, environ)  # read per request: a reload may set it
+
+    def listing(page: api.Page, request: Request) -> JSONResponse:
+        return JSONResponse(page.rows, headers=page.headers(request.url.path, dict(request.query_params)))
+
+    def ready(request: Request) -> JSONResponse:
+        reasons = api.readiness(app)
+        return JSONResponse({"ok": False, "reasons": reasons} if reasons else {"ok": True}, 503 if reasons else 200)
+
+    def console_root(request: Request) -> str:
+        base = app.config.settings.web_base_url
+        return base.rstrip("/") if base else str(request.base_url).rstrip("/")
+
+    def atom(request: Request) -> Response:
+        root = console_root(request)
+        body = alerts_atom(app.config, app.store.recent_alerts(FEED_SIZE), root + "/alerts.atom", root)
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+    def alerts_api(request: Request) -> JSONResponse:
+        return listing(api.alerts_page(app, request.query_params)[1], request)
+
+    def per_day(request: Request) -> JSONResponse:
+        days = api.int_param(request.query_params, "days", 30, 1, 366)
+        return JSONResponse(pages.per_day(days).to_json())
+
+    def retry(fields: Mapping[str, Any], request: Request) -> int:
+        auth.check(token(), loopback, request.headers, _text(fields).get("token"))
+        raw = fields.get("ids", fields.get("id"))
+        values = raw if isinstance(raw, list) else [] if raw in (None, "", "all") else [raw]
+        try:
+            ids = [int(v) for v in values]
+        except (TypeError, ValueError):
+            raise api.BadRequest("ids must be delivery ids (integers)") from None
+        if raw not in (None, "all") and not ids:
+            raise api.BadRequest("give ids, or 'all' to re-queue every dead delivery")
+        return app.store.retry(ids or None, app.clock())  # what `treatywatch deliveries retry` does
+
+    async def retry_api(request: Request) -> JSONResponse:
+        fields = await read_fields(request)
+        return JSONResponse({"requeued": await run_in_threadpool(retry, fields, request)})
+
+    async def retry_form(request: Request) -> Response:
+        fields = await read_fields(request)
+        n = await run_in_threadpool(retry, fields, request)
+        return RedirectResponse(f"/outbox?requeued={n}", status_code=303)
+
+    def run_test(fields: Mapping[str, Any], request: Request) -> tester.TestResult:
+        auth.check(token(), loopback, request.headers, _text(fields).get("token"), open_without_token=True)
+        title, summary, language, source = tester.parse_request(_text(fields), [s.id for s in app.config.sources])
+        return tester.run(app.watchlist, title, summary, language, source)
+
+    async def test_api(request: Request) -> JSONResponse:
+        fields = await read_fields(request)
+        return JSONResponse((await run_in_threadpool(run_test, fields, request)).to_json())
+
+    async def tester_page(request: Request) -> HTMLResponse:
+        if request.method != "POST":
+            return HTMLResponse(await run_in_threadpool(pages.tester, token() is not None))
+        fields = _text(await read_fields(request))
+        shown = {k: v for k, v in fields.items() if k != "token"}  # never echoed back
+        try:
+            result = await run_in_threadpool(run_test, fields, request)
+        except (api.BadRequest, auth.Denied) as exc:
+            status = exc.status
+            body = await run_in_threadpool(pages.tester, token() is not None, shown, None, str(exc))
+            return HTMLResponse(body, status)
+        return HTMLResponse(await run_in_threadpool(pages.tester, token() is not None, shown, result))
+
+    def outbox(request: Request) -> HTMLResponse:
+        requeued = request.query_params.get("requeued")
+        message = f"Re-queued {int(requeued)} dead deliveries." if requeued and requeued.isdigit() else None
+        allowed = loopback or token() is not None
+        return HTMLResponse(pages.outbox(token() is not None, allowed, message))
+
+    def on_bad_request(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status", 400)
+        if request.url.path.startswith("/api/") or request.method == "HEAD":
+            return JSONResponse({"error": str(exc)}, status)
+        return HTMLResponse(pages.error(status, str(exc)), status)
+
+    routes = [
+        Route("/", lambda r: HTMLResponse(pages.overview())),
+        Route("/alerts", lambda r: HTMLResponse(pages.alerts(r.query_params))),
+        Route("/outbox", outbox),
+        Route("/outbox/retry", retry_form, methods=["POST"]),
+        Route("/tester", tester_page, methods=["GET", "POST"]),
+        Route("/healthz", lambda r: JSONResponse({"ok": True})),  # alive: the process serves requests
+        Route("/readyz", ready),
+        Route("/health", ready),  # the old name: what it always claimed to check, now checked
+        Route("/metrics", lambda r: Response(app.metrics.exposition(), media_type=METRICS_TYPE)),
+        Route("/alerts.atom", atom),
+        Route("/api/sources", lambda r: listing(api.sources_page(app, r.query_params), r)),
+        Route("/api/alerts", alerts_api),
+        Route("/api/deliveries", lambda r: listing(api.deliveries_page(app, r.query_params), r)),
+        Route("/api/deliveries/retry", retry_api, methods=["POST"]),
+        Route("/api/stats/alerts-per-day", per_day),
+        Route("/api/test", test_api, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    handlers = {api.BadRequest: on_bad_request, auth.Denied: on_bad_request}
+    return Headers(Starlette(routes=routes, exception_handlers=handlers))  # type: ignore[arg-type]
