@@ -30,6 +30,10 @@ def _app(ctx: click.Context) -> App:
             config = config.model_copy(
                 update={"settings": config.settings.model_copy(update={"state_dir": Path(obj["state_dir"])})}
             )
+        if obj.get("database"):
+            config = config.model_copy(
+                update={"settings": config.settings.model_copy(update={"database": obj["database"]})}
+            )
         setup_logging(
             obj.get("log_level") or config.settings.log_level, obj.get("log_format") or config.settings.log_format
         )
@@ -102,6 +106,13 @@ def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     envvar="TREATYWATCH_STATE_DIR",
     help="Override settings.state_dir (where the database lives).",
 )
+@click.option(
+    "--database",
+    envvar="TREATYWATCH_DATABASE",
+    default=None,
+    help="Override settings.database: sqlite:///path or postgresql://user@host:5432/db (password from PGPASSWORD "
+    "or TREATYWATCH_DATABASE_PASSWORD).",
+)
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default=None)
 @click.option(
     "--log-format",
@@ -112,12 +123,37 @@ def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.version_option(package_name="treatywatch")
 @click.pass_context
 def cli(
-    ctx: click.Context, config_path: Path, state_dir: Path | None, log_level: str | None, log_format: str | None
+    ctx: click.Context,
+    config_path: Path,
+    state_dir: Path | None,
+    database: str | None,
+    log_level: str | None,
+    log_format: str | None,
 ) -> None:
     """TreatyWatch: alerts when tracked agreements are terminated, decrees published or frozen assets move."""
     ctx.ensure_object(dict).update(
-        config_path=config_path, state_dir=state_dir, log_level=log_level, log_format=log_format
+        config_path=config_path, state_dir=state_dir, database=database, log_level=log_level, log_format=log_format
     )
+
+
+@cli.command()
+@click.option("--from", "source", required=True, help="The database to copy: sqlite:///state/treatywatch.db")
+@click.option("--to", "target", required=True, help="Where to: postgresql://user@host:5432/db (must be empty)")
+@click.option("--force", is_flag=True, help="Replace whatever the target holds.")
+@_errors
+def migrate(source: str, target: str, force: bool) -> None:
+    """Copy every table from one database to another (SQLite to PostgreSQL), checking the counts after.
+    Stop the daemons first; then point settings.database at the target."""
+    from .store import open_store
+    from .store.migrate import copy_database
+
+    src, dst = open_store(source, Path(".")), open_store(target, Path("."))
+    try:
+        counts = copy_database(src, dst, force=force)
+    finally:
+        src.close()
+        dst.close()
+    click.echo("copied " + ", ".join(f"{table} {n}" for table, n in counts.items()) + f" to {dst.path}")
 
 
 @cli.command()

@@ -73,8 +73,22 @@ class Daemon:
                 source_id,
                 due.isoformat(),
             )
-        self._guard(f"poll:{source_id}", lambda: self._retry_sooner(source_id, self.app.runner.poll(source_id)))
+        # several daemons on one PostgreSQL poll only what the store grants them (SQLite grants everything)
+        if not self.app.store.claim_source(source_id):
+            log.debug("source %s: another daemon holds it", source_id)
+            return
+        try:
+            self._guard(f"poll:{source_id}", lambda: self._retry_sooner(source_id, self.app.runner.poll(source_id)))
+        finally:
+            self.app.store.release_source(source_id, self._next_turn(source_id))
         self._guard("deliver", self.app.outbox.run_once)
+
+    def _next_turn(self, source_id: str) -> float:
+        """Most of the time until this source's next scheduled poll: other daemons leave it alone until then."""
+        job = self.scheduler.get_job(f"poll:{source_id}")
+        if job is None or job.next_run_time is None:
+            return 0.0
+        return max(0.0, 0.8 * (job.next_run_time - datetime.now(UTC)).total_seconds())
 
     def _retry_sooner(self, source_id: str, result: PollResult) -> None:
         """A failed source is retried when its backoff ends, if that comes before its next scheduled poll."""

@@ -56,6 +56,8 @@ class StoreBase(ABC):
 
     # who this process is to other daemons sharing the database: host, pid and a random tag
     owner: str = ""
+    # where the data is, for messages: the SQLite file, or the PostgreSQL URL without its password
+    path: Path | str = ""
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Tx]:
@@ -76,6 +78,20 @@ class StoreBase(ABC):
     @abstractmethod
     def search_rows(self, text: str, limit: int) -> list[Row]:
         """Item rows matching a full-text query, best first; a syntax error is a QueryError."""
+
+    # -- bulk copy (treatywatch migrate) ---------------------------------------------------------------------------
+    def _insert_many(self, tx: Tx, table: str, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        for row in rows:
+            tx.execute(sql, row)
+
+    def _forget_shared_state(self, tx: Tx) -> None:
+        """Before a copy replaces the contents: the engine's own bookkeeping of the old rows goes too."""
+        return None
+
+    def _after_copy(self, tx: Tx) -> None:
+        """After rows came in with their ids: new rows must get ids after them."""
+        return None
 
     # -- work sharing (PostgreSQL overrides; SQLite grants everything to its single daemon) ---------------------
     def claim_source(self, source_id: str) -> bool:

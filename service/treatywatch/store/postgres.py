@@ -168,8 +168,31 @@ class PostgresStore(SqlStore):
         if cur.rowcount != 1:
             raise StoreConflict(f"{self.path}: an alert for {', '.join(sorted(new.agreements))} is open already")
 
+    # -- bulk copy -----------------------------------------------------------------------------------------------
+    def _insert_many(self, tx: Tx, table: str, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
+        assert isinstance(tx, _PgTx)
+        sql = pg_sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})")
+        with tx.conn.cursor() as cur:
+            cur.executemany(sql, rows)  # pipelined: one round trip per batch, not per row
+
+    def _forget_shared_state(self, tx: Tx) -> None:
+        tx.execute("DELETE FROM alert_keys")
+        tx.execute("DELETE FROM leases")
+
+    def _after_copy(self, tx: Tx) -> None:
+        for table in ("items", "alerts", "matches", "deliveries"):
+            tx.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
+            )
+
     # -- work sharing ------------------------------------------------------------------------------------------
     def claim_source(self, source_id: str) -> bool:
+        try:
+            return self._claim(source_id)
+        except StoreError:  # the database is away: nobody can poll into it now, and the runner would only fail
+            return False
+
+    def _claim(self, source_id: str) -> bool:
         with self.transaction() as tx:
             tx.execute(
                 "INSERT INTO leases (source_id, owner, expires_at) VALUES (?, '', '-infinity') ON CONFLICT DO NOTHING",
@@ -190,7 +213,7 @@ class PostgresStore(SqlStore):
             return True
 
     def release_source(self, source_id: str, hold: float) -> None:
-        with self.transaction() as tx:
+        with suppress(StoreError), self.transaction() as tx:  # unreachable: the lease simply expires
             tx.execute(
                 "UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => ?)"
                 " WHERE source_id = ? AND owner = ?",

@@ -1,0 +1,166 @@
+"""Several real daemons (`treatywatch run` subprocesses) on one real PostgreSQL over a local feed farm.
+
+30 feeds, each with filler items and one report of one of 10 events (every event reported by 3 feeds, so daemons
+see one event at the same moment). One daemon is SIGKILLed while it holds a lease on a source it is fetching
+(every feed answers slowly): the others take its sources over once the lease expires.
+
+Expected: every item stored once, one alert per event, every alert delivered. The documented bound on
+duplicates (docs/operations.md): a daemon killed between a channel accepting a message and the database recording
+it leaves that delivery to be sent again: at most one message per killed daemon (its outbox sends one at a time).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import psycopg
+import pytest
+
+from conftest import WebhookSink, write_config
+from treatywatch.config.models import Settings
+from treatywatch.localserve import FixtureServer
+
+FEEDS = 30
+FILLER = 5
+COUNTRIES = ("Norway", "Denmark", "France", "Portugal", "Germany", "Bulgaria", "Poland", "Romania", "Netherlands",
+             "Belgium")  # fmt: skip
+WORDINGS = (
+    "Russia terminates military cooperation agreement with {c}",
+    "{c}: Moscow denounces the military cooperation agreement",
+    "Russia suspends its military cooperation agreement with {c}",
+)
+SLOW = 1.5  # seconds each feed takes to answer: daemons are caught mid-poll
+LEASE = 3.0
+EVERY = 4
+
+
+def rss(feed: int) -> bytes:
+    titles = [(f"f{feed}-n{j}", f"Weather and markets, bulletin {feed}.{j}") for j in range(FILLER)]
+    country = COUNTRIES[feed % len(COUNTRIES)]
+    titles.append((f"f{feed}-event", WORDINGS[feed // len(COUNTRIES)].format(c=country)))
+    items = "".join(
+        f"<item><title>{escape(t)}</title><link>http://news.example/{g}</link><guid>{g}</guid>"
+        f"<description>{escape(t)}.</description></item>"
+        for g, t in titles
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>feed</title>'
+        f"<link>http://news.example/</link><description>farm</description>{items}</channel></rss>"
+    ).encode()
+
+
+def slow_feed(body: bytes) -> Callable[[object], tuple[int, dict[str, str], bytes]]:
+    def route(_handler: object) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(SLOW)
+        return 200, {"Content-Type": "application/rss+xml"}, body
+
+    return route
+
+
+def farm_config(config_dir: Path, base: str, database: str, hook: str) -> Path:
+    settings = (
+        f"settings:\n  database: '{database}'\n  lease: {LEASE}\n  web_port: 0\n  per_host_delay: 0\n"
+        "  per_host_concurrency: 30\n  deliver_every: 1\n  followup_delay: 3600\n  shutdown_timeout: 5\n"
+    )
+    if "baseline" in Settings.model_fields:
+        settings += "  baseline: false\n"  # the farm's first poll is what must alert
+    sources = "sources:\n" + "".join(
+        f"  - {{id: farm-{i:02d}, type: feed, url: '{base}/farm/{i}.xml', every: {EVERY}s}}\n" for i in range(FEEDS)
+    )
+    stand_ins = "".join(
+        f"  - {{id: {sid}, type: feed, url: 'http://127.0.0.1:9/{sid}', enabled: false}}\n"
+        for sid in ("pravo-government", "pravo-government-rss", "government-docs")
+    )
+    subscribers = f"subscribers:\n  - id: desk\n    notify: ['{hook}']\n    watches: [agreement-terminated]\n"
+    write_config(config_dir, settings + sources + stand_ins + subscribers, "farm.yaml")
+    return config_dir
+
+
+def start_daemon(config: Path, state: Path, log: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "treatywatch", "--config", str(config), "--state-dir", str(state), "run"]
+    with open(log, "wb") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def scalar(url: str, sql: str, params: tuple[object, ...] = ()) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(sql, params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, logs: list[Path]) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            tails = "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:] for p in logs)
+            pytest.fail(f"timed out waiting for {what}\n{tails}")
+        time.sleep(0.2)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("daemons", [2, 3])
+def test_daemons_share_the_farm_and_survive_a_kill(daemons: int, pg_url: str, config_dir: Path, tmp_path: Path):
+    with FixtureServer() as http, WebhookSink() as hook:
+        for i in range(FEEDS):
+            http.routes[f"/farm/{i}.xml"] = slow_feed(rss(i))
+        config = farm_config(config_dir, http.base, pg_url, hook.url)
+        logs = [tmp_path / f"daemon{n}.log" for n in range(daemons)]
+        procs = [start_daemon(config, tmp_path / f"state{n}", logs[n]) for n in range(daemons)]
+        try:
+            victim = procs[0]
+            # SIGKILL the first daemon while it holds a lease on a source whose poll it has not committed
+            holding = (
+                "SELECT count(*) FROM leases l WHERE l.owner LIKE %s AND l.expires_at > clock_timestamp()"
+                " AND NOT EXISTS (SELECT 1 FROM items i WHERE i.source_id = l.source_id)"
+            )
+            wait_for(
+                lambda: (
+                    scalar(pg_url, "SELECT (to_regclass('leases') IS NOT NULL)::int") == 1
+                    and scalar(pg_url, holding, (f"%:{victim.pid}:%",)) > 0
+                ),
+                60,
+                "the first daemon to claim a source",
+                logs,
+            )
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=10)
+            expected_items = FEEDS * (FILLER + 1)
+            wait_for(
+                lambda: (
+                    scalar(pg_url, "SELECT count(*) FROM items") == expected_items
+                    and len(hook.bodies) >= len(COUNTRIES)
+                    and scalar(pg_url, "SELECT count(*) FROM deliveries WHERE kind = 'alert' AND status <> 'sent'") == 0
+                ),
+                60,
+                "every item and every alert",
+                logs,
+            )
+            time.sleep(LEASE + EVERY)  # a late duplicate would arrive now
+            assert scalar(pg_url, "SELECT count(*) FROM items") == expected_items
+            assert scalar(pg_url, "SELECT count(DISTINCT (source_id, key)) FROM items") == expected_items
+            assert scalar(pg_url, "SELECT count(*) FROM alerts") == len(COUNTRIES)  # one event, one alert
+            assert scalar(pg_url, "SELECT count(*) FROM alert_reports") == FEEDS  # every report joined its alert
+            assert scalar(pg_url, "SELECT count(*) FROM deliveries WHERE kind = 'alert'") == len(COUNTRIES)
+            titles = [b["title"] for b in hook.bodies]
+            assert len(set(titles)) == len(COUNTRIES)
+            assert len(titles) - len(set(titles)) <= 1  # the bound: one message in flight in the killed daemon
+            for survivor in procs[1:]:
+                assert survivor.poll() is None, "a surviving daemon exited"
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in procs:
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        for p in procs[1:]:
+            assert p.returncode == 0, (tmp_path / "daemon1.log").read_text(errors="replace")[-3000:]
