@@ -174,6 +174,8 @@ def test_retry_needs_the_token_and_moves_a_dead_delivery_back_to_pending(console
         "/outbox/retry", data={"ids": str(target), "token": TOKEN}, headers={"Origin": "http://evil.example"}
     )
     assert cross.status_code == 403
+    empty = c.client.post("/api/deliveries/retry", json={}, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert empty.status_code == 400  # a forgotten field never re-queues everything: that takes "all"
     assert {d.status for d in c.app.store.deliveries()} == {"dead"}  # nothing moved yet
 
     r = c.client.post("/outbox/retry", data={"ids": str(target), "token": TOKEN})

@@ -136,15 +136,17 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
 
     def retry(fields: Mapping[str, Any], request: Request) -> int:
         auth.check(token(), loopback, request.headers, _text(fields).get("token"))
-        raw = fields.get("ids", fields.get("id"))
-        values = raw if isinstance(raw, list) else [] if raw in (None, "", "all") else [raw]
+        raw = fields.get("ids")
+        if raw == "all":  # said out loud: an empty or forgotten field never re-queues everything
+            return app.store.retry(None, app.clock())
+        values: list[Any] = raw if isinstance(raw, list) else [raw]
         try:
-            ids = [int(v) for v in values]
+            ids = [int(v) for v in values if not isinstance(v, bool)]
         except (TypeError, ValueError):
-            raise api.BadRequest("ids must be delivery ids (integers)") from None
-        if raw not in (None, "all") and not ids:
-            raise api.BadRequest("give ids, or 'all' to re-queue every dead delivery")
-        return app.store.retry(ids or None, app.clock())  # what `treatywatch deliveries retry` does
+            ids = []
+        if not ids:
+            raise api.BadRequest("ids: a list of dead delivery ids, or \"all\"")
+        return app.store.retry(ids, app.clock())  # what `treatywatch deliveries retry` does
 
     async def retry_api(request: Request) -> JSONResponse:
         fields = await read_fields(request)
