@@ -191,16 +191,31 @@ def test_retry_needs_the_token_and_moves_a_dead_delivery_back_to_pending(console
     assert len(webhook.bodies) == 2 and {d.status for d in c.app.store.deliveries()} == {"sent"}
 
 
+def test_without_a_token_retry_works_from_this_machine_only(console, webhook):
+    c = console("  delivery_max_attempts: 1\n", poll=False)
+    c.app.runner.poll("euronews-world")
+    webhook.fail_with = 500
+    c.app.outbox.run_once()
+    rebound = c.client.post("/api/deliveries/retry", json={"ids": "all"}, headers={"Host": "evil.example"})
+    assert rebound.status_code == 403 and len(c.app.store.deliveries("dead")) == 1
+    assert c.client.post("/api/deliveries/retry", json={"ids": "all"}).json() == {"requeued": 1}
+    assert c.app.store.deliveries("dead") == []
+
+
 def test_state_changes_without_a_token_only_on_loopback():
-    headers = {"host": "tw.example.org:8424"}
+    headers = {"host": "127.0.0.1:8424"}
     auth.check(None, True, headers)  # loopback, no token: allowed
+    auth.check(None, True, {"host": "[::1]:8424"})
     with pytest.raises(auth.Denied) as refused:
         auth.check(None, False, headers)
     assert refused.value.status == 403
     auth.check(None, False, headers, open_without_token=True)  # the tester changes nothing
     with pytest.raises(auth.Denied):
         auth.check(None, True, headers | {"origin": "http://evil.example"})
-    auth.check(None, True, headers | {"origin": "http://tw.example.org:8424"})
+    auth.check(None, True, headers | {"origin": "http://127.0.0.1:8424"})
+    with pytest.raises(auth.Denied):  # DNS rebinding: a foreign name pointed at 127.0.0.1, same-origin to itself
+        auth.check(None, True, {"host": "evil.example:8424", "origin": "http://evil.example:8424"})
+    headers = {"host": "tw.example.org"}
     auth.check(TOKEN, False, headers | {"authorization": f"Bearer {TOKEN}"})
     with pytest.raises(auth.Denied):
         auth.check(TOKEN, True, headers, form_token=TOKEN[:-1])

@@ -3,8 +3,8 @@
 - A token configured (`settings.web_token`, else `TREATYWATCH_WEB_TOKEN` in the environment): every state-changing
   request (and the watch tester, which costs CPU) must carry it, as `Authorization: Bearer <token>` or a form's
   `token` field; compared in constant time; a missing or wrong one is 401.
-- No token: accepted only when the console listens on a loopback address (only local users reach it, as with
-  the CLI on the same machine); on any other address, 403 until a token is set.
+- No token: accepted only when the console listens on a loopback address and is asked by a loopback name
+  (only local users reach it, as with the CLI on the same machine); otherwise 403 until a token is set.
 - Always: a request whose `Origin` is another site is refused (403), so a page in the operator's browser cannot
   post to the console behind their back (CSRF, even on loopback).
 
@@ -74,7 +74,10 @@ def check(
     if not same_origin(headers):
         raise Denied(403, "cross-site request refused: post from the console's own pages")
     if token is None:
-        if loopback or open_without_token:
+        if open_without_token:
+            return
+        # the Host check stops DNS rebinding: a site whose name was re-pointed to 127.0.0.1 is same-origin to itself
+        if loopback and is_loopback(urlsplit("//" + headers.get("host", "")).hostname or ""):
             return
         raise Denied(403, "set settings.web_token (or TREATYWATCH_WEB_TOKEN) to change state from another machine")
     given = presented_token(headers, form_token)
