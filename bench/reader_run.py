@@ -1,0 +1,32 @@
+"""Runs inside bench/.venv-reader: reader 3.x on the farm. `add DB URLS` subscribes (set-up, not timed);
+`update DB` is the timed pass.
+
+update_feeds(scheduled=False): reader 3.x's default (scheduled=True) skips a feed until its update interval (1 h)
+has passed, so a warm pass right after the cold one would send no request at all; scheduled=False makes it send a
+conditional GET for every feed, as `treatywatch poll --once` does.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from reader import make_reader
+
+
+def main() -> None:
+    mode, db = sys.argv[1], sys.argv[2]
+    reader = make_reader(db)
+    if mode == "add":
+        with open(sys.argv[3], encoding="utf-8") as urls:
+            for url in urls:
+                reader.add_feed(url.strip(), exist_ok=True)
+    else:
+        reader.update_feeds(workers=16, scheduled=False)
+        counts = reader.get_entry_counts()
+        broken = sum(1 for f in reader.get_feeds() if f.last_exception)
+        print(f"entries {counts.total} broken {broken}")
+    reader.close()
+
+
+if __name__ == "__main__":
+    main()
