@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -113,6 +114,7 @@ def test_daemons_share_the_farm_and_survive_a_kill(daemons: int, pg_url: str, co
         config = farm_config(config_dir, http.base, pg_url, hook.url)
         logs = [tmp_path / f"daemon{n}.log" for n in range(daemons)]
         procs = [start_daemon(config, tmp_path / f"state{n}", logs[n]) for n in range(daemons)]
+        started = time.monotonic()
         try:
             victim = procs[0]
             # SIGKILL the first daemon while it holds a lease on a source whose poll it has not committed
@@ -148,6 +150,11 @@ def test_daemons_share_the_farm_and_survive_a_kill(daemons: int, pg_url: str, co
             assert scalar(pg_url, "SELECT count(*) FROM alerts") == len(COUNTRIES)  # one event, one alert
             assert scalar(pg_url, "SELECT count(*) FROM alert_reports") == FEEDS  # every report joined its alert
             assert scalar(pg_url, "SELECT count(*) FROM deliveries WHERE kind = 'alert'") == len(COUNTRIES)
+            # one daemon polls a source per interval, whichever it is (without leases each daemon would poll each
+            # source every interval); +3: the first poll at start, one takeover after the kill, one retry
+            polls = Counter(path for path, _ in http.requests)
+            turns = (time.monotonic() - started) / EVERY
+            assert max(polls.values()) <= turns + 3, (polls.most_common(3), turns)
             titles = [b["title"] for b in hook.bodies]
             assert len(set(titles)) == len(COUNTRIES)
             assert len(titles) - len(set(titles)) <= 1  # the bound: one message in flight in the killed daemon
