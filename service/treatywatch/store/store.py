@@ -94,9 +94,7 @@ class SqlStore(StoreBase):
             out.update({r["key"]: KnownItem(r["id"], r["content_hash"], r["revision"]) for r in rows})
         return out
 
-    def _write_item(
-        self, conn: Tx, item: Item, known: KnownItem | None, now: datetime
-    ) -> tuple[int, int]:
+    def _write_item(self, conn: Tx, item: Item, known: KnownItem | None, now: datetime) -> tuple[int, int]:
         """Insert a new item or store a revision of a changed one; returns (id, revision)."""
         if known is None:
             cur = conn.execute(
