@@ -9,22 +9,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import filelock
-import httpx
 
 from .config import Config, load_config
 from .errors import ConfigError, QueryError, StateLockedError
 from .matching import Watchlist
 from .matching.text import Analyzer
-from .metrics import Metrics, StateSource
 from .notify.channels import channel
-from .notify.outbox import Outbox
-from .notify.render import Renderer
-from .notify.sender import Sender
-from .pipeline import Runner
-from .sources.fetch import Fetcher
-from .store import SqlStore, open_store
+
+if TYPE_CHECKING:  # imported where used, so `check` and `evaluate` load no store, outbox, metrics or HTTP client
+    import httpx
+
+    from .metrics import Metrics
+    from .notify.outbox import Outbox
+    from .pipeline import Runner
+    from .sources.fetch import Fetcher
+    from .store import SqlStore
 
 
 def utcnow() -> datetime:
@@ -110,6 +112,12 @@ class StateLock:
         self.release()
 
 
+def _metrics() -> Metrics:
+    from .metrics import Metrics
+
+    return Metrics()
+
+
 @dataclass
 class App:
     config: Config
@@ -120,7 +128,7 @@ class App:
     outbox: Outbox
     clock: Callable[[], datetime]
     config_path: Path | None = None
-    metrics: Metrics = field(default_factory=Metrics)
+    metrics: Metrics = field(default_factory=_metrics)
     # set by the daemon when a reload failed (the last good config keeps running), cleared by a good one:
     # readiness reports it
     reload_error: str | None = None
@@ -145,6 +153,14 @@ def build_app(
     config_path: Path | None = None,
     busy_timeout: float = 30.0,
 ) -> App:
+    from .metrics import Metrics, StateSource
+    from .notify.outbox import Outbox
+    from .notify.render import Renderer
+    from .notify.sender import Sender
+    from .pipeline import Runner
+    from .sources.fetch import Fetcher
+    from .store import open_store
+
     s = config.settings
     store = open_store(s.database, s.state_dir, busy_timeout=busy_timeout, lease=s.lease)
     fetcher = Fetcher(

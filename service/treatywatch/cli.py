@@ -8,16 +8,20 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .app import App, build_app, compile_config
-from .config.common import parse_duration
 from .errors import NotFoundError, TreatyWatchError
 from .items import Item, make_item
 from .logs import setup_logging
-from .views import delivery_row, iso, source_rows
+
+if TYPE_CHECKING:
+    from .app import App
+
+# Start-up is paid by every command, and `poll --once` from cron pays it on every pass: the configuration, matching,
+# store, notification (apprise) and metrics modules are imported inside the commands that use them, so --help,
+# --version, docs and schema start in a fraction of the time, and check skips the store and the outbox.
 
 CONFIG_HELP = "Folder (or file) of YAML configuration. Default: config/ or $TREATYWATCH_CONFIG."
 
@@ -25,6 +29,8 @@ CONFIG_HELP = "Folder (or file) of YAML configuration. Default: config/ or $TREA
 def _app(ctx: click.Context) -> App:
     obj = ctx.ensure_object(dict)
     if "app" not in obj:
+        from .app import build_app, compile_config
+
         config, watchlist = compile_config(obj["config_path"])
         if obj.get("state_dir"):
             config = config.model_copy(
@@ -47,6 +53,8 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> flo
     More than a century back means "everything" (and keeps the date arithmetic in range)."""
     if value is None:
         return None
+    from .config.common import parse_duration
+
     try:
         return min(parse_duration(value), 100 * 365 * 86400.0)
     except ValueError:
@@ -61,6 +69,8 @@ def _emit_json(rows: list[dict[str, Any]]) -> None:
 
 
 def _item_json(item_id: int, item: Item, first_seen: datetime | None) -> dict[str, Any]:
+    from .views import iso
+
     return {
         "id": item_id,
         "source": item.source_id,
@@ -161,6 +171,8 @@ def migrate(source: str, target: str, force: bool) -> None:
 @_errors
 def check(ctx: click.Context) -> None:
     """Validate the configuration (YAML, references, queries, notification URLs) without running."""
+    from .app import compile_config
+
     config, watchlist = compile_config(ctx.obj["config_path"])
     click.echo(
         f"OK: {len(config.sources)} sources, {len(config.terms)} term sets, {len(config.entities)} entities, "
@@ -310,6 +322,8 @@ def evaluate(ctx: click.Context, cases: Path, minimum: float, watchlist_file: Pa
     CASES is a folder of YAML cases (matched directly), or a dev set: a folder with items.jsonl, which is served
     on loopback as feeds and a portal page and polled through the whole pipeline, with the folder's
     watchlist.yaml (or --watchlist)."""
+    from .app import build_app, compile_config
+
     if (cases / "items.jsonl").exists():
         from .devset import run as run_devset
 
@@ -358,6 +372,8 @@ def search(ctx: click.Context, text: str, limit: int, as_json: bool) -> None:
 @_errors
 def alerts(ctx: click.Context, limit: int, watch: str | None, since: float | None, as_json: bool) -> None:
     """Recent alerts, newest first."""
+    from .views import iso
+
     app = _app(ctx)
     start = app.clock() - timedelta(seconds=since) if since is not None else None
     rows = app.store.recent_alerts(limit, watch, start)
@@ -394,6 +410,8 @@ def alerts(ctx: click.Context, limit: int, watch: str | None, since: float | Non
 @_errors
 def sources(ctx: click.Context, as_json: bool) -> None:
     """Each source's health: last success, failures in a row, last error, items last seen."""
+    from .views import source_rows
+
     app = _app(ctx)
     rows = source_rows(app.config, app.store.source_states())
     if as_json:
@@ -418,6 +436,8 @@ def deliveries(ctx: click.Context, status: str | None, as_json: bool) -> None:
     """The outbox: each delivery's status, attempts and last error."""
     if ctx.invoked_subcommand:
         return
+    from .views import delivery_row
+
     rows = _app(ctx).store.deliveries(status)
     if as_json:
         _emit_json([delivery_row(d) for d in rows])
