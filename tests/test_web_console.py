@@ -384,3 +384,23 @@ def test_clock_window_edges_are_local_days():
     assert data.watches == {"w": [0] * 29 + [1]} and data.days[-1].isoformat() == "2025-12-06"
     chart = layout(data)
     assert [(b.day.isoformat(), b.count) for b in chart.bars] == [("2025-12-06", 1)]
+
+
+def test_every_template_and_static_file_ships_in_the_package():
+    """A wheel (the container's install) carries only what package-data lists: a template missing there is a
+    console that answers 500 everywhere but in the editable install the tests use."""
+    import tomllib
+    from pathlib import PurePosixPath
+
+    import treatywatch
+
+    def ships(name: str, glob: str) -> bool:  # setuptools' glob: '*' stays within one folder
+        path, pattern = PurePosixPath(name), PurePosixPath(glob)
+        return len(path.parts) == len(pattern.parts) and path.match(glob)
+
+    root = Path(treatywatch.__file__).parent
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    globs = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]["treatywatch"]
+    files = [p.relative_to(root).as_posix() for d in ("web/templates", "web/static") for p in (root / d).iterdir()]
+    missing = [f for f in files if not any(ships(f, g) for g in globs)]
+    assert not missing, f'pyproject.toml package-data needs "web/templates/*.html", "web/static/*": {missing}'
