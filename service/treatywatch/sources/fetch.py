@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -81,28 +81,71 @@ def _capped(chunks: Iterator[bytes], cap: int, what: str) -> Iterator[bytes]:
         yield chunk
 
 
-class _HostGate:
-    """Limits concurrent requests to one host and keeps a minimum gap between their starts."""
+@dataclass(frozen=True)
+class Politeness:
+    """How a host's gap adapts (docs/operations.md, "Politeness").
 
-    def __init__(self, concurrency: int, delay: float, sleep: Callable[[float], None], clock: Callable[[], float]):
+    `delay` is the gap between request starts while the host answers well. A 429 or 503 pauses the host for its
+    Retry-After, or else for `penalty_start` doubling per refusal in a row up to `penalty_max`, halving again per
+    good answer. An answer slower than `slow` seconds (smoothed) earns the host a rest as long as it took, capped at
+    `rest_max`. A pause longer than `max_wait` is not slept through: the request fails at once with the time left
+    as its retry_after, so the source backs off without asking."""
+
+    delay: float = 0.0
+    penalty_start: float = 1.0
+    penalty_max: float = 300.0
+    slow: float = 1.0
+    rest_max: float = 30.0
+    max_wait: float = 30.0
+
+
+class _HostGate:
+    """One host's politeness: a concurrency limit, a gap between starts, and the pause the host asked for."""
+
+    def __init__(
+        self, concurrency: int, policy: Politeness, sleep: Callable[[float], None], clock: Callable[[], float]
+    ):
         self._sem = threading.Semaphore(concurrency)
         self._lock = threading.Lock()
-        self._delay = delay
-        self._next = 0.0
+        self._policy = policy
+        self._next = 0.0  # earliest start of the next request
+        self._penalty = 0.0  # current pause after a refusal; 0 while the host answers well
+        self._latency: float | None = None  # smoothed response time, once there is one
         self._sleep = sleep
         self._clock = clock
 
-    def __enter__(self) -> None:
-        self._sem.acquire()
+    def enter(self, host: str) -> float:
+        """Wait for our turn; returns the start time. Raises FetchError when the host's pause outlasts max_wait."""
         with self._lock:
             now = self._clock()
             wait = self._next - now
-            self._next = max(now, self._next) + self._delay
+            if wait > self._policy.max_wait:
+                raise FetchError(
+                    f"{host} asked for a pause of {wait:.0f}s more (429/503); not asking it again before then",
+                    retry_after=wait,
+                )
+            self._next = max(now, self._next) + self._policy.delay
+        self._sem.acquire()
         if wait > 0:
             self._sleep(wait)
+        return now + max(wait, 0.0)
 
-    def __exit__(self, *exc: object) -> None:
+    def leave(self, started: float, status: int | None, retry_after: float | None) -> None:
+        """Adapt to the answer: `status` None is a failure without one (timeout, reset), counted as slow."""
         self._sem.release()
+        p = self._policy
+        with self._lock:
+            now = self._clock()
+            if status in (429, 503):
+                self._penalty = min(max(self._penalty * 2, p.penalty_start), p.penalty_max)
+                pause = retry_after if retry_after is not None else self._penalty
+                self._next = max(self._next, now + pause)
+                return
+            self._penalty = self._penalty / 2 if self._penalty / 2 >= p.penalty_start else 0.0
+            took = now - started if status is not None else max(now - started, p.slow * 2)
+            self._latency = took if self._latency is None else 0.7 * self._latency + 0.3 * took
+            if self._latency > p.slow:
+                self._next = max(self._next, now + min(self._latency, p.rest_max))
 
 
 # A whole response may take this many times the per-read timeout.
@@ -118,6 +161,7 @@ class Fetcher:
         user_agent: str,
         per_host_concurrency: int = 2,
         per_host_delay: float = 1.0,
+        politeness: Politeness | None = None,
         max_redirects: int = 5,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -126,7 +170,7 @@ class Fetcher:
     ) -> None:
         self._ua = user_agent
         self._concurrency = per_host_concurrency
-        self._delay = per_host_delay
+        self._politeness = replace(politeness or Politeness(), delay=per_host_delay)
         self._max_redirects = max_redirects
         self._transport = transport
         self._sleep = sleep
@@ -155,7 +199,7 @@ class Fetcher:
         host = urlsplit(url).netloc.lower()
         with self._lock:
             if host not in self._gates:
-                self._gates[host] = _HostGate(self._concurrency, self._delay, self._sleep, self._clock)
+                self._gates[host] = _HostGate(self._concurrency, self._politeness, self._sleep, self._clock)
             return self._gates[host]
 
     def fetch(self, request: Request, limits: FetchLimits, validators: Validators = Validators()) -> Response:
@@ -170,14 +214,15 @@ class Fetcher:
         # httpx replaces a URL's own query with `params`, even an empty list: pass them only when there are some
         url = request.url
         shown = redact_url(url)
-        start = self._clock()
+        gate = self._gate(url)
+        start = gate.enter(urlsplit(url).netloc)
+        status: int | None = None
+        retry: float | None = None
         try:
-            with (
-                self._gate(url),
-                client.stream(
-                    "GET", url, params=list(request.params) or None, headers=headers, timeout=limits.timeout
-                ) as resp,
-            ):
+            with client.stream(
+                "GET", url, params=list(request.params) or None, headers=headers, timeout=limits.timeout
+            ) as resp:
+                status = resp.status_code
                 if resp.status_code == 304:
                     return Response(str(resp.url), 304, b"", dict(resp.headers))
                 if resp.status_code >= 400:  # Retry-After matters on 429 and 503
@@ -205,6 +250,8 @@ class Fetcher:
             if limits.proxy:
                 detail = detail.replace(limits.proxy, redact_url(limits.proxy))
             raise FetchError(f"{type(exc).__name__} fetching {shown}: {detail}") from exc
+        finally:
+            gate.leave(start, status, retry)
 
     def _before(self, chunks: Iterator[bytes], start: float, total: float, shown: str) -> Iterator[bytes]:
         """The timeout bounds each read; this bounds the whole response, or a server sending a byte a second
