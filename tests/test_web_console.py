@@ -404,3 +404,13 @@ def test_every_template_and_static_file_ships_in_the_package():
     files = [p.relative_to(root).as_posix() for d in ("web/templates", "web/static") for p in (root / d).iterdir()]
     missing = [f for f in files if not any(ships(f, g) for g in globs)]
     assert not missing, f'pyproject.toml package-data needs "web/templates/*.html", "web/static/*": {missing}'
+
+
+def test_a_taken_port_fails_at_once_and_an_unstarted_server_stops(console):
+    c = console(poll=False)  # serving on c.server.port
+    with pytest.raises(OSError):
+        StatusServer(c.app, "127.0.0.1", c.server.port)  # the daemon logs this and runs on without a console
+    idle = StatusServer(c.app, "127.0.0.1", 0)
+    idle.stop()  # never started: releases its socket, waits for nothing
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", idle.port))  # the port is free again

@@ -48,7 +48,8 @@ class StatusServer:
     def __init__(self, app: App, host: str, port: int, stop_timeout: float = STOP_TIMEOUT) -> None:
         self.sock = _bind(host, port)
         self.port: int = self.sock.getsockname()[1]
-        self.stop_timeout = stop_timeout
+        # never longer than the daemon's whole shutdown allowance
+        self.stop_timeout = min(stop_timeout, app.config.settings.shutdown_timeout)
         config = uvicorn.Config(
             create_app(app, loopback=is_loopback(host)),
             log_config=None,  # our logging set-up stays; uvicorn's loggers propagate to it
@@ -57,7 +58,7 @@ class StatusServer:
             lifespan="off",
             proxy_headers=False,  # behind a proxy, settings.web_base_url says where the console is
             server_header=False,
-            timeout_graceful_shutdown=max(1, int(stop_timeout)),
+            timeout_graceful_shutdown=max(1, int(self.stop_timeout)),
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -72,11 +73,13 @@ class StatusServer:
         if not self.server.started:
             log.error("web console did not start within %gs", START_TIMEOUT)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop serving: in-flight requests get `timeout` seconds (default: stop_timeout), then are dropped."""
         self.server.should_exit = True
-        self._thread.join(self.stop_timeout)
-        if self._thread.is_alive():  # a connection that would not finish: drop it
-            self.server.force_exit = True
-            self._thread.join(1.0)
+        if self._thread.ident is not None:  # started
+            self._thread.join(self.stop_timeout if timeout is None else max(timeout, 0.1))
+            if self._thread.is_alive():  # a connection that would not finish: drop it
+                self.server.force_exit = True
+                self._thread.join(1.0)
         self.sock.close()
 
