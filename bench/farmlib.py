@@ -69,10 +69,20 @@ def sentence(rng: random.Random, words: Sequence[str], n: int) -> str:
     return " ".join(rng.choice(words) for _ in range(n)).capitalize()
 
 
-def rss_item(rng: random.Random, lang: str, words: Sequence[str], feed: int, i: int, when: datetime) -> str:
-    """One item of a realistic size (about 0.8-1.5 KB): a title, a description with markup, link, guid, date."""
-    topical = (feed * ITEMS_PER_FEED + i) % 97 == 0  # about 1 % of items concern a tracked agreement
-    title = TOPICAL[lang] if topical else sentence(rng, words, rng.randint(7, 13))
+def rss_item(
+    rng: random.Random,
+    lang: str,
+    words: Sequence[str],
+    feed: int,
+    i: int,
+    when: datetime,
+    topical_every: int = 97,
+    title: str | None = None,
+) -> str:
+    """One item of a realistic size (about 0.8-1.5 KB): a title, a description with markup, link, guid, date.
+    By default about 1 % of items concern a tracked agreement (topical_every=0: none)."""
+    topical = topical_every and (feed * ITEMS_PER_FEED + i) % topical_every == 0
+    title = title or (TOPICAL[lang] if topical else sentence(rng, words, rng.randint(7, 13)))
     paras = [sentence(rng, words, rng.randint(25, 45)) + "." for _ in range(rng.randint(2, 3))]
     link = f"https://news{feed % 50}.example.org/{lang}/{when:%Y/%m/%d}/story-{feed}-{i}"
     desc = "".join(f"<p>{p}</p>" for p in paras) + f'<p><a href="{link}">{sentence(rng, words, 3)}</a></p>'
@@ -91,14 +101,17 @@ def rss_feed(feed: int, items: Sequence[str], lang: str) -> bytes:
     ).encode()
 
 
-def write_feeds(www: Path, n: int, seed: int = 12) -> int:
+def write_feeds(www: Path, n: int, seed: int = 12, topical_every: int = 97) -> int:
     """n feeds of ITEMS_PER_FEED items as static files; returns the bytes written."""
     rng = random.Random(seed)
     base = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     total = 0
     for f in range(n):
         lang, words = LANGS[f % len(LANGS)]
-        items = [rss_item(rng, lang, words, f, i, base - timedelta(minutes=17 * i + f)) for i in range(ITEMS_PER_FEED)]
+        items = [
+            rss_item(rng, lang, words, f, i, base - timedelta(minutes=17 * i + f), topical_every)
+            for i in range(ITEMS_PER_FEED)
+        ]
         body = rss_feed(f, items, lang)
         (www / f"f{f}.xml").write_bytes(body)
         total += len(body)
