@@ -144,10 +144,15 @@ def health(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     return {"health": state, "stale": stale, "next_poll": iso(next_poll), "broken_after": BROKEN_AFTER}
 
 
+def sources(app: App) -> list[dict]:
+    """Every configured source, as `sources --json` shows it, with its health."""
+    now = app.clock()
+    return [row | health(row, now) for row in source_rows(app.config, app.store.source_states())]
+
+
 def sources_page(app: App, query: Mapping[str, str]) -> Page:
     limit, offset = paging(query, MAX_LIMIT)
-    now = app.clock()
-    rows = [row | health(row, now) for row in source_rows(app.config, app.store.source_states())]
+    rows = sources(app)
     return Page(rows[offset : offset + limit], limit, offset, len(rows))
 
 

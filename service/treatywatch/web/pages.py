@@ -82,7 +82,7 @@ class Pages:
         return charts.per_day(times, now, zone, days)
 
     def overview(self) -> str:
-        sources = api.sources_page(self.app, {}).rows
+        sources = api.sources(self.app)  # all of them: the overview is not paged
         counts = self.app.store.counts()
         return self.render(
             "overview.html",
