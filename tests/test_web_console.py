@@ -254,7 +254,10 @@ def test_watch_tester_needs_the_token_when_one_is_set(console, monkeypatch):
     ok = c.client.post("/api/test", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200 and ok.json()["fires"]
     assert 'name="token"' in c.client.get("/tester").text
-    assert 'name="token"' not in c.client.post("/tester", data=body | {"token": TOKEN}).text.split("</form>")[1]
+    page = c.client.post("/tester", data=body | {"token": TOKEN})
+    assert page.status_code == 200 and "agreement-terminated" in page.text
+    assert TOKEN not in page.text  # never shown back
+    assert c.client.post("/tester", data=body | {"token": "wrong"}).status_code == 401
 
 
 def test_chart_has_a_bar_for_each_day_and_watch_with_alerts(console):
