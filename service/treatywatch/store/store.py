@@ -34,6 +34,9 @@ def _item(row: Row) -> Item:
     )
 
 
+ROWS_PER_INSERT = 200  # rows of one multi-row INSERT: 2,400 parameters, far below either engine's limit
+
+
 class SqlStore(StoreBase):
     """The shared SQL of both engines. Built once by the CLI from settings.database (open_store); passed to the
     runner, daemon, web and commands."""
@@ -94,13 +97,19 @@ class SqlStore(StoreBase):
             out.update({r["key"]: KnownItem(r["id"], r["content_hash"], r["revision"]) for r in rows})
         return out
 
-    def _write_item(self, conn: Tx, item: Item, known: KnownItem | None, now: datetime) -> tuple[int, int]:
-        """Insert a new item or store a revision of a changed one; returns (id, revision)."""
-        if known is None:
-            cur = conn.execute(
-                "INSERT INTO items (source_id, key, title, link, summary, published, language, untitled, content_hash,"
-                " revision, extra, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING id",
-                (
+    def _write_items(
+        self, conn: Tx, changed: list[tuple[Item, KnownItem | None]], now: datetime
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """Insert new items and store revisions of changed ones; returns (source, key) -> (id, revision). New
+        items and revisions go in multi-row statements: a round trip per batch, not per item (PostgreSQL)."""
+        ids: dict[tuple[str, str], tuple[int, int]] = {}
+        fresh = [item for item, known in changed if known is None]
+        for start in range(0, len(fresh), ROWS_PER_INSERT):
+            batch = fresh[start : start + ROWS_PER_INSERT]
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"] * len(batch))
+            params: list[object] = []
+            for item in batch:
+                params += [
                     item.source_id,
                     item.key,
                     item.title,
@@ -113,11 +122,17 @@ class SqlStore(StoreBase):
                     json.dumps(item.extra, ensure_ascii=False),
                     ts(now),
                     ts(now),
-                ),
-            )
-            item_id, revision = int(cur.fetchone()["id"]), 1
-        else:
-            item_id, revision = known.id, known.revision + 1
+                ]
+            rows = conn.execute(
+                "INSERT INTO items (source_id, key, title, link, summary, published, language, untitled, content_hash,"
+                f" revision, extra, first_seen, last_seen) VALUES {values} RETURNING id, source_id, key",
+                params,
+            ).fetchall()
+            ids.update({(r["source_id"], r["key"]): (int(r["id"]), 1) for r in rows})
+        for item, known in changed:
+            if known is None:
+                continue
+            ids[(item.source_id, item.key)] = (known.id, known.revision + 1)
             conn.execute(
                 "UPDATE items SET title=?, link=?, summary=?, published=?, untitled=?, content_hash=?, revision=?,"
                 " extra=?, last_seen=? WHERE id=?",
@@ -128,17 +143,21 @@ class SqlStore(StoreBase):
                     ts(item.published),
                     int(item.untitled),
                     item.content_hash,
-                    revision,
+                    known.revision + 1,
                     json.dumps(item.extra, ensure_ascii=False),
                     ts(now),
-                    item_id,
+                    known.id,
                 ),
             )
-        conn.execute(
-            "INSERT INTO item_revisions VALUES (?, ?, ?, ?, ?, ?)",
-            (item_id, revision, item.title, item.summary, item.content_hash, ts(now)),
-        )
-        return item_id, revision
+        for start in range(0, len(changed), ROWS_PER_INSERT):
+            batch = [item for item, _ in changed[start : start + ROWS_PER_INSERT]]
+            params = []
+            for item in batch:
+                item_id, revision = ids[(item.source_id, item.key)]
+                params += [item_id, revision, item.title, item.summary, item.content_hash, ts(now)]
+            values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(batch))
+            conn.execute(f"INSERT INTO item_revisions VALUES {values}", params)
+        return ids
 
     def get_item(self, item_id: int) -> StoredItem:
         rows = self._rows("SELECT * FROM items WHERE id = ?", [item_id])
@@ -214,9 +233,7 @@ class SqlStore(StoreBase):
                 conn.execute(
                     f"UPDATE items SET last_seen = ? WHERE id IN ({', '.join('?' * len(chunk))})", [ts(now), *chunk]
                 )
-            ids: dict[tuple[str, str], tuple[int, int]] = {}
-            for item, known in changed:
-                ids[(item.source_id, item.key)] = self._write_item(conn, item, known, now)
+            ids = self._write_items(conn, changed, now)
 
             def record(report: Report, alert_id: int) -> bool:
                 """Store the report's matches; True when the item is news to this alert (not a revision)."""
