@@ -118,9 +118,14 @@ def config_dir(tmp_path: Path) -> Path:
     return d
 
 
-def local_sources(base: str) -> str:
-    """The demo's sources (every id the example watches name), pointed at a local fixture server."""
-    return (demo_data() / "sources.yaml").read_text(encoding="utf-8").replace("${DEMO_BASE}", base)
+def local_sources(base: str, age_limit: bool = False) -> str:
+    """The demo's sources (every id the example watches name), pointed at a local fixture server. Like the demo's
+    they alert from the first poll (`baseline: false`); without `age_limit` they alert on items of any age: the
+    fixtures are of December 2025, and commands run in a subprocess use the real clock."""
+    text = (demo_data() / "sources.yaml").read_text(encoding="utf-8").replace("${DEMO_BASE}", base)
+    if age_limit:
+        return text
+    return text.replace("    baseline: false\n", "    baseline: false\n    ignore_older_than: 0\n")
 
 
 def write_config(config_dir: Path, text: str, name: str = "local.yaml") -> Path:
@@ -134,13 +139,22 @@ def shared_analyzer() -> Analyzer:
     return Analyzer()
 
 
-def make_app(config_dir: Path, state_dir: Path, clock: Clock, echo: list[str] | None = None, **kw: object) -> App:
-    """The app as the CLI builds it, on this state folder and clock; terminal output goes to `echo`."""
+def make_app(
+    config_dir: Path,
+    state_dir: Path,
+    clock: Clock,
+    echo: list[str] | None = None,
+    baseline: bool = False,
+    **kw: object,
+) -> App:
+    """The app as the CLI builds it, on this state folder and clock; terminal output goes to `echo`. Sources
+    alert from their first poll unless `baseline` (the service's default; test_baseline.py tests it): most tests
+    are about what a poll alerts, and a source's own `baseline:` still wins."""
     config, watchlist = compile_config(config_dir, analyzer=shared_analyzer())
     config = config.model_copy(
         update={
             "settings": config.settings.model_copy(
-                update={"state_dir": state_dir, "web_port": 0, "per_host_delay": 0.0}
+                update={"state_dir": state_dir, "web_port": 0, "per_host_delay": 0.0, "baseline": baseline}
             )
         }
     )
@@ -159,10 +173,10 @@ def tw(*args: str, config: Path = EXAMPLE_CONFIG, state: Path | None = None) -> 
 @pytest.fixture
 def app_with(config_dir: Path, tmp_path: Path, clock: Clock):
     """An app with just these sources (and disabled stand-ins for those the example watches name)."""
-    return lambda sources_yaml: _app_with(config_dir, tmp_path, clock, sources_yaml)
+    return lambda sources_yaml, baseline=False: _app_with(config_dir, tmp_path, clock, sources_yaml, baseline)
 
 
-def _app_with(config_dir: Path, tmp_path: Path, clock: Clock, sources_yaml: str):
+def _app_with(config_dir: Path, tmp_path: Path, clock: Clock, sources_yaml: str, baseline: bool = False):
     write_config(config_dir, "sources:\n" + sources_yaml, "sources.yaml")
     # the example watches name the portal sources; stand-ins keep the references valid
     write_config(
@@ -175,7 +189,7 @@ def _app_with(config_dir: Path, tmp_path: Path, clock: Clock, sources_yaml: str)
         ),
         "zz-standins.yaml",
     )
-    return make_app(config_dir, tmp_path / "state", clock)
+    return make_app(config_dir, tmp_path / "state", clock, baseline=baseline)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -79,7 +79,7 @@ def test_env_substitution_and_missing_variable(tmp_path: Path):
 def test_bad_apprise_url_is_a_config_error(tmp_path: Path):
     write_config(tmp_path, "subscribers:\n  - id: s\n    notify: ['nosuchscheme://x']\n")
     (p,) = problems(tmp_path)
-    assert "subscribers[s].notify[0]" in p and "not a usable apprise URL" in p
+    assert p.endswith("subscribers[s].notify[0]: unknown apprise scheme 'nosuchscheme://'; no apprise service uses it")
 
 
 def test_references_are_checked(tmp_path: Path):

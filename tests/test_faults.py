@@ -117,7 +117,7 @@ def farm_config(config_dir: Path, farm: Farm, notify: list[str], settings: str =
         config_dir,
         "settings:\n  web_port: 0\n  per_host_delay: 0\n  per_host_concurrency: 4\n  followup_delay: 0\n"
         "  deliver_every: 1s\n  delivery_backoff_base: 1s\n  delivery_backoff_max: 5s\n"
-        "  source_backoff_base: 1s\n  source_backoff_max: 5s\n" + settings,
+        "  source_backoff_base: 1s\n  source_backoff_max: 5s\n  baseline: false\n" + settings,
         "settings.yaml",
     )
     write_config(

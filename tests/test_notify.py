@@ -206,7 +206,7 @@ def test_twelve_reports_one_alert_one_followup(setup, config_dir, tmp_path, http
     extra = ""
     for n in range(12):
         http.routes[f"/outlet{n}.xml"] = lambda h, n=n: (200, {}, report_feed(n))
-        extra += f"  - {{id: outlet{n}, type: feed, url: '{http.base}/outlet{n}.xml'}}\n"
+        extra += f"  - {{id: outlet{n}, type: feed, url: '{http.base}/outlet{n}.xml', baseline: false}}\n"
     app = setup(f'  - id: desk\n    notify: ["{smtp.url()}"]\n', extra)
     assert app.runner.poll("outlet0").alerts == 1
     app.outbox.run_once()
@@ -231,7 +231,7 @@ def test_twelve_reports_one_alert_one_followup(setup, config_dir, tmp_path, http
 
 def test_feed_cannot_inject_markup(setup, config_dir, tmp_path, http, smtp, webhook, clock):
     http.routes["/inject.xml"] = lambda h: (200, {}, INJECTION)
-    extra = f"  - {{id: inject, type: feed, url: '{http.base}/inject.xml'}}\n"
+    extra = f"  - {{id: inject, type: feed, url: '{http.base}/inject.xml', baseline: false}}\n"
     app = setup(f'  - id: desk\n    notify: ["{smtp.url()}", "{webhook.url}"]\n', extra)
     r = app.runner.poll("inject")
     assert r.alerts == 1
@@ -303,7 +303,7 @@ def test_concurrent_polls_of_one_event_make_one_alert(setup, config_dir, tmp_pat
     extra = ""
     for n in range(8):
         http.routes[f"/outlet{n}.xml"] = lambda h, n=n: (200, {}, report_feed(n))
-        extra += f"  - {{id: outlet{n}, type: feed, url: '{http.base}/outlet{n}.xml'}}\n"
+        extra += f"  - {{id: outlet{n}, type: feed, url: '{http.base}/outlet{n}.xml', baseline: false}}\n"
     app = setup("  - id: desk\n    notify: [terminal]\n", extra)
     threads = [threading.Thread(target=app.runner.poll, args=(f"outlet{n}",)) for n in range(8)]
     for t in threads:

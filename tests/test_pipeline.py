@@ -159,7 +159,7 @@ def test_revision_of_a_reported_item_sends_no_followup(config_dir, tmp_path, htt
 
 
 def test_ignore_older_than(config_dir, tmp_path, http: FixtureServer, clock):
-    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    write_config(config_dir, local_sources(http.base, age_limit=True), "sources.yaml")
     write_config(config_dir, "settings:\n  ignore_older_than: 12h\n", "settings.yaml")
     app = make_app(config_dir, tmp_path / "state", clock)  # 2025-12-06 12:00
     r = app.runner.poll("euronews-world")

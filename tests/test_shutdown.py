@@ -54,7 +54,7 @@ def daemon_config(config_dir: Path, base: str, http_timeout: float = 60.0) -> Pa
     if HAS_SETTING:
         settings += f"  shutdown_timeout: {SHUTDOWN_TIMEOUT}\n"
     write_config(config_dir, settings, "settings.yaml")
-    sources = "sources:\n" + f"  - {{id: slow, type: feed, url: '{base}/slow.xml', every: 1h}}\n"
+    sources = "sources:\n" + f"  - {{id: slow, type: feed, url: '{base}/slow.xml', every: 1h, baseline: false}}\n"
     sources += "".join(
         f"  - {{id: {sid}, type: feed, url: 'http://127.0.0.1:9/{sid}', enabled: false}}\n"
         for sid in (*STANDINS, "government-docs")

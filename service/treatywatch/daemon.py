@@ -1,4 +1,5 @@
-"""The daemon: APScheduler polls each source on its own schedule and works the outbox; signals stop or reload.
+"""The daemon: APScheduler polls each source on its own schedule and works the outbox; signals stop or reload, and so
+does an edit of the configuration files (checked every settings.config_watch_every seconds).
 
 Stopping is bounded: in-flight jobs get `settings.shutdown_timeout` to finish, then are abandoned (nothing of theirs
 is committed unless its transaction completed, so they simply run again on restart). A second SIGINT/SIGTERM during
@@ -7,6 +8,7 @@ the stop ends the process at once, killed by that signal.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -14,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -21,11 +24,60 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .app import App, compile_config
+from .config.diff import changes, summary
+from .config.loader import config_files
+from .config.models import Config
 from .errors import ConfigError
 from .pipeline import PollResult
 from .web.server import StatusServer
 
 log = logging.getLogger("treatywatch.daemon")
+
+
+class ConfigFiles:
+    """Notices edits of the configuration files: a stat of each file every check, a read of them only when a
+    date or size moved (an editor saving the same text, or `touch`, reloads nothing)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stats = self._stat()
+        self.digest = self._digest()
+
+    def _stat(self) -> tuple[tuple[str, int, int], ...]:
+        try:
+            files = config_files(self.path)
+        except ConfigError:
+            return ()
+        out = []
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            out.append((str(f), st.st_mtime_ns, st.st_size))
+        return tuple(out)
+
+    def _digest(self) -> str:
+        h = hashlib.sha256()
+        for name, _, _ in self._stats:
+            h.update(name.encode() + b"\0")
+            try:
+                h.update(Path(name).read_bytes())
+            except OSError:
+                h.update(b"\0unreadable")
+        return h.hexdigest()
+
+    def changed(self) -> bool:
+        """True once per edit: the files' content differs from the last time this answered."""
+        stats = self._stat()
+        if stats == self._stats:
+            return False
+        self._stats = stats
+        digest = self._digest()
+        if digest == self.digest:
+            return False
+        self.digest = digest
+        return True
 
 
 class Daemon:
@@ -40,6 +92,8 @@ class Daemon:
         self._active: dict[str, int] = {}
         self._idle = threading.Condition()
         self.abandoned: list[str] = []
+        self._reloading = threading.Lock()  # SIGHUP and the file check may ask at once
+        self.files = ConfigFiles(app.config_path) if app.config_path is not None else None
 
     def _guard(self, name: str, fn: Callable[[], object]) -> None:
         """A job's failure is logged and the job runs again next time; it never takes the daemon down.
@@ -109,52 +163,111 @@ class Daemon:
             name=f"retry {source_id}",
         )
 
-    def schedule(self) -> None:
-        for job in self.scheduler.get_jobs():
-            job.remove()
-        now = datetime.now(UTC)
-        for src in self.app.config.sources:
-            if not src.enabled:
-                continue
-            trigger = (
-                CronTrigger.from_crontab(src.every.cron, timezone=UTC)
-                if src.every.cron
-                else IntervalTrigger(seconds=src.every.seconds, timezone=UTC)
-            )
-            self.scheduler.add_job(
-                self._poll, trigger, args=[src.id], id=f"poll:{src.id}", next_run_time=now, name=f"poll {src.id}"
-            )
-            log.info("scheduled %s (%s, %s)", src.id, src.type, src.every.describe())
+    def _add_poll(self, src_id: str, now: datetime) -> None:
+        src = self.app.config.source(src_id)
+        trigger = (
+            CronTrigger.from_crontab(src.every.cron, timezone=UTC)
+            if src.every.cron
+            else IntervalTrigger(seconds=src.every.seconds, timezone=UTC)
+        )
         self.scheduler.add_job(
-            lambda: self._guard("deliver", self.app.outbox.run_once),
-            IntervalTrigger(seconds=self.app.config.settings.deliver_every, timezone=UTC),
-            id="deliver",
-            name="deliver",
+            self._poll,
+            trigger,
+            args=[src.id],
+            id=f"poll:{src.id}",
+            next_run_time=now,
+            name=f"poll {src.id}",
+            replace_existing=True,
         )
 
-    def reload(self) -> None:
-        """Re-read the config; a broken edit is reported and the running configuration stays in force."""
+    def _remove(self, job_id: str) -> None:
+        if self.scheduler.get_job(job_id) is not None:
+            self.scheduler.remove_job(job_id)
+
+    def _add_every(self, job_id: str, seconds: float, fn: Callable[[], object]) -> None:
+        """A housekeeping job every `seconds`; 0 removes it."""
+        self._remove(job_id)
+        if seconds > 0:
+            self.scheduler.add_job(
+                lambda: self._guard(job_id, fn),
+                IntervalTrigger(seconds=seconds, timezone=UTC),
+                id=job_id,
+                name=job_id,
+            )
+
+    def schedule(self, old: Config | None = None) -> None:
+        """Jobs for the running config. After a reload (`old` given) only new, changed and re-enabled sources
+        are (re)scheduled, and polled at once; the others keep their timing."""
+        now = datetime.now(UTC)
+        config = self.app.config
+        enabled = {s.id for s in config.sources if s.enabled}
+        if old is None:
+            for job in self.scheduler.get_jobs():
+                job.remove()
+            for src in config.sources:
+                if src.id in enabled:
+                    self._add_poll(src.id, now)
+                    log.info("scheduled %s (%s, %s)", src.id, src.type, src.every.describe())
+        else:
+            before = {s.id for s in old.sources if s.enabled}
+            added, changed, _ = changes(old, config).get("sources", ([], [], []))
+            for src_id in before - enabled:
+                self._remove(f"poll:{src_id}")
+                self._remove(f"retry:{src_id}")
+            for src_id in sorted(enabled):
+                if src_id not in before or src_id in added or src_id in changed:
+                    self._add_poll(src_id, now)
+        s, was = config.settings, old.settings if old is not None else None
+        if was is None or was.deliver_every != s.deliver_every:
+            self._add_every("deliver", s.deliver_every, self.app.outbox.run_once)
+        if self.files is not None and (was is None or was.config_watch_every != s.config_watch_every):
+            self._add_every("config-watch", s.config_watch_every, self._reload_if_edited)
+        if was is None or was.checkpoint_every != s.checkpoint_every:
+            self._add_every("checkpoint", s.checkpoint_every, self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        """Fold the WAL into the database file so that a copy of it, or another tool reading it, sees recent
+        rows; passive: it never waits for or blocks a poll."""
+        if not self.app.store.checkpoint(1.0, mode="PASSIVE"):
+            log.debug("periodic WAL checkpoint incomplete (a reader or writer was busy); next time")
+
+    def _reload_if_edited(self) -> None:
+        if self.files is not None and self.files.changed():
+            self.reload("file change")
+
+    def reload(self, reason: str = "SIGHUP") -> bool:
+        """Re-read the config; a broken edit is logged on one line, kept in app.reload_error (readiness and the
+        console show it) and the running configuration stays in force. True when the new one runs."""
         if self.app.config_path is None:
-            return
-        try:
-            config, watchlist = compile_config(self.app.config_path, analyzer=self.app.watchlist.analyzer)
-        except ConfigError as exc:
-            self.app.reload_error = str(exc)  # /readyz reports it until a reload succeeds
-            log.error("configuration not reloaded, keeping the last good one:\n%s", exc)
-            return
-        self.app.reload_error = None
-        running = self.app.config.settings
-        config = config.model_copy(
-            update={
-                "settings": config.settings.model_copy(
-                    update={"state_dir": running.state_dir, "database": running.database}
+            return False
+        with self._reloading:
+            if self.files is not None:
+                self.files.changed()  # what is read now is what the file check compares with next
+            try:
+                config, watchlist = compile_config(self.app.config_path, analyzer=self.app.watchlist.analyzer)
+            except ConfigError as exc:
+                self.app.reload_error = "\n".join(exc.problems)  # /readyz reports it until a reload succeeds
+                log.error(
+                    "configuration not reloaded (%s), the last good one stays in force: %s",
+                    reason,
+                    " | ".join(p.replace("\n", " ") for p in exc.problems),
                 )
-            }
-        )
-        self.app.config = self.app.runner.config = self.app.outbox.config = config
-        self.app.watchlist = self.app.runner.watchlist = watchlist
-        self.schedule()
-        log.info("configuration reloaded: %d sources, %d watches", len(config.sources), len(config.watches))
+                return False
+            self.app.reload_error = None
+            running = self.app.config.settings
+            config = config.model_copy(
+                update={
+                    "settings": config.settings.model_copy(
+                        update={"state_dir": running.state_dir, "database": running.database}
+                    )
+                }
+            )
+            old = self.app.config
+            self.app.config = self.app.runner.config = self.app.outbox.config = config
+            self.app.watchlist = self.app.runner.watchlist = watchlist
+            self.schedule(old)
+            log.info("configuration reloaded (%s): %s", reason, summary(old, config))
+            return True
 
     def run(self, install_signals: bool = True) -> None:
         """Block until stop() or SIGINT/SIGTERM; SIGHUP reloads. Raises StateLockedError when another daemon

@@ -1,9 +1,15 @@
-"""`treatywatch demo`: the whole loop on bundled fixtures, a local HTTP server and a local SMTP sink. Offline."""
+"""`treatywatch demo`: the whole loop on bundled fixtures, a local HTTP server and a local SMTP sink. Offline.
+
+The demo shows alerting, so its sources say `baseline: false` (a real source's first poll is a quiet baseline), and
+its clock stands on the fixtures' day: the default `ignore_older_than` (14 days) then keeps the July decree among
+them quiet, as it would for an operator adding that portal today.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -13,6 +19,9 @@ from .config.models import ConfigFile, Settings
 from .config.yamlfile import load_yaml
 from .localserve import FixtureServer, SmtpSink
 from .matching import Watchlist
+
+# the day the bundled fixtures were captured (their newest item is of that morning)
+FIXTURES_DAY = datetime(2025, 12, 6, 12, 0, tzinfo=UTC)
 
 
 def demo_data() -> Path:
@@ -39,9 +48,12 @@ def run_demo(config_dir: Path, echo: Callable[[str], None] = print) -> int:
                 "settings": Settings(state_dir=Path(tmp), web_port=0, per_host_delay=0.0),
             }
         )
-        app = build_app(config, Watchlist(config), echo=echo)
+        app = build_app(config, Watchlist(config), echo=echo, clock=lambda: FIXTURES_DAY)
         try:
-            echo(f"Serving fixtures at {http.base}; SMTP sink at 127.0.0.1:{smtp.port}\n")
+            echo(
+                f"Serving fixtures at {http.base}; SMTP sink at 127.0.0.1:{smtp.port}; the clock stands at "
+                f"{FIXTURES_DAY:%Y-%m-%d %H:%M} UTC, the fixtures' day\n"
+            )
             for src in config.sources:
                 r = app.runner.poll(src.id)
                 echo(

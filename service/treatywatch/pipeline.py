@@ -37,6 +37,33 @@ class PollResult:
     not_modified: bool = False
     error: str | None = None
     flagged_empty: bool = False
+    # the source's first successful poll, kept quiet: items that would have alerted without the baseline
+    baseline: bool = False
+    quieted: int = 0
+
+
+def age_limit(config: Config, cfg: SourceConfig) -> float | None:
+    """Seconds after which an item is too old to alert, or None: the source's own limit, else the settings'."""
+    limit = cfg.ignore_older_than if cfg.ignore_older_than is not None else config.settings.ignore_older_than
+    return limit or None
+
+
+def baseline_on(config: Config, cfg: SourceConfig) -> bool:
+    return cfg.baseline if cfg.baseline is not None else config.settings.baseline
+
+
+def quiet_watches(config: Config, cfg: SourceConfig) -> frozenset[str]:
+    """The watches whose matches a first poll of this source keeps quiet (a watch's own `baseline` wins)."""
+    default = baseline_on(config, cfg)
+    return frozenset(w.id for w in config.watches if (w.baseline if w.baseline is not None else default))
+
+
+def baseline_status(config: Config, cfg: SourceConfig, state: SourceState | None) -> str:
+    """For `sources` and the console: 'done' once a poll succeeded, else 'pending' (the first poll will be
+    quiet) or 'off' (it will alert)."""
+    if state is not None and state.last_success is not None:
+        return "done"
+    return "pending" if quiet_watches(config, cfg) else "off"
 
 
 class Runner:
@@ -168,6 +195,13 @@ class Runner:
                 if attempt == 2:
                     raise
                 log.info("source %s: another process stored some of these items first; reading again", source_id)
+        if result.baseline:
+            log.info(
+                "source %s baseline: %d items stored, %d would have matched; alerts start with what comes next",
+                source_id,
+                result.new,
+                result.quieted,
+            )
         log.info(
             "source %s: %d items, %d new, %d changed, %d alerts, %d follow-ups",
             source_id,
@@ -189,24 +223,31 @@ class Runner:
         now: datetime,
         result: PollResult,
     ) -> None:
-        """Decide what is new, match it, plan alerts and commit it all in one transaction."""
+        """Decide what is new, match it, plan alerts and commit it all in one transaction. The first successful
+        poll of a source is its baseline: matched, stored, but the watches it keeps quiet open nothing."""
         settings = self.config.settings
+        cfg = self.config.source(source_id)
         known = self.store.known_items(source_id, [i.key for i in items])
         changed = [
-            (i, known.get(i.key))
-            for i in items
-            if i.key not in known or known[i.key].content_hash != i.content_hash
+            (i, known.get(i.key)) for i in items if i.key not in known or known[i.key].content_hash != i.content_hash
         ]
+        # seen again unchanged: only last_seen moves, in the same transaction as the rest of the poll
+        seen = [known[i.key].id for i in items if i.key in known and known[i.key].content_hash == i.content_hash]
         result.new = sum(1 for _, k in changed if k is None)
         result.changed = len(changed) - result.new
+        quiet = quiet_watches(self.config, cfg) if state.last_success is None else frozenset()
+        result.baseline, result.quieted = bool(quiet), 0
         reports = []
-        cutoff = now - timedelta(seconds=settings.ignore_older_than) if settings.ignore_older_than else None
+        limit = age_limit(self.config, cfg)
+        cutoff = now - timedelta(seconds=limit) if limit else None
         for item, _ in changed:
             if cutoff is not None and item.published is not None and item.published < cutoff:
                 continue  # stored for search and back-tests, too old to alert
             matches = self.watchlist.match(item)
-            if matches:
-                reports.append(Report(item, tuple(matches)))
+            loud = [m for m in matches if m.watch_id not in quiet]
+            result.quieted += len(loud) < len(matches)
+            if loud:
+                reports.append(Report(item, tuple(loud)))
         plan = plan_alerts(reports, self.store.open_alerts(now - timedelta(seconds=settings.event_window)))
         subs = self.config.subscribers
         for_new = [route(subs, n.watches, n.severity, "alert", now) for n in plan.new]
@@ -230,7 +271,9 @@ class Runner:
             empty_flag=result.flagged_empty,
             total_items=state.total_items + result.new,
         )
-        result.followups = self.store.commit_poll(new_state, changed, reports, plan, for_new, for_attach, now)
+        result.followups = self.store.commit_poll(
+            new_state, changed, reports, plan, for_new, for_attach, now, seen=seen
+        )
         for watches in started_alerts:  # counted once committed: a StoreConflict redo must not count twice
             for watch in sorted(watches):
                 self.metrics.alerts.labels(watch).inc()

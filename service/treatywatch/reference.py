@@ -5,23 +5,58 @@
 
 from __future__ import annotations
 
+import types
 from pathlib import PurePath
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from .config.models import Agreement, ConfigFile, Entity, Settings, Subscriber, Watch
+from .config.common import Schedule, config_duration
+from .config.models import Agreement, ConfigFile, Entity, Settings, Subscriber, TermSet, Watch
 from .sources.base import SourceConfig
 from .sources.registry import SOURCE_TYPES
 
 
-def _default(field: object) -> str:
-    default = getattr(field, "default", PydanticUndefined)
-    factory = getattr(field, "default_factory", None)
+def _is_duration(tp: Any, metadata: list[Any] | None = None) -> bool:
+    """Whether a field is a Duration (alone or in a union with None): its default is shown as operators write it."""
+    if any(getattr(m, "func", None) is config_duration for m in metadata or []):
+        return True
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _is_duration(get_args(tp)[0], list(get_args(tp)[1:]))
+    if origin in (Union, types.UnionType):
+        return any(_is_duration(a) for a in get_args(tp))
+    return False
+
+
+def as_written(seconds: float) -> str:
+    """1209600.0 -> '14d', 5400 -> '1h30m', 0.5 -> '0.5s': a duration as an operator would write it."""
+    if seconds < 1 or seconds != int(seconds):
+        return f"{seconds:g}s"
+    out, rest = "", int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            out, rest = out + f"{rest // size}{unit}", rest % size
+    return out or "0s"
+
+
+def _default(field: FieldInfo) -> str:
+    default = field.default
+    factory = field.default_factory
     if default is PydanticUndefined and factory is None:
         return "required"
-    value = factory() if factory is not None else default
+    value = factory() if factory is not None else default  # type: ignore[call-arg]
     if isinstance(value, PurePath):
+        return f"`{value}`"
+    if isinstance(value, Schedule):
+        return f"`{value.cron}`" if value.cron else f"`{as_written(value.seconds or 0)}`"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, int | float) and _is_duration(field.annotation, field.metadata):
+        return f"`{as_written(value)}`"
+    if isinstance(value, str):
         return f"`{value}`"
     if isinstance(value, BaseModel):
         return "`" + (getattr(value, "describe", lambda: repr(value))()) + "`"
@@ -35,6 +70,28 @@ def _table(model: type[BaseModel], skip: frozenset[str] = frozenset()) -> list[s
         if name not in skip
     ]
     return ["| key | default | meaning |", "|---|---|---|", *rows] if rows else ["No keys beyond the common ones."]
+
+
+RUNNING = [
+    "## First polls, old items and reloads",
+    "",
+    "- **Baseline.** The first successful poll of a source stores and matches what the source already lists but "
+    "opens no alert and sends nothing; the log says `source X baseline: N items stored, M would have matched`, and "
+    "`treatywatch sources` shows `baseline pending` until that poll, `done` after it. Alerts start with what is "
+    "published later. A failed first poll leaves the baseline pending. `baseline: false` on a source (or in "
+    "`settings`, for every source) alerts from the first poll; `baseline:` on a watch overrides the source's for "
+    "that watch's matches. `treatywatch demo` sets `baseline: false` on its sources: it is there to show alerts.",
+    "- **Old items.** An item whose own date is older than `ignore_older_than` (default 14 days, measured by the "
+    "service's clock) is stored and searchable but never alerts; items without a date are never too old. "
+    "`ignore_older_than: 0` on a source (or in `settings`) lifts the limit.",
+    "- **Reloads.** The daemon re-reads the configuration on SIGHUP and when a file of it changes (checked every "
+    "`config_watch_every`). Each reload logs one line with what changed, e.g. `configuration reloaded (file "
+    "change): +1 watch (w), ~2 sources (a, b)`; new and changed sources are polled at once, the others keep their "
+    "schedule. A broken edit logs one line with every problem and its file:line, keeps the running configuration, "
+    "and fails readiness (`/readyz`) until a good edit is loaded. `state_dir`, `database`, `web_host` and `web_port` "
+    "take effect on restart.",
+    "",
+]
 
 
 def reference() -> str:
@@ -69,6 +126,13 @@ def reference() -> str:
             "",
         ]
     out += [
+        "## terms",
+        "",
+        "A term set is named by `@name` in queries; under each language code (en, ru, fr, pt, de, es) its terms in "
+        "dictionary form, which match their inflections. Beside the languages:",
+        "",
+        *_table(TermSet, frozenset({"by_language"})),
+        "",
         "## entities",
         "",
         "An entity is a term set (language → names) that may pin its country for the gazetteer:",
@@ -78,4 +142,5 @@ def reference() -> str:
     ]
     for title, model in (("agreements", Agreement), ("watches", Watch), ("subscribers", Subscriber)):
         out += [f"## {title}", "", *_table(model), ""]
+    out += RUNNING
     return "\n".join(out).rstrip() + "\n"

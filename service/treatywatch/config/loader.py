@@ -39,10 +39,10 @@ def _field(loc: tuple[Any, ...]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
-def did_you_mean(name: str, known: Iterable[str], prefix: str = "") -> str:
+def did_you_mean(name: str, known: Iterable[str], prefix: str = "", suffix: str = "") -> str:
     """'; did you mean 'every'?' when a known name is close to the misspelt one, else ''."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f"; did you mean '{prefix}{close[0]}'?" if close else ""
+    return f"; did you mean '{prefix}{close[0]}{suffix}'?" if close else ""
 
 
 def _step(tp: Any, part: Any) -> Any:
@@ -95,6 +95,8 @@ def _message(err: Any, raw_loc: tuple[Any, ...], loc: tuple[Any, ...]) -> tuple[
         key = str(raw_loc[-1])
         hint = did_you_mean(key, _allowed_keys(raw_loc)) or "; remove it or check the spelling against the docs"
         msg = f"unknown key (typo?){hint}"
+    elif err["type"] == "bool_parsing":
+        msg = f"write true or false; got {err.get('input')!r}"
     elif err["type"] == "missing":
         msg = "required key is missing"
     elif err["type"] == "string_pattern_mismatch" and ctx.get("pattern") == ID:
@@ -181,8 +183,7 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
             parsed.append((doc, ConfigFile.model_validate(doc.data)))
         except ValidationError as exc:
             problems.extend(_describe(doc, exc))
-    if problems:
-        raise ConfigError(problems)
+    # the files that did validate are still merged: their duplicates and unknown vocabularies come in this run too
 
     merged: dict[str, Any] = {name: [] for name in SECTIONS_WITH_IDS} | {name: {} for name in SECTIONS_BY_KEY}
     origins: dict[str, str] = {}
@@ -232,8 +233,6 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
                     problems.append(f"{here}: {section}: duplicate name '{name}' (first in {first})")
                 origins[key] = here
                 merged[section][name] = value
-    if problems:
-        raise ConfigError(problems)
     problems.extend(_apply_vocabularies(merged, requests, origins))
     problems.extend(_apply_gazetteer(merged, pins))
     if problems:
@@ -372,4 +371,43 @@ def _check_references(config: Config, origins: dict[str, str]) -> list[str]:
                         f"{origins[f'subscribers:{sub.id}']}: subscribers[{sub.id}].watches: no watch '{w_id}'"
                         + did_you_mean(w_id, watch_ids)
                     )
-    return problems + _check_queries(config, origins)
+    return problems + _check_queries(config, origins) + _check_notify(config, origins)
+
+
+def apprise_schemes() -> list[str]:
+    """Every URL scheme the installed apprise knows, from apprise itself (plug-ins come and go by version)."""
+    import apprise
+
+    out: set[str] = set()
+    for schema in apprise.Apprise().details().get("schemas", []):
+        for key in ("protocols", "secure_protocols"):
+            value = schema.get(key) or ()
+            out.update([value] if isinstance(value, str) else value)
+    return sorted(out)
+
+
+def _check_notify(config: Config, origins: dict[str, str]) -> list[str]:
+    """Every unusable apprise URL of every subscriber, with a guess when the scheme is misspelt; checked here so
+    they come in one run with the other reference errors."""
+    urls = [(sub, i, url) for sub in config.subscribers for i, url in enumerate(sub.notify)]
+    if not urls:
+        return []
+    from ..notify.channels import channel  # apprise is heavy: only configurations that notify load it
+
+    problems = []
+    schemes: list[str] | None = None
+    for sub, i, url in urls:
+        try:
+            channel(url)
+        except ConfigError:
+            scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+            schemes = schemes if schemes is not None else apprise_schemes()
+            if scheme and scheme not in schemes:
+                hint = did_you_mean(scheme, schemes, suffix="://") or "; no apprise service uses it"
+                detail = f"unknown apprise scheme '{scheme}://'{hint}"
+            elif not scheme:
+                detail = "not an apprise URL: write scheme://… (mailto://, json://, tgram://, …)"
+            else:
+                detail = f"apprise knows {scheme}:// but cannot use this URL; check its parts against the apprise wiki"
+            problems.append(f"{origins[f'subscribers:{sub.id}']}: subscribers[{sub.id}].notify[{i}]: {detail}")
+    return problems

@@ -16,6 +16,8 @@ ID = r"^[a-z0-9][a-z0-9_.-]*$"
 ID_RULE = "ids are lower case: letters, digits, '-', '_', '.' (starting with a letter or digit)"
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+# Two weeks: longer than any outage worth catching up on, shorter than the archive a new feed or portal lists.
+DEFAULT_IGNORE_OLDER_THAN = 14 * 86400.0
 
 
 class Settings(Strict):
@@ -54,7 +56,26 @@ class Settings(Strict):
     delivery_backoff_max: Duration = Field(default=3600.0, description="Longest retry delay of a delivery.")
     deliver_every: Duration = Field(default=15.0, description="How often the daemon works the outbox.")
     ignore_older_than: Duration | None = Field(
-        default=None, description="Items published longer ago are stored but never alert (e.g. 7d for a new source)."
+        default=DEFAULT_IGNORE_OLDER_THAN,
+        description="Items published longer ago than this (by the item's own date) are stored and searchable but "
+        "never alert, so a feed's archive or a portal's old decree does not page anyone; items without a date "
+        "always count as new. 0 or null: no age limit. Per source: `ignore_older_than` of the source.",
+    )
+    baseline: bool = Field(
+        default=True,
+        description="The first successful poll of a source is its baseline: its items are stored and matched "
+        "but open no alert and send nothing (the log says how many would have matched); alerts start with what "
+        "is published after it. false: alert on the first poll too. Per source and per watch: `baseline`.",
+    )
+    config_watch_every: Duration = Field(
+        default=5.0,
+        description="How often the daemon checks the configuration files for edits (and reloads them, as SIGHUP "
+        "does); 0: only on SIGHUP.",
+    )
+    checkpoint_every: Duration = Field(
+        default=300.0,
+        description="How often the daemon folds SQLite's write-ahead log into the database file (a passive "
+        "checkpoint), so a copy of treatywatch.db taken while it runs holds recent rows; 0: only at stop.",
     )
     event_window: Duration = Field(default=259200.0, description="Reports this close join one alert (3d).")
     followup_delay: Duration = Field(default=900.0, description="Later reports wait this long to go as one follow-up.")
@@ -191,6 +212,11 @@ class Watch(Strict):
         default=None,
         description="Fire only on what is reported as done, not on calls, proposals, threats, doubts, denials or "
         "anniversaries (the cue words are in matching/cues.yaml). Default: on for watches with `agreements`.",
+    )
+    baseline: bool | None = Field(
+        default=None,
+        description="Overrides the source's baseline for this watch: false alerts on its matches even in a "
+        "source's first poll, true keeps that poll quiet for it. Default: the source's.",
     )
 
 

@@ -27,6 +27,15 @@ class SourceConfig(Strict):
     max_redirects: int | None = Field(default=None, ge=0, description="Overrides settings.max_redirects.")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers.")
     proxy: str | None = Field(default=None, description="Proxy URL for this source only; empty means none.")
+    baseline: bool | None = Field(
+        default=None,
+        description="false: this source alerts from its first poll; true: its first successful poll is a quiet "
+        "baseline. Default: settings.baseline.",
+    )
+    ignore_older_than: Duration | None = Field(
+        default=None,
+        description="Overrides settings.ignore_older_than for this source; 0: no age limit.",
+    )
     implies: list[str] = Field(
         default_factory=list,
         description="Entities every item of this source concerns (a government portal speaks for its state).",
