@@ -122,3 +122,28 @@ def test_schema_describes_the_configuration_file():
     # every top-level key of the shipped example is one the schema knows
     for file in EXAMPLE_CONFIG.glob("*.yaml"):
         assert set(yaml.safe_load(file.read_text(encoding="utf-8")) or {}) <= set(schema["properties"]), file
+
+
+def test_a_misspelt_apprise_scheme_gets_a_guess_from_apprise(tmp_path: Path):
+    write_config(
+        tmp_path,
+        "subscribers:\n  - id: s\n    notify: ['mailtoo://desk:${SECRET}@example.org', 'jsn://127.0.0.1/x', 'xyzzy://x']\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        compile_config(tmp_path, {"SECRET": "hunter2"})
+    got = info.value.problems
+    assert got[0].endswith("subscribers[s].notify[0]: unknown apprise scheme 'mailtoo://'; did you mean 'mailto://'?")
+    assert got[1].endswith("notify[1]: unknown apprise scheme 'jsn://'; did you mean 'json://'?")
+    assert got[2].endswith("notify[2]: unknown apprise scheme 'xyzzy://'; no apprise service uses it")
+    assert "hunter2" not in "\n".join(got)  # the URL's secrets stay out of the message
+
+
+def test_problems_of_every_stage_come_in_one_run(config_dir: Path):
+    write_config(config_dir, "settings:\n  log_levl: DEBUG\n", "a.yaml")  # a file that does not validate
+    write_config(config_dir, "watches:\n  - {id: w, query: x}\n  - {id: w, query: y}\n", "b.yaml")  # a duplicate
+    write_config(config_dir, "vocabularies:\n  foo: [no-such-vocabulary]\n", "c.yaml")
+    got = "\n".join(problems(config_dir))
+    assert "a.yaml:2: settings.log_levl: unknown key" in got
+    assert "b.yaml:3: watches: duplicate id 'w'" in got
+    assert "c.yaml:2: vocabularies.foo[0]: unknown vocabulary 'no-such-vocabulary'" in got
+    assert "Value error" not in got
