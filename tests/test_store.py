@@ -135,7 +135,7 @@ def test_sqlite_grants_every_source(tmp_path: Path):
 
 def _alert_with_delivery(store: SqlStore) -> None:
     item = make_item("s", title="Pact ended", guid="p")
-    match = Match("w", "W", "high", (), (AgreementHit("ag", "Ag", 1.0, ("named",), subject=True),), "")
+    match = Match("w", "W", "high", (), (AgreementHit("ag", "Ag", 1.0, ("named",), subject=True),))
     report = Report(item, (match,))
     plan = plan_alerts([report], [])
     spec = DeliverySpec("desk", "c" * 64, "json://x", "instant", "alert", NOW)
@@ -158,7 +158,7 @@ def test_two_daemons_seeing_one_event_at_once_open_one_alert(pg_url: str, tmp_pa
     """Both plan from the same (empty) view of open alerts and commit together: the second is refused, and its
     redo (the runner's StoreConflict path) joins the first's alert."""
     a, b = open_store(pg_url, tmp_path), open_store(pg_url, tmp_path)
-    match = Match("w", "W", "high", (), (AgreementHit("ag", "Ag", 1.0, ("named",), subject=True),), "")
+    match = Match("w", "W", "high", (), (AgreementHit("ag", "Ag", 1.0, ("named",), subject=True),))
     reports = [Report(make_item(src, title=f"Pact ended, says {src}", guid="g"), (match,)) for src in ("s1", "s2")]
     plans = [plan_alerts([r], s.open_alerts(NOW - timedelta(days=3))) for r, s in zip(reports, (a, b), strict=True)]
     assert all(len(p.new) == 1 for p in plans)  # each would open an alert
@@ -182,3 +182,30 @@ def test_two_daemons_seeing_one_event_at_once_open_one_alert(pg_url: str, tmp_pa
     redo = plan_alerts([loser], a.open_alerts(NOW - timedelta(days=3)))
     assert not redo.new and len(redo.attach) == 1
     a.close(), b.close()
+
+
+def test_every_read_path(store: SqlStore):
+    """What the runner, the outbox, the CLI and the console read, with the same answers on both engines."""
+    _alert_with_delivery(store)
+    known = store.known_items("s", ["p", "nope"])
+    assert list(known) == ["p"] and known["p"].revision == 1
+    item = store.get_item(known["p"].id)
+    assert item.item.title == "Pact ended" and item.first_seen == NOW
+    assert [s.item.key for s in store.items_since(NOW - timedelta(days=1), ["s"])] == ["p"]
+    assert list(store.items_since(NOW + timedelta(seconds=1))) == []
+    assert store.matches_by_link()[item.item.link] == {"w": frozenset({"ag"})}
+    [opened] = store.open_alerts(NOW - timedelta(days=1))
+    view = store.alert(opened.id)
+    assert view.agreements == ("ag",) and [r.item_id for r in view.reports] == [item.id]
+    assert [a.id for a in store.recent_alerts(5, watch="w", since=NOW)] == [opened.id]
+    assert store.recent_alerts(5, offset=1) == []
+    assert store.alert_times(NOW) == [(NOW, "w")]
+    [due] = store.due_deliveries(NOW)
+    assert store.covered_until(opened.id, "desk", "c" * 64) is None
+    store.mark_sent([due.id], NOW)
+    assert store.covered_until(opened.id, "desk", "c" * 64) == NOW
+    assert [d.status for d in store.deliveries("sent")] == ["sent"] and store.deliveries("sent", offset=1) == []
+    store.mark_failed([due.id], "gone", None)
+    assert store.deliveries("dead")[0].last_error == "gone"
+    assert store.retry(None, NOW) == 1 and store.due_deliveries(NOW)[0].attempts == 0
+    assert store.counts() == {"items": 1, "alerts": 1, "matches": 1, "deliveries_pending": 1}
