@@ -19,8 +19,8 @@ import pytest
 from conftest import Clock, WebhookSink, write_config
 from test_shutdown import STANDINS, RunningDaemon
 from treatywatch.config.models import Settings
+from treatywatch.config.policy import baseline_status
 from treatywatch.localserve import FixtureServer, SmtpSink
-from treatywatch.pipeline import baseline_status
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -62,6 +62,10 @@ def live(http: FixtureServer) -> LiveFeed:
     return LiveFeed(http)
 
 
+def status(app) -> str:
+    return baseline_status(app.config, app.config.source("live"), app.store.source_state("live").last_success)
+
+
 def desk(config_dir: Path, url: str) -> None:
     write_config(config_dir, f"subscribers:\n  - id: desk\n    notify: ['{url}']\n", "subscribers.yaml")
 
@@ -73,15 +77,14 @@ def test_first_poll_is_a_quiet_baseline_and_the_next_item_alerts(
     desk(config_dir, webhook.url)
     app = app_with(f"  - {{id: live, type: feed, url: '{http.base}/live.xml'}}\n", baseline=True)
     assert Settings().baseline is True  # what the tests here set is the service's default
-    cfg = app.config.source("live")
-    assert baseline_status(app.config, cfg, app.store.source_state("live")) == "pending"
+    assert status(app) == "pending"
     with caplog.at_level(logging.INFO, logger="treatywatch.pipeline"):
         first = app.runner.poll("live")
     assert first.new == 1 and first.alerts == 0 and first.baseline and first.quieted == 1
     assert "source live baseline: 1 items stored, 1 would have matched" in caplog.text
     app.outbox.run_once()
     assert app.store.counts()["items"] == 1 and app.store.counts()["alerts"] == 0 and webhook.bodies == []
-    assert baseline_status(app.config, cfg, app.store.source_state("live")) == "done"
+    assert status(app) == "done"
 
     clock.advance(minutes=15)
     live.publish(PORTUGAL, clock() - timedelta(minutes=5))
@@ -97,7 +100,9 @@ def test_a_failed_first_poll_leaves_the_baseline_pending(app_with, http: Fixture
     http.routes["/live.xml"] = lambda h: (503, {}, b"down")
     app = app_with(f"  - {{id: live, type: feed, url: '{http.base}/live.xml'}}\n", baseline=True)
     assert app.runner.poll("live").error
-    assert baseline_status(app.config, app.config.source("live"), app.store.source_state("live")) == "pending"
+    assert (
+        baseline_status(app.config, app.config.source("live"), app.store.source_state("live").last_success) == "pending"
+    )
     LiveFeed(http).publish(FRANCE, clock())
     clock.advance(hours=1)
     assert app.runner.poll("live").baseline  # the first poll that succeeds is the baseline
@@ -107,7 +112,7 @@ def test_a_failed_first_poll_leaves_the_baseline_pending(app_with, http: Fixture
 def test_baseline_false_alerts_at_once(app_with, http: FixtureServer, live: LiveFeed, clock: Clock):
     live.publish(FRANCE, clock() - timedelta(hours=2))
     app = app_with(f"  - {{id: live, type: feed, url: '{http.base}/live.xml', baseline: false}}\n")
-    assert baseline_status(app.config, app.config.source("live"), app.store.source_state("live")) == "off"
+    assert status(app) == "off"
     r = app.runner.poll("live")
     assert r.alerts == 1 and not r.baseline
     app.close()

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from .alerts import Report, plan_alerts
 from .config.models import Config
+from .config.policy import age_limit, quiet_watches
 from .errors import ParseError, SourceError, StoreConflict
 from .items import Item
 from .matching import Watchlist
@@ -40,30 +41,6 @@ class PollResult:
     # the source's first successful poll, kept quiet: items that would have alerted without the baseline
     baseline: bool = False
     quieted: int = 0
-
-
-def age_limit(config: Config, cfg: SourceConfig) -> float | None:
-    """Seconds after which an item is too old to alert, or None: the source's own limit, else the settings'."""
-    limit = cfg.ignore_older_than if cfg.ignore_older_than is not None else config.settings.ignore_older_than
-    return limit or None
-
-
-def baseline_on(config: Config, cfg: SourceConfig) -> bool:
-    return cfg.baseline if cfg.baseline is not None else config.settings.baseline
-
-
-def quiet_watches(config: Config, cfg: SourceConfig) -> frozenset[str]:
-    """The watches whose matches a first poll of this source keeps quiet (a watch's own `baseline` wins)."""
-    default = baseline_on(config, cfg)
-    return frozenset(w.id for w in config.watches if (w.baseline if w.baseline is not None else default))
-
-
-def baseline_status(config: Config, cfg: SourceConfig, state: SourceState | None) -> str:
-    """For `sources` and the console: 'done' once a poll succeeded, else 'pending' (the first poll will be
-    quiet) or 'off' (it will alert)."""
-    if state is not None and state.last_success is not None:
-        return "done"
-    return "pending" if quiet_watches(config, cfg) else "off"
 
 
 class Runner:
