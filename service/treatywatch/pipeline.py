@@ -217,14 +217,18 @@ class Runner:
         reports = []
         limit = age_limit(self.config, cfg)
         cutoff = now - timedelta(seconds=limit) if limit else None
+        kept_quiet: list[Report] = []  # matched and stored like the rest, but they open nothing
         for item, _ in changed:
-            if cutoff is not None and item.published is not None and item.published < cutoff:
-                continue  # stored for search and back-tests, too old to alert
             matches = self.watchlist.match(item)
-            loud = [m for m in matches if m.watch_id not in quiet]
-            result.quieted += len(loud) < len(matches)
+            if not matches:
+                continue
+            too_old = cutoff is not None and item.published is not None and item.published < cutoff
+            loud = () if too_old else tuple(m for m in matches if m.watch_id not in quiet)
+            result.quieted += not too_old and len(loud) < len(matches)
             if loud:
-                reports.append(Report(item, tuple(loud)))
+                reports.append(Report(item, loud))
+            if len(loud) < len(matches):
+                kept_quiet.append(Report(item, tuple(m for m in matches if m not in loud)))
         plan = plan_alerts(reports, self.store.open_alerts(now - timedelta(seconds=settings.event_window)))
         subs = self.config.subscribers
         for_new = [route(subs, n.watches, n.severity, "alert", now) for n in plan.new]
@@ -249,7 +253,7 @@ class Runner:
             total_items=state.total_items + result.new,
         )
         result.followups = self.store.commit_poll(
-            new_state, changed, reports, plan, for_new, for_attach, now, seen=seen
+            new_state, changed, reports, plan, for_new, for_attach, now, seen=seen, quiet=kept_quiet
         )
         for watches in started_alerts:  # counted once committed: a StoreConflict redo must not count twice
             for watch in sorted(watches):

@@ -219,10 +219,12 @@ class SqlStore(StoreBase):
         deliveries_for_attach: list[list[DeliverySpec]],
         now: datetime,
         seen: list[int] | None = None,
+        quiet: list[Report] | None = None,
     ) -> int:
         """Items, matches, alerts and their deliveries: all of it or none of it. Returns the reports that were
         news to an existing alert (revisions of reports it already holds are not). `seen`: ids of items fetched
-        again unchanged, whose last_seen moves to now."""
+        again unchanged, whose last_seen moves to now. `quiet`: matches that open no alert (a baseline poll, an
+        item too old to alert), stored so search, evaluation and back-tests see what the watches found."""
         with self.transaction() as conn:
             if plan.new:
                 self._before_new_alerts(conn, plan.new, now)
@@ -235,8 +237,7 @@ class SqlStore(StoreBase):
                 )
             ids = self._write_items(conn, changed, now)
 
-            def record(report: Report, alert_id: int) -> bool:
-                """Store the report's matches; True when the item is news to this alert (not a revision)."""
+            def store_matches(report: Report, alert_id: int | None) -> int:
                 item_id, revision = ids[(report.item.source_id, report.item.key)]
                 for m in report.matches:
                     conn.execute(
@@ -252,6 +253,14 @@ class SqlStore(StoreBase):
                             ts(now),
                         ),
                     )
+                return item_id
+
+            for report in quiet or []:
+                store_matches(report, None)
+
+            def record(report: Report, alert_id: int) -> bool:
+                """Store the report's matches; True when the item is news to this alert (not a revision)."""
+                item_id = store_matches(report, alert_id)
                 cur = conn.execute(
                     "INSERT INTO alert_reports VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (alert_id, item_id, ts(now))
                 )
