@@ -21,7 +21,7 @@ import httpx
 import pytest
 from defusedxml import ElementTree
 
-from conftest import Clock, WebhookSink, local_sources, make_app, write_config
+from conftest import FIXTURES, Clock, WebhookSink, local_sources, make_app, write_config
 from treatywatch.app import App
 from treatywatch.daemon import Daemon
 from treatywatch.localserve import FixtureServer
@@ -111,6 +111,27 @@ def test_sources_show_health_stale_and_broken(console, http):
     page = c.client.get("/").text
     assert '<tr id="source-euronews-world" class="h-broken stale">' in page
     assert "HTTP 500" in page or "500" in page
+
+
+def test_sources_show_their_baseline_and_age_limit(app_with, http, clock):
+    rss = (FIXTURES / "news" / "euronews_world.xml").read_bytes()
+    http.routes["/feed"] = lambda h: (200, {"Content-Type": "application/rss+xml"}, rss)
+    app = app_with(f"  - {{id: fresh, type: feed, url: '{http.base}/feed', ignore_older_than: 2d}}\n", baseline=True)
+    server = StatusServer(app, "127.0.0.1", 0)
+    server.start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as client:
+            (row,) = [s for s in client.get("/api/sources").json() if s["id"] == "fresh"]
+            assert row["baseline"] == "pending" and row["ignore_older_than"] == 2 * 86400
+            card = re.search(r'<tr id="source-fresh".*?</tr>', client.get("/").text, re.S)
+            assert card and "baseline pending" in card[0] and "alerts on items up to 2d old" in card[0]
+            assert "every 15m" in card[0]
+            assert app.runner.poll("fresh").alerts == 0  # the baseline: stored, nothing alerted
+            (row,) = [s for s in client.get("/api/sources").json() if s["id"] == "fresh"]
+            assert row["baseline"] == "done" and "baseline pending" not in client.get("/").text
+    finally:
+        server.stop()
+        app.close()
 
 
 def test_times_in_the_operators_zone(console):

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from apscheduler.triggers.cron import CronTrigger
 
+from ..config.policy import age_limit, baseline_status
 from ..errors import StoreError
 from ..matching.explain import match_to_dict
 from ..store import AlertView
@@ -145,9 +146,18 @@ def health(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def sources(app: App) -> list[dict]:
-    """Every configured source, as `sources --json` shows it, with its health."""
-    now = app.clock()
-    return [row | health(row, now) for row in source_rows(app.config, app.store.source_states())]
+    """Every configured source, as `sources --json` shows it, with its health, its baseline state (pending: the
+    next successful poll is quiet; done; off) and its age limit in seconds (None: none)."""
+    now, config = app.clock(), app.config
+    rows = []
+    for row in source_rows(config, app.store.source_states()):
+        cfg = config.source(row["id"])
+        rules = {
+            "baseline": row.get("baseline") or baseline_status(config, cfg, _at(row["last_success"])),
+            "ignore_older_than": age_limit(config, cfg),
+        }
+        rows.append(row | health(row, now) | rules)
+    return rows
 
 
 def sources_page(app: App, query: Mapping[str, str]) -> Page:

@@ -34,6 +34,18 @@ def _esc(value: object) -> Markup:
     return Markup(escape_for("html", "" if value is None else value))
 
 
+def _span(seconds: float | None) -> str:
+    """Seconds as an operator writes them: 14d, 1h30m, 15m, 90s → 1m30s."""
+    if not seconds:
+        return "—"
+    rest, out = int(seconds), ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            out += f"{rest // size}{unit}"
+            rest %= size
+    return out
+
+
 def _highlight(snippet: Snippet) -> Markup:
     return Markup(highlight(snippet, "html"))  # every piece of item text escaped inside
 
@@ -50,7 +62,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(esc=_esc, link=safe_link, highlight=_highlight, local=self._local)
+        self.env.filters.update(esc=_esc, link=safe_link, highlight=_highlight, local=self._local, span=_span)
 
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.app.config.settings.web_timezone)
