@@ -151,9 +151,8 @@ def run(
         config_dir.mkdir()
         shutil.copy(watchlist_file, config_dir / "watchlist.yaml")
         (config_dir / "sources.yaml").write_text("sources:\n" + "\n".join(sources) + "\n", encoding="utf-8")
-        # every item is scored, whatever its age and whichever poll brought it: no baseline, no age limit
-        settings = "settings:\n  per_host_delay: 0s\n  baseline: false\n  ignore_older_than: 0\n"
-        (config_dir / "settings.yaml").write_text(settings, encoding="utf-8")
+        # the settings eval.sh writes, nothing more: a baseline or an age limit must not hide a match from scoring
+        (config_dir / "settings.yaml").write_text("settings:\n  per_host_delay: 0s\n", encoding="utf-8")
         app = build(config_dir, work / "state")
         for source in ("devset-portal", *(f"devset-news-{lang}" for lang in LANGUAGES)):
             if any(source in s for s in sources):
