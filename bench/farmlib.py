@@ -131,7 +131,10 @@ def ensure_nginx() -> str:
         return found
     print("installing Debian's nginx (apt-get install -y nginx) ...", file=sys.stderr)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "install", "-y", "-q", "nginx"], check=True, env=env, stdout=subprocess.DEVNULL)
+    install = ["apt-get", "install", "-y", "-q", "nginx"]
+    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL).returncode != 0:  # a fresh machine's lists
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(install, check=True, env=env, stdout=subprocess.DEVNULL)
     return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
