@@ -73,6 +73,12 @@ def test_migrate_sqlite_to_postgresql(
     assert tw("migrate", "--from", sqlite_url, "--to", pg_url, "--force", config=config_dir).returncode == 0
     assert table_counts(pg) == before
     pg.close()
+    # and back: the way out is the same command
+    back = f"sqlite:///{tmp_path / 'back' / 'treatywatch.db'}"
+    assert tw("migrate", "--from", pg_url, "--to", back, config=config_dir).returncode == 0
+    returned = open_store(back, tmp_path)
+    assert table_counts(returned) == before and returned.search("terminates")
+    returned.close()
 
     # the installation goes on on PostgreSQL: what it knew is known (nothing new, nothing sent twice), search and
     # the alert views read the copied rows, and new rows get ids after the copied ones
