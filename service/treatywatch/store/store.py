@@ -34,6 +34,22 @@ def _item(row: Row) -> Item:
     )
 
 
+def _state(r: Row) -> SourceState:
+    return SourceState(
+        r["id"],
+        r["etag"],
+        r["last_modified"],
+        dt(r["last_attempt"]),
+        dt(r["last_success"]),
+        dt(r["next_due"]),
+        r["consecutive_failures"],
+        r["last_error"],
+        r["items_last_seen"],
+        bool(r["empty_flag"]),
+        r["total_items"],
+    )
+
+
 ROWS_PER_INSERT = 200  # rows of one multi-row INSERT: 2,400 parameters, far below either engine's limit
 
 
@@ -47,25 +63,11 @@ class SqlStore(StoreBase):
     # -- sources ---------------------------------------------------------------------------------------------
     def source_state(self, source_id: str) -> SourceState:
         rows = self._rows("SELECT * FROM sources WHERE id = ?", [source_id])
-        if not rows:
-            return SourceState(source_id)
-        r = rows[0]
-        return SourceState(
-            r["id"],
-            r["etag"],
-            r["last_modified"],
-            dt(r["last_attempt"]),
-            dt(r["last_success"]),
-            dt(r["next_due"]),
-            r["consecutive_failures"],
-            r["last_error"],
-            r["items_last_seen"],
-            bool(r["empty_flag"]),
-            r["total_items"],
-        )
+        return _state(rows[0]) if rows else SourceState(source_id)
 
     def source_states(self) -> dict[str, SourceState]:
-        return {r["id"]: self.source_state(r["id"]) for r in self._rows("SELECT id FROM sources")}
+        """One query, not one per source: the status page and each metrics scrape read them all."""
+        return {r["id"]: _state(r) for r in self._rows("SELECT * FROM sources ORDER BY id")}
 
     def _save_state(self, conn: Tx, state: SourceState) -> None:
         row = asdict(state)
