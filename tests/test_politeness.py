@@ -1,8 +1,10 @@
-"""Per-host politeness that adapts: a 429/503 pauses the whole host (its Retry-After, else a doubling penalty),
-good answers bring the gap back down, slow answers earn the host a rest. Real HTTP on loopback; the clock and the
+"""Per-host politeness that adapts: a 429/503 with a Retry-After pauses the whole host, without one only the
+source backs off, slow answers (and timeouts) earn the host a rest. Real HTTP on loopback; the clock and the
 sleep are ours, so no test waits."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -79,24 +81,34 @@ def test_a_short_retry_after_is_waited_out(http: FixtureServer) -> None:
     f.close()
 
 
-def test_refusals_without_retry_after_double_the_pause_and_good_answers_halve_it(http: FixtureServer) -> None:
-    status = {"code": 429}
-    http.routes["/x"] = lambda h: (status["code"], {}, b"")
+def test_a_refusal_without_retry_after_backs_off_the_source_not_the_host(http: FixtureServer) -> None:
+    http.routes["/down"] = lambda h: (503, {}, b"")
+    http.routes["/x"] = lambda h: (200, {}, b"ok")
     clock = Clock()
-    f = fetcher(clock, penalty_start=1.0, penalty_max=8.0)
-    for _ in range(5):
-        with pytest.raises(FetchError):
-            f.fetch(Request(f"{http.base}/x"), FetchLimits())
-    assert clock.slept == [1.0, 2.0, 4.0, 8.0]  # the wait before each next request, capped at penalty_max
-    status["code"] = 200
-    f.fetch(Request(f"{http.base}/x"), FetchLimits())  # waits the last pause (8), then answers well: 8 -> 4
-    clock.slept.clear()
-    status["code"] = 429
+    f = fetcher(clock)
+    with pytest.raises(FetchError) as refused:
+        f.fetch(Request(f"{http.base}/down"), FetchLimits())
+    assert refused.value.retry_after is None  # the pipeline's own backoff decides for that source
+    assert f.fetch(Request(f"{http.base}/x"), FetchLimits()).content == b"ok"
+    assert clock.slept == []
+    f.close()
+
+
+def test_a_timeout_counts_as_a_slow_answer(http: FixtureServer) -> None:
+    clock = Clock()
+
+    def stalls(h: object) -> tuple[int, dict[str, str], bytes]:
+        clock.now += 4.0  # by our clock the answer took 4 s; the body then never comes in time for real
+        time.sleep(0.3)
+        return 200, {"Content-Length": "10"}, b"x"
+
+    http.routes["/stall"] = stalls
+    http.routes["/x"] = lambda h: (200, {}, b"ok")
+    f = fetcher(clock, slow=1.0)
     with pytest.raises(FetchError):
-        f.fetch(Request(f"{http.base}/x"), FetchLimits())
-    with pytest.raises(FetchError):
-        f.fetch(Request(f"{http.base}/x"), FetchLimits())
-    assert clock.slept == [8.0]  # 4 doubled again: the penalty remembers, halved, not forgotten
+        f.fetch(Request(f"{http.base}/stall"), FetchLimits(timeout=0.1))
+    f.fetch(Request(f"{http.base}/x"), FetchLimits())
+    assert clock.slept and clock.slept[0] >= 3.9
     f.close()
 
 

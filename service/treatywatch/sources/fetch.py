@@ -85,15 +85,14 @@ def _capped(chunks: Iterator[bytes], cap: int, what: str) -> Iterator[bytes]:
 class Politeness:
     """How a host's gap adapts (docs/operations.md, "Politeness").
 
-    `delay` is the gap between request starts while the host answers well. A 429 or 503 pauses the host for its
-    Retry-After, or else for `penalty_start` doubling per refusal in a row up to `penalty_max`, halving again per
-    good answer. An answer slower than `slow` seconds (smoothed) earns the host a rest as long as it took, capped at
-    `rest_max`. A pause longer than `max_wait` is not slept through: the request fails at once with the time left
-    as its retry_after, so the source backs off without asking."""
+    `delay` is the gap between request starts while the host answers well. A 429 or 503 with a Retry-After pauses
+    the whole host for that long; without one, only the source that got it backs off (the pipeline's exponential
+    backoff), since a guessed host-wide pause would also hold back sources that are not failing. An answer slower
+    than `slow` seconds (smoothed) earns the host a rest as long as it took, capped at `rest_max`. A pause longer
+    than `max_wait` is not slept through: the request fails at once, unsent, with the time left as its retry_after,
+    so each source backs off without asking."""
 
     delay: float = 0.0
-    penalty_start: float = 1.0
-    penalty_max: float = 300.0
     slow: float = 1.0
     rest_max: float = 30.0
     max_wait: float = 30.0
@@ -109,7 +108,6 @@ class _HostGate:
         self._lock = threading.Lock()
         self._policy = policy
         self._next = 0.0  # earliest start of the next request
-        self._penalty = 0.0  # current pause after a refusal; 0 while the host answers well
         self._latency: float | None = None  # smoothed response time, once there is one
         self._sleep = sleep
         self._clock = clock
@@ -131,18 +129,15 @@ class _HostGate:
         return now + max(wait, 0.0)
 
     def leave(self, started: float, status: int | None, retry_after: float | None) -> None:
-        """Adapt to the answer: `status` None is a failure without one (timeout, reset), counted as slow."""
+        """Adapt to the answer (`status` None: no answer; a timeout took its time and so counts as slow)."""
         self._sem.release()
         p = self._policy
         with self._lock:
             now = self._clock()
-            if status in (429, 503):
-                self._penalty = min(max(self._penalty * 2, p.penalty_start), p.penalty_max)
-                pause = retry_after if retry_after is not None else self._penalty
-                self._next = max(self._next, now + pause)
+            if status in (429, 503) and retry_after is not None:
+                self._next = max(self._next, now + retry_after)
                 return
-            self._penalty = self._penalty / 2 if self._penalty / 2 >= p.penalty_start else 0.0
-            took = now - started if status is not None else max(now - started, p.slow * 2)
+            took = now - started
             self._latency = took if self._latency is None else 0.7 * self._latency + 0.3 * took
             if self._latency > p.slow:
                 self._next = max(self._next, now + min(self._latency, p.rest_max))
