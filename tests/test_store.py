@@ -209,3 +209,15 @@ def test_every_read_path(store: SqlStore):
     assert store.deliveries("dead")[0].last_error == "gone"
     assert store.retry(None, NOW) == 1 and store.due_deliveries(NOW)[0].attempts == 0
     assert store.counts() == {"items": 1, "alerts": 1, "matches": 1, "deliveries_pending": 1}
+
+
+def test_database_gone_means_no_claims_and_a_warning(pg_server, pg_url: str, tmp_path: Path, caplog):
+    """A daemon that cannot reach PostgreSQL polls nothing (it could store nothing) and says why, not 'held'."""
+    import psycopg
+
+    s = open_store(pg_url, tmp_path)
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {pg_url.rsplit('/', 1)[1]} WITH (FORCE)")
+    assert not s.claim_source("x")
+    assert "source x not polled: cannot write to" in caplog.text
+    s.close()  # its leases cannot be handed back: closing still ends cleanly

@@ -11,6 +11,7 @@ Sharing rests on the database, never on a lock in one process:
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -33,6 +34,7 @@ from .models import Delivery
 from .pgschema import migrate
 from .store import SqlStore
 
+log = logging.getLogger("treatywatch.store")
 ALERTS_LOCK = 0x7477_0002  # pg_advisory_xact_lock key held by a poll's transaction while it opens alerts
 DEFAULT_WINDOW = timedelta(days=3)  # settings.event_window's default, for a commit that did not read alerts first
 
@@ -191,7 +193,8 @@ class PostgresStore(SqlStore):
     def claim_source(self, source_id: str) -> bool:
         try:
             return self._claim(source_id)
-        except StoreError:  # the database is away: nobody can poll into it now, and the runner would only fail
+        except StoreError as exc:  # the database is away: nobody can poll into it now, the runner would only fail
+            log.warning("source %s not polled: %s", source_id, exc)
             return False
 
     def _claim(self, source_id: str) -> bool:
