@@ -215,7 +215,9 @@ def test_database_gone_means_no_claims_and_a_warning(pg_server, pg_url: str, tmp
     """A daemon that cannot reach PostgreSQL polls nothing (it could store nothing) and says why, not 'held'."""
     import psycopg
 
-    s = open_store(pg_url, tmp_path)
+    from treatywatch.store.postgres import PostgresStore
+
+    s = PostgresStore(pg_url, pool_timeout=1.0)
     with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE {pg_url.rsplit('/', 1)[1]} WITH (FORCE)")
     assert not s.claim_source("x")

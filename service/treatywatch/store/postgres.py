@@ -69,10 +69,18 @@ def _password() -> dict[str, str]:
 
 
 class PostgresStore(SqlStore):
-    def __init__(self, dsn: str, *, lease: float = 60.0, pool_size: int = 12, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        lease: float = 60.0,
+        pool_size: int = 12,
+        pool_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
         """lease: seconds a claim on a source or a delivery lasts when its daemon stops renewing it (dies).
         pool_size: the scheduler's 10 workers, the outbox and the status page each hold one only for a statement
-        or a transaction; a thread finding all of them busy waits up to 30 s."""
+        or a transaction; a thread finding none free (or the database away) waits up to pool_timeout."""
         self.path = redact(dsn)
         self.lease = lease
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -84,7 +92,7 @@ class PostgresStore(SqlStore):
         except psycopg.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {redact(str(exc)).strip()}") from None
         self.pool: ConnectionPool[Any] = ConnectionPool(
-            dsn, kwargs=kwargs, min_size=1, max_size=pool_size, timeout=30.0, open=False
+            dsn, kwargs=kwargs, min_size=1, max_size=pool_size, timeout=pool_timeout, open=False
         )
         try:
             self.pool.open(wait=True, timeout=connect_timeout)
