@@ -45,6 +45,10 @@ def test_migrations_reopen_and_search(store: SqlStore, database: str, tmp_path: 
     assert [s.item.title for s in again.search("mosc*")] == ["Snow in Moscow"]
     assert [s.item.title for s in again.search('"terminates pact"')] == ["Russia terminates pact with France"]
     assert again.search("nothinglikethis") == []
+    ingest(again, "La France résilie l'accord")
+    assert [s.item.title for s in again.search("resilie")] == ["La France résilie l'accord"]
+    assert [s.item.title for s in again.search("RÉSILIÉ")] == ["La France résilie l'accord"]
+    assert [s.item.title for s in again.search("rési*")] == ["La France résilie l'accord"]
     again.close()
 
 
@@ -223,3 +227,26 @@ def test_database_gone_means_no_claims_and_a_warning(pg_server, pg_url: str, tmp
     assert not s.claim_source("x")
     assert "source x not polled: cannot write to" in caplog.text
     s.close()  # its leases cannot be handed back: closing still ends cleanly
+
+
+def test_postgresql_upgrade_from_an_older_schema(pg_url: str, tmp_path: Path):
+    """A database of an older version (3: search without accent folding) is brought up to date on open, its rows
+    kept and searchable the new way."""
+    import psycopg
+
+    from treatywatch.store import pgschema
+
+    with psycopg.connect(pg_url, autocommit=True) as conn, conn.transaction():
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for number, step in enumerate(pgschema.MIGRATIONS[:3], start=1):
+            conn.execute(step)
+            conn.execute("INSERT INTO schema_version VALUES (%s)", (number,))
+        conn.execute(
+            "INSERT INTO items (source_id, key, title, link, summary, content_hash, first_seen, last_seen)"
+            " VALUES ('s', 'k', 'La France résilie l''accord', 'http://x/', '', 'h', %s, %s)",
+            (NOW.isoformat(), NOW.isoformat()),
+        )
+    store = open_store(pg_url, tmp_path)
+    assert [s.item.title for s in store.search("resilie")] == ["La France résilie l'accord"]
+    assert store._rows("SELECT max(version) AS v FROM schema_version")[0]["v"] == len(pgschema.MIGRATIONS)
+    store.close()

@@ -118,6 +118,29 @@ MIGRATIONS: list[str] = [
         opened_at TEXT NOT NULL
     );
     """,
+    # 4: search folds accents as SQLite's FTS5 does (résilié finds resilie); unaccent ships with PostgreSQL and is
+    # a trusted extension, but a server without it keeps accents rather than refusing to start
+    """
+    DO $$ BEGIN
+        CREATE EXTENSION IF NOT EXISTS unaccent;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE NOTICE 'unaccent not available: full-text search keeps accents';
+    END $$;
+    DO $$
+    DECLARE ns text := (SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'unaccent');
+    BEGIN
+        IF ns IS NULL THEN
+            CREATE FUNCTION tw_fold(text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT lower($1)';
+        ELSE
+            EXECUTE format('CREATE FUNCTION tw_fold(text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE'
+                ' AS %L', format('SELECT lower(%I.unaccent(%L::regdictionary, $1))', ns, ns || '.unaccent'));
+        END IF;
+    END $$;
+    ALTER TABLE items DROP COLUMN tsv;
+    ALTER TABLE items ADD COLUMN tsv tsvector
+        GENERATED ALWAYS AS (to_tsvector('simple', tw_fold(title || ' ' || summary))) STORED;
+    CREATE INDEX items_tsv ON items USING GIN (tsv);
+    """,
 ]
 
 

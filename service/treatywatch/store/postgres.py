@@ -127,16 +127,17 @@ class PostgresStore(SqlStore):
             raise StoreError(f"cannot read {self.path}: {redact(str(exc))}") from None
 
     def search_rows(self, text: str, limit: int) -> list[Row]:
-        """websearch_to_tsquery ("phrases", or, -not); a trailing * is a prefix, as in FTS5 (mosc* finds Moscow)."""
+        """websearch_to_tsquery ("phrases", or, -not); a trailing * is a prefix, as in FTS5 (mosc* finds Moscow);
+        accents folded on both sides, as FTS5 does (resilie finds résilié)."""
         words = text.split()
         prefixes = ["".join(c for c in w[:-1] if c.isalnum()) for w in words if w.endswith("*")]
         parts, params = [], list[object]()
         rest = " ".join(w for w in words if not w.endswith("*"))
         if rest.strip():
-            parts.append("websearch_to_tsquery('simple', ?)")
+            parts.append("websearch_to_tsquery('simple', tw_fold(?))")
             params.append(rest)
         for prefix in filter(None, prefixes):
-            parts.append("to_tsquery('simple', ?)")
+            parts.append("to_tsquery('simple', tw_fold(?))")
             params.append(f"{prefix.lower()}:*")
         if not parts:
             return []
