@@ -117,3 +117,35 @@ def test_only_a_change_of_content_counts_as_an_edit(config_dir: Path):
     assert files.changed()
     (config_dir / "extra.yaml").unlink()
     assert files.changed()
+
+
+def test_a_reload_reschedules_only_what_changed(config_dir: Path, tmp_path: Path, clock):
+    from conftest import make_app
+    from treatywatch.daemon import Daemon
+
+    def sources(*specs: str) -> None:
+        standins = ("pravo-government", "pravo-government-rss", "government-docs")
+        body = "".join(
+            f"  - {{id: {s}, type: feed, url: 'http://127.0.0.1:9/{s}', enabled: false}}\n" for s in standins
+        )
+        write_config(config_dir, "sources:\n" + "".join(f"  - {s}\n" for s in specs) + body, "sources.yaml")
+
+    sources(
+        "{id: a, type: feed, url: 'http://127.0.0.1:9/a', every: 1h}",
+        "{id: b, type: feed, url: 'http://127.0.0.1:9/b', every: 1h}",
+    )
+    app = make_app(config_dir, tmp_path / "state", clock)
+    daemon = Daemon(app)  # not started: the scheduler only holds the jobs
+    daemon.schedule()
+    b_job = daemon.scheduler.get_job("poll:b")
+    assert {j.id for j in daemon.scheduler.get_jobs()} >= {"poll:a", "poll:b", "deliver", "config-watch", "checkpoint"}
+    sources(
+        "{id: b, type: feed, url: 'http://127.0.0.1:9/b', every: 1h}",
+        "{id: c, type: feed, url: 'http://127.0.0.1:9/c', every: 10m}",
+    )
+    assert daemon.reload("test")
+    jobs = {j.id: j for j in daemon.scheduler.get_jobs()}
+    assert "poll:a" not in jobs and "poll:c" in jobs
+    assert jobs["poll:b"] is b_job  # b keeps its job and its timing: a reload does not poll everything at once
+    assert {"deliver", "config-watch", "checkpoint"} <= set(jobs)  # housekeeping survives a reload
+    app.close()
