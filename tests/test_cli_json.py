@@ -34,6 +34,11 @@ def test_listing_commands_print_one_json_document(config_dir, tmp_path, http: Fi
     gov = by_id["government-docs"]
     assert set(gov) >= {"id", "type", "every", "last_success", "next_due", "consecutive_failures", "last_error"}
     assert gov["items_last_seen"] == 3 and gov["consecutive_failures"] == 0 and _utc(gov["last_success"])
+    assert gov["baseline"] == "done"  # polled once: the first poll is behind it
+    fresh = json.loads(tw("sources", "--json", config=config_dir, state=tmp_path / "never").stdout)
+    assert {s["baseline"] for s in fresh} == {"off"}  # the demo's sources alert from their first poll
+    text = tw("sources", config=config_dir, state=state).stdout
+    assert "baseline done" in text
 
     deliveries = json.loads(tw("deliveries", "--json", config=config_dir, state=state).stdout)
     assert all(_utc(d["created_at"]) and _utc(d["next_attempt"]) for d in deliveries)

@@ -40,7 +40,7 @@ def agreements_watchlist(*agreements: dict) -> Watchlist:
 
 
 TRACKED = (
-    {"id": "a-pt", "title": "Russia–Portugal agreement on military cooperation", "parties": ["ru", "pt"], "signed": 2000},
+    {"id": "a-pt", "title": "Russia–Portugal military cooperation", "parties": ["ru", "pt"], "signed": 2000},
     {"id": "a-fr", "title": "Russia–France agreement on military cooperation", "parties": ["ru", "fr"], "signed": 1994},
     {"id": "a-no", "title": "Russia–Norway agreement on military cooperation", "parties": ["ru", "no"]},
 )

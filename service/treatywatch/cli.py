@@ -231,6 +231,8 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
                     click.echo(f"    {it.summary[:160]}")
         else:
             state = "not modified" if r.not_modified else f"{len(r.items)} items, {r.new} new, {r.changed} changed"
+            if r.baseline:
+                state += f" (baseline: {r.quieted} would have matched, nothing sent)"
             click.echo(
                 f"{sid}: {state}, {r.alerts} alerts, {r.followups} follow-ups"
                 + ("  [flagged: no items where there were some]" if r.flagged_empty else "")
@@ -421,7 +423,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         warn = "  ⚠ no items where there were some" if s["empty_flag"] else ""
         click.echo(
             f"{s['id']:<24} {s['type']:<6} {s['every']:<14} last ok: {s['last_success'] or '-':<26} "
-            f"failures: {s['consecutive_failures']}  items: {s['items_last_seen'] or 0}{warn}"
+            f"failures: {s['consecutive_failures']}  items: {s['items_last_seen'] or 0}  baseline {s['baseline']}{warn}"
         )
         if s["last_error"]:
             click.echo(f"    last error: {s['last_error']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from .config.models import Config
+from .config.policy import baseline_status
 from .store import Delivery, SourceState
 
 
@@ -36,6 +37,7 @@ def source_rows(config: Config, states: dict[str, SourceState]) -> list[dict]:
                 "items_last_seen": st.items_last_seen if st else None,
                 "total_items": st.total_items if st else 0,
                 "empty_flag": bool(st and st.empty_flag),
+                "baseline": baseline_status(config, src, st.last_success if st else None),
             }
         )
     return rows
