@@ -43,7 +43,11 @@ class Settings(Strict):
     max_response_bytes: int = Field(default=10_000_000, gt=0, description="Responses larger than this are cut off.")
     max_redirects: int = Field(default=5, ge=0, description="Redirects followed before failing.")
     per_host_concurrency: int = Field(default=2, ge=1, description="Parallel requests to one host.")
-    per_host_delay: Duration = Field(default=1.0, description="Minimum gap between requests to one host.")
+    per_host_delay: Duration = Field(
+        default=0.25,
+        description="Gap between the starts of requests to one host while it answers well; a host that is slow or "
+        "asks for a pause (429/503 Retry-After) gets more (docs/operations.md, Politeness). 0s for your own servers.",
+    )
     source_backoff_base: Duration = Field(default=60.0, description="First retry delay after a source fails.")
     source_backoff_max: Duration = Field(default=21600.0, description="Longest retry delay for a failing source.")
     shutdown_timeout: Duration = Field(
