@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench demo clean
+.PHONY: run test lint bench bench-farm demo clean
 
 $(BIN)/treatywatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: $(BIN)/treatywatch
 bench: $(BIN)/treatywatch
 	$(BIN)/python bench/matching.py
 	$(BIN)/python bench/pipeline.py
+
+# the feed farm beside lemon24/reader (installs Debian's nginx and reader into bench/.venv-reader), then latency
+bench-farm: $(BIN)/treatywatch
+	$(BIN)/python bench/farm.py --sizes 500 5000 --steady 60
+	$(BIN)/python bench/latency.py --items 50 --feeds 20 --interval 2
 
 clean:
 	rm -rf $(VENV) state/*.db*
