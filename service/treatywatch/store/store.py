@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 
 from ..alerts import AlertPlan, NewAlert, OpenAlert, Report, stored_fingerprint
@@ -53,6 +53,9 @@ def _state(r: Row) -> SourceState:
 ROWS_PER_INSERT = 200  # rows of one multi-row INSERT: 2,400 parameters, far below either engine's limit
 
 
+
+STATE_FIELDS = fields(SourceState)
+
 class SqlStore(StoreBase):
     """The shared SQL of both engines. Built once by the CLI from settings.database (open_store); passed to the
     runner, daemon, web and commands."""
@@ -70,7 +73,7 @@ class SqlStore(StoreBase):
         return {r["id"]: _state(r) for r in self._rows("SELECT * FROM sources ORDER BY id")}
 
     def _save_state(self, conn: Tx, state: SourceState) -> None:
-        row = asdict(state)
+        row = {f.name: getattr(state, f.name) for f in STATE_FIELDS}  # asdict deep-copies: 0.2 ms a source
         for key in ("last_attempt", "last_success", "next_due"):
             row[key] = ts(row[key])
         row["empty_flag"] = int(state.empty_flag)
