@@ -438,3 +438,21 @@ def test_a_taken_port_fails_at_once_and_an_unstarted_server_stops(console):
     idle.stop()  # never started: releases its socket, waits for nothing
     with socket.socket() as s:
         s.bind(("127.0.0.1", idle.port))  # the port is free again
+
+
+def test_atom_ids_are_the_same_on_every_daemon_of_one_postgresql_database(console, tmp_path):
+    """Two daemons on two machines sharing one PostgreSQL database serve one feed: the same ids, whatever their
+    state folders or host names; the password never enters them."""
+    from treatywatch.web.atom import tag_base
+
+    config = console().app.config
+
+    def on(database: str, state_dir: Path):
+        return config.model_copy(
+            update={"settings": config.settings.model_copy(update={"database": database, "state_dir": state_dir})}
+        )
+
+    one = tag_base(on("postgresql://tw:secret@db.example:5432/tw", tmp_path / "a"))
+    two = tag_base(on("postgresql://tw:other@db.example:5432/tw", tmp_path / "b"))
+    assert one == two and "secret" not in one and one.startswith("tag:db.example,")
+    assert tag_base(on("postgresql://tw@db.example:5432/other", tmp_path / "a")) != one

@@ -32,9 +32,15 @@ def tag_base(config: Config) -> str:
         host = (parts.hostname or "localhost").lower()
         path = parts.path.rstrip("/")
         return f"tag:{host},{TAG_DATE}:treatywatch{path}"
-    where = str(Path(config.database_path).resolve())
+    database = urlsplit(config.settings.database)
+    if database.scheme.startswith("postgres"):
+        # several daemons share one database: its server and name (never the password) make the same ids on each
+        where = f"{database.hostname or 'localhost'}:{database.port or 5432}{database.path}"
+        authority = (database.hostname or "localhost").lower()
+    else:
+        where, authority = str(Path(config.database_path).resolve()), socket.gethostname().lower() or "localhost"
     digest = hashlib.sha256(where.encode("utf-8")).hexdigest()[:12]
-    return f"tag:{socket.gethostname().lower() or 'localhost'},{TAG_DATE}:treatywatch/{digest}"
+    return f"tag:{authority},{TAG_DATE}:treatywatch/{digest}"
 
 
 def _t(value: object) -> str:
