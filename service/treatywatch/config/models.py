@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from ..sources.registry import AnySourceConfig
 from .common import Duration, Strict
@@ -16,6 +16,19 @@ ID = r"^[a-z0-9][a-z0-9_.-]*$"
 ID_RULE = "ids are lower case: letters, digits, '-', '_', '.' (starting with a letter or digit)"
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+def _time_zone(v: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone '{v}' (e.g. Europe/Paris)") from exc
+    return v
+
+
+TimeZone = Annotated[str, AfterValidator(_time_zone)]  # an IANA name, checked where it is written
 # Two weeks: longer than any outage worth catching up on, shorter than the archive a new feed or portal lists.
 DEFAULT_IGNORE_OLDER_THAN = 14 * 86400.0
 
@@ -98,7 +111,7 @@ class Settings(Strict):
         "ids of its entries (tag: URIs, unique across installs) are built from it. Default: the address a "
         "request came to, and this machine's name in the ids.",
     )
-    web_timezone: str = Field(
+    web_timezone: TimeZone = Field(
         default="UTC",
         description="Time zone of the times the console shows (Europe/Paris); the JSON API answers in UTC.",
     )
@@ -109,17 +122,6 @@ class Settings(Strict):
         "message and fields such as source, subscriber, watch) for journald, Loki or jq.",
     )
     templates_dir: Path | None = Field(default=None, description="Folder of message templates overriding ours.")
-
-    @field_validator("web_timezone")
-    @classmethod
-    def _web_tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone '{v}' (e.g. Europe/Paris)") from exc
-        return v
 
 
 TermLists = dict[str, list[str]]
@@ -231,7 +233,7 @@ class Subscriber(Strict):
     min_severity: Severity = "low"
     mode: Literal["instant", "digest"] = "instant"
     digest_at: list[str] = Field(default_factory=lambda: ["08:00"], description="Local times of digests (HH:MM).")
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     quiet_hours: str | None = Field(default=None, description="'22:00-07:00' local: held until it ends.")
     format: Literal["auto", "html", "markdown", "text"] = "auto"
 
@@ -250,16 +252,6 @@ class Subscriber(Strict):
             raise ValueError(f"'{v}' is not a range; write HH:MM-HH:MM")
         return v
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone '{v}' (e.g. Europe/Paris)") from exc
-        return v
 
 
 class Sections(Strict):
