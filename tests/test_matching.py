@@ -104,6 +104,9 @@ def test_near_and_title_and_wildcard():
     assert fires(wl, "Published", "the decree") == []
     assert fires(wl, "Договор о военно-техническом сотрудничестве") == ["w2"]
     assert fires(wl, "Договор о сотрудничестве") == []
+    # a wildcard is a key of the words that start with it: a candidate from the index, like any other term
+    assert fires(wl, "ВОЕННЫЙ договор") == ["w2"] and fires(wl, "Договор о невоенном сотрудничестве") == []
+    assert wl.candidates(wl.doc("военного", "")) == [2] and wl.candidates(wl.doc("невоенного", "")) == []
 
 
 def test_phrase_never_spans_title_and_summary():

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from functools import cached_property
 
-from .text import TOKEN, Span, fold, spans
+from .text import TOKEN, Span, spans
 
 # Positions between title and summary, so a phrase or NEAR never spans the two fields.
 FIELD_GAP = 50
@@ -76,13 +76,6 @@ class Doc:
                 view.key_pos[key] = kept
         view.__dict__["folded"] = ["" if p in positions else w for p, w in enumerate(self.folded)]
         return view
-
-    @cached_property
-    def folded_text(self) -> str:
-        """Both fields folded, for the wildcard pre-check (one regex search instead of a loop over words)."""
-        # the module's fold, not the analyzer's cached one: whole texts never repeat, and caching them kept every
-        # item's text in memory twice (peak RSS of a 5,000-feed pass)
-        return fold(self.title + "\n" + self.summary)
 
     @cached_property
     def folded(self) -> list[str]:

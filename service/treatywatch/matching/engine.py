@@ -135,12 +135,9 @@ class Watchlist:
                 self._index.setdefault(key, []).append(i)
                 if key.startswith("*:"):
                     prefixes.add(key[2:])
-        # All wildcard prefixes in one regex: a word starting with any of them makes its watches candidates.
-        self._prefix_re = (
-            re.compile(r"(?<!\w)(" + "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True)) + ")")
-            if prefixes
-            else None
-        )
+        # Wildcard prefixes become keys of the words that start with them, found once per new word like any other
+        # key, so candidates come from the index alone (no pass over each item's whole text).
+        self._prefixes = tuple(sorted(prefixes))
 
     # -- compiling -------------------------------------------------------------------------------------------
     def _phrase(self, text: str, lang: str | None, label: str) -> CNode:
@@ -270,6 +267,9 @@ class Watchlist:
         keys = tuple(k for k in self.analyzer.keys(word, lang) if k in vocab or k.startswith("#"))
         if not keys and lang in (None, "de") and not is_cyrillic(word):
             keys = self.analyzer.compound_keys(word, vocab)
+        if self._prefixes:
+            folded = self.analyzer.fold(word)
+            keys += tuple("*:" + p for p in self._prefixes if folded.startswith(p))
         return keys
 
     def _join_separable(self, doc: Doc) -> None:
@@ -314,9 +314,6 @@ class Watchlist:
             hit = index.get(key)
             if hit:
                 found.update(hit)
-        if self._prefix_re is not None:
-            for m in self._prefix_re.finditer(doc.folded_text):
-                found.update(index["*:" + m.group(1)])
         return sorted(found)
 
     def match(self, item: Item, only: Iterable[str] | None = None) -> list[Match]:
