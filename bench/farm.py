@@ -33,6 +33,7 @@ from farmlib import (
     ensure_reader_venv,
     measure,
     write_feeds,
+    write_result,
     write_treatywatch_config,
 )
 
@@ -236,11 +237,7 @@ def main() -> None:
         + (f"{steady}\n\n" if steady else "")
         + ("\n".join(notes) + "\n" if notes else "")
     )
-    print("\n" + text)
-    out = args.out or ROOT / "bench" / "results" / f"farm-{started:%Y-%m-%d-%H%M}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    write_result(text, "farm", started, args.out)
 
 
 if __name__ == "__main__":

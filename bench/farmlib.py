@@ -284,3 +284,13 @@ def ensure_reader_venv(python: str = sys.executable) -> Path:
         check=True,
     )
     return bin_python
+
+
+def write_result(text: str, kind: str, started: datetime, out: Path | None = None) -> Path:
+    """Print a bench's Markdown and keep it in bench/results/<kind>-<date>.md (or `out`)."""
+    print("\n" + text)
+    out = out or ROOT / "bench" / "results" / f"{kind}-{started:%Y-%m-%d-%H%M}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return out

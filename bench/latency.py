@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from farmlib import ITEMS_PER_FEED, LANGS, ROOT, Nginx, rss_feed, rss_item, write_treatywatch_config
+from farmlib import ITEMS_PER_FEED, LANGS, ROOT, Nginx, rss_feed, rss_item, write_result, write_treatywatch_config
 
 from treatywatch.localserve import SmtpSink
 
@@ -137,11 +137,7 @@ def main() -> None:
         f"Target p95 < interval + 1 s = {args.interval + 1} s: {verdict} "
         f"(p95 beyond the interval: {p95 - args.interval:+.2f} s).\n"
     )
-    print(text)
-    out = args.out or ROOT / "bench" / "results" / f"latency-{started:%Y-%m-%d-%H%M}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    print(f"written to {out}")
+    write_result(text, "latency", started, args.out)
 
 
 if __name__ == "__main__":
