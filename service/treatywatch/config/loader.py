@@ -15,7 +15,7 @@ from pydantic_core import core_schema
 
 from ..errors import ConfigError
 from ..sources.registry import SOURCE_TYPES
-from ..vocabularies import Gazetteer, load_exceptions, load_vocabulary, merge_terms, vocabulary_names
+from ..vocabularies import Gazetteer, merge_terms, read_vocabulary, vocabulary_names
 from .common import Schedule, config_duration
 from .models import ID, ID_RULE, LANGUAGES, UNLESS_WITHIN, Config, ConfigFile, Entity, TermSet
 from .yamlfile import YamlDoc, load_yaml
@@ -270,8 +270,8 @@ def _apply_vocabularies(
                     f"unknown vocabulary '{name}'; known: {', '.join(known)}"
                 )
                 continue
-            extra = merge_terms(extra, load_vocabulary(name))
-            unless = merge_terms(unless, load_exceptions(name))
+            terms, near = read_vocabulary(name)
+            extra, unless = merge_terms(extra, terms), merge_terms(unless, near)
         own = merged["terms"].get(set_name)
         merged["terms"][set_name] = TermSet(
             by_language=merge_terms(own.by_language if own else {}, extra),

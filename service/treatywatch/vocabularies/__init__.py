@@ -43,27 +43,31 @@ def vocabulary_names() -> list[str]:
     return sorted(p.stem for p in HERE.glob("*.yaml") if p.stem not in _NOT_VOCABULARIES)
 
 
-def load_vocabulary(name: str) -> TermLists:
-    """Terms of one shipped vocabulary by language; KeyError for a name that is not shipped."""
+def read_vocabulary(name: str) -> tuple[TermLists, TermLists]:
+    """One shipped vocabulary, read once: its terms by language, and its `unless_near` words by language
+    (neighbours that make its terms name something else: a private investor's frozen assets are not a state's;
+    empty for most). KeyError for a name that is not shipped."""
     if name not in vocabulary_names():
         raise KeyError(name)
     data = _read(HERE / f"{name}.yaml")
-    if not isinstance(data, dict) or not all(isinstance(v, list) for k, v in data.items() if k != UNLESS_NEAR):
-        raise ValueError(f"{name}.yaml: expected language -> list of terms")
-    return {str(lang): [str(t) for t in terms] for lang, terms in data.items() if lang != UNLESS_NEAR}
+    unless = data.get(UNLESS_NEAR, {}) if isinstance(data, dict) else None
+    return _term_lists(data, f"{name}.yaml", skip=UNLESS_NEAR), _term_lists(unless, f"{name}.yaml: {UNLESS_NEAR}")
+
+
+def _term_lists(data: object, where: str, skip: str = "") -> TermLists:
+    if not isinstance(data, dict) or not all(isinstance(v, list) for k, v in data.items() if k != skip):
+        raise ValueError(f"{where}: expected language -> list of terms")
+    return {str(lang): [str(t) for t in terms] for lang, terms in data.items() if lang != skip}
+
+
+def load_vocabulary(name: str) -> TermLists:
+    """Terms of one shipped vocabulary by language; KeyError for a name that is not shipped."""
+    return read_vocabulary(name)[0]
 
 
 def load_exceptions(name: str) -> TermLists:
-    """A vocabulary's `unless_near` words by language: neighbours that make its terms name something else (a
-    private investor's frozen assets are not a state's). Empty for most vocabularies."""
-    load_vocabulary(name)  # the same checks
-    data = _read(HERE / f"{name}.yaml")
-    extra = data.get(UNLESS_NEAR) if isinstance(data, dict) else None
-    if extra is None:
-        return {}
-    if not isinstance(extra, dict) or not all(isinstance(v, list) for v in extra.values()):
-        raise ValueError(f"{name}.yaml: {UNLESS_NEAR}: expected language -> list of terms")
-    return {str(lang): [str(t) for t in terms] for lang, terms in extra.items()}
+    """A vocabulary's `unless_near` words by language."""
+    return read_vocabulary(name)[1]
 
 
 def merge_terms(base: TermLists, extra: TermLists) -> TermLists:
