@@ -223,12 +223,13 @@ class Runner:
             if not matches:
                 continue
             too_old = cutoff is not None and item.published is not None and item.published < cutoff
-            loud = () if too_old else tuple(m for m in matches if m.watch_id not in quiet)
-            result.quieted += not too_old and len(loud) < len(matches)
+            held = tuple(m for m in matches if too_old or m.watch_id in quiet)
+            loud = tuple(m for m in matches if not (too_old or m.watch_id in quiet))
             if loud:
                 reports.append(Report(item, loud))
-            if len(loud) < len(matches):
-                kept_quiet.append(Report(item, tuple(m for m in matches if m not in loud)))
+            if held:
+                kept_quiet.append(Report(item, held))
+                result.quieted += not too_old
         plan = plan_alerts(reports, self.store.open_alerts(now - timedelta(seconds=settings.event_window)))
         subs = self.config.subscribers
         for_new = [route(subs, n.watches, n.severity, "alert", now) for n in plan.new]

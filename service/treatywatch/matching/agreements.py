@@ -116,13 +116,7 @@ def assess(
         reasons.append(
             "names all parties: "
             + ", ".join(
-                p
-                if h
-                else f"{p} (implied by the source)"
-                if p not in unnamed
-                else f"{p} (party to every tracked agreement)"
-                if p in common
-                else f"{p} (unnamed; the year {agreement.signed} tells which agreement)"
+                _party_reason(p, h, unnamed, common, agreement.signed)
                 for p, h in zip(agreement.parties, party_hits, strict=True)
             )
         )
@@ -154,6 +148,19 @@ def assess(
     if score < THRESHOLD:
         return None
     return AgreementHit(agreement.id, agreement.title, round(min(score, 1.0), 2), tuple(reasons)), hits
+
+
+def _party_reason(
+    party: str, hits: list[Hit] | None, unnamed: set[str], common: frozenset[str], signed: int | None
+) -> str:
+    """How the item stands for one party, in an explanation."""
+    if hits:
+        return party
+    if party not in unnamed:
+        return f"{party} (implied by the source)"
+    if party in common:
+        return f"{party} (party to every tracked agreement)"
+    return f"{party} (unnamed; the year {signed} tells which agreement)"
 
 
 def _lead_end(doc: Doc) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -77,13 +78,14 @@ class Watchlist:
             )
             for a in config.agreements
         ]
+        signing_years = Counter(a.signed for a in self.agreements)
         self.agreements = [
             replace(
                 a,
                 others_years=frozenset(
                     o.signed for o in self.agreements if o.signed is not None and set(o.parties) != set(a.parties)
                 ),
-                year_unique=a.signed is not None and sum(o.signed == a.signed for o in self.agreements) == 1,
+                year_unique=a.signed is not None and signing_years[a.signed] == 1,
             )
             for a in self.agreements
         ]
