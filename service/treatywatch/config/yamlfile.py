@@ -69,33 +69,50 @@ class _Refused(yaml.MarkedYAMLError):
     """A document the bounded composer will not build; carries the mark like any YAML syntax error."""
 
 
+def _too_deep(mark: Mark | None) -> _Refused:
+    return _Refused(
+        problem=f"nested deeper than {MAX_DEPTH} levels; a configuration never needs that", problem_mark=mark
+    )
+
+
+class _Budget:
+    """Aliases and nesting of one document, counted event by event by whichever composer reads it."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.aliases = 0
+
+    def see(self, event: yaml.Event) -> None:
+        mark = cast(Mark, event.start_mark)
+        if isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise _Refused(
+                    problem=f"more than {MAX_ALIASES} aliases (*name); write the values out instead", problem_mark=mark
+                )
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if self.depth >= MAX_DEPTH:
+                raise _too_deep(mark)
+            self.depth += 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            self.depth -= 1
+
+
 class _BoundedLoader(yaml.SafeLoader):
     """SafeLoader whose composer counts nesting and aliases as it goes, so it never recurses or expands far."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self._depth = 0
-        self._aliases = 0
+        self._budget = _Budget()
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                raise _Refused(
-                    problem=f"more than {MAX_ALIASES} aliases (*name); write the values out instead",
-                    problem_mark=cast(Mark, event.start_mark),
-                )
-        elif isinstance(event, yaml.CollectionStartEvent) and self._depth >= MAX_DEPTH:
-            raise _Refused(
-                problem=f"nested deeper than {MAX_DEPTH} levels; a configuration never needs that",
-                problem_mark=cast(Mark, event.start_mark),
-            )
-        self._depth += 1
+        self._budget.see(event)
         try:
             return super().compose_node(parent, index)
         finally:
-            self._depth -= 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                self._budget.depth -= 1  # its end event is consumed inside the composer, never peeked here
 
 
 _CLoader = getattr(yaml, "CSafeLoader", None)
@@ -114,33 +131,14 @@ def _compose(text: str) -> yaml.Node | None:
             loader.dispose()
     scan = _CLoader(text)
     try:
-        depth = aliases = 0
+        budget = _Budget()
         while scan.check_event():
-            event = scan.get_event()
-            if isinstance(event, yaml.AliasEvent):
-                aliases += 1
-                if aliases > MAX_ALIASES:
-                    raise _Refused(
-                        problem=f"more than {MAX_ALIASES} aliases (*name); write the values out instead",
-                        problem_mark=cast(Mark, event.start_mark),
-                    )
-            elif isinstance(event, yaml.CollectionStartEvent):
-                if depth >= MAX_DEPTH:
-                    raise _Refused(
-                        problem=f"nested deeper than {MAX_DEPTH} levels; a configuration never needs that",
-                        problem_mark=cast(Mark, event.start_mark),
-                    )
-                depth += 1
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
+            budget.see(scan.get_event())
     except yaml.MarkedYAMLError as exc:
         if "maximum nesting depth" not in str(exc.problem):
             raise
         # libyaml's own limit (1,000 flow levels), met while it scans ahead: the same refusal as ours
-        raise _Refused(
-            problem=f"nested deeper than {MAX_DEPTH} levels; a configuration never needs that",
-            problem_mark=exc.problem_mark,
-        ) from None
+        raise _too_deep(exc.problem_mark) from None
     finally:
         scan.dispose()
     loader = _CLoader(text)
