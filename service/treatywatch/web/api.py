@@ -105,10 +105,9 @@ def _at(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def interval(row: Mapping[str, Any], now: datetime) -> float | None:
+def interval(row: Mapping[str, Any], trigger: CronTrigger | None, now: datetime) -> float | None:
     """Seconds between two polls: the interval, or for a cron schedule the gap between its next two runs."""
-    if row.get("cron"):
-        trigger = CronTrigger.from_crontab(row["cron"], timezone=UTC)
+    if trigger is not None:
         first = trigger.get_next_fire_time(None, now)
         second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
         return (second - first).total_seconds() if first and second else None
@@ -119,7 +118,8 @@ def health(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """What the console adds to a source row: health (disabled, new, ok, failing, broken), the next poll as
     schedule and backoff put it, and `stale`: polled, but no success within STALE_AFTER intervals."""
     attempt, success, due = _at(row["last_attempt"]), _at(row["last_success"]), _at(row["next_due"])
-    gap = interval(row, now)
+    trigger = CronTrigger.from_crontab(row["cron"], timezone=UTC) if row.get("cron") else None
+    gap = interval(row, trigger, now)
     failures = row["consecutive_failures"]
     if not row["enabled"]:
         state = "disabled"
@@ -131,8 +131,8 @@ def health(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     if row["enabled"]:
         if due is not None:  # backing off after a failure: the retry
             next_poll = due
-        elif attempt is not None and row.get("cron"):
-            next_poll = CronTrigger.from_crontab(row["cron"], timezone=UTC).get_next_fire_time(attempt, attempt)
+        elif attempt is not None and trigger is not None:
+            next_poll = trigger.get_next_fire_time(attempt, attempt)
         elif attempt is not None and gap:
             next_poll = attempt + timedelta(seconds=gap)
         else:
