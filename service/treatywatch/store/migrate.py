@@ -17,6 +17,7 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("matches", "id"),
     ("alert_reports", "alert_id, item_id"),
     ("deliveries", "id"),
+    ("delivery_reports", "delivery_id, item_id"),
 )
 # Columns one engine computes or keeps for itself: never copied.
 ENGINE_ONLY = frozenset({"tsv", "claimed_by", "claim_expires"})

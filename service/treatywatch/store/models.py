@@ -22,6 +22,8 @@ class SourceState:
     items_last_seen: int | None = None
     empty_flag: bool = False
     total_items: int = 0
+    # a paging source's place in its backlog between polls (opaque to the store; the source type reads it)
+    cursor: str | None = None
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,15 @@ MIGRATIONS: list[str] = [
         GENERATED ALWAYS AS (to_tsvector('simple', tw_fold(title || ' ' || summary))) STORED;
     CREATE INDEX items_tsv ON items USING GIN (tsv);
     """,
+    # 5: as SQLite's 3: what each delivery carried, and a paging source's cursor
+    """
+    CREATE TABLE delivery_reports (
+        delivery_id BIGINT NOT NULL REFERENCES deliveries(id),
+        item_id BIGINT NOT NULL REFERENCES items(id),
+        PRIMARY KEY (delivery_id, item_id)
+    );
+    ALTER TABLE sources ADD COLUMN cursor TEXT;
+    """,
 ]
 
 

@@ -103,6 +103,16 @@ MIGRATIONS: list[str | Step] = [
     """,
     # 2: full-text index of items
     _full_text,
+    # 3: what each delivery carried (the reports it rendered, by item id: "what is new to this channel" is exact,
+    # never a clock comparison), and where a paging source's walk back through its backlog stands
+    """
+    CREATE TABLE delivery_reports (
+        delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        PRIMARY KEY (delivery_id, item_id)
+    );
+    ALTER TABLE sources ADD COLUMN cursor TEXT;
+    """,
 ]
 
 

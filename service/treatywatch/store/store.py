@@ -47,6 +47,7 @@ def _state(r: Row) -> SourceState:
         r["items_last_seen"],
         bool(r["empty_flag"]),
         r["total_items"],
+        r["cursor"],
     )
 
 
