@@ -1,22 +1,30 @@
 """The console in a real headless Chromium (Debian's `chromium` package; skipped where it is absent).
 
-Chromium's own command line does the work, no driver library: `--dump-dom` gives the DOM after the page's script
-ran, `--screenshot` a PNG at a given window size, `--virtual-time-budget` runs the page's timers (the live refresh)
-without waiting for them. Screenshots go to $TREATYWATCH_ARTIFACTS (CI keeps them), else to the test's tmp folder.
+Chromium's own command line does the simple work, no driver library: `--dump-dom` gives the DOM after the page's
+script ran, `--screenshot` a PNG at a given window size, `--virtual-time-budget` runs the page's timers (the live
+refresh) without waiting for them. Forms are used as a person uses them, through `Browser`: Chromium's DevTools
+protocol on a pipe (`--remote-debugging-pipe`, so no chromedriver and no port), real mouse clicks at the button's
+place and real typing into the field. Screenshots go to $TREATYWATCH_ARTIFACTS (CI keeps them), else to the test's
+tmp folder.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import select
 import shutil
 import struct
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import Clock, local_sources, make_app, write_config
+from conftest import Clock, WebhookSink, local_sources, make_app, write_config
 from treatywatch.app import App
 from treatywatch.localserve import FixtureServer
 from treatywatch.web.server import StatusServer
@@ -24,6 +32,119 @@ from treatywatch.web.server import StatusServer
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)")
 DESKTOP, PHONE = (1280, 1400), (375, 1600)
+# quiet and alone: no network of its own (updates, sync, QUIC probes), no first-run pages
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+TOKEN = "s3cret-token"
+TEXT = "Russia terminates military cooperation agreement with France\nMoscow ended the 1994 accord."
+
+
+class Browser:
+    """One Chromium tab driven over the DevTools protocol (JSON messages ending in NUL on fds 3 and 4)."""
+
+    def __init__(self, profile: Path, width: int = 1280, height: int = 900) -> None:
+        to_chrome, self._write = os.pipe()
+        self._read, from_chrome = os.pipe()
+        # fds 3 and 4 in the child: bash moves them there (dash takes one-digit fd numbers only)
+        ends = [fcntl.fcntl(to_chrome, fcntl.F_DUPFD, 100), fcntl.fcntl(from_chrome, fcntl.F_DUPFD, 100)]
+        move = f'exec "$0" "$@" 3<&{ends[0]} 4>&{ends[1]} {ends[0]}<&- {ends[1]}>&-'
+        args = [*FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"]
+        self.proc = subprocess.Popen(
+            ["bash", "-c", move, CHROMIUM or "chromium", *args],
+            pass_fds=ends,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for fd in (to_chrome, from_chrome, *ends):
+            os.close(fd)
+        self._buffer, self._next, self.loads = b"", 0, 0
+        self.session: str | None = None
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.call("Page.enable")
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+
+    def _message(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            ready, _, _ = select.select([self._read], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, "Chromium did not answer in time"
+            chunk = os.read(self._read, 1 << 16)
+            assert chunk, "Chromium closed its end of the pipe"
+            self._buffer += chunk
+        raw, _, self._buffer = self._buffer.partition(b"\0")
+        message: dict[str, Any] = json.loads(raw)
+        if message.get("method") == "Page.loadEventFired":
+            self.loads += 1
+        return message
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._next += 1
+        message: dict[str, Any] = {"id": self._next, "method": method, "params": params}
+        if self.session is not None and not method.startswith(("Target.", "Browser.")):
+            message["sessionId"] = self.session
+        os.write(self._write, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + 30
+        while True:
+            answer = self._message(deadline)
+            if answer.get("id") == self._next:
+                assert "error" not in answer, f"{method}: {answer['error']}"
+                return answer.get("result", {})
+
+    def _wait_load(self, before: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while self.loads <= before:
+            self._message(deadline)
+
+    def open(self, url: str) -> None:
+        before = self.loads
+        self.call("Page.navigate", url=url)
+        self._wait_load(before)
+
+    def js(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
+        return result["result"].get("value")
+
+    def click(self, selector: str, navigates: bool = True) -> None:
+        """A left click in the middle of the element, as a mouse makes it; waits for the page it leads to."""
+        box = self.js(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+            " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        before = self.loads
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
+        if navigates:
+            self._wait_load(before)
+
+    def type(self, selector: str, text: str) -> None:
+        """Click into the field, then type the text."""
+        self.click(selector, navigates=False)
+        self.call("Input.insertText", text=text)
+
+    def text(self) -> str:
+        return str(self.js("document.body.innerText"))
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close")
+            self.proc.wait(10)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(10)
+            os.close(self._read)
+            os.close(self._write)
 
 
 class CountingClock(Clock):
@@ -39,7 +160,7 @@ class CountingClock(Clock):
 
 
 def chromium(profile: Path, *args: str) -> str:
-    cmd = [CHROMIUM or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    cmd = [CHROMIUM or "chromium", *FLAGS]
     out = subprocess.run([*cmd, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
@@ -74,6 +195,43 @@ def served(config_dir: Path, tmp_path: Path, http: FixtureServer) -> Iterator[tu
         app.close()
 
 
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    tab = Browser(tmp_path / "profile-cdp")
+    try:
+        yield tab
+    finally:
+        tab.close()
+
+
+@pytest.fixture
+def dead_console(
+    config_dir: Path, tmp_path: Path, http: FixtureServer, webhook: WebhookSink, clock: Clock
+) -> Iterator[Callable[[str], tuple[App, str]]]:
+    """An app with two dead deliveries (its webhook failed once, one attempt allowed), served on 127.0.0.1."""
+    made: list[tuple[App, StatusServer]] = []
+
+    def make(settings: str = "") -> tuple[App, str]:
+        write_config(config_dir, local_sources(http.base), "sources.yaml")
+        write_config(config_dir, f"subscribers:\n  - id: desk\n    notify: ['{webhook.url}']\n", "subscribers.yaml")
+        write_config(config_dir, "settings:\n  delivery_max_attempts: 1\n" + settings, "settings.yaml")
+        app = make_app(config_dir, tmp_path / "state", clock)
+        app.runner.poll("euronews-world")
+        webhook.fail_with = 500
+        app.outbox.run_once()
+        app.outbox.run_once()  # a channel that just failed is tried again in the next round only
+        assert len(app.store.deliveries("dead")) == 2
+        server = StatusServer(app, "127.0.0.1", 0)
+        server.start()
+        made.append((app, server))
+        return app, f"http://127.0.0.1:{server.port}"
+
+    yield make
+    for app, server in made:
+        server.stop()
+        app.close()
+
+
 def test_console_in_chromium_shows_sources_alerts_and_chart_at_desktop_and_phone_width(served, tmp_path):
     app, base, _ = served
     profile = tmp_path / "profile"
@@ -103,3 +261,54 @@ def test_live_refresh_runs_in_chromium(served, tmp_path):
     dom = chromium(tmp_path / "profile", "--virtual-time-budget=65000", "--dump-dom", f"{base}/outbox")
     assert clock.calls - before == 3 * once
     assert '<main id="live" data-refresh="30">' in dom and "Pending" in dom
+
+
+@pytest.mark.parametrize("token", [None, TOKEN], ids=["no-token", "token"])
+def test_retry_button_and_tester_form_work_in_chromium(dead_console, browser, token):
+    """Chromium's own form posts, clicked and typed as a person does: with a token configured the person types it
+    into the form's token field. Before: every page said `Referrer-Policy: no-referrer`, so Chromium sent
+    `Origin: null` and both forms answered 403 "cross-site request refused"."""
+    app, base = dead_console(f"  web_token: {token}\n" if token else "")
+    target, other = (d.id for d in app.store.deliveries("dead"))
+    browser.open(f"{base}/outbox")
+    if token:
+        browser.type(f"#delivery-{target} input[name=token]", token)
+    browser.click(f"#delivery-{target} button")
+    assert "Re-queued 1 dead deliveries." in browser.text(), browser.text()[:500]
+    assert browser.js("location.pathname + location.search") == "/outbox?requeued=1"
+    statuses = {d.id: d.status for d in app.store.deliveries()}
+    assert statuses[target] == "pending" and statuses[other] == "dead"
+
+    browser.open(f"{base}/tester")
+    browser.type("textarea[name=text]", TEXT)
+    if token:
+        browser.type("input[name=token]", "wrong")
+        browser.click("form.tester button[type=submit]")
+        assert "a valid token is required" in browser.text()
+        assert browser.js("document.querySelector('textarea[name=text]').value") == TEXT  # kept for another go
+        browser.type("input[name=token]", token)
+    browser.click("form.tester button[type=submit]")
+    page = browser.text()
+    assert "1 watch fires" in page and "agreement-terminated" in page, page[:500]
+    assert browser.js("document.querySelectorAll('section.result mark').length") >= 1
+    assert token is None or token not in browser.js("document.documentElement.outerHTML")  # never shown back
+    assert app.store.counts()["alerts"] == 2  # the tester stored nothing
+
+
+def test_a_page_of_another_site_cannot_press_retry_in_chromium(dead_console, browser, http):
+    """The console still refuses a form posted from elsewhere: another origin (Origin: that site), and a page
+    hiding its origin (no-referrer, or a sandboxed frame: Origin: null), even with no token on loopback."""
+    app, base = dead_console()
+    target = app.store.deliveries("dead")[0].id
+    form = f'<form method="post" action="{base}/outbox/retry"><input type="hidden" name="ids" value="all">'
+    pages = {
+        "/plain": f"<!doctype html><title>win a prize</title>{form}<button>Claim</button></form>",
+        "/hidden": '<!doctype html><meta name="referrer" content="no-referrer"><title>prize</title>'
+        f"{form}<button>Claim</button></form>",
+    }
+    for path, body in pages.items():
+        http.routes[path] = lambda h, body=body: (200, {"Content-Type": "text/html; charset=utf-8"}, body.encode())
+        browser.open(f"{http.base}{path}")
+        browser.click("button")
+        assert "cross-site request refused" in browser.text(), path
+        assert app.store.deliveries("dead")[0].id == target and len(app.store.deliveries("dead")) == 2, path

@@ -234,6 +234,10 @@ def test_state_changes_without_a_token_only_on_loopback():
     with pytest.raises(auth.Denied):
         auth.check(None, True, headers | {"origin": "http://evil.example"})
     auth.check(None, True, headers | {"origin": "http://127.0.0.1:8424"})
+    auth.check(None, True, headers | {"origin": "http://127.0.0.1:8424", "sec-fetch-site": "same-origin"})
+    for hidden in ({"origin": "null"}, {"sec-fetch-site": "cross-site"}, {"sec-fetch-site": "same-site"}):
+        with pytest.raises(auth.Denied):  # a sandboxed frame, a page hiding its origin, a neighbour's page
+            auth.check(None, True, headers | hidden)
     with pytest.raises(auth.Denied):  # DNS rebinding: a foreign name pointed at 127.0.0.1, same-origin to itself
         auth.check(None, True, {"host": "evil.example:8424", "origin": "http://evil.example:8424"})
     headers = {"host": "tw.example.org"}

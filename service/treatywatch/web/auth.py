@@ -54,7 +54,11 @@ def presented_token(headers: Mapping[str, str], form_token: str | None) -> str |
 
 
 def same_origin(headers: Mapping[str, str]) -> bool:
-    """No Origin (curl, scripts, old browsers) or one naming the host the request was sent to."""
+    """No Origin (curl, scripts, old browsers) or one naming the host the request was sent to. `Origin: null` is
+    refused: a sandboxed frame or a page that hides its origin sends it, and so would anyone's. Where the browser
+    says where a request comes from (`Sec-Fetch-Site`), only the console's own pages (or the user) count."""
+    if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
     origin = headers.get("origin")
     if origin is None:
         return True

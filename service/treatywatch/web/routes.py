@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 256 * 1024  # a form with 20,000 characters of Cyrillic, percent-encoded, fits; more is refused (413)
-# no inline script or style, nothing from elsewhere; links out carry no referrer (the console's URL stays private)
+# No inline script or style, nothing from elsewhere. `same-origin`: links out carry no referrer (the console's URL
+# stays private), while the console's own form posts carry its Origin; under `no-referrer` browsers send
+# `Origin: null` on every post, the same as a sandboxed frame's, which the cross-site check must refuse.
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -40,7 +42,7 @@ SECURITY_HEADERS = [
         b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     ),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
 
