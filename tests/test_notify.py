@@ -183,7 +183,7 @@ def test_crash_between_sent_and_marked_sends_at_most_one_duplicate(setup, config
     app = setup(f'  - id: desk\n    notify: ["{smtp.url()}"]\n')
     app.runner.poll("ria-politics")
 
-    def crash(ids, now):
+    def crash(*_args, **_kwargs):
         raise KeyboardInterrupt("killed")  # the process dies after the channel accepted
 
     real_mark_sent = app.store.mark_sent

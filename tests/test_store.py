@@ -149,12 +149,30 @@ def _alert_with_delivery(store: SqlStore) -> None:
 def test_outbox_claims(pg_url: str, tmp_path: Path):
     a, b = open_store(pg_url, tmp_path, lease=30.0), open_store(pg_url, tmp_path, lease=30.0)
     _alert_with_delivery(a)
-    claimed = a.due_deliveries(NOW)
-    assert len(claimed) == 1 and b.due_deliveries(NOW) == []  # a holds it while it sends
-    a.mark_failed([claimed[0].id], "refused", NOW)  # failed: handed back, anyone retries it
-    assert [d.id for d in b.due_deliveries(NOW)] == [claimed[0].id]
+    [due] = a.due_deliveries(NOW)
+    assert [d.id for d in b.due_deliveries(NOW)] == [due.id]  # reading claims nothing
+    assert a.claim_deliveries([due.id], NOW) == {due.id}
+    assert b.due_deliveries(NOW) == [] and b.claim_deliveries([due.id], NOW) == set()  # a holds it while it sends
+    assert a.renew_claims([due.id], NOW) == {due.id} and b.renew_claims([due.id], NOW) == set()
+    a.mark_failed([due.id], "refused", NOW)  # failed: handed back, anyone retries it
+    assert a.renew_claims([due.id], NOW) == set()  # a no longer holds it: it must not send it
+    assert b.claim_deliveries([due.id], NOW) == {due.id}
     b.close()  # b stops cleanly: its claims go back at once
-    assert len(a.due_deliveries(NOW)) == 1
+    assert a.claim_deliveries([due.id], NOW) == {due.id}
+    a.close()
+
+
+def test_sqlite_claims_between_processes(tmp_path: Path):
+    """A daemon and a `poll --once` beside it share one SQLite file: each sends only what it claimed."""
+    a, b = Store(tmp_path / "tw.db"), Store(tmp_path / "tw.db")
+    _alert_with_delivery(a)
+    [due] = a.due_deliveries(NOW)
+    assert a.claim_deliveries([due.id], NOW) == {due.id} and b.claim_deliveries([due.id], NOW) == set()
+    assert b.due_deliveries(NOW) == []
+    later = NOW + timedelta(seconds=a.lease + 1)  # a died holding it: the claim expires
+    assert b.claim_deliveries([due.id], later) == {due.id} and a.renew_claims([due.id], later) == set()
+    b.close()
+    assert a.claim_deliveries([due.id], NOW) == {due.id}
     a.close()
 
 
@@ -205,9 +223,9 @@ def test_every_read_path(store: SqlStore):
     assert store.recent_alerts(5, offset=1) == []
     assert store.alert_times(NOW) == [(NOW, "w")]
     [due] = store.due_deliveries(NOW)
-    assert store.covered_until(opened.id, "desk", "c" * 64) is None
-    store.mark_sent([due.id], NOW)
-    assert store.covered_until(opened.id, "desk", "c" * 64) == NOW
+    assert store.carried_items(opened.id, "desk", "c" * 64) == frozenset()
+    store.mark_sent({due.id: [item.id]}, NOW)
+    assert store.carried_items(opened.id, "desk", "c" * 64) == {item.id}
     assert [d.status for d in store.deliveries("sent")] == ["sent"] and store.deliveries("sent", offset=1) == []
     store.mark_failed([due.id], "gone", None)
     assert store.deliveries("dead")[0].last_error == "gone"

@@ -137,6 +137,9 @@ class App:
         return StateLock(self.config.settings.state_dir)
 
     def close(self) -> None:
+        """The message being sent is finished and marked first (bounded by the shutdown timeout)."""
+        self.outbox.stopping.set()
+        self.outbox.drain(self.config.settings.shutdown_timeout)
         self.fetcher.close()
         self.store.close()
 

@@ -239,7 +239,8 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
             )
     if not dry_run:
         stats = app.outbox.run_once()
-        click.echo(f"deliveries: {stats.sent} sent, {stats.failed} failed, {stats.dead} dead")
+        skipped = f", {stats.skipped} skipped (nothing new)" if stats.skipped else ""
+        click.echo(f"deliveries: {stats.sent} sent, {stats.failed} failed, {stats.dead} dead{skipped}")
     if failed:
         sys.exit(5)
 
@@ -430,7 +431,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--status", type=click.Choice(["pending", "sent", "failed", "dead"]), default=None)
+@click.option("--status", type=click.Choice(["pending", "sent", "failed", "dead", "skipped"]), default=None)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 @_errors

@@ -135,7 +135,8 @@ class Daemon:
             self._guard(f"poll:{source_id}", lambda: self._retry_sooner(source_id, self.app.runner.poll(source_id)))
         finally:
             self.app.store.release_source(source_id, self._next_turn(source_id))
-        self._guard("deliver", self.app.outbox.run_once)
+        # starts sending what this poll queued and returns: a slow channel never holds a poll worker
+        self._guard("deliver", self.app.outbox.dispatch)
 
     def _next_turn(self, source_id: str) -> float:
         """Most of the time until this source's next scheduled poll: other daemons leave it alone until then."""
@@ -219,7 +220,7 @@ class Daemon:
                     self._add_poll(src_id, now)
         s, was = config.settings, old.settings if old is not None else None
         if was is None or was.deliver_every != s.deliver_every:
-            self._add_every("deliver", s.deliver_every, self.app.outbox.run_once)
+            self._add_every("deliver", s.deliver_every, self.app.outbox.dispatch)
         if self.files is not None and (was is None or was.config_watch_every != s.config_watch_every):
             self._add_every("config-watch", s.config_watch_every, self._reload_if_edited)
         if was is None or was.checkpoint_every != s.checkpoint_every:
@@ -317,6 +318,8 @@ class Daemon:
         with self._idle:
             self._idle.wait_for(lambda: not self._active, timeout=max(0.0, deadline - time.monotonic()))
             self.abandoned = sorted(self._active)
+        # the delivery workers finish the message each is sending (and mark it), start none
+        self.abandoned += [f"deliver:{c[:12]}" for c in self.app.outbox.drain(deadline - time.monotonic())]
         if self.abandoned:
             log.warning(
                 "abandoned after %gs: %s; nothing of theirs is half-committed, they run again on the next start",

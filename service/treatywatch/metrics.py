@@ -82,7 +82,7 @@ class StateCollector(Collector):
         outbox = GaugeMetricFamily(
             "treatywatch_outbox_deliveries", "Deliveries in the outbox now, by status", labels=["status"]
         )
-        for status in ("pending", "failed", "dead", "sent"):
+        for status in ("pending", "failed", "dead", "sent", "skipped"):
             outbox.add_metric([status], counts.get(f"deliveries_{status}", 0))
         yield outbox
         stored = GaugeMetricFamily("treatywatch_store_rows", "Rows in the database now, by table", labels=["table"])

@@ -72,6 +72,13 @@ class Settings(Strict):
     delivery_backoff_base: Duration = Field(default=30.0, description="First retry delay of a failed delivery.")
     delivery_backoff_max: Duration = Field(default=3600.0, description="Longest retry delay of a delivery.")
     deliver_every: Duration = Field(default=15.0, description="How often the daemon works the outbox.")
+    delivery_workers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Channels a daemon sends to at once, each in its own worker, one message at a time per channel: "
+        "a slow or dead channel delays only its own messages, and polling never waits for sending.",
+    )
     ignore_older_than: Duration | None = Field(
         default=DEFAULT_IGNORE_OLDER_THAN,
         description="Items published longer ago than this (by the item's own date) are stored and searchable but "

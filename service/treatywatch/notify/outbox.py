@@ -1,7 +1,16 @@
-"""The outbox worker: sends what is due, marks it sent, retries failures with backoff, never drops a delivery.
+"""The outbox: sends what is due, marks it sent with exactly the reports it carried, retries failures with
+backoff, never drops a delivery.
+
+- Each channel is worked by one task at a time in a small pool (settings.delivery_workers), so a slow or dead
+  channel delays only its own messages, and the daemon's polls only start tasks (`dispatch`), never wait on them.
+- A message's deliveries are claimed just before it is rendered, and the claim is renewed just before it is sent:
+  whatever another daemon or a `poll --once` holds, or took over from a process too slow to renew, is not sent.
+- A delivery records the reports (item ids) its message rendered, read in the same statement that rendered them.
+  What a follow-up says is what the channel has not received, never "what was added after a time"; a follow-up
+  with nothing new is recorded as skipped, never as sent.
 
 A crash after the channel accepted a message but before `mark_sent` committed sends that message again on
-restart: at most one duplicate per delivery, never a loss.
+restart: at most one duplicate per killed process, never a loss.
 """
 
 from __future__ import annotations
@@ -10,8 +19,11 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from functools import partial
 
 from ..config.models import Config, Subscriber
 from ..errors import NotifyError
@@ -27,6 +39,7 @@ log = logging.getLogger("treatywatch.notify")
 
 CLOCK_SLACK = timedelta(days=2)
 FOREVER = timedelta(days=36500)
+NOTHING_NEW = "nothing new: earlier messages carried every report of the alert"
 
 
 @dataclass
@@ -35,6 +48,21 @@ class OutboxStats:
     failed: int = 0
     dead: int = 0
     postponed: int = 0
+    skipped: int = 0
+
+    def add(self, other: OutboxStats) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A message and what it carries: delivery id -> the item ids it renders; `skipped`: deliveries of the group
+    with nothing new (settled without a message)."""
+
+    message: Message | None
+    carried: dict[int, list[int]]
+    skipped: list[int]
 
 
 class Outbox:
@@ -55,57 +83,66 @@ class Outbox:
         self.clock = clock
         self.rng = rng or random.Random()
         self.metrics = metrics or Metrics()
-        self._lock = threading.Lock()  # one worker at a time, or two threads could send the same delivery
+        # channels with a task in flight (one task per channel at a time), and the pool they run in
+        self._busy: dict[str, Future[OutboxStats]] = {}
+        self._state = threading.RLock()
+        self._pool: ThreadPoolExecutor | None = None
         # Set by the daemon's shutdown: the message being sent is finished and marked, no further one is started,
         # so a stop never abandons a sent-but-unmarked delivery that it could have marked.
         self.stopping = threading.Event()
 
-    def _find(self, d: Delivery) -> tuple[Subscriber | None, str | None]:
-        for sub in effective_subscribers(self.config.subscribers):
-            if sub.id == d.subscriber_id:
-                return sub, next((u for u in sub.notify if channel(u).key == d.channel), None)
-        return None, None
-
-    def _news(self, d: Delivery) -> tuple[AlertView, datetime | None, bool]:
-        """The alert, what this channel already had of it, and whether anything is left to say."""
-        alert = self.store.alert(d.alert_id)
-        covered = self.store.covered_until(d.alert_id, d.subscriber_id, d.channel) if d.kind == "followup" else None
-        fresh = covered is None or any(r.added_at > covered for r in alert.reports)
-        return alert, covered, fresh
-
-    def _message(self, group: list[Delivery], sub: Subscriber, url: str) -> Message | None:
-        """None when a follow-up has nothing new (an earlier message already carried its reports)."""
-        fmt = preferred_format(url, sub.format)
-        if group[0].mode == "digest":
-            entries = []
-            whole = {d.alert_id for d in group if d.kind == "alert"}
-            for d in group:
-                if d.kind == "followup" and d.alert_id in whole:
-                    continue  # the alert itself is in this digest, with every report
-                alert, covered, fresh = self._news(d)
-                if fresh:
-                    entries.append(
-                        DigestEntry(alert, tuple(r for r in alert.reports if covered is None or r.added_at > covered))
-                    )
-            return self.renderer.digest(entries, fmt) if entries else None
-        alert, covered, fresh = self._news(group[0])
-        return self.renderer.alert(alert, fmt, covered) if fresh else None
-
-    def _titles(self, group: list[Delivery]) -> str:
-        """The alert a failed delivery carried, quoted, so the log says what a subscriber missed."""
-        first = self.store.alert(group[0].alert_id).title
-        others = len({d.alert_id for d in group}) - 1
-        return f"«{first}»" + (f" and {others} more alert(s)" if others else "")
-
+    # -- passes ----------------------------------------------------------------------------------------------------
     def run_once(self) -> OutboxStats:
-        """Work through every due delivery once. A failing channel does not hold up the others."""
-        with self._lock:
-            return self._run_once()
-
-    def _run_once(self) -> OutboxStats:
-        now = self.clock()
+        """Work through every due delivery once and wait for it (the CLI's pass). A failing channel does not hold up
+        the others; a store error is raised."""
         stats = OutboxStats()
-        groups: dict[tuple, list[Delivery]] = {}
+        futures = self.dispatch(wait=True)
+        wait_all(futures)
+        for fut in futures:
+            stats.add(fut.result())
+        return stats
+
+    def dispatch(self, wait: bool = False) -> list[Future[OutboxStats]]:
+        """Start a task for each channel with due deliveries and no task in flight; returns at once (the daemon's
+        pass, from its timer and after each poll). Without `wait`, a task's failure is logged here."""
+        with self._state:
+            if self.stopping.is_set():
+                return []
+            started = []
+            for key, groups in self._due(self.clock()).items():
+                if key in self._busy:
+                    continue  # its previous task is still sending: it picks these up next time
+                fut = self._executor().submit(self._work_channel, groups)
+                self._busy[key] = fut
+                fut.add_done_callback(partial(self._finished, key, waited=wait))
+                started.append(fut)
+            return started
+
+    def drain(self, timeout: float) -> list[str]:
+        """At a stop: wait up to `timeout` for the tasks in flight; returns the channels still sending."""
+        with self._state:
+            futures = dict(self._busy)
+        _, pending = wait_all(list(futures.values()), timeout=max(0.0, timeout))
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        return sorted(key for key, fut in futures.items() if fut in pending)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            workers = self.config.settings.delivery_workers
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
+        return self._pool
+
+    def _finished(self, key: str, fut: Future[OutboxStats], *, waited: bool) -> None:
+        with self._state:
+            if self._busy.get(key) is fut:
+                del self._busy[key]
+        exc = fut.exception() if not fut.cancelled() else None
+        if exc is not None and not waited:
+            log.error("sending to a channel failed; its deliveries are retried next pass: %s", exc)
+
+    def _due(self, now: datetime) -> dict[str, list[list[Delivery]]]:
+        """Due deliveries grouped into messages (a delivery alone, or a subscriber's digest), by channel."""
         settings = self.config.settings
         # Nothing is legitimately scheduled further ahead than the longest backoff, a follow-up delay and a day of
         # digest or quiet hours: a delivery beyond that was scheduled by a clock that has since gone back, and
@@ -113,6 +150,7 @@ class Outbox:
         horizon = now + timedelta(
             seconds=settings.delivery_backoff_max + settings.followup_delay + CLOCK_SLACK.total_seconds()
         )
+        groups: dict[tuple[object, ...], list[Delivery]] = {}
         for d in self.store.due_deliveries(now + FOREVER):
             if now < d.next_attempt <= horizon:
                 continue
@@ -124,67 +162,151 @@ class Outbox:
                 )
             key = (d.subscriber_id, d.channel, "digest") if d.mode == "digest" else (d.id,)
             groups.setdefault(key, []).append(d)
-        failed_channels: set[str] = set()
+        by_channel: dict[str, list[list[Delivery]]] = {}
         for group in groups.values():
+            by_channel.setdefault(group[0].channel, []).append(group)
+        return by_channel
+
+    # -- one channel -----------------------------------------------------------------------------------------------
+    def _work_channel(self, groups: list[list[Delivery]]) -> OutboxStats:
+        """One channel's messages, one at a time; after a failure the rest wait for the next pass."""
+        stats = OutboxStats()
+        for n, group in enumerate(groups):
             if self.stopping.is_set():
-                stats.postponed += len(group)
-                continue
-            first = group[0]
-            ids = [d.id for d in group]
-            if first.channel in failed_channels:
-                stats.postponed += len(group)
-                continue
-            sub, url = self._find(first)
-            if sub is None or url is None:
-                self.store.mark_failed(ids, "subscriber or channel no longer configured", None)
-                stats.dead += len(group)
-                self.metrics.delivered("dead", first.channel_label, len(group))
-                log.error(
-                    "deliveries %s are dead: %s channel %s is no longer configured",
-                    ids,
-                    first.subscriber_id,
-                    first.channel_label,
-                )
-                continue
-            message = self._message(group, sub, url)
-            try:
-                if message is not None:
-                    self.sender.send(url, message)
-            except NotifyError as exc:
-                failed_channels.add(first.channel)
-                what = self._titles(group)
-                attempts = max(d.attempts for d in group) + 1
-                if attempts >= settings.delivery_max_attempts:
-                    self.store.mark_failed(ids, str(exc), None)
-                    stats.dead += len(group)
-                    self.metrics.delivered("dead", first.channel_label, len(group))
-                    log.error(
-                        "delivery %s of %s to %s (%s) is dead after %d attempts: %s",
-                        ids,
-                        what,
-                        first.subscriber_id,
-                        first.channel_label,
-                        attempts,
-                        exc,
-                    )
-                else:
-                    delay = backoff(attempts, settings.delivery_backoff_base, settings.delivery_backoff_max, self.rng)
-                    self.store.mark_failed(ids, str(exc), now + timedelta(seconds=delay))
-                    stats.failed += len(group)
-                    self.metrics.delivered("failed", first.channel_label, len(group))
-                    log.warning(
-                        "delivery %s of %s to %s (%s) failed (attempt %d), retry in %.0fs: %s",
-                        ids,
-                        what,
-                        first.subscriber_id,
-                        first.channel_label,
-                        attempts,
-                        delay,
-                        exc,
-                    )
-                continue
-            self.store.mark_sent(ids, now)
-            stats.sent += len(group)
-            self.metrics.delivered("sent", first.channel_label, len(group))
-            log.info("delivered %s to %s (%s)", ids, first.channel_label, first.subscriber_id)
+                stats.postponed += sum(len(g) for g in groups[n:])
+                break
+            if not self._send_group(group, stats):
+                stats.postponed += sum(len(g) for g in groups[n + 1 :])
+                break
         return stats
+
+    def _send_group(self, group: list[Delivery], stats: OutboxStats) -> bool:
+        """Claim, render, re-check the claim, send, record. False when the channel failed."""
+        claimed = self.store.claim_deliveries([d.id for d in group], self.clock())
+        group = [d for d in group if d.id in claimed]
+        if not group:
+            return True  # another process holds them, or settled them meanwhile
+        first, ids = group[0], [d.id for d in group]
+        sub, url = self._find(first)
+        if sub is None or url is None:
+            self.store.mark_failed(ids, "subscriber or channel no longer configured", None)
+            stats.dead += len(group)
+            self.metrics.delivered("dead", first.channel_label, len(group))
+            log.error(
+                "deliveries %s are dead: %s channel %s is no longer configured",
+                ids,
+                first.subscriber_id,
+                first.channel_label,
+            )
+            return True
+        composed = self._compose(group, sub, url)
+        if composed.skipped:
+            self.store.mark_skipped(composed.skipped, NOTHING_NEW)
+            stats.skipped += len(composed.skipped)
+            self.metrics.delivered("skipped", first.channel_label, len(composed.skipped))
+            log.info("follow-up %s to %s skipped: %s", composed.skipped, first.channel_label, NOTHING_NEW)
+        if composed.message is None:
+            return True
+        sending = list(composed.carried)
+        held = self.store.renew_claims(sending, self.clock())
+        if held != set(sending):
+            log.warning(
+                "deliveries %s not sent: their claim was lost (another process took them over); it sends them",
+                sorted(set(sending) - held),
+            )
+            return True
+        try:
+            self.sender.send(url, composed.message)
+        except NotifyError as exc:
+            self._failed(group, sending, exc, stats)
+            return False
+        done = self.clock()
+        self.store.mark_sent(
+            composed.carried, done, followup_at=done + timedelta(seconds=self.config.settings.followup_delay)
+        )
+        stats.sent += len(sending)
+        self.metrics.delivered("sent", first.channel_label, len(sending))
+        log.info("delivered %s to %s (%s)", sending, first.channel_label, first.subscriber_id)
+        return True
+
+    def _failed(self, group: list[Delivery], ids: list[int], exc: NotifyError, stats: OutboxStats) -> None:
+        settings = self.config.settings
+        first = group[0]
+        what = self._titles(group)
+        attempts = max(d.attempts for d in group if d.id in ids) + 1
+        if attempts >= settings.delivery_max_attempts:
+            self.store.mark_failed(ids, str(exc), None)
+            stats.dead += len(ids)
+            self.metrics.delivered("dead", first.channel_label, len(ids))
+            log.error(
+                "delivery %s of %s to %s (%s) is dead after %d attempts: %s",
+                ids,
+                what,
+                first.subscriber_id,
+                first.channel_label,
+                attempts,
+                exc,
+            )
+            return
+        delay = backoff(attempts, settings.delivery_backoff_base, settings.delivery_backoff_max, self.rng)
+        self.store.mark_failed(ids, str(exc), self.clock() + timedelta(seconds=delay))
+        stats.failed += len(ids)
+        self.metrics.delivered("failed", first.channel_label, len(ids))
+        log.warning(
+            "delivery %s of %s to %s (%s) failed (attempt %d), retry in %.0fs: %s",
+            ids,
+            what,
+            first.subscriber_id,
+            first.channel_label,
+            attempts,
+            delay,
+            exc,
+        )
+
+    # -- what a message says -----------------------------------------------------------------------------------------
+    def _find(self, d: Delivery) -> tuple[Subscriber | None, str | None]:
+        for sub in effective_subscribers(self.config.subscribers):
+            if sub.id == d.subscriber_id:
+                return sub, next((u for u in sub.notify if channel(u).key == d.channel), None)
+        return None, None
+
+    def _news(self, d: Delivery) -> tuple[AlertView, frozenset[int] | None, list[int]]:
+        """The alert, the item ids this channel already has of it (None for the alert's own message), and the item
+        ids of the reports still to tell: all from one read of the alert's reports."""
+        alert = self.store.alert(d.alert_id)
+        if d.kind != "followup":
+            return alert, None, [r.item_id for r in alert.reports]
+        had = self.store.carried_items(d.alert_id, d.subscriber_id, d.channel)
+        return alert, had, [r.item_id for r in alert.reports if r.item_id not in had]
+
+    def _compose(self, group: list[Delivery], sub: Subscriber, url: str) -> Composed:
+        fmt = preferred_format(url, sub.format)
+        carried: dict[int, list[int]] = {}
+        skipped: list[int] = []
+        if group[0].mode != "digest":
+            d = group[0]
+            alert, had, fresh = self._news(d)
+            if not fresh:
+                return Composed(None, {}, [d.id])
+            return Composed(self.renderer.alert(alert, fmt, had), {d.id: fresh}, [])
+        entries = []
+        whole = {d.alert_id: d.id for d in group if d.kind == "alert"}
+        for d in group:
+            if d.kind == "followup" and d.alert_id in whole:
+                continue  # the alert itself is in this digest, with every report
+            alert, _, fresh = self._news(d)
+            if not fresh:
+                skipped.append(d.id)
+                continue
+            entries.append(DigestEntry(alert, tuple(r for r in alert.reports if r.item_id in set(fresh))))
+            carried[d.id] = fresh
+        for d in group:
+            if d.kind == "followup" and d.alert_id in whole:
+                carried[d.id] = carried[whole[d.alert_id]]
+        return Composed(self.renderer.digest(entries, fmt) if entries else None, carried, skipped)
+
+    def _titles(self, group: list[Delivery]) -> str:
+        """The alert a failed delivery carried, quoted, so the log says what a subscriber missed."""
+        first = self.store.alert(group[0].alert_id).title
+        others = len({d.alert_id for d in group}) - 1
+        return f"«{first}»" + (f" and {others} more alert(s)" if others else "")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -142,11 +141,12 @@ class Renderer:
     def _render(self, name: str, fmt: str, **values: Any) -> str:
         return self.env.get_template(f"{name}.{_EXT[fmt]}.j2").render(fmt=fmt, **values)
 
-    def alert(self, alert: AlertView, fmt: str, covered_until: datetime | None = None) -> Message:
-        """An alert; with `covered_until`, its follow-up: the reports added since, the earlier ones as links."""
-        followup = covered_until is not None
-        reports = [r for r in alert.reports if covered_until is None or r.added_at > covered_until]
-        earlier = [r for r in alert.reports if covered_until is not None and r.added_at <= covered_until]
+    def alert(self, alert: AlertView, fmt: str, carried: frozenset[int] | None = None) -> Message:
+        """An alert; with `carried` (the item ids the channel already received), its follow-up: the other
+        reports in full, those as links."""
+        followup = carried is not None
+        reports = [r for r in alert.reports if carried is None or r.item_id not in carried]
+        earlier = [r for r in alert.reports if carried is not None and r.item_id in carried]
         seen: dict[str, object] = {}
         for r in alert.reports:
             for a in r.match.agreements:

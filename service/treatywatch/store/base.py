@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
@@ -35,6 +37,11 @@ class Tx(Protocol):
     """An open transaction: sqlite3.Connection, or the PostgreSQL adapter that turns `?` into `%s`."""
 
     def execute(self, sql: str, params: Any = (), /) -> Any: ...
+
+
+def new_owner() -> str:
+    """Who this process is to others sharing the database (its claims name it): host, pid and a random tag."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def ts(value: datetime | None) -> str | None:

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -29,8 +27,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..alerts import NewAlert, OpenAlert, same_event
 from ..errors import StoreConflict, StoreError
-from .base import Row, Tx, redact, ts
-from .models import Delivery
+from .base import Row, Tx, new_owner, redact, ts
 from .pgschema import migrate
 from .store import SqlStore
 
@@ -83,7 +80,7 @@ class PostgresStore(SqlStore):
         or a transaction; a thread finding none free (or the database away) waits up to pool_timeout."""
         self.path = redact(dsn)
         self.lease = lease
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = new_owner()
         self._local = threading.local()
         kwargs: dict[str, Any] = {"row_factory": dict_row, "autocommit": True, **_password()}
         try:  # one direct connection first: its error says why (a pool only says it timed out)
@@ -237,21 +234,12 @@ class PostgresStore(SqlStore):
     def release_all(self) -> None:
         with self.transaction() as tx:
             tx.execute("UPDATE leases SET expires_at = clock_timestamp() WHERE owner = ?", (self.owner,))
-            tx.execute(
-                "UPDATE deliveries SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = ?", (self.owner,)
-            )
+        self.release_deliveries()
 
-    _unclaim = ", claimed_by = NULL, claim_expires = NULL"
+    def _claim_until(self, now: datetime) -> tuple[str, list[object]]:
+        return "clock_timestamp() + make_interval(secs => ?)", [float(self.lease)]
 
-    def due_deliveries(self, now: datetime) -> list[Delivery]:
-        """Claims what it returns: another daemon skips these until they are sent, failed or the claim expires."""
-        with self.transaction() as tx:
-            rows = tx.execute(
-                "WITH due AS (SELECT id FROM deliveries WHERE status IN ('pending', 'failed') AND next_attempt <= ?"
-                " AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires < clock_timestamp())"
-                " ORDER BY next_attempt, id FOR UPDATE SKIP LOCKED)"
-                " UPDATE deliveries d SET claimed_by = ?, claim_expires = clock_timestamp() + make_interval(secs => ?)"
-                " FROM due WHERE d.id = due.id RETURNING d.*",
-                (ts(now), self.owner, self.owner, float(self.lease)),
-            ).fetchall()
-        return sorted((self._delivery(r) for r in rows), key=lambda d: (d.next_attempt, d.id))
+    def _claim_now(self, now: datetime) -> tuple[str, list[object]]:
+        return "clock_timestamp()", []
+
+    _skip_locked = " FOR UPDATE SKIP LOCKED"

@@ -82,7 +82,7 @@ MIGRATIONS: list[str | Step] = [
         channel TEXT NOT NULL,              -- sha256 of the apprise URL, never the URL (it holds secrets)
         channel_label TEXT NOT NULL,        -- the URL in apprise's privacy form, for humans
         mode TEXT NOT NULL,                 -- instant | digest
-        status TEXT NOT NULL DEFAULT 'pending',   -- pending | sent | failed | dead
+        status TEXT NOT NULL DEFAULT 'pending',   -- pending | sent | failed | dead (| skipped, v3)
         attempts INTEGER NOT NULL DEFAULT 0,
         next_attempt TEXT NOT NULL,
         last_error TEXT,
@@ -112,6 +112,9 @@ MIGRATIONS: list[str | Step] = [
         PRIMARY KEY (delivery_id, item_id)
     );
     ALTER TABLE sources ADD COLUMN cursor TEXT;
+    -- a delivery is sent by the process that claimed it (a daemon and a `poll --once` beside it share the file)
+    ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+    ALTER TABLE deliveries ADD COLUMN claim_expires TEXT;
     """,
 ]
 

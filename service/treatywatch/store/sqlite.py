@@ -12,6 +12,7 @@ from typing import Any
 import sqlite_utils
 
 from ..errors import QueryError, StoreConflict, StoreError
+from .base import new_owner
 from .schema import migrate
 from .store import SqlStore
 
@@ -34,12 +35,16 @@ class Store(SqlStore):
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         self.path = path
+        self.owner = new_owner()
         self._busy_ms = int(busy_timeout * 1000)
         self._conn = conn
         self._lock = threading.RLock()
 
     def close(self) -> None:
-        self._conn.close()
+        with suppress(StoreError, sqlite3.Error):  # locked, or closed already: the claims expire by themselves
+            self.release_deliveries()
+        with self._lock:  # never under a thread still using it (that crashes the interpreter)
+            self._conn.close()
 
     def checkpoint(self, timeout: float, mode: str = "TRUNCATE") -> bool:
         """Fold the WAL into the database file and truncate it, waiting at most `timeout` seconds (for a writer of

@@ -5,9 +5,9 @@ the engine modules; this is still the only place where the pipeline's tables are
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import fields
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..alerts import AlertPlan, NewAlert, OpenAlert, Report, stored_fingerprint
 from ..errors import NotFoundError
@@ -57,12 +57,27 @@ ROWS_PER_INSERT = 200  # rows of one multi-row INSERT: 2,400 parameters, far bel
 
 STATE_FIELDS = fields(SourceState)
 
+def _carried(subscriber: str, channel: str) -> str:
+    """SQL for "this alert report (`ar`) reached this channel": a sent delivery rendered it (delivery_reports), or
+    a delivery sent before that record existed (schema v2 and earlier) was sent after the report joined, as it was
+    judged then. `subscriber` and `channel` are SQL: `?` or a column of the outer query."""
+    return (
+        "(EXISTS (SELECT 1 FROM delivery_reports dr JOIN deliveries d ON d.id = dr.delivery_id"
+        f" WHERE dr.item_id = ar.item_id AND d.alert_id = ar.alert_id AND d.subscriber_id = {subscriber}"
+        f" AND d.channel = {channel} AND d.status = 'sent')"
+        f" OR EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = ar.alert_id AND d.subscriber_id = {subscriber}"
+        f" AND d.channel = {channel} AND d.status = 'sent' AND d.sent_at >= ar.added_at"
+        " AND NOT EXISTS (SELECT 1 FROM delivery_reports dr WHERE dr.delivery_id = d.id)))"
+    )
+
+
 class SqlStore(StoreBase):
     """The shared SQL of both engines. Built once by the CLI from settings.database (open_store); passed to the
     runner, daemon, web and commands."""
 
-    # SQL appended to the outbox's status updates: PostgreSQL hands the delivery's claim back with them
-    _unclaim = ""
+    # SQL appended to the outbox's status updates: a settled delivery's claim goes back with them
+    _unclaim = ", claimed_by = NULL, claim_expires = NULL"
+    lease: float = 60.0  # seconds a claim on a delivery (PostgreSQL: and a source) outlives a process that died
 
     # -- sources ---------------------------------------------------------------------------------------------
     def source_state(self, source_id: str) -> SourceState:
@@ -370,14 +385,14 @@ class SqlStore(StoreBase):
         rows = self._rows("SELECT created_at, watch_id FROM alerts WHERE created_at >= ? ORDER BY id", [ts(since)])
         return [(dt_req(r["created_at"]), r["watch_id"]) for r in rows]
 
-    def covered_until(self, alert_id: int, subscriber_id: str, channel: str) -> datetime | None:
-        """When this channel last got a message about the alert: reports added later are news to it."""
+    def carried_items(self, alert_id: int, subscriber_id: str, channel: str) -> frozenset[int]:
+        """The alert's reports this channel already received, by item id: exactly what sent messages rendered
+        (delivery_reports)."""
         rows = self._rows(
-            "SELECT max(sent_at) AS last FROM deliveries WHERE alert_id = ? AND subscriber_id = ? AND channel = ?"
-            " AND status = 'sent'",
-            [alert_id, subscriber_id, channel],
+            f"SELECT ar.item_id FROM alert_reports ar WHERE ar.alert_id = ? AND {_carried('?', '?')}",
+            [alert_id, subscriber_id, channel, subscriber_id, channel],
         )
-        return dt(rows[0]["last"])
+        return frozenset(int(r["item_id"]) for r in rows)
 
     # -- deliveries (the outbox) -----------------------------------------------------------------------------
     def _delivery(self, r: Row) -> Delivery:
@@ -397,14 +412,64 @@ class SqlStore(StoreBase):
             dt(r["sent_at"]),
         )
 
+    # How a claim's expiry is written and compared: this process's clock on SQLite (one machine), the server's on
+    # PostgreSQL (the one clock every daemon shares); postgres.py overrides both.
+    def _claim_until(self, now: datetime) -> tuple[str, list[object]]:
+        return "?", [ts(now + timedelta(seconds=self.lease))]
+
+    def _claim_now(self, now: datetime) -> tuple[str, list[object]]:
+        return "?", [ts(now)]
+
+    _skip_locked = ""  # PostgreSQL: FOR UPDATE SKIP LOCKED, so two daemons claiming at once never wait on each other
+
     def due_deliveries(self, now: datetime) -> list[Delivery]:
-        """What the outbox may send now. Where daemons share the database, this claims them (postgres.py)."""
+        """What the outbox may send now: due, and not claimed by another live process. Reading claims nothing;
+        the outbox claims each message's deliveries just before it sends them (claim_deliveries)."""
+        expired, params = self._claim_now(now)
         rows = self._rows(
-            "SELECT * FROM deliveries WHERE status IN ('pending', 'failed') AND next_attempt <= ? "
-            "ORDER BY next_attempt, id",
-            [ts(now)],
+            "SELECT * FROM deliveries WHERE status IN ('pending', 'failed') AND next_attempt <= ?"
+            f" AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires < {expired}) ORDER BY next_attempt, id",
+            [ts(now), self.owner, *params],
         )
         return [self._delivery(r) for r in rows]
+
+    def claim_deliveries(self, ids: list[int], now: datetime) -> set[int]:
+        """Claim these deliveries for this process, for `lease` seconds; returns those it got (still unsent and
+        not held by another live process). Only a claimed delivery is sent."""
+        if not ids:
+            return set()
+        until, until_params = self._claim_until(now)
+        expired, now_params = self._claim_now(now)
+        marks = ", ".join("?" * len(ids))
+        with self.transaction() as conn:
+            rows = conn.execute(
+                f"UPDATE deliveries SET claimed_by = ?, claim_expires = {until} WHERE id IN (SELECT id FROM"
+                f" deliveries WHERE id IN ({marks}) AND status IN ('pending', 'failed') AND (claimed_by IS NULL"
+                f" OR claimed_by = ? OR claim_expires < {expired}) ORDER BY id{self._skip_locked}) RETURNING id",
+                [self.owner, *until_params, *ids, self.owner, *now_params],
+            ).fetchall()
+        return {int(r["id"]) for r in rows}
+
+    def renew_claims(self, ids: list[int], now: datetime) -> set[int]:
+        """Just before sending: extend this process's claim; returns the ids it still holds unsent. A delivery
+        missing from the answer was taken over (this process was too slow) or settled meanwhile: not sent."""
+        if not ids:
+            return set()
+        until, until_params = self._claim_until(now)
+        with self.transaction() as conn:
+            rows = conn.execute(
+                f"UPDATE deliveries SET claim_expires = {until} WHERE id IN ({', '.join('?' * len(ids))})"
+                " AND claimed_by = ? AND status IN ('pending', 'failed') RETURNING id",
+                [*until_params, *ids, self.owner],
+            ).fetchall()
+        return {int(r["id"]) for r in rows}
+
+    def release_deliveries(self) -> None:
+        """A clean stop: this process's claims go back at once instead of expiring."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = ?", (self.owner,)
+            )
 
     def deliveries(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[Delivery]:
         sql, params = "SELECT * FROM deliveries", list[object]()
@@ -414,13 +479,44 @@ class SqlStore(StoreBase):
         rows = self._rows(sql + " ORDER BY id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
         return [self._delivery(r) for r in rows]
 
-    def mark_sent(self, ids: list[int], now: datetime) -> None:
+    def mark_sent(
+        self, carried: Mapping[int, Iterable[int]], now: datetime, followup_at: datetime | None = None
+    ) -> None:
+        """Deliveries sent, each with the reports (item ids) its message rendered: what the channel now has.
+
+        A report that joined the alert while this message was on its way found a follow-up of this channel
+        pending (this one, or the alert's) and queued none of its own; with `followup_at`, a follow-up is queued
+        here for whatever the channel still lacks, so no report waits for a next one that may never come."""
+        with self.transaction() as conn:
+            for i, items in carried.items():
+                conn.execute(
+                    "UPDATE deliveries SET status='sent', sent_at=?, attempts=attempts+1, last_error=NULL"
+                    f"{self._unclaim} WHERE id=?",
+                    (ts(now), i),
+                )
+                for item_id in items:
+                    conn.execute(
+                        "INSERT INTO delivery_reports (delivery_id, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                        (i, item_id),
+                    )
+            if followup_at is None:
+                return
+            for i in carried:
+                conn.execute(
+                    "INSERT INTO deliveries (alert_id, kind, subscriber_id, channel, channel_label, mode,"
+                    " next_attempt, created_at) SELECT s.alert_id, 'followup', s.subscriber_id, s.channel,"
+                    " s.channel_label, s.mode, ?, ? FROM deliveries s WHERE s.id = ? AND EXISTS (SELECT 1 FROM"
+                    " alert_reports ar WHERE ar.alert_id = s.alert_id AND NOT"
+                    f" {_carried('s.subscriber_id', 's.channel')}) ON CONFLICT DO NOTHING",
+                    (ts(followup_at), ts(now), i),
+                )
+
+    def mark_skipped(self, ids: list[int], reason: str) -> None:
+        """Follow-ups with nothing new (an earlier message carried their reports): settled, never 'sent'."""
         with self.transaction() as conn:
             for i in ids:
                 conn.execute(
-                    f"UPDATE deliveries SET status='sent', sent_at=?, attempts=attempts+1, last_error=NULL"
-                    f"{self._unclaim} WHERE id=?",
-                    (ts(now), i),
+                    f"UPDATE deliveries SET status='skipped', last_error=?{self._unclaim} WHERE id=?", (reason, i)
                 )
 
     def mark_failed(self, ids: list[int], error: str, next_attempt: datetime | None) -> None:
