@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -10,8 +11,36 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-_TAGS = re.compile(r"<[^>]+>")
+# Caps on an item's text, applied once in make_item, so that no stage after it (matching runs under the ingest lock)
+# ever sees more. Each is well above real text: the longest legal act titles run to about 1,000 characters, feed
+# summaries to a few thousand (a full article copied into the summary is cut after about 1,200 words), a legal
+# act's full text to about 150,000. A cut text ends at a word and with "…", so pages, mails and the console show it.
+TITLE_MAX_CHARS = 2_000
+SUMMARY_MAX_CHARS = 8_000
+BODY_MAX_CHARS = 200_000
+# Raw feed text is cut at this many times the cap before cleaning: room for markup, and cleaning stays bounded.
+RAW_PER_CLEAN_CHAR = 32
+# A cut looks this far back for a space; a longer run without one (a hostile token) is cut where the cap falls.
+WORD_CUT_REACH = 64
+ELLIPSIS = "…"
+
+# "<[^>]+>" rescanned to the end of the text from every "<" without a ">": quadratic. No tag contains "<".
+_TAGS = re.compile(r"<[^<>]+>")
 _SPACE = re.compile(r"\s+")
+# Numeric references longer than any code point: html.unescape raises ValueError past 4,300 digits (int's limit).
+_LONG_CHARREF = re.compile(r"&#(?:([xX])([0-9a-fA-F]{7,})|([0-9]{8,}))")
+# Invisible characters that have no place in a headline and change what a reader sees: bidirectional embeddings,
+# overrides, isolates and marks (U+202E turns "exe.png" into "gnp.exe" on screen), the zero-width space, word joiner
+# and invisible operators, the soft hyphen (it also splits a word in two for matching), the BOM, deprecated format
+# controls, interlinear annotations, and C0/C1 controls other than whitespace (whitespace becomes a space).
+# ZWNJ and ZWJ (U+200C, U+200D) stay: Persian, Indic scripts and emoji sequences need them to spell words.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u00ad\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
+# Unicode's stream-safe format allows 30 combining marks in a row; NFC reorders a longer run by insertion sort
+# (quadratic: 80,000 marks took 9 s). No writing system stacks more; the rest of a run is dropped.
+MAX_MARKS_IN_A_ROW = 30
 _TRACKING = ("utm_", "fbclid", "gclid", "yclid", "mc_cid", "mc_eid")
 
 
@@ -51,14 +80,47 @@ def encodable(value: str) -> str:
     return value
 
 
-def clean_text(value: str | None) -> str:
-    """Feed text to plain text: tags dropped, entities decoded, NFC, whitespace collapsed."""
+@functools.cache
+def _mark_runs() -> re.Pattern[str]:
+    """Runs of combining marks longer than MAX_MARKS_IN_A_ROW (built once: the marks come from unicodedata)."""
+    marks = "".join(chr(c) for c in range(0x300, 0x20000) if unicodedata.combining(chr(c)))
+    return re.compile(f"([{re.escape(marks)}]{{{MAX_MARKS_IN_A_ROW}}})[{re.escape(marks)}]+")
+
+
+def _charref(m: re.Match[str]) -> str:
+    """A long numeric reference: its value without leading zeros, or U+FFFD past the last code point."""
+    digits = (m.group(2) or m.group(3)).lstrip("0") or "0"
+    if m.group(1):
+        return "\ufffd" if len(digits) > 6 else f"&#x{digits};"
+    return "\ufffd" if len(digits) > 7 else f"&#{digits};"
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters: cut at the last space within reach of the limit, ending in "…"."""
+    if len(text) <= limit:
+        return text
+    space = text.rfind(" ", max(0, limit - 1 - WORD_CUT_REACH), limit)
+    cut = space if space > 0 else limit - len(ELLIPSIS)
+    return text[:cut].rstrip() + ELLIPSIS
+
+
+def clean_text(value: str | None, limit: int | None = None) -> str:
+    """Feed text to plain text: tags dropped, entities decoded, invisible controls dropped, NFC, whitespace
+    collapsed, and at most `limit` characters. Every step is linear in the text, so hostile text cannot stall."""
     if not value:
         return ""
-    text = _TAGS.sub(" ", encodable(value))
-    text = html.unescape(text)
-    text = unicodedata.normalize("NFC", text)
-    return _SPACE.sub(" ", text).strip()
+    text = encodable(value)
+    if limit is not None and len(text) > limit * RAW_PER_CLEAN_CHAR:
+        text = text[: limit * RAW_PER_CLEAN_CHAR]
+        if text.rfind("<") > text.rfind(">"):
+            text = text[: text.rfind("<")]  # a tag the cut split in two
+    text = _TAGS.sub(" ", text)
+    text = html.unescape(_LONG_CHARREF.sub(_charref, text))
+    text = _INVISIBLE.sub("", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", _mark_runs().sub(r"\1", text))
+    text = _SPACE.sub(" ", text).strip()
+    return clip(text, limit) if limit is not None else text
 
 
 def canonical_url(url: str | None, base: str | None = None) -> str:
@@ -108,7 +170,7 @@ def make_item(
     extra: dict[str, str] | None = None,
 ) -> Item:
     """The one place raw fields become an Item, so every source normalises the same way."""
-    clean_title = clean_text(title)
+    clean_title = clean_text(title, TITLE_MAX_CHARS)
     clean_link = canonical_url(encodable(link) if link else link, base_url)
     guid = encodable(guid) if guid else guid
     when = to_utc(published)
@@ -117,7 +179,7 @@ def make_item(
         key=identity_key(guid, clean_link, clean_title, when),
         title=clean_title,
         link=clean_link,
-        summary=clean_text(summary),
+        summary=clean_text(summary, SUMMARY_MAX_CHARS),
         published=when,
         language=language,
         untitled=untitled,
