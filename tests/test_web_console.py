@@ -230,7 +230,9 @@ def test_state_changes_without_a_token_only_on_loopback():
     with pytest.raises(auth.Denied) as refused:
         auth.check(None, False, headers)
     assert refused.value.status == 403
-    auth.check(None, False, headers, open_without_token=True)  # the tester changes nothing
+    auth.check(None, False, headers | {"authorization": "Bearer r"}, readers=["r"])  # the tester: readers may
+    with pytest.raises(auth.Denied):  # off loopback, no token at all: nobody may read, nor test
+        auth.check(None, False, headers, readers=[])
     with pytest.raises(auth.Denied):
         auth.check(None, True, headers | {"origin": "http://evil.example"})
     auth.check(None, True, headers | {"origin": "http://127.0.0.1:8424"})

@@ -110,7 +110,19 @@ class Settings(Strict):
         description="Token the web console asks for before it changes anything (retry of dead deliveries) or runs "
         "the watch tester: `Authorization: Bearer <token>` or the form's token field. Write `${TREATYWATCH_WEB_TOKEN}` "
         "here (or only set that variable), never the token itself. Without a token, state changes are accepted only "
-        "when web_host is a loopback address.",
+        "when web_host is a loopback address. It also reads, as web_read_token does.",
+    )
+    web_read_token: SecretStr | None = Field(
+        default=None,
+        description="Token that reads the console from another machine (pages, JSON API, Atom feed, /metrics) and "
+        "changes nothing: `Authorization: Bearer <token>`, or a browser's login prompt (any user name, the token as "
+        "password). Write `${TREATYWATCH_WEB_READ_TOKEN}` here (or only set that variable). Off a loopback address "
+        "every read needs it or web_token (without either, reads from elsewhere are refused); on loopback, none.",
+    )
+    web_metrics_open: bool = Field(
+        default=False,
+        description="Serve /metrics without a token on any address, for a Prometheus that sends none; the rest of "
+        "the console still needs one off loopback.",
     )
     web_base_url: str | None = Field(
         default=None,

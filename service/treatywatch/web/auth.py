@@ -1,33 +1,53 @@
-"""Who may change state through the console: the token rule, in one place.
+"""Who may read the console and who may change state through it: the token rules, in one place.
 
-- A token configured (`settings.web_token`, else `TREATYWATCH_WEB_TOKEN` in the environment): every state-changing
-  request (and the watch tester, which costs CPU) must carry it, as `Authorization: Bearer <token>` or a form's
-  `token` field; compared in constant time; a missing or wrong one is 401.
-- No token: accepted only when the console listens on a loopback address and is asked by a loopback name
-  (only local users reach it, as with the CLI on the same machine); otherwise 403 until a token is set.
-- Always: a request whose `Origin` is another site is refused (403), so a page in the operator's browser cannot
-  post to the console behind their back (CSRF, even on loopback).
+"Local" means: the console listens on a loopback address, is asked by a loopback name (`localhost`, `127.0.0.1`,
+`[::1]`) and the request did not come through a proxy (no `Forwarded`/`X-Forwarded-*` header). Only this
+machine's users send such requests, and they could run the CLI anyway.
 
-The token never appears in logs, responses or pages (pages only ever show an empty password field).
+- Host: on a loopback bind every request (GET included) must name a loopback host, or the console's public name
+  (the host of `settings.web_base_url`, a proxy in front); any other name is a site re-pointed at 127.0.0.1 (DNS
+  rebinding), refused with 403 before anything is read.
+- Reads (pages, JSON API, Atom feed, /metrics): free for local requests; otherwise they need a token, the read
+  token (`settings.web_read_token`, else `TREATYWATCH_WEB_READ_TOKEN`) or the full one, as
+  `Authorization: Bearer <token>` or HTTP Basic (a browser's login prompt: any user name, the token as password).
+  Missing or wrong: 401 with a Basic challenge; no token configured at all: 403. /healthz and /static/ are open;
+  /readyz answers its status to anyone and its reasons to readers; /metrics is open if `web_metrics_open`.
+- Changes (Retry) and the watch tester: a full token configured (`settings.web_token`, else
+  `TREATYWATCH_WEB_TOKEN`) must be sent as `Authorization: Bearer <token>` or a form's `token` field, never
+  Basic (a browser sends Basic by itself, to any page that posts here); missing or wrong is 401. No full token:
+  changes are accepted from local requests only (403 otherwise); the tester, which changes nothing, from readers.
+- Always, for changes: a request from another site is refused (403): an `Origin` naming another host,
+  `Origin: null` (a sandboxed frame, a page that hides its origin) or a `Sec-Fetch-Site` other than same-origin.
+
+Tokens are compared in constant time and never appear in logs, responses or pages.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
+
+from pydantic import SecretStr
 
 from ..config.models import Settings
 
 ENV_TOKEN = "TREATYWATCH_WEB_TOKEN"
+ENV_READ_TOKEN = "TREATYWATCH_WEB_READ_TOKEN"
+PROXIED = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+CHALLENGE = 'Basic realm="TreatyWatch", charset="UTF-8"'
 
 
 class Denied(Exception):
-    """The request may not change state; `status` is 401 (no or wrong token) or 403 (not allowed at all)."""
+    """The request may not go ahead; `status` is 401 (no or wrong token) or 403 (not allowed at all).
+    `challenge`: the answer asks for HTTP Basic credentials (a read token works there)."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, challenge: bool = False) -> None:
         self.status = status
+        self.challenge = challenge
         super().__init__(reason)
 
 
@@ -40,17 +60,88 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _secret(value: SecretStr | None, env: Mapping[str, str], name: str) -> str | None:
+    return (value.get_secret_value() if value is not None else "") or env.get(name) or None
+
+
 def configured_token(settings: Settings, env: Mapping[str, str]) -> str | None:
-    if settings.web_token is not None and settings.web_token.get_secret_value():
-        return settings.web_token.get_secret_value()
-    return env.get(ENV_TOKEN) or None
+    return _secret(settings.web_token, env, ENV_TOKEN)
+
+
+def read_tokens(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    """Every token that may read: the read token and the full one."""
+    tokens = (_secret(settings.web_read_token, env, ENV_READ_TOKEN), configured_token(settings, env))
+    return [t for t in tokens if t]
+
+
+def host_of(headers: Mapping[str, str]) -> str:
+    """The host name the request was sent to (Host header, port and brackets dropped), lower case; '' if none."""
+    try:
+        return (urlsplit("//" + headers.get("host", "")).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def public_host(settings: Settings) -> str | None:
+    """The host of settings.web_base_url: a proxy in front of a loopback console forwards requests for it."""
+    if not settings.web_base_url:
+        return None
+    return (urlsplit(settings.web_base_url).hostname or "").lower() or None
+
+
+def local(loopback: bool, headers: Mapping[str, str]) -> bool:
+    """Only this machine can have sent it: loopback bind, loopback name, no proxy on the way."""
+    return loopback and is_loopback(host_of(headers)) and not any(h in headers for h in PROXIED)
+
+
+def check_host(loopback: bool, headers: Mapping[str, str], public: str | None) -> None:
+    """On a loopback bind, refuse a Host that is neither a loopback name nor the console's public name."""
+    host = host_of(headers)
+    if loopback and not is_loopback(host) and (public is None or host != public):
+        raise Denied(403, f"this console answers to localhost or 127.0.0.1 only, not {host or 'no host'!r}")
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _basic(headers: Mapping[str, str]) -> str | None:
+    """The password of HTTP Basic credentials (the user name is ignored; a lone user name is taken instead)."""
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return password or user or None
+
+
+def _matches(given: str | None, tokens: Sequence[str]) -> bool:
+    if given is None:
+        return False
+    found = False
+    for token in tokens:  # every one compared, in constant time: the timing says nothing about which
+        found |= hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8"))
+    return found
 
 
 def presented_token(headers: Mapping[str, str], form_token: str | None) -> str | None:
-    scheme, _, value = headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return form_token or None
+    return _bearer(headers) or form_token or None
+
+
+def may_read(tokens: Sequence[str], is_local: bool, headers: Mapping[str, str]) -> bool:
+    return is_local or _matches(_bearer(headers) or _basic(headers), tokens)
+
+
+def check_read(tokens: Sequence[str], is_local: bool, headers: Mapping[str, str]) -> None:
+    """Raise Denied unless the request may read (see the module's rules)."""
+    if may_read(tokens, is_local, headers):
+        return
+    if not tokens:
+        raise Denied(403, "set settings.web_read_token or settings.web_token to read the console from another machine")
+    raise Denied(401, "a valid token is required (Authorization: Bearer <token>, or log in with it)", challenge=True)
 
 
 def same_origin(headers: Mapping[str, str]) -> bool:
@@ -65,25 +156,28 @@ def same_origin(headers: Mapping[str, str]) -> bool:
     return origin != "null" and urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
 
 
+def check_origin(headers: Mapping[str, str]) -> None:
+    if not same_origin(headers):
+        raise Denied(403, "cross-site request refused: post from the console's own pages")
+
+
 def check(
     token: str | None,
     loopback: bool,
     headers: Mapping[str, str],
     form_token: str | None = None,
     *,
-    open_without_token: bool = False,
+    readers: Sequence[str] | None = None,
 ) -> None:
-    """Raise Denied unless the request may go ahead. `open_without_token`: with no token configured, allowed on
-    any address (the watch tester changes nothing)."""
-    if not same_origin(headers):
-        raise Denied(403, "cross-site request refused: post from the console's own pages")
+    """Raise Denied unless the request may change state. `readers`: the read tokens, given for the watch tester:
+    with no full token configured, whoever may read may run it (it changes nothing)."""
+    check_origin(headers)
     if token is None:
-        if open_without_token:
+        if local(loopback, headers):
             return
-        # the Host check stops DNS rebinding: a site whose name was re-pointed to 127.0.0.1 is same-origin to itself
-        if loopback and is_loopback(urlsplit("//" + headers.get("host", "")).hostname or ""):
+        if readers is not None:
+            check_read(readers, False, headers)
             return
         raise Denied(403, "set settings.web_token (or TREATYWATCH_WEB_TOKEN) to change state from another machine")
-    given = presented_token(headers, form_token)
-    if given is None or not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
+    if not _matches(presented_token(headers, form_token), [token]):
         raise Denied(401, "a valid token is required (Authorization: Bearer <token>, or the form's token field)")

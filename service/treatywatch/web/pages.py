@@ -75,12 +75,13 @@ class Pages:
         at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
         return at.astimezone(self.zone()).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
-    def render(self, name: str, **values: Any) -> str:
+    def render(self, name: str, private: bool = True, **values: Any) -> str:
+        """`private`: the asker may read the console (guard.py); else the reload error's banner stays out."""
         now = self.app.clock()
         return self.env.get_template(name).render(
             now=now,
             zone=str(self.zone()),
-            reload_error=self.app.reload_error,
+            reload_error=self.app.reload_error if private else None,
             refresh=values.pop("refresh", 0),
             **values,
         )
@@ -129,9 +130,11 @@ class Pages:
         fields: Mapping[str, str] | None = None,
         result: TestResult | None = None,
         error: str | None = None,
+        private: bool = True,
     ) -> str:
         return self.render(
             "tester.html",
+            private,
             fields=fields or {},
             result=result,
             error=error,
@@ -141,5 +144,5 @@ class Pages:
             max_text=MAX_TEXT,
         )
 
-    def error(self, status: int, reason: str) -> str:
-        return self.render("error.html", status=status, reason=reason)
+    def error(self, status: int, reason: str, private: bool = True) -> str:
+        return self.render("error.html", private, status=status, reason=reason)

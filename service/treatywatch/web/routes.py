@@ -1,14 +1,16 @@
 """The Starlette application: every path, GET and HEAD alike (Starlette answers HEAD for each GET route).
 
 Handlers that only read are plain functions (Starlette runs them in its thread pool, beside the daemon's jobs:
-the Store serialises access). Handlers that take a body read it capped, then do their work in the pool too.
+the Store serialises access); guard.py has let them through. Handlers that take a body authenticate first, read it
+capped, parse it with bounds, then do their work in the pool too.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -25,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..metrics import CONTENT_TYPE as METRICS_TYPE
 from . import api, auth, tester
 from .atom import FEED_SIZE, alerts_atom
+from .guard import Guard
 from .pages import Pages
 
 if TYPE_CHECKING:
@@ -32,6 +35,10 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 256 * 1024  # a form with 20,000 characters of Cyrillic, percent-encoded, fits; more is refused (413)
+MAX_DEPTH = 32  # nesting of a JSON body: ours are two deep; json.loads recurses, 5,000 levels are a RecursionError
+FORMS = ("application/x-www-form-urlencoded", "")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]+|\\.)*"')
+_JSON_NESTING = re.compile(rb"[\[\]{}]")
 # No inline script or style, nothing from elsewhere. `same-origin`: links out carry no referrer (the console's URL
 # stays private), while the console's own form posts carry its Origin; under `no-referrer` browsers send
 # `Origin: null` on every post, the same as a sandboxed frame's, which the cross-site check must refuse.
@@ -68,8 +75,38 @@ class Headers:
         await self.inner(scope, receive, with_headers)
 
 
-async def read_fields(request: Request) -> dict[str, Any]:
-    """A JSON object or an urlencoded form (one value per name, the last), read up to MAX_BODY."""
+def json_depth(body: bytes, limit: int) -> int:
+    """How deep a JSON text nests (brackets outside strings), counted without recursion; stops past `limit`."""
+    depth = deepest = 0
+    for bracket in _JSON_NESTING.finditer(_JSON_STRING.sub(b'""', body)):
+        depth += 1 if bracket[0] in b"[{" else -1
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+    return deepest
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """A JSON object, bounded: nested deeper than MAX_DEPTH or not an object is a 400, never a RecursionError."""
+    if json_depth(body, MAX_DEPTH) > MAX_DEPTH:
+        raise api.BadRequest(f"body is JSON nested deeper than {MAX_DEPTH} levels (refused)")
+    try:
+        data = json.loads(body or b"{}")
+    except (ValueError, RecursionError) as exc:
+        raise api.BadRequest(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise api.BadRequest("body must be a JSON object")
+    return data
+
+
+async def read_fields(request: Request, authorize: Callable[[str | None], None]) -> dict[str, Any]:
+    """A JSON object or an urlencoded form (one value per name, the last), read up to MAX_BODY. Anything but a
+    form is authenticated from its headers before a byte is read; a form carries its token in its body, so it is
+    read (capped, flat) and the caller checks `token` then: `authorize(fields.get("token"))`."""
+    auth.check_origin(request.headers)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in FORMS:
+        authorize(None)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY:
         raise api.BadRequest(f"body too large: at most {MAX_BODY:,} bytes", 413)
@@ -78,16 +115,9 @@ async def read_fields(request: Request) -> dict[str, Any]:
         body += chunk
         if len(body) > MAX_BODY:
             raise api.BadRequest(f"body too large: at most {MAX_BODY:,} bytes", 413)
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "application/json":
-        try:
-            data = json.loads(body or b"{}")
-        except ValueError as exc:
-            raise api.BadRequest(f"body is not JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise api.BadRequest("body must be a JSON object")
-        return data
-    if kind in ("application/x-www-form-urlencoded", ""):
+        return parse_json(bytes(body))
+    if kind in FORMS:
         form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         return {k: v[-1] for k, v in form.items()}
     raise api.BadRequest("send application/json or an urlencoded form", 415)
@@ -104,21 +134,48 @@ def _text(fields: Mapping[str, Any]) -> dict[str, str]:
     return {k: v for k, v in fields.items() if isinstance(v, str)}
 
 
+def _challenge(exc: Exception) -> dict[str, str]:
+    return {"WWW-Authenticate": auth.CHALLENGE} if getattr(exc, "challenge", False) else {}
+
+
+def _reader(request: Request) -> bool:
+    """Whether guard.py found that this request may read (its private details: reload errors, readiness reasons)."""
+    return bool(getattr(request.state, "reader", False))
+
+
 def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None) -> ASGIApp:
-    """The console for this App. `loopback`: it listens on a loopback address only (the token rule depends on it).
-    `env`: where TREATYWATCH_WEB_TOKEN is read (the process environment by default)."""
+    """The console for this App. `loopback`: it listens on a loopback address only (the token rules depend on it).
+    `env`: where TREATYWATCH_WEB_TOKEN and TREATYWATCH_WEB_READ_TOKEN are read (the process environment by
+    default)."""
     environ = dict(os.environ if env is None else env)
     pages = Pages(app)
 
     def token() -> str | None:
         return auth.configured_token(app.config.settings, environ)  # read per request: a reload may set it
 
+    def readers() -> list[str]:
+        return auth.read_tokens(app.config.settings, environ)
+
+    def may_change(request: Request) -> Callable[[str | None], None]:
+        return lambda form_token: auth.check(token(), loopback, request.headers, form_token)
+
+    def may_test(request: Request) -> Callable[[str | None], None]:
+        return lambda form_token: auth.check(token(), loopback, request.headers, form_token, readers=readers())
+
+    async def authorized_fields(request: Request, authorize: Callable[[str | None], None]) -> dict[str, Any]:
+        fields = await read_fields(request, authorize)
+        authorize(_text(fields).get("token"))
+        return fields
+
     def listing(page: api.Page, request: Request) -> JSONResponse:
         return JSONResponse(page.rows, headers=page.headers(request.url.path, dict(request.query_params)))
 
     def ready(request: Request) -> JSONResponse:
         reasons = api.readiness(app)
-        return JSONResponse({"ok": False, "reasons": reasons} if reasons else {"ok": True}, 503 if reasons else 200)
+        body: dict[str, Any] = {"ok": not reasons}
+        if reasons and _reader(request):  # a reload error may quote the configuration: readers only
+            body["reasons"] = reasons
+        return JSONResponse(body, 503 if reasons else 200)
 
     def console_root(request: Request) -> str:
         base = app.config.settings.web_base_url
@@ -136,8 +193,7 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
         days = api.int_param(request.query_params, "days", 30, 1, 366)
         return JSONResponse(pages.per_day(days).to_json())
 
-    def retry(fields: Mapping[str, Any], request: Request) -> int:
-        auth.check(token(), loopback, request.headers, _text(fields).get("token"))
+    def retry(fields: Mapping[str, Any]) -> int:
         raw = fields.get("ids")
         if raw == "all":  # said out loud: an empty or forgotten field never re-queues everything
             return app.store.retry(None, app.clock())
@@ -151,47 +207,48 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
         return app.store.retry(ids, app.clock())  # what `treatywatch deliveries retry` does
 
     async def retry_api(request: Request) -> JSONResponse:
-        fields = await read_fields(request)
-        return JSONResponse({"requeued": await run_in_threadpool(retry, fields, request)})
+        fields = await authorized_fields(request, may_change(request))
+        return JSONResponse({"requeued": await run_in_threadpool(retry, fields)})
 
     async def retry_form(request: Request) -> Response:
-        fields = await read_fields(request)
-        n = await run_in_threadpool(retry, fields, request)
+        fields = await authorized_fields(request, may_change(request))
+        n = await run_in_threadpool(retry, fields)
         return RedirectResponse(f"/outbox?requeued={n}", status_code=303)
 
-    def run_test(fields: Mapping[str, Any], request: Request) -> tester.TestResult:
-        auth.check(token(), loopback, request.headers, _text(fields).get("token"), open_without_token=True)
-        title, summary, language, source = tester.parse_request(_text(fields), [s.id for s in app.config.sources])
+    def run_test(fields: Mapping[str, str]) -> tester.TestResult:
+        title, summary, language, source = tester.parse_request(fields, [s.id for s in app.config.sources])
         return tester.run(app.watchlist, title, summary, language, source)
 
     async def test_api(request: Request) -> JSONResponse:
-        fields = await read_fields(request)
-        return JSONResponse((await run_in_threadpool(run_test, fields, request)).to_json())
+        fields = await authorized_fields(request, may_test(request))
+        return JSONResponse((await run_in_threadpool(run_test, _text(fields))).to_json())
 
     async def tester_page(request: Request) -> HTMLResponse:
+        needed = token() is not None
         if request.method != "POST":
-            return HTMLResponse(await run_in_threadpool(pages.tester, token() is not None))
-        fields = _text(await read_fields(request))
+            return HTMLResponse(await run_in_threadpool(pages.tester, needed))
+        fields = _text(await read_fields(request, may_test(request)))
         shown = {k: v for k, v in fields.items() if k != "token"}  # never echoed back
         try:
-            result = await run_in_threadpool(run_test, fields, request)
+            may_test(request)(fields.get("token"))
+            result = await run_in_threadpool(run_test, fields)
         except (api.BadRequest, auth.Denied) as exc:
-            status = exc.status
-            body = await run_in_threadpool(pages.tester, token() is not None, shown, None, str(exc))
-            return HTMLResponse(body, status)
-        return HTMLResponse(await run_in_threadpool(pages.tester, token() is not None, shown, result))
+            body = await run_in_threadpool(pages.tester, needed, shown, None, str(exc), _reader(request))
+            return HTMLResponse(body, exc.status, headers=_challenge(exc))
+        return HTMLResponse(await run_in_threadpool(pages.tester, needed, shown, result, None, _reader(request)))
 
     def outbox(request: Request) -> HTMLResponse:
         requeued = request.query_params.get("requeued")
         message = f"Re-queued {int(requeued)} dead deliveries." if requeued and requeued.isdigit() else None
-        allowed = loopback or token() is not None
+        allowed = auth.local(loopback, request.headers) or token() is not None
         return HTMLResponse(pages.outbox(token() is not None, allowed, message))
 
     def on_bad_request(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status", 400)
+        headers = _challenge(exc)
         if request.url.path.startswith("/api/") or request.method == "HEAD":
-            return JSONResponse({"error": str(exc)}, status)
-        return HTMLResponse(pages.error(status, str(exc)), status)
+            return JSONResponse({"error": str(exc)}, status, headers=headers)
+        return HTMLResponse(pages.error(status, str(exc), _reader(request)), status, headers=headers)
 
     routes = [
         Route("/", lambda r: HTMLResponse(pages.overview())),
@@ -213,4 +270,5 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     handlers = {api.BadRequest: on_bad_request, auth.Denied: on_bad_request}
-    return Headers(Starlette(routes=routes, exception_handlers=handlers))  # type: ignore[arg-type]
+    console = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
+    return Headers(Guard(console, lambda: app.config.settings, readers, loopback=loopback))

@@ -45,13 +45,17 @@ def _bind(host: str, port: int) -> socket.socket:
 class StatusServer:
     """start()/stop() around uvicorn.Server; `port` is the bound port (useful with port 0)."""
 
-    def __init__(self, app: App, host: str, port: int, stop_timeout: float = STOP_TIMEOUT) -> None:
+    def __init__(
+        self, app: App, host: str, port: int, stop_timeout: float = STOP_TIMEOUT, *, loopback: bool | None = None
+    ) -> None:
+        """`loopback`: whether the token rules treat the bind as loopback; by default, what `host` is (tests
+        serve on 127.0.0.1 and say False to see the console as another address would)."""
         self.sock = _bind(host, port)
         self.port: int = self.sock.getsockname()[1]
         # never longer than the daemon's whole shutdown allowance
         self.stop_timeout = min(stop_timeout, app.config.settings.shutdown_timeout)
         config = uvicorn.Config(
-            create_app(app, loopback=is_loopback(host)),
+            create_app(app, loopback=is_loopback(host) if loopback is None else loopback),
             log_config=None,  # our logging set-up stays; uvicorn's loggers propagate to it
             log_level="warning",  # its start/stop lines repeat ours
             access_log=False,
