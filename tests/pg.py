@@ -87,7 +87,13 @@ class PgServer:
             **drop,
         )
         self.port = free_port()
-        log = open(self.root / "postgres.log", "wb")  # noqa: SIM115 - the server writes it until stop()
+        self._launch()
+
+    def _launch(self) -> None:
+        postgres, drop, data = find_bin("postgres"), _unprivileged(), self.root / "data"
+        assert postgres
+        sock = self.root / "sock"
+        log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - the server writes it until stop()
         self.proc = subprocess.Popen(
             [
                 postgres, "-D", str(data), "-p", str(self.port), "-k", str(sock), "-c", "listen_addresses=127.0.0.1",
@@ -121,6 +127,13 @@ class PgServer:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return self.url(name)
+
+    def restart(self, down: float) -> None:
+        """An outage: the server stops (fast shutdown: every connection is cut), stays away `down` seconds, and
+        comes back on the same port with its data."""
+        self.stop()
+        time.sleep(down)
+        self._launch()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

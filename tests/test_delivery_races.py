@@ -95,7 +95,9 @@ def test_report_joining_between_the_alerts_commit_and_its_render_is_sent_in_a_fo
 
     clock.advance(minutes=2)  # the follow-up's delay has passed
     assert app.outbox.run_once().sent == 1
-    assert subjects(smtp)[1] == "[HIGH] Also reported: Outlet 0: Russia terminates its 1994 military agreement with France"
+    assert (
+        subjects(smtp)[1] == "[HIGH] Also reported: Outlet 0: Russia terminates its 1994 military agreement with France"
+    )
     assert "https://outlet1.example/story" in body(smtp, 1)
     assert sorted(d.status for d in store.deliveries()) == ["sent", "sent"]
     app.close()

@@ -12,9 +12,11 @@ it leaves that delivery to be sent again: at most one message per killed daemon 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -171,3 +173,131 @@ def test_daemons_share_the_farm_and_survive_a_kill(daemons: int, pg_url: str, co
                     p.kill()
         for p in procs[1:]:
             assert p.returncode == 0, (tmp_path / "daemon1.log").read_text(errors="replace")[-3000:]
+
+
+BURST_EVENTS = 60
+BURST_EVERY = 4
+SYLLABLES = ("ka", "lo", "mi", "nu", "pe", "ri", "so", "tu", "va", "ze", "bo", "di")
+
+
+def event_words(event: int) -> str:
+    """Four made-up words of its own per event, so no two events look alike to the grouping."""
+    words = []
+    for k in range(4):
+        n = event * 4 + k
+        words.append("".join(SYLLABLES[(n // 12**p) % 12] for p in range(3)) + SYLLABLES[k])
+    return " ".join(words)
+
+
+def burst_feed(feed: int, publishing: threading.Event) -> Callable[[object], tuple[int, dict[str, str], bytes]]:
+    """Two feeds per event (feed // 2); filler until `publishing`, then the event's report as well."""
+    event = feed // 2
+
+    def route(_handler: object) -> tuple[int, dict[str, str], bytes]:
+        titles = [(f"f{feed}-n0", f"Weather and markets, bulletin {feed}")]
+        if publishing.is_set():
+            titles.append((f"f{feed}-event", f"Decree published: {event_words(event)}"))
+        items = "".join(
+            f"<item><title>{escape(t)}</title><link>http://news.example/{g}</link><guid>{g}</guid></item>"
+            for g, t in titles
+        )
+        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>f</title>{items}</channel></rss>'
+        return 200, {"Content-Type": "application/rss+xml"}, body.encode()
+
+    return route
+
+
+@pytest.mark.timeout(300)
+def test_burst_through_a_slow_relay_and_a_database_restart_reaches_the_desk_once(
+    pg_server, pg_url: str, config_dir: Path, tmp_path: Path
+):
+    """Three daemons, 120 feeds: 60 events published at once, each by two feeds (their reports reach the
+    database in the same second, often through two daemons: the interleaving that lost follow-ups). The desk's
+    relay takes 1 s a message (lease 10 s: claiming every due message at once outlived it and sent some twice),
+    and PostgreSQL restarts mid-burst. Every report must reach the desk exactly once, in its alert's message or
+    a follow-up, and polling must keep its schedule while the relay is busy (sending ran in the poll workers)."""
+    publishing = threading.Event()
+    polls: list[tuple[float, str]] = []
+    feeds = 2 * BURST_EVENTS
+    with FixtureServer() as http, WebhookSink(delay=1.0) as hook:
+        for i in range(feeds):
+            route = burst_feed(i, publishing)
+            http.routes[f"/burst/{i}.xml"] = lambda h, route=route, i=i: (
+                polls.append((time.monotonic(), i)),
+                route(h),
+            )[1]
+        settings = (
+            f"settings:\n  database: '{pg_url}'\n  lease: 10\n  web_port: 0\n  per_host_delay: 0\n"
+            "  per_host_concurrency: 60\n  deliver_every: 1\n  followup_delay: 2\n  shutdown_timeout: 5\n"
+            "  baseline: false\n  delivery_backoff_base: 1\n  delivery_backoff_max: 4\n"
+        )
+        sources = "sources:\n" + "".join(
+            f"  - {{id: burst-{i:03d}, type: feed, url: '{http.base}/burst/{i}.xml', every: {BURST_EVERY}s}}\n"
+            for i in range(feeds)
+        )
+        stand_ins = "".join(
+            f"  - {{id: {sid}, type: feed, url: 'http://127.0.0.1:9/{sid}', enabled: false}}\n"
+            for sid in ("pravo-government", "pravo-government-rss", "government-docs")
+        )
+        watch = (
+            "watches:\n  - id: decrees\n    title: A decree\n    query: 'decree AND published'\n    severity: high\n"
+        )
+        desk = f"subscribers:\n  - id: desk\n    notify: ['{hook.url}']\n    watches: [decrees]\n"
+        write_config(config_dir, settings + sources + stand_ins + watch + desk, "burst.yaml")
+        logs = [tmp_path / f"daemon{n}.log" for n in range(3)]
+        procs = [start_daemon(config_dir, tmp_path / f"state{n}", logs[n]) for n in range(3)]
+        try:
+            wait_for(
+                lambda: (
+                    scalar(pg_url, "SELECT (to_regclass('sources') IS NOT NULL)::int") == 1
+                    and scalar(pg_url, "SELECT count(*) FROM sources WHERE last_success IS NOT NULL") == feeds
+                ),
+                60,
+                "every feed's first poll",
+                logs,
+            )
+            publishing.set()
+            burst_start = time.monotonic()
+            wait_for(lambda: len(hook.bodies) >= 45, 90, "the burst's first 45 messages", logs)
+            burst_end = time.monotonic()
+            pg_server.restart(down=3.0)
+            wait_for(
+                lambda: (
+                    scalar(pg_url, "SELECT count(*) FROM alert_reports") == feeds
+                    and scalar(pg_url, "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'failed')") == 0
+                ),
+                180,
+                "every report to join its alert and every delivery to settle",
+                logs,
+            )
+            time.sleep(3)  # a late duplicate would arrive now
+            assert scalar(pg_url, "SELECT count(*) FROM alerts") == BURST_EVENTS
+            carried = Counter(
+                link for b in hook.bodies for link in re.findall(r"http://news\.example/(f\d+-event)", b["message"])
+            )
+            expected = {f"f{i}-event" for i in range(feeds)}
+            assert set(carried) == expected, sorted(expected - set(carried))[:10]  # every report reached the desk
+            assert max(carried.values()) == 1, carried.most_common(3)  # and none twice
+            assert len(hook.bodies) == scalar(pg_url, "SELECT count(*) FROM deliveries WHERE status = 'sent'")
+            assert scalar(pg_url, "SELECT count(*) FROM deliveries WHERE status = 'dead'") == 0
+            # the schedule while the relay was busy: each feed polled once per interval by one of the daemons, so
+            # at least floor(window / interval) times in the window
+            window = burst_end - burst_start
+            done = sum(1 for t, _ in polls if burst_start <= t <= burst_end)
+            planned = feeds * int(window // BURST_EVERY)
+            assert done >= 0.95 * planned, (done, planned, window)
+            for p in procs:
+                assert p.poll() is None, "a daemon exited"
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in procs:
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        for n, p in enumerate(procs):
+            assert p.returncode == 0, logs[n].read_text(errors="replace")[-3000:]
+            text = logs[n].read_text(errors="replace")
+            assert "Traceback" not in text, text[text.index("Traceback") - 500 :][:3000]

@@ -27,7 +27,7 @@ from .app import App, compile_config
 from .config.diff import changes, summary
 from .config.loader import config_files
 from .config.models import Config
-from .errors import ConfigError
+from .errors import ConfigError, StoreError
 from .pipeline import PollResult
 from .web.server import StatusServer
 
@@ -93,6 +93,7 @@ class Daemon:
         self._idle = threading.Condition()
         self.abandoned: list[str] = []
         self._reloading = threading.Lock()  # SIGHUP and the file check may ask at once
+        self._store_away = threading.Event()  # the last poll found the database unreachable (said once)
         self.files = ConfigFiles(app.config_path) if app.config_path is not None else None
 
     def _guard(self, name: str, fn: Callable[[], object]) -> None:
@@ -114,7 +115,16 @@ class Daemon:
                 self._idle.notify_all()
 
     def _poll(self, source_id: str) -> None:
-        due = self.app.runner.next_due(source_id)
+        try:
+            due = self.app.runner.next_due(source_id)
+        except StoreError as exc:  # the database is away: said once, not as a scheduler traceback per source
+            if not self._store_away.is_set():
+                log.warning("database unreachable: %s; polls wait for it, retrying on schedule", exc)
+                self._store_away.set()
+            return
+        if self._store_away.is_set():
+            self._store_away.clear()
+            log.info("database reachable again; polling resumes")
         now = self.app.clock()
         if due is not None and due > now:
             # no backoff is longer than 4 × source_backoff_max (a server's Retry-After is capped there): a later

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from ..config.models import Config, Subscriber
-from ..errors import NotifyError
+from ..errors import NotifyError, StoreConflict, StoreError
 from ..metrics import Metrics
 from ..retry import backoff
 from ..store import AlertView, Delivery, SqlStore
@@ -87,6 +87,7 @@ class Outbox:
         self._busy: dict[str, Future[OutboxStats]] = {}
         self._state = threading.RLock()
         self._pool: ThreadPoolExecutor | None = None
+        self._unreachable = False  # the last dispatch could not read the database (said once, not every pass)
         # Set by the daemon's shutdown: the message being sent is finished and marked, no further one is started,
         # so a stop never abandons a sent-but-unmarked delivery that it could have marked.
         self.stopping = threading.Event()
@@ -109,7 +110,19 @@ class Outbox:
             if self.stopping.is_set():
                 return []
             started = []
-            for key, groups in self._due(self.clock()).items():
+            try:
+                due = self._due(self.clock())
+            except StoreError as exc:
+                if wait:
+                    raise
+                if not self._unreachable:
+                    log.warning("outbox: database unreachable, sending resumes when it answers: %s", exc)
+                self._unreachable = True
+                return []
+            if self._unreachable:
+                log.info("outbox: database reachable again; sending what is due")
+                self._unreachable = False
+            for key, groups in due.items():
                 if key in self._busy:
                     continue  # its previous task is still sending: it picks these up next time
                 fut = self._executor().submit(self._work_channel, groups)
@@ -221,13 +234,31 @@ class Outbox:
             self._failed(group, sending, exc, stats)
             return False
         done = self.clock()
-        self.store.mark_sent(
-            composed.carried, done, followup_at=done + timedelta(seconds=self.config.settings.followup_delay)
-        )
+        self._record_sent(composed.carried, done)
         stats.sent += len(sending)
         self.metrics.delivered("sent", first.channel_label, len(sending))
         log.info("delivered %s to %s (%s)", sending, first.channel_label, first.subscriber_id)
         return True
+
+    def _record_sent(self, carried: dict[int, list[int]], done: datetime) -> None:
+        """The message is out: record it even if the database is away for a while, or a restart would send it
+        again. Retried (0.5 s, doubling to 5 s) until it is written or the daemon stops; this process's claim
+        outlives a short outage, so no other process sends it meanwhile."""
+        followup_at = done + timedelta(seconds=self.config.settings.followup_delay)
+        delay = 0.5
+        while True:
+            try:
+                self.store.mark_sent(carried, done, followup_at=followup_at)
+                return
+            except StoreConflict:
+                raise
+            except StoreError as exc:
+                if self.stopping.wait(delay):
+                    log.error("deliveries %s were sent but could not be recorded (%s): sent again on restart",
+                              sorted(carried), exc)  # fmt: skip
+                    raise
+                log.warning("deliveries %s sent; recording it waits for the database: %s", sorted(carried), exc)
+                delay = min(delay * 2, 5.0)
 
     def _failed(self, group: list[Delivery], ids: list[int], exc: NotifyError, stats: OutboxStats) -> None:
         settings = self.config.settings

@@ -435,7 +435,11 @@ class SqlStore(StoreBase):
 
     def claim_deliveries(self, ids: list[int], now: datetime) -> set[int]:
         """Claim these deliveries for this process, for `lease` seconds; returns those it got (still unsent and
-        not held by another live process). Only a claimed delivery is sent."""
+        not held by another live process). Only a claimed delivery is sent.
+
+        A channel receives an alert's messages in order: a delivery waits while an earlier one of the same alert
+        and channel (outside this batch) is unsent, so a follow-up is never rendered while the alert's own message
+        is on its way through another daemon, or failing, and would repeat its reports."""
         if not ids:
             return set()
         until, until_params = self._claim_until(now)
@@ -443,10 +447,13 @@ class SqlStore(StoreBase):
         marks = ", ".join("?" * len(ids))
         with self.transaction() as conn:
             rows = conn.execute(
-                f"UPDATE deliveries SET claimed_by = ?, claim_expires = {until} WHERE id IN (SELECT id FROM"
-                f" deliveries WHERE id IN ({marks}) AND status IN ('pending', 'failed') AND (claimed_by IS NULL"
-                f" OR claimed_by = ? OR claim_expires < {expired}) ORDER BY id{self._skip_locked}) RETURNING id",
-                [self.owner, *until_params, *ids, self.owner, *now_params],
+                f"UPDATE deliveries SET claimed_by = ?, claim_expires = {until} WHERE id IN (SELECT c.id FROM"
+                f" deliveries c WHERE c.id IN ({marks}) AND c.status IN ('pending', 'failed') AND (c.claimed_by IS"
+                f" NULL OR c.claimed_by = ? OR c.claim_expires < {expired}) AND NOT EXISTS (SELECT 1 FROM deliveries"
+                " o WHERE o.alert_id = c.alert_id AND o.subscriber_id = c.subscriber_id AND o.channel = c.channel"
+                f" AND o.id < c.id AND o.status IN ('pending', 'failed') AND o.id NOT IN ({marks}))"
+                f" ORDER BY c.id{self._skip_locked}) RETURNING id",
+                [self.owner, *until_params, *ids, self.owner, *now_params, *ids],
             ).fetchall()
         return {int(r["id"]) for r in rows}
 
