@@ -138,12 +138,16 @@ def canonical_url(url: str | None, base: str | None = None) -> str:
 
 
 def to_utc(value: datetime | None) -> datetime | None:
-    """Naive datetimes are taken as UTC; sources with a local zone convert before calling this."""
+    """Naive datetimes are taken as UTC; sources with a local zone convert before calling this. An instant the
+    calendar cannot hold in UTC (0001-01-01 00:00 in Tokyo is year 0) is no date: the item keeps the rest."""
     if value is None:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
 
 
 def identity_key(guid: str | None, link: str | None, title: str, published: datetime | None) -> str:

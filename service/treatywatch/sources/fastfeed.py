@@ -50,6 +50,7 @@ class Entry:
     summary: str = ""
     when: time.struct_time | None = None
     guid: str | None = None
+    when_text: str | None = None  # the text `when` was read from (or a date text nothing could be read from)
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,18 @@ def _fields(children: Iterable[ET.Element], known: frozenset[str], ignored: froz
     return found
 
 
-def _date(el: ET.Element | None) -> time.struct_time | None:
-    return _parse_date(_text(el)) if el is not None else None
+def _date(*elements: ET.Element | None) -> tuple[time.struct_time | None, str | None]:
+    """The first of these dates feedparser reads, with its text; else no date and the first text there was."""
+    first = None
+    for el in elements:
+        if el is None:
+            continue
+        text = _text(el)
+        when = _parse_date(text)
+        if when:
+            return when, text
+        first = first or text or None
+    return None, first
 
 
 def _rss_entry(item: ET.Element, base: str) -> Entry:
@@ -123,7 +134,8 @@ def _rss_entry(item: ET.Element, base: str) -> Entry:
     elif f"{CONTENT}encoded" in f:
         summary = _text(f[f"{CONTENT}encoded"])
     title = _text(f["title"]) if "title" in f else ""
-    return Entry(title, link, summary, _date(f.get("pubDate")), guid)
+    when, when_text = _date(f.get("pubDate"))
+    return Entry(title, link, summary, when, guid, when_text)
 
 
 _C1 = re.compile("[\x80-\x9f]")
@@ -176,8 +188,8 @@ def _atom_entry(entry: ET.Element, base: str) -> Entry:
         content = f[f"{ATOM}content"]
         if _content_type(content) in TEXT_TYPES:
             summary = _text(content)
-    when = _date(f.get(f"{ATOM}published")) or _date(f.get(f"{ATOM}updated"))
-    return Entry(title, link, summary, when, guid)
+    when, when_text = _date(f.get(f"{ATOM}published"), f.get(f"{ATOM}updated"))
+    return Entry(title, link, summary, when, guid, when_text)
 
 
 def _language(root: ET.Element) -> str | None:

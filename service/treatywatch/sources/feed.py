@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import calendar
 import io
 import re
 import time
-from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
 import feedparser
@@ -15,7 +13,7 @@ from ..errors import ParseError
 from ..items import Item, make_item
 from . import fastfeed
 from .base import MAX_ITEMS_PER_PAGE, Page, Request, Response, SourceConfig
-from .dates import parse_date
+from .dates import DateFields
 from .encoding import decode, strip_xml_declaration
 from .safeparse import loads_bounded, refuse_xml_entities
 
@@ -24,12 +22,13 @@ class FeedConfig(SourceConfig):
     type: Literal["feed"] = "feed"
 
 
-def _when(entry: feedparser.FeedParserDict) -> time.struct_time | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+def _when(entry: feedparser.FeedParserDict) -> tuple[time.struct_time | None, str | None]:
+    """The first date feedparser read, with the text it read it from; else no date and the first date text."""
+    for key in ("published", "updated", "created"):
+        value = entry.get(f"{key}_parsed")
         if value:
-            return value  # type: ignore[no-any-return]
-    return None
+            return value, entry.get(key)
+    return None, next((entry[key] for key in ("published", "updated", "created") if entry.get(key)), None)
 
 
 _HIDDEN_OPEN = re.compile(r"<(script|style|applet)\b|<!--", re.I)
@@ -63,6 +62,7 @@ def visible(markup: str) -> str:
 def _json_feed(cfg: FeedConfig, response: Response, text: str) -> list[Item]:
     """JSON Feed 1.0/1.1 (feedparser 6.0 reads only XML feeds)."""
     data = loads_bounded(text)
+    dates = DateFields(cfg.id)
     if not isinstance(data, dict) or "jsonfeed.org" not in str(data.get("version", "")):
         raise ParseError("JSON body is not a JSON Feed (no jsonfeed.org version)")
     language = cfg.language or (str(data.get("language") or "")[:2].lower() or None)
@@ -78,12 +78,13 @@ def _json_feed(cfg: FeedConfig, response: Response, text: str) -> list[Item]:
                 title=str(entry.get("title") or ""),
                 link=link,
                 summary=str(entry.get("summary") or entry.get("content_text") or entry.get("content_html") or ""),
-                published=parse_date(str(entry.get("date_published") or entry.get("date_modified") or "")),
+                published=dates.text(str(entry.get("date_published") or entry.get("date_modified") or "")),
                 guid=str(entry["id"]) if entry.get("id") not in (None, link) else None,
                 language=language,
                 base_url=response.url,
             )
         )
+    dates.report()
     return items
 
 
@@ -128,10 +129,12 @@ def feedparser_entries(text: str, base_url: str | None) -> tuple[str | None, lis
             title=e.get("title") or "",
             link=e.get("link"),
             summary=e.get("summary") or e.get("description") or "",
-            when=_when(e),
+            when=when,
             guid=e.get("id"),
+            when_text=when_text,
         )
         for e in parsed.entries[:MAX_ITEMS_PER_PAGE]
+        for when, when_text in [_when(e)]
     ]
     return parsed.feed.get("language"), entries
 
@@ -151,6 +154,7 @@ class FeedSource:
             return Page(_json_feed(cfg, response, text))
         feed_language, entries = read_entries(text, response.url)
         language = cfg.language or (feed_language or "")[:2].lower() or None
+        dates = DateFields(cfg.id)
         items = []
         for entry in entries:
             items.append(
@@ -159,10 +163,11 @@ class FeedSource:
                     title=visible(entry.title),
                     link=entry.link,
                     summary=visible(entry.summary),
-                    published=datetime.fromtimestamp(calendar.timegm(entry.when), tz=UTC) if entry.when else None,
+                    published=dates.parsed(entry.when, entry.when_text),
                     guid=entry.guid if entry.guid != entry.link else None,
                     language=language,
                     base_url=response.url,
                 )
             )
+        dates.report()
         return Page(items)

@@ -11,7 +11,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from ..errors import ParseError
 from ..items import make_item
 from .base import MAX_ITEMS_PER_PAGE, Page, Request, Response, SourceConfig
-from .dates import parse_date
+from .dates import DateFields
 from .encoding import decode
 from .safeparse import refuse_deep_html
 from .selectors import split_attr
@@ -92,6 +92,7 @@ class HtmlSource:
         for node in reversed(tree.css(cfg.items)[:MAX_ITEMS_PER_PAGE]):
             records.append({name: _extract(node, spec) for name, spec in cfg.fields.items()})
             node.decompose()
+        dates = DateFields(cfg.id, cfg.timezone)
         items = []
         for values in reversed(records):
             title = values.get("title")
@@ -103,10 +104,11 @@ class HtmlSource:
                     title=title,
                     link=values.get("link"),
                     summary=values.get("summary"),
-                    published=parse_date(values.get("published"), cfg.timezone),
+                    published=dates.text(values.get("published")),
                     guid=values.get("id"),
                     language=cfg.language,
                     base_url=base,
                 )
             )
+        dates.report()
         return Page(items)

@@ -9,7 +9,7 @@ from pydantic import Field
 from ..errors import ParseError
 from ..items import make_item
 from .base import MAX_ITEMS_PER_PAGE, Page, Request, Response, SourceConfig
-from .dates import parse_date
+from .dates import DateFields
 from .encoding import decode
 from .safeparse import loads_bounded
 from .selectors import json_path
@@ -41,6 +41,7 @@ class JsonSource:
         records = json_path(load_json(response), cfg.items)
         if not isinstance(records, list):
             raise ParseError(f"path '{cfg.items}' does not lead to a list")
+        dates = DateFields(cfg.id, cfg.timezone)
         items = []
         for record in records[:MAX_ITEMS_PER_PAGE]:
             get = {name: json_path(record, path) for name, path in cfg.fields.items()}
@@ -50,10 +51,11 @@ class JsonSource:
                     title=str(get.get("title") or ""),
                     link=str(get["link"]) if get.get("link") else None,
                     summary=str(get.get("summary") or ""),
-                    published=parse_date(str(get["published"]), cfg.timezone) if get.get("published") else None,
+                    published=dates.value(get.get("published")),
                     guid=str(get["id"]) if get.get("id") is not None else None,
                     language=cfg.language,
                     base_url=response.url,
                 )
             )
+        dates.report()
         return Page(items)

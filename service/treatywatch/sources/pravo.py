@@ -10,7 +10,7 @@ from pydantic import Field, HttpUrl, field_validator
 from ..errors import ParseError
 from ..items import make_item
 from .base import Page, Request, Response, SourceConfig
-from .dates import parse_date
+from .dates import DateFields
 from .jsonapi import load_json
 
 DOCUMENT_TYPES = {
@@ -84,6 +84,7 @@ class PravoSource:
         if not isinstance(data, dict) or not isinstance(data.get("items"), list):
             raise ParseError("pravo response has no 'items' list")
         base = str(cfg.url).rstrip("/")
+        dates = DateFields(cfg.id, "Europe/Moscow")
         items = []
         for doc in data["items"]:
             eo = str(doc.get("eoNumber") or "").strip()
@@ -97,7 +98,7 @@ class PravoSource:
                     title=name or complex_name or f"Документ {eo}",
                     link=f"{base}/document/{eo}",
                     summary=complex_name if name else "",
-                    published=parse_date(str(doc.get("publishDateShort") or ""), "Europe/Moscow"),
+                    published=dates.text(str(doc.get("publishDateShort") or "")),
                     guid=eo,
                     language=cfg.language or "ru",
                     untitled=not name,
@@ -108,6 +109,7 @@ class PravoSource:
                     },
                 )
             )
+        dates.report()
         pages = int(data.get("pagesTotalCount") or 1)
         more = request.page < pages and request.page < cfg.max_pages
         return Page(items, self._request(cfg, request.page + 1) if more else None)

@@ -1,0 +1,194 @@
+"""One bad field costs that field, one bad answer costs that source: never the feed, never the poll.
+
+Through a real loopback server and the real pipeline into SQLite: a date no datetime can hold (year 10000, 31
+February, an epoch past year 9999, a time zone pushing year 1 or 9999 out of range) leaves its item stored without
+a date and the feed's other items stored too; a redirect to javascript:, data:, file: or garbage is that source's
+error alone, and `poll --once` goes on with the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from treatywatch.app import App
+from treatywatch.localserve import FixtureServer
+from treatywatch.pipeline import PollResult
+
+pytestmark = pytest.mark.timeout(30)
+
+GOOD = [datetime(2025, 12, d, 9, 30, tzinfo=UTC) for d in range(1, 6)]
+BAD_AT = 2  # the third of five items carries the bad date
+ATOM_NS = "http://www.w3.org/2005/Atom"
+MOSCOW = ZoneInfo("Europe/Moscow")
+
+
+def rss(dates: list[str], odd: bool = False) -> bytes:
+    """Five RSS items; `odd` adds an element the fast path does not know, so feedparser reads the document."""
+    extra = "<source url='http://x.example/'>x</source>" if odd else ""
+    items = "".join(
+        f"<item><title>Item {n}</title><link>/a/{n}</link>{extra}<pubDate>{d}</pubDate></item>"
+        for n, d in enumerate(dates)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+def atom(dates: list[str]) -> bytes:
+    entries = "".join(
+        f"<entry><id>urn:e:{n}</id><title>Item {n}</title><link href='/a/{n}'/><updated>{d}</updated></entry>"
+        for n, d in enumerate(dates)
+    )
+    return f'<?xml version="1.0"?><feed xmlns="{ATOM_NS}"><title>t</title>{entries}</feed>'.encode()
+
+
+def json_feed(dates: list[object]) -> bytes:
+    items = [{"id": f"j{n}", "title": f"Item {n}", "url": f"/a/{n}", "date_published": d} for n, d in enumerate(dates)]
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": items}).encode()
+
+
+def html(dates: list[str]) -> bytes:
+    rows = "".join(f"<li><a href='/a/{n}'>Item {n}</a><time>{d}</time></li>" for n, d in enumerate(dates))
+    return f"<html><body><ul>{rows}</ul></body></html>".encode()
+
+
+def json_api(dates: list[object]) -> bytes:
+    return json.dumps(
+        {"items": [{"title": f"Item {n}", "url": f"/a/{n}", "d": d} for n, d in enumerate(dates)]}
+    ).encode()
+
+
+def pravo(dates: list[str]) -> bytes:
+    docs = [
+        {"eoNumber": f"000120251205{n:04d}", "name": f"Item {n}", "publishDateShort": d} for n, d in enumerate(dates)
+    ]
+    return json.dumps({"items": docs, "pagesTotalCount": 1}).encode()
+
+
+KINDS: dict[str, tuple[str, Callable[[list], bytes], Callable[[datetime], object]]] = {
+    # kind: (source yaml after the url, document, how a good date is written)
+    "rss": ("type: feed", rss, format_datetime),
+    "rss-feedparser": ("type: feed", lambda d: rss(d, odd=True), format_datetime),
+    "atom": ("type: feed", atom, lambda t: t.isoformat().replace("+00:00", "Z")),
+    "json-feed": ("type: feed", json_feed, lambda t: t.isoformat()),
+    "html": (
+        "type: html, items: li, fields: {title: a, link: 'a@href', published: time}",
+        html,
+        lambda t: t.isoformat(),
+    ),
+    "json": ("type: json, items: items, fields: {title: title, link: url, published: d}", json_api, datetime.isoformat),
+    "pravo": ("type: pravo", pravo, lambda t: t.astimezone(MOSCOW).replace(tzinfo=None).isoformat()),
+}
+
+# (kind, bad raw date): each failed the whole source, or was read as another date, or went unreported before
+BAD_DATES = [
+    ("rss", "Tue, 31 Feb 2026 10:00:00 +0000"),
+    ("rss", "10000-01-01T00:00:00Z"),
+    ("rss", "Fri, 31 Dec 9999 23:00:00 -0500"),
+    ("rss", "0000-01-01T00:00:00Z"),
+    ("rss-feedparser", "99999-01-01T00:00:00Z"),
+    ("rss-feedparser", "0001-01-01T00:00:00+05:00"),
+    ("rss-feedparser", "Tue, 31 Feb 2026 10:00:00 +0000"),
+    ("atom", "0000-01-01T00:00:00Z"),
+    ("atom", "99999-01-01T00:00:00Z"),
+    ("atom", "9999-12-31T23:59:59-05:00"),
+    ("json-feed", "10000-01-01T00:00:00Z"),
+    ("json-feed", "0001-01-01T00:00:00+05:00"),
+    ("json-feed", "31.02.2026"),
+    ("html", "31.02.2026"),
+    ("html", "9999-12-31T23:59:59-05:00"),
+    ("html", "Sat, 01 Jan 10000 00:00:00 GMT"),
+    ("json", 1e20),
+    ("json", -1e20),
+    ("json", "0001-01-01T00:00:00+05:00"),
+    ("json", "5 декабря 99999999999999999999"),
+    ("pravo", "0001-01-01T00:00:00"),
+    ("pravo", "2026-02-31T00:00:00"),
+    ("pravo", "10000-01-01T00:00:00"),
+]
+
+
+@pytest.fixture
+def poll_doc(app_with, http: FixtureServer) -> Callable[[str, bytes], tuple[App, PollResult]]:
+    def run(kind: str, body: bytes) -> tuple[App, PollResult]:
+        http.routes["/s"] = http.routes["/s/api/Documents"] = lambda h: (200, {}, body)
+        app = app_with(f"  - {{id: s, url: '{http.base}/s', {KINDS[kind][0]}}}\n")
+        return app, app.runner.poll("s")
+
+    return run
+
+
+def stored(app: App) -> dict[str, datetime | None]:
+    """Stored items of source s: title -> published."""
+    return {s.item.title: s.item.published for s in app.store.items_since(datetime(1970, 1, 1, tzinfo=UTC), ["s"])}
+
+
+def date_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "date" in r.getMessage()]
+
+
+@pytest.mark.parametrize(("kind", "bad"), BAD_DATES, ids=[f"{k}-{b}" for k, b in BAD_DATES])
+def test_one_bad_date_costs_that_date_only(poll_doc, caplog, kind: str, bad: object) -> None:
+    caplog.set_level(logging.WARNING)
+    _, document, written = KINDS[kind]
+    dates = [written(t) for t in GOOD]
+    dates[BAD_AT] = bad
+    app, r = poll_doc(kind, document(dates))
+    assert r.error is None and r.new == 5
+    expected = {f"Item {n}": (None if n == BAD_AT else t) for n, t in enumerate(GOOD)}
+    assert stored(app) == expected
+    (warning,) = date_warnings(caplog)
+    assert "source s" in warning and repr(bad)[:12] in warning
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_several_bad_dates_are_reported_in_one_line_per_poll(poll_doc, caplog, kind: str) -> None:
+    caplog.set_level(logging.WARNING)
+    _, document, written = KINDS[kind]
+    dates: list[object] = [written(t) for t in GOOD]
+    dates[0], dates[3], dates[4] = "31.02.2026", "10000-01-01T00:00:00", "0000-01-01T00:00:00"
+    app, r = poll_doc(kind, document(dates))
+    assert r.error is None and r.new == 5
+    assert sum(v is None for v in stored(app).values()) == 3
+    (warning,) = date_warnings(caplog)
+    assert "source s" in warning and "3 items" in warning and "'31.02.2026'" in warning
+
+
+def test_epoch_seconds_and_milliseconds_in_a_json_api_are_dates(poll_doc) -> None:
+    stamps = [GOOD[0].timestamp(), int(GOOD[1].timestamp() * 1000), GOOD[2].isoformat(), None, 0]
+    app, r = poll_doc("json", json_api(stamps))
+    assert r.error is None
+    assert stored(app) == {"Item 0": GOOD[0], "Item 1": GOOD[1], "Item 2": GOOD[2], "Item 3": None, "Item 4": None}
+
+
+def test_good_dates_near_the_ends_of_the_calendar_are_kept(poll_doc, caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    edges = ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T12:00:00+05:00", "2025-12-01", "2025-12-02"]
+    app, r = poll_doc("json-feed", json_feed(edges))
+    assert r.error is None
+    got = stored(app)
+    assert got["Item 0"] == datetime(1, 1, 1, tzinfo=UTC)
+    assert got["Item 1"] == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert got["Item 2"] == datetime(1, 1, 1, 7, tzinfo=UTC)
+    assert date_warnings(caplog) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(1, 1, 1, tzinfo=ZoneInfo("Asia/Tokyo")),
+        datetime(9999, 12, 31, 23, 0, tzinfo=ZoneInfo("America/New_York")),
+        datetime.max.replace(tzinfo=ZoneInfo("Pacific/Honolulu")),
+    ],
+)
+def test_an_item_dated_past_the_ends_of_the_calendar_in_utc_has_no_date(value: datetime) -> None:
+    """make_item is the last door: a source that hands it such a date gets an item without one, not an error."""
+    from treatywatch.items import make_item
+
+    item = make_item("s", title="t", link="https://example.org/a", published=value)
+    assert item.published is None and item.key == "https://example.org/a"
