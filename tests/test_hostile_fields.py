@@ -13,10 +13,12 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from conftest import tw, write_config
 from treatywatch.app import App
 from treatywatch.localserve import FixtureServer
 from treatywatch.pipeline import PollResult
@@ -27,6 +29,11 @@ GOOD = [datetime(2025, 12, d, 9, 30, tzinfo=UTC) for d in range(1, 6)]
 BAD_AT = 2  # the third of five items carries the bad date
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MOSCOW = ZoneInfo("Europe/Moscow")
+# the example watches name these sources; disabled stand-ins keep the references valid
+STANDINS = "".join(
+    f"  - {{id: {sid}, type: feed, url: 'http://127.0.0.1:9/{sid}', enabled: false}}\n"
+    for sid in ("pravo-government", "pravo-government-rss", "government-docs")
+)
 
 
 def rss(dates: list[str], odd: bool = False) -> bytes:
@@ -192,3 +199,74 @@ def test_an_item_dated_past_the_ends_of_the_calendar_in_utc_has_no_date(value: d
 
     item = make_item("s", title="t", link="https://example.org/a", published=value)
     assert item.published is None and item.key == "https://example.org/a"
+
+
+# -- case 4: a redirect anywhere but http(s) ----------------------------------------------------------------------
+
+ODD_REDIRECTS = [
+    ("javascript:alert(1)", "redirect to a javascript: URL refused"),
+    ("data:text/html,x", "redirect to a data: URL refused"),
+    ("file:///etc/passwd", "redirect to a file: URL refused"),
+    ("ftp://127.0.0.1/feed.xml", "redirect to a ftp: URL refused"),
+    ("JavaScript:alert(1)", "redirect to a javascript: URL refused"),
+    (" javascript:alert(1)", "redirect to a javascript: URL refused"),
+    ("http:x", "redirect to an invalid URL refused"),
+    ("::::", "redirect to an invalid URL refused"),
+    ("http://[::1/feed", "redirect to an invalid URL refused"),
+    ("/feed\x01.xml", "redirect to an invalid URL refused"),
+    ("http://exa mple.org/feed", "redirect to an invalid URL refused"),
+]
+
+
+@pytest.mark.parametrize(("location", "message"), ODD_REDIRECTS, ids=[repr(x) for x, _ in ODD_REDIRECTS])
+def test_a_redirect_anywhere_but_http_is_that_sources_error(app_with, http, caplog, location, message) -> None:
+    caplog.set_level(logging.WARNING)
+    http.routes["/r"] = lambda h: (302, {"Location": location}, b"")
+    app = app_with(f"  - {{id: s, type: feed, url: '{http.base}/r'}}\n")
+    r = app.runner.poll("s")
+    assert r.error is not None and r.error.startswith(message), r.error
+    assert f"(from {http.base}/r)" in r.error
+    state = app.store.source_state("s")
+    assert state.consecutive_failures == 1 and state.next_due is not None  # backoff, retried later
+    assert not [rec for rec in caplog.records if rec.exc_info]  # one warning line, no traceback
+
+
+def test_a_relative_redirect_with_a_space_is_still_followed(app_with, http) -> None:
+    """Servers send unencoded spaces in paths; that is not hostile, and httpx encodes them."""
+    body = (
+        b'<rss version="2.0"><channel><title>t</title><item><title>One</title><link>/a/1</link></item></channel></rss>'
+    )
+    http.routes["/r"] = lambda h: (301, {"Location": "/my feed.xml"}, b"")
+    http.routes["/my%20feed.xml"] = lambda h: (200, {"Content-Type": "application/rss+xml"}, body)
+    app = app_with(f"  - {{id: s, type: feed, url: '{http.base}/r'}}\n")
+    r = app.runner.poll("s")
+    assert r.error is None and [i.title for i in r.items] == ["One"]
+
+
+@pytest.mark.parametrize("location", ["javascript:alert(1)", "data:text/html,x", "file:///etc/passwd"])
+def test_poll_once_survives_an_odd_redirect_and_polls_the_others(
+    config_dir: Path, tmp_path: Path, http: FixtureServer, location: str
+) -> None:
+    http.routes["/odd"] = lambda h: (302, {"Location": location}, b"")
+    http.routes["/good"] = lambda h: (
+        200,
+        {"Content-Type": "application/rss+xml"},
+        rss([format_datetime(t) for t in GOOD]),
+    )
+    write_config(
+        config_dir,
+        "sources:\n"
+        f"  - {{id: odd, type: feed, url: '{http.base}/odd'}}\n"
+        f"  - {{id: good, type: feed, url: '{http.base}/good'}}\n" + STANDINS,
+        "sources.yaml",
+    )
+    state = tmp_path / "state"
+    out = tw("poll", "--once", config=config_dir, state=state)
+    assert out.returncode == 5, out.stdout + out.stderr  # some source failed, as for any source error
+    assert "Traceback" not in out.stdout + out.stderr
+    scheme = location.split(":")[0]
+    assert f"odd: ERROR redirect to a {scheme}: URL refused (from {http.base}/odd)" in out.stderr
+    assert "good: 5 items, 5 new" in out.stdout
+    listed = tw("sources", "--json", config=config_dir, state=state)
+    by_id = {s["id"]: s for s in json.loads(listed.stdout)}
+    assert by_id["good"]["total_items"] == 5 and by_id["odd"]["consecutive_failures"] == 1

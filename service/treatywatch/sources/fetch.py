@@ -81,6 +81,39 @@ def _capped(chunks: Iterator[bytes], cap: int, what: str) -> Iterator[bytes]:
         yield chunk
 
 
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+# C0 controls and DEL: no URL holds them, and a Location holding them is garbage, not a place to go
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def refuse_odd_redirect(response: httpx.Response) -> None:
+    """A response hook, run before httpx follows a redirect: only http and https are followed. httpx raised its
+    InvalidURL (no HTTPError) on a Location of `javascript:` or `data:`, which ended `poll --once` with a traceback;
+    `file:` and `ftp:` failed as an unsupported protocol of the source's own URL. Now each is this source's
+    FetchError, saying what the server asked for."""
+    if not response.has_redirect_location:
+        return
+    location = response.headers["Location"]
+    origin = redact_url(str(response.request.url))
+    scheme = _SCHEME.match(location.strip())
+    if scheme and scheme.group(1).lower() not in ("http", "https"):
+        name = scheme.group(1).lower()
+        raise FetchError(f"redirect to a {name if len(name) <= 20 else name[:20] + '…'}: URL refused (from {origin})")
+    shown = location if len(location) <= 100 else location[:100] + "…"
+    try:  # what httpx does next (Client._redirect_url), with its InvalidURL caught here
+        if _CONTROL.search(location) or re.search(r"\s", urlsplit(location).netloc):
+            raise ValueError("control character or space in the URL")
+        target = httpx.URL(location)
+        if target.scheme and not target.host:
+            target = target.copy_with(host=response.request.url.host)
+        if target.is_relative_url:
+            target = response.request.url.join(target)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise FetchError(f"redirect to an invalid URL refused (from {origin}): {shown!r}: {exc}") from None
+    if target.scheme not in ("http", "https") or not target.host:
+        raise FetchError(f"redirect to an invalid URL refused (from {origin}): {shown!r}")
+
+
 @dataclass(frozen=True)
 class Politeness:
     """How a host's gap adapts (docs/operations.md, "Politeness").
@@ -184,6 +217,7 @@ class Fetcher:
                     headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate"},
                     follow_redirects=True,
                     max_redirects=max_redirects,
+                    event_hooks={"response": [refuse_odd_redirect]},
                     transport=self._transport,
                     proxy=proxy,
                     timeout=20.0,
@@ -240,7 +274,8 @@ class Fetcher:
             raise FetchError(f"more than {redirects} redirects from {shown}") from exc
         except httpx.TimeoutException as exc:
             raise FetchError(f"timed out after {limits.timeout:g}s fetching {shown} ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError) as exc:
+            # InvalidURL and the other two are no HTTPError: whatever httpx raises is this source's failure
             detail = str(exc).replace(url, shown)
             if limits.proxy:
                 detail = detail.replace(limits.proxy, redact_url(limits.proxy))
