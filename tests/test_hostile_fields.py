@@ -201,6 +201,61 @@ def test_an_item_dated_past_the_ends_of_the_calendar_in_utc_has_no_date(value: d
     assert item.published is None and item.key == "https://example.org/a"
 
 
+BAD_LINKS = ["http://[::1/x", "http://[zz]/x", "//[::1", "http://\u2100.com/"]
+LINKED: dict[str, tuple[str, Callable[[list[str]], bytes]]] = {
+    "rss": (
+        "type: feed",
+        lambda links: RSS_LINKS.format(
+            "".join(f"<item><title>Item {n}</title><link>{u}</link></item>" for n, u in enumerate(links))
+        ).encode(),
+    ),
+    "json-feed": (
+        "type: feed",
+        lambda links: json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "items": [{"title": f"Item {n}", "url": u} for n, u in enumerate(links)],
+            }
+        ).encode(),
+    ),
+    "html": (
+        "type: html, items: li, fields: {title: a, link: 'a@href'}",
+        lambda links: "".join(f"<li><a href='{u}'>Item {n}</a></li>" for n, u in enumerate(links)).encode(),
+    ),
+    "json": (
+        "type: json, items: items, fields: {title: title, link: url}",
+        lambda links: json.dumps({"items": [{"title": f"Item {n}", "url": u} for n, u in enumerate(links)]}).encode(),
+    ),
+}
+RSS_LINKS = '<rss version="2.0"><channel><title>t</title>{}</channel></rss>'
+
+
+@pytest.mark.parametrize("bad", BAD_LINKS)
+@pytest.mark.parametrize("kind", list(LINKED))
+def test_one_unreadable_link_costs_that_link_only(app_with, http, kind: str, bad: str) -> None:
+    """urlsplit raises ValueError on a bad IPv6 host or a host that NFKC-normalises into a separator: make_item
+    let it out, and the source's other items were lost with it."""
+    yaml, document = LINKED[kind]
+    links = [f"/a/{n}" for n in range(5)]
+    links[BAD_AT] = bad
+    http.routes["/s"] = lambda h: (200, {}, document(links))
+    app = app_with(f"  - {{id: s, url: '{http.base}/s', {yaml}}}\n")
+    r = app.runner.poll("s")
+    assert r.error is None and r.new == 5
+    got = {s.item.title: s.item.link for s in app.store.items_since(datetime(1970, 1, 1, tzinfo=UTC), ["s"])}
+    assert got == {f"Item {n}": ("" if n == BAD_AT else f"{http.base}/a/{n}") for n in range(5)}
+
+
+def test_an_unreadable_base_href_is_the_pages_own_url(app_with, http) -> None:
+    page = b"<html><head><base href='http://[::1/'></head><body><ul><li><a href='a/1'>One</a></li></ul></body></html>"
+    http.routes["/s"] = lambda h: (200, {}, page)
+    app = app_with(
+        f"  - {{id: s, url: '{http.base}/s', type: html, items: li, fields: {{title: a, link: 'a@href'}}}}\n"
+    )
+    r = app.runner.poll("s")
+    assert r.error is None and [i.link for i in r.items] == [f"{http.base}/a/1"]
+
+
 # -- case 4: a redirect anywhere but http(s) ----------------------------------------------------------------------
 
 ODD_REDIRECTS = [

@@ -124,13 +124,18 @@ def clean_text(value: str | None, limit: int | None = None) -> str:
 
 
 def canonical_url(url: str | None, base: str | None = None) -> str:
-    """Absolute URL without fragment and tracking parameters, lower-case host: the same story, the same link."""
+    """Absolute URL without fragment and tracking parameters, lower-case host: the same story, the same link.
+    A URL urllib cannot read (a broken IPv6 host, a host NFKC turns into a separator) is no link: "" rather than
+    a ValueError that would lose the item's whole feed."""
     if not url:
         return ""
     url = url.strip()
-    if base:
-        url = urljoin(base, url)
-    parts = urlsplit(url)
+    try:
+        if base:
+            url = urljoin(base, url)
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
     if not parts.scheme or not parts.netloc:
         return url
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith(_TRACKING)]

@@ -52,8 +52,11 @@ def _base_url(tree: LexborHTMLParser, page_url: str) -> str:
     href = (node.attributes.get("href") or "").strip() if node is not None else ""
     if not href:
         return page_url
-    resolved = urljoin(page_url, href)
-    return resolved if urlsplit(resolved).scheme in ("http", "https") else page_url
+    try:
+        resolved = urljoin(page_url, href)
+        return resolved if urlsplit(resolved).scheme in ("http", "https") else page_url
+    except ValueError:  # a base href urllib cannot read (a broken IPv6 host) is no base
+        return page_url
 
 
 # A list page is read up to here (cut before a tag): its newest items come first, and a parsed tree costs about
