@@ -218,7 +218,7 @@ def test_json_feed_javascript_link_and_script_title(
     assert out.item_title.startswith(SCRIPT)
     assert out.item_link == "" or out.item_link.startswith(("http://", "https://")) or BAD in out.item_link
     assert "<a " not in out.html.split("<blockquote>")[0].split("</h2>")[1]  # the report line has no anchor
-    assert re.search(r"<p>&lt;script&gt;alert\(1\)&lt;/script&gt; Russia terminates", out.html)
+    assert re.search(r"<p><bdi>&lt;script&gt;alert\(1\)&lt;/script&gt; Russia terminates", out.html)  # isolated
     assert re.search(r"^\\<script\\>alert\\\(1\\\)\\</script\\> Russia terminates", out.markdown, flags=re.M)
     assert "- <script>alert(1)</script> Russia terminates" in out.text_hook
     assert_no_live_links_or_markup(out)

@@ -15,6 +15,7 @@ import json
 import os
 import select
 import shutil
+import sqlite3
 import struct
 import subprocess
 import time
@@ -312,3 +313,36 @@ def test_a_page_of_another_site_cannot_press_retry_in_chromium(dead_console, bro
         browser.click("button")
         assert "cross-site request refused" in browser.text(), path
         assert app.store.deliveries("dead")[0].id == target and len(app.store.deliveries("dead")) == 2, path
+
+
+@pytest.mark.parametrize("size", [(1280, 900), (375, 800)], ids=["desktop", "phone"])
+def test_a_12600_character_title_stays_within_the_window_in_chromium(app_with, http, tmp_path, size):
+    """Before: the overview's list took the title whole, one unbroken line 44,654 px wide."""
+    lead = "Russia terminates military cooperation agreement with France"
+    title = lead + " " + "X" * (12_600 - len(lead) - 1)
+    feed: dict = {"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": []}
+    http.routes["/jf"] = lambda h: (200, {"Content-Type": "application/feed+json"}, json.dumps(feed).encode())
+    app = app_with(f"  - {{id: jf, type: feed, url: '{http.base}/jf', language: en}}\n")
+    app.runner.poll("jf")
+    item = {"id": "x1", "title": lead, "url": "https://example.org/a", "date_published": "2025-12-06T10:00:00Z"}
+    feed["items"] = [item]
+    assert app.runner.poll("jf").alerts == 1
+    with sqlite3.connect(app.config.database_path) as db:  # as an older version stored it: any length
+        db.execute("UPDATE items SET title = ?", (title,))
+        db.execute("UPDATE alerts SET title = ?", (title,))
+    server = StatusServer(app, "127.0.0.1", 0)
+    server.start()
+    tab = Browser(tmp_path / "profile-long", *size)
+    try:
+        for path in ("/", "/alerts"):
+            tab.open(f"http://127.0.0.1:{server.port}{path}")
+            width, inner = tab.js("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert inner == size[0] and width <= 1.2 * inner, (path, width, inner)
+        tab.open(f"http://127.0.0.1:{server.port}/")
+        link = "document.querySelector('.latest a')"
+        assert tab.js(f"{link}.textContent.endsWith('…')") and tab.js(f"{link}.textContent.length") < 300
+        assert tab.js(f"{link}.querySelector('[title]').title") == title  # the whole of it, as a tooltip
+    finally:
+        tab.close()
+        server.stop()
+        app.close()

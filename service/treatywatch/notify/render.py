@@ -1,6 +1,6 @@
 """Messages from Jinja2 templates, one set per format; operators may override any template from config/.
 
-Feed text is untrusted, and so are feed links. ONE rule, applied by the same two filters in every format:
+Feed text is untrusted, and so are feed links. ONE rule, applied by the same filters in every format:
 
 - `esc`: every piece of text (titles, summaries, snippets, explanations, even ids) first loses control and
   bidirectional-override characters (terminal escapes, invisible reordering), then is escaped for the format:
@@ -9,15 +9,19 @@ Feed text is untrusted, and so are feed links. ONE rule, applied by the same two
   quote, bracket, space or parenthesis can end the href or the Markdown destination. Any other link
   (`javascript:`, `data:`, `file:`, relative, garbage) is DROPPED, not shown as text: the title stays, escaped,
   without a link, in every channel (a plain-text URL of another scheme helps nobody and some clients autolink it).
+- `bdi`: `esc`, and in HTML the text isolated in `<bdi>`: a right-to-left title (or a direction mark the cleaning
+  keeps, such as U+200F) cannot reorder the words around it. Every field of feed text in an HTML template.
 
-Templates therefore write `{{ x | esc }}` for text and `{% set url = r.item.link | link %}{% if url %}...` for
-links; the old `md`, `mdurl`, `highlight_html` and `highlight_md` filters stay for operators' own templates and
-follow the same rule.
+Templates therefore write `{{ x | esc }}` (`{{ x | bdi }}` for feed text in HTML) for text and
+`{% set url = r.item.link | link %}{% if url %}...` for links; the old `md`, `mdurl`, `highlight_html` and
+`highlight_md` filters stay for operators' own templates and follow the same rule.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,12 @@ _URL_SAFE = ":/?#@!$&*+,;=%~"  # plus letters, digits and _.- ; everything else 
 def clean(text: object) -> str:
     """Untrusted text without the characters that act instead of showing (escape sequences, bidi overrides)."""
     return _INVISIBLE.sub("", str(text))
+
+
+def clean_marked(text: str, spans: Iterable[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """`clean(text)`, and character ranges of `text` moved to where their characters are in it."""
+    gone = [m.start() for m in _INVISIBLE.finditer(text)]
+    return _INVISIBLE.sub("", text), [(s - bisect_left(gone, s), e - bisect_left(gone, e)) for s, e in spans]
 
 
 def md(text: object) -> str:
@@ -105,6 +115,17 @@ def _esc(ctx: jinja2.runtime.Context, value: object) -> str:
     return escape_for(ctx.get("fmt", "text"), value)
 
 
+def isolate(fmt: str, text: object) -> str:
+    """`escape_for`, and in HTML inside <bdi>: a field of feed text set apart from the words around it."""
+    escaped = escape_for(fmt, text)
+    return Markup("<bdi>") + escaped + Markup("</bdi>") if fmt == "html" else escaped
+
+
+@jinja2.pass_context
+def _bdi(ctx: jinja2.runtime.Context, value: object) -> str:
+    return isolate(ctx.get("fmt", "text"), value)
+
+
 @jinja2.pass_context
 def _highlight(ctx: jinja2.runtime.Context, snippet: Snippet) -> str:
     return highlight(snippet, ctx.get("fmt", "text"))
@@ -130,6 +151,7 @@ class Renderer:
         )
         self.env.filters.update(
             esc=_esc,
+            bdi=_bdi,
             link=safe_link,
             highlight=_highlight,
             md=md,

@@ -2,7 +2,8 @@
 
 Every list is paged with `limit`/`offset`; the body stays a plain JSON list (scripts written against the first
 API keep working) and the total travels in `X-Total-Count`, the neighbouring pages in a `Link` header (RFC 8288),
-as GitHub's API does.
+as GitHub's API does. Text from feeds and servers loses its control and bidi characters here too (`plain`), as in
+every other channel: rows stored before items were cleaned still hold them, and JSON readers display them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from apscheduler.triggers.cron import CronTrigger
 
 from ..config.policy import age_limit, baseline_status
 from ..errors import StoreError
+from ..matching import Match
 from ..matching.explain import match_to_dict
+from ..notify.render import clean, clean_marked
 from ..store import AlertView
 from ..views import delivery_row, iso, source_rows
 
@@ -166,9 +169,46 @@ def sources_page(app: App, query: Mapping[str, str]) -> Page:
     return Page(rows[offset : offset + limit], limit, offset, len(rows))
 
 
+def plain(value: Any) -> Any:
+    """Every string inside `value` without control and bidi characters (notify.render.clean)."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def match_json(m: Match, title: str) -> dict:
+    """A match as `match_to_dict`, plain; the snippet's marks and the title's hits keep pointing at their words."""
+    out = plain(match_to_dict(m))
+    text, marks = clean_marked(m.snippet.text, m.snippet.marks)
+    out["snippet"] = {"text": text, "marks": [list(span) for span in marks]}
+    for hit, place in zip(out["hits"], m.hits, strict=True):
+        if place.field == "title" and title[place.start : place.end] == place.text:  # positions in this title
+            ((hit["start"], hit["end"]),) = clean_marked(title, [(place.start, place.end)])[1]
+    return out
+
+
 def alert_json(a: AlertView) -> dict:
-    """An alert with each report's structured explanation (hits, agreements with reasons, snippet)."""
-    return {
+    """An alert with each report's structured explanation (hits, agreements with reasons, snippet), plain."""
+    reports = [
+        plain(
+            {
+                "item_id": r.item_id,
+                "title": r.item.title,
+                "link": r.item.link,
+                "source": r.item.source_id,
+                "published": iso(r.item.published),
+                "added_at": iso(r.added_at),
+                "why": r.match.why(),
+            }
+        )
+        | {"match": match_json(r.match, r.item.title)}
+        for r in a.reports
+    ]
+    alert = {
         "id": a.id,
         "title": a.title,
         "severity": a.severity,
@@ -178,20 +218,8 @@ def alert_json(a: AlertView) -> dict:
         "created_at": iso(a.created_at),
         "updated_at": iso(last_report(a)),
         "report_count": len(a.reports),
-        "reports": [
-            {
-                "item_id": r.item_id,
-                "title": r.item.title,
-                "link": r.item.link,
-                "source": r.item.source_id,
-                "published": iso(r.item.published),
-                "added_at": iso(r.added_at),
-                "why": r.match.why(),
-                "match": match_to_dict(r.match),
-            }
-            for r in a.reports
-        ],
     }
+    return plain(alert) | {"reports": reports}
 
 
 def last_report(a: AlertView) -> datetime:

@@ -3,6 +3,9 @@
 Escaping follows notify/render.py's one rule (feed text is untrusted): every text goes through `esc` (control and
 bidi characters dropped, then HTML-escaped; autoescape catches anything written without it), links through
 `link` (http/https only, else no link), snippets through `highlight` (matched words in <mark>, the rest escaped).
+Feed text is also isolated in <bdi> (`bdi`; `highlight` does it too), so a right-to-left title cannot reorder the
+line around it; lists cut it (`cut`: at most so many characters, an ellipsis, the whole in a tooltip) and the
+alerts page shows it whole, wrapping anywhere (a 12,600-character unbroken title once made a page 44,654 px wide).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from markupsafe import Markup
 
 from ..config.models import LANGUAGES
 from ..matching import Snippet
-from ..notify.render import escape_for, highlight, safe_link
+from ..notify.render import clean, escape_for, highlight, isolate, safe_link
 from . import api
 from . import chart as charts
 from .tester import MAX_TEXT, TestResult
@@ -30,8 +33,24 @@ ALERTS_PER_PAGE = 20
 OUTBOX_STATUSES = ("dead", "failed", "pending")  # what needs a look; sent ones are in the JSON API
 
 
+LIST_TEXT = 200  # characters of a title in a list; the alerts page has all of it
+LIST_ERROR = 300  # characters of an error message in a table; the tooltip and the JSON API have all of it
+
+
 def _esc(value: object) -> Markup:
     return Markup(escape_for("html", "" if value is None else value))
+
+
+def _bdi(value: object) -> Markup:
+    return Markup(isolate("html", "" if value is None else value))
+
+
+def _cut(value: object, limit: int = LIST_TEXT) -> Markup:
+    """Isolated like `bdi`; past `limit` characters cut with an ellipsis, the whole text in a tooltip."""
+    text = clean("" if value is None else value)
+    if len(text) <= limit:
+        return _bdi(text)
+    return Markup('<bdi title="{}">{}…</bdi>').format(text, text[: limit - 1].rstrip())
 
 
 def _span(seconds: float | None) -> str:
@@ -47,7 +66,7 @@ def _span(seconds: float | None) -> str:
 
 
 def _highlight(snippet: Snippet) -> Markup:
-    return Markup(highlight(snippet, "html"))  # every piece of item text escaped inside
+    return Markup("<bdi>" + highlight(snippet, "html") + "</bdi>")  # every piece of item text escaped inside
 
 
 class Pages:
@@ -62,7 +81,9 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(esc=_esc, link=safe_link, highlight=_highlight, local=self._local, span=_span)
+        self.env.filters.update(
+            esc=_esc, bdi=_bdi, cut=_cut, link=safe_link, highlight=_highlight, local=self._local, span=_span
+        )
 
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.app.config.settings.web_timezone)
