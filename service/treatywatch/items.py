@@ -28,7 +28,7 @@ ELLIPSIS = "…"
 _TAGS = re.compile(r"<[^<>]+>")
 _SPACE = re.compile(r"\s+")
 # Numeric references longer than any code point: html.unescape raises ValueError past 4,300 digits (int's limit).
-_LONG_CHARREF = re.compile(r"&#(?:([xX])([0-9a-fA-F]{7,})|([0-9]{8,}))")
+_LONG_CHARREF = re.compile(r"&#(?:([xX])([0-9a-fA-F]{7,})|([0-9]{8,}));?")
 # Invisible characters that have no place in a headline and change what a reader sees: bidirectional embeddings,
 # overrides, isolates and marks (U+202E turns "exe.png" into "gnp.exe" on screen), the zero-width space, word joiner
 # and invisible operators, the soft hyphen (it also splits a word in two for matching), the BOM, deprecated format
