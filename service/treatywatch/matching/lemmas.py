@@ -37,19 +37,32 @@ def default_cache_dir() -> Path:
     return Path(base) / "treatywatch"
 
 
+# Lookups remembered per language: simplemma asks for the same few keys many times per word (the word, its other
+# case, again from each strategy), and a German compound's splits ask for overlapping parts. Cleared when full.
+LOOKUP_MEMO_SIZE = 50_000
+
+
 class _SqliteMapping(DecodedStrMapping):
     """Read-only form → lemma lookups on one language's file."""
 
-    __slots__ = ("_conn", "_lock")
+    __slots__ = ("_conn", "_lock", "_memo")
 
     def __init__(self, path: Path) -> None:
         self._conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
+        self._memo: dict[str, str | None] = {}
 
     def _lookup(self, key: str) -> str | None:
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
         with self._lock:
             row = self._conn.execute("SELECT v FROM d WHERE k = ?", (key.encode(),)).fetchone()
-        return row[0].decode() if row else None
+            if len(self._memo) >= LOOKUP_MEMO_SIZE:
+                self._memo.clear()
+            value = self._memo[key] = row[0].decode() if row else None
+        return value
 
     def __iter__(self) -> Iterator[str]:
         with self._lock:

@@ -55,6 +55,13 @@ DE_PARTICLES = frozenset(
     "ab an auf aus bei ein fest fort her hin los mit nach vor weg zu zurück zusammen auseinander heraus".split()
 )
 DE_PARTICLE_REACH = 12  # tokens back from the particle to its verb
+# Tokens longer than this are read as their literal (folded) text only: never lemmatised, stemmed, decompounded or
+# cached. Decompounding tries a split at every character and looks each part up, so its cost grows with the square
+# of the token (3,000 characters took 5 s, 20,000 over a minute). The longest words in the dictionaries we read are
+# German compounds of 40 to 60 letters (Rindfleischetikettierungsüberwachungsaufgabenübertragungsgesetz: 63); a
+# longer token is a URL, a hash, base64 or an attack. A term word that long keys the same literal way, so it still
+# matches itself.
+MAX_TOKEN_CHARS = 64
 
 
 def date_pattern() -> re.Pattern[str]:
@@ -76,6 +83,8 @@ def date_pattern() -> re.Pattern[str]:
 
 def fold(text: str) -> str:
     """Lower case, accents dropped (é→e, ё→е) but й kept: the form every comparison uses."""
+    if text.isascii():
+        return text.lower()  # nothing to decompose: most words, at a fraction of the cost
     text = text.lower().replace("й", _SHORT_I)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
@@ -120,6 +129,8 @@ class Analyzer:
     def fold(self, word: str) -> str:
         folded = self._fold_cache.get(word)
         if folded is None:
+            if len(word) > MAX_TOKEN_CHARS:
+                return fold(word)  # a cache of long tokens would hold whole hostile texts
             if len(self._fold_cache) > self._cache_size:
                 self._fold_cache.clear()
             folded = self._fold_cache[word] = fold(word)
@@ -130,6 +141,8 @@ class Analyzer:
 
     def lemmas(self, lang: str, word: str) -> tuple[tuple[str, ...], bool]:
         """The word's dictionary forms in `lang` (folded) and whether the dictionary knows the word."""
+        if len(word) > MAX_TOKEN_CHARS:
+            return (fold(word),), False
         if lang == "ru":
             parses = self._morph.parse(word)
             best = parses[0].score if parses else 0.0
@@ -141,21 +154,27 @@ class Analyzer:
                 if p.tag.POS in _RU_VERB_TAGS
             )
             return tuple(dict.fromkeys(forms + roots)) or (fold(word),), any(p.is_known for p in parses)
-        for candidate in (word, word.lower(), word.capitalize()):
+        for candidate in dict.fromkeys((word, word.lower(), word.capitalize())):
             if self._lemmas.is_known(candidate, lang):
                 return (fold(self._lemmas.lemmatize(candidate, lang)),), True
         return (fold(word),), False
 
     def word_keys(self, lang: str, word: str, *, with_stem: bool) -> tuple[str, ...]:
         """Keys of one word read in one language; the stem is added when asked or when the word is unknown."""
+        return self._keys_known(lang, word, with_stem)[0]
+
+    def _keys_known(self, lang: str, word: str, with_stem: bool) -> tuple[tuple[str, ...], bool | None]:
+        """word_keys, and whether the dictionary knows the word (None: numbers, not looked up)."""
         w = fold(word)
         if w.isdigit():
-            return ("#" + w,)
+            return ("#" + w,), None
+        if len(word) > MAX_TOKEN_CHARS:
+            return (f"{lang}:{w}",), False
         forms, known = self.lemmas(lang, word)
         keys = [f"{lang}:{f}" for f in forms]
         if with_stem or not known or lang != "ru":
             keys.append(self._stem(lang, word))
-        return tuple(dict.fromkeys(keys))
+        return tuple(dict.fromkeys(keys)), known
 
     def term_keys(self, lang: str | None, word: str) -> frozenset[str]:
         """Every key a term word is indexed under: its lemmas and its stem, in the term's language (a Latin word
@@ -172,6 +191,9 @@ class Analyzer:
 
     def keys(self, word: str, lang: str | None = None) -> tuple[str, ...]:
         """Every key a document token can match, cached by word and item language."""
+        if len(word) > MAX_TOKEN_CHARS:
+            literal = (k for lg in languages_of(word, lang) for k in self.word_keys(lg, word, with_stem=False))
+            return tuple(dict.fromkeys(literal))  # cheap, and not cached
         cache_key = (lang, word)
         cached = self._cache.get(cache_key)
         if cached is not None:
@@ -186,16 +208,20 @@ class Analyzer:
 
     def compound_keys(self, word: str, wanted: frozenset[str] | set[str]) -> tuple[str, ...]:
         """German compounds: keys of the head and the modifier that some term knows (Militärabkommen → Abkommen,
-        Militär). Tried only on long words none of whose own keys a term knows; the caller caches the result."""
+        Militär). Tried only on words of DE_COMPOUND_MIN to MAX_TOKEN_CHARS letters none of whose own keys a term
+        knows; the caller caches the result. Each split looks its head up once: at most MAX_TOKEN_CHARS lookups."""
         w = word.lower()
-        if len(w) < DE_COMPOUND_MIN:
+        if not DE_COMPOUND_MIN <= len(w) <= MAX_TOKEN_CHARS:
             return ()
         found: list[str] = []
         for i in range(DE_PART_MIN, len(w) - DE_PART_MIN + 1):
-            head_keys = self.word_keys("de", w[i:], with_stem=False)
+            part = w[i:]
+            head_keys, known = self._keys_known("de", part, with_stem=False)
             head = [k for k in head_keys if k in wanted]
+            if not head and (known is None or part.capitalize().lower() != part):
+                known = self.lemmas("de", part.capitalize())[1]  # a number, or ß (its capital is not one letter)
             # a head no term knows still makes a compound when the dictionary knows it: Militär|bereich
-            if not head and (len(w) - i < DE_HEAD_MIN or not self.lemmas("de", w[i:].capitalize())[1]):
+            if not head and (len(part) < DE_HEAD_MIN or not known):
                 continue
             modifier = w[:i]
             mods = [modifier] + [modifier[: -len(link)] for link in DE_LINKS if modifier.endswith(link)]
