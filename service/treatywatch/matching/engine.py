@@ -11,14 +11,14 @@ from babel import Locale
 
 from ..config.models import Config, TermSet
 from ..errors import QueryError
-from ..items import Item
+from ..items import SUMMARY_MAX_CHARS, TITLE_MAX_CHARS, Item
 from . import query as q
 from .agreements import CompiledAgreement, EntityHits, assess, era, mark_subjects
 from .compiled import CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix, CUnlessNear
 from .doc import Doc
 from .explain import Hit, Match, place_hits, snippet
 from .modality import Cues, cue_lists, talk_positions
-from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, Analyzer, fold, is_cyrillic
+from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, MAX_TOKEN_CHARS, Analyzer, fold, is_cyrillic
 
 DOC_CACHE_SIZE = 500_000  # words; a few tens of MB at most, cleared when full
 # CLDR territory codes that are not states (the EU, the euro area, the UN, the world's regions, pseudo-locales)
@@ -267,7 +267,7 @@ class Watchlist:
         word no term knows is tried as a compound (Militärabkommen → Abkommen, Militär)."""
         vocab = self._vocabulary
         keys = tuple(k for k in self.analyzer.keys(word, lang) if k in vocab or k.startswith("#"))
-        if not keys and lang in (None, "de") and not is_cyrillic(word):
+        if not keys and lang in (None, "de") and len(word) <= MAX_TOKEN_CHARS and not is_cyrillic(word):
             keys = self.analyzer.compound_keys(word, vocab)
         if self._prefixes:
             folded = self.analyzer.fold(word)
@@ -275,8 +275,13 @@ class Watchlist:
         return keys
 
     def _join_separable(self, doc: Doc) -> None:
-        """German separable verbs: "setzt das Abkommen aus" gives the verb's position the keys of aussetzen."""
+        """German separable verbs: "setzt das Abkommen aus" gives the verb's position the keys of aussetzen.
+        Each word before a particle and each particle+lemma pair is analysed once per item: a text of particles
+        would otherwise analyse every word DE_PARTICLE_REACH times. A token too long for a verb is passed over."""
         vocab = self._vocabulary
+        forms_of: dict[str, tuple[str, ...]] = {}
+        joined_of: dict[tuple[str, str], tuple[str, ...]] = {}
+        additions: dict[int, tuple[str, ...]] = {}
         for p, raw in enumerate(doc.words):
             if raw not in _PARTICLE_FORMS:
                 continue
@@ -285,20 +290,31 @@ class Watchlist:
                 other = doc.words[back]
                 if not other:
                     break
-                if other.isdigit() or is_cyrillic(other):
+                if other.isdigit() or len(other) > MAX_TOKEN_CHARS or is_cyrillic(other):
                     continue
-                forms, _ = self.analyzer.lemmas("de", other)
-                joined = tuple(
-                    k
-                    for f in forms
-                    for k in self.analyzer.word_keys("de", word + f, with_stem=False)
-                    if k in vocab and not k.startswith("#")
-                )
+                forms = forms_of.get(other)
+                if forms is None:
+                    forms = forms_of[other] = self.analyzer.lemmas("de", other)[0]
+                joined: tuple[str, ...] = ()
+                for f in forms:
+                    keys = joined_of.get((word, f))
+                    if keys is None:
+                        keys = joined_of[(word, f)] = tuple(
+                            k
+                            for k in self.analyzer.word_keys("de", word + f, with_stem=False)
+                            if k in vocab and not k.startswith("#")
+                        )
+                    joined += keys
                 if joined:
-                    doc.add_keys(back, joined)
+                    additions[back] = additions.get(back, ()) + joined
+        if additions:
+            doc.add_keys(additions)
 
     # -- matching --------------------------------------------------------------------------------------------
     def doc(self, title: str, summary: str = "", lang: str | None = None) -> Doc:
+        """The item's index. make_item caps the fields; an item that did not pass through it (stored before the
+        caps) is held to them here too, so no text makes matching longer than the caps allow."""
+        title, summary = title[:TITLE_MAX_CHARS], summary[:SUMMARY_MAX_CHARS]
         lang = lang if lang in LANGUAGES else None
         cache = self._doc_keys.setdefault(lang, {})
         if len(cache) > DOC_CACHE_SIZE:
