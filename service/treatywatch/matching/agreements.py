@@ -164,10 +164,14 @@ def _party_reason(
 
 
 def _lead_end(doc: Doc) -> int:
-    """The last position of the summary's first sentence: with the title, where a report says what it is about."""
+    """The last position of the summary's first sentence: with the title, where a report says what it is about.
+    The first sentence end is found once (searching from the start before every word was quadratic)."""
     text = doc.summary
+    end = _SENTENCE_END.search(text)
+    if end is None:
+        return doc.length
     for i, m in enumerate(TOKEN.finditer(text)):
-        if i and _SENTENCE_END.search(text, 0, m.start()):
+        if i and m.start() >= end.end():
             return doc.summary_start + i - 1
     return doc.length
 

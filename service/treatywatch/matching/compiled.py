@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from .doc import Doc
@@ -33,6 +34,24 @@ def _rest_at(
 def gap(a: Hit, b: Hit) -> int:
     """Words between two hits (0 when they touch or overlap)."""
     return max(b.start - a.end, a.start - b.end, 0)
+
+
+def near_any(hits: list[Hit], others: list[Hit], distance: int) -> set[Hit]:
+    """The hits with at least one of `others` within `distance` (gap): others sorted by start, with the furthest
+    end reached so far, so each hit is one binary search, not a comparison with every other (quadratic on an item
+    that repeats its terms)."""
+    ranked = sorted(others, key=lambda h: h.start)
+    starts = [h.start for h in ranked]
+    reach: list[int] = []
+    for h in ranked:
+        reach.append(max(h.end, reach[-1]) if reach else h.end)
+    out: set[Hit] = set()
+    for h in hits:
+        # an other is near when it starts at most `distance` after h ends and ends at most `distance` before h starts
+        i = bisect_right(starts, h.end + distance)
+        if i and reach[i - 1] >= h.start - distance:
+            out.add(h)
+    return out
 
 
 @dataclass(frozen=True)
@@ -181,12 +200,9 @@ class CNear:
         if not left or not right:
             return None
         # every hit that has a partner within the distance, each once: pairs would multiply along a NEAR chain
-        near: dict[Hit, None] = {}
-        for a in dict.fromkeys(left):
-            for b in dict.fromkeys(right):
-                if gap(a, b) <= self.distance:
-                    near[a] = None
-                    near[b] = None
+        lefts, rights = list(dict.fromkeys(left)), list(dict.fromkeys(right))
+        near_left, near_right = near_any(lefts, rights, self.distance), near_any(rights, lefts, self.distance)
+        near = dict.fromkeys([a for a in lefts if a in near_left] + [b for b in rights if b in near_right])
         return list(near) or None
 
     def triggers(self) -> frozenset[str] | None:
@@ -209,7 +225,8 @@ class CUnlessNear:
         vetoes = self.veto.eval(doc, None)
         if not vetoes:
             return hits
-        kept = [h for h in hits if all(gap(h, v) > self.reach for v in vetoes)]
+        vetoed = near_any(hits, vetoes, self.reach)
+        kept = [h for h in hits if h not in vetoed]
         return kept or None
 
     def triggers(self) -> frozenset[str] | None:

@@ -67,11 +67,9 @@ class Match:
 
     def why(self) -> str:
         """One line: each distinct term that hit, with the words it hit, then the agreements concerned."""
-        seen: dict[str, list[str]] = {}
+        seen: dict[str, dict[str, None]] = {}
         for h in self.hits:
-            words = seen.setdefault(h.label, [])
-            if h.text not in words:
-                words.append(h.text)
+            seen.setdefault(h.label, {})[h.text] = None  # a dict keeps the order without a search per hit
         parts = [f"{label} «{'», «'.join(words)}»" for label, words in seen.items()]
         for a in self.agreements:
             parts.append(f"concerns {a.id} ({'; '.join(a.reasons)})")

@@ -69,7 +69,11 @@ def talk_positions(doc: Doc, cues: Cues) -> frozenset[int]:
                 if clause[p] != c and doc.words[p]:
                     break
                 out.add(p)
-    for h in retro:
-        c = clause[h.start]
-        out.update(p for p in range(doc.length) if clause[p] == c)
+    if retro:
+        # the whole clause of each cue: positions by clause once, not a pass over the item per cue
+        members: dict[int, list[int]] = {}
+        for p, c in enumerate(clause):
+            members.setdefault(c, []).append(p)
+        for c in {clause[h.start] for h in retro}:
+            out.update(members[c])
     return frozenset(out)
