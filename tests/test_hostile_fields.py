@@ -175,7 +175,13 @@ def test_epoch_seconds_and_milliseconds_in_a_json_api_are_dates(poll_doc) -> Non
 
 def test_good_dates_near_the_ends_of_the_calendar_are_kept(poll_doc, caplog) -> None:
     caplog.set_level(logging.WARNING)
-    edges = ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T12:00:00+05:00", "2025-12-01", "2025-12-02"]
+    edges: list[object] = [
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T12:00:00+05:00",
+        "2025-12-01",
+        "2025-12-02",
+    ]
     app, r = poll_doc("json-feed", json_feed(edges))
     assert r.error is None
     got = stored(app)

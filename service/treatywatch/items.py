@@ -57,6 +57,9 @@ class Item:
     language: str | None = None
     untitled: bool = False
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # the key this item had before keys stopped holding the feed's URL (sources set it when it differs): a database
+    # written then still knows the item by it, and moves it to the new key at the first poll (store.adopt_keys)
+    legacy_key: str | None = field(default=None, compare=False, hash=False)
 
     @property
     def content_hash(self) -> str:
@@ -155,12 +158,28 @@ def to_utc(value: datetime | None) -> datetime | None:
         return None
 
 
-def identity_key(guid: str | None, link: str | None, title: str, published: datetime | None) -> str:
-    """guid, else canonical link, else a hash of title and date: stable across polls of the same item."""
+def identity_key(
+    guid: str | None, link: str | None, title: str, published: datetime | None, home: str | None = None
+) -> str:
+    """guid as written, else canonical link, else a hash of title and date: stable across polls of the same item.
+
+    `home` is the URL the document was fetched from. A link on that host (a relative one resolved against it, or
+    one the site writes from the Host header it was asked under) is keyed by its path and query only, so the same
+    feed read under another host name or scheme (127.0.0.1 or localhost, http or https, www. or not) gives the
+    same keys. Links to other hosts are keyed whole."""
     if guid and guid.strip():
         return guid.strip()
     if link:
-        return canonical_url(link)
+        url = canonical_url(link)
+        if home:
+            parts, at = urlsplit(url), urlsplit(home)
+            if (
+                parts.scheme in ("http", "https")
+                and parts.hostname
+                and parts.hostname.removeprefix("www.") == (at.hostname or "").removeprefix("www.")
+            ):
+                return urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        return url
     stamp = published.isoformat() if published else ""
     return "sha1:" + hashlib.sha1(f"{title}\0{stamp}".encode()).hexdigest()
 

@@ -204,6 +204,8 @@ class Runner:
         poll of a source is its baseline: matched, stored, but the watches it keeps quiet open nothing."""
         settings = self.config.settings
         cfg = self.config.source(source_id)
+        if adopted := self.store.adopt_keys(source_id, {i.key: i.legacy_key for i in items if i.legacy_key}):
+            log.info("source %s: %d stored items took keys that do not hold the feed's URL", source_id, adopted)
         known = self.store.known_items(source_id, [i.key for i in items])
         changed = [
             (i, known.get(i.key)) for i in items if i.key not in known or known[i.key].content_hash != i.content_hash

@@ -3,7 +3,8 @@
 feedparser spends about 10 ms on a 20-item feed (SAX callbacks through its generic mixin, 0.5 ms an item), which
 was most of a cold poll's CPU. ElementTree (expat in C) reads the same document in well under a millisecond. This
 module reads only what `feed.py` keeps (title, link, summary, dates, guid, language) and reproduces feedparser's
-rules for those fields: whitespace stripped, links and permalink guids joined to the base, the guid standing in for
+rules for those fields: whitespace stripped, links joined to the base (guids stay as written: an item's identity
+must not hold the URL the feed was fetched from; feed.py reads feedparser the same way), the guid standing in for
 a missing link, content copied to the summary when there is none, its UTF-8/Latin-1 and cp1252 repairs, its date
 parser. Anything outside that (ill-formed XML, RSS 1.0/RDF, Atom 0.3, xml:base, XHTML or markup inside a field,
 repeated fields, an element it does not know inside an item) returns None, and the document goes to feedparser,
@@ -116,8 +117,6 @@ def _rss_entry(item: ET.Element, base: str) -> Entry:
             raise _Decline
         permalink = flag == "true"
         guid = _text(guid_el)
-        if permalink and guid:
-            guid = _urljoin(base, guid)
     link: str | None = None
     if "link" in f:
         if f["link"].attrib:
@@ -127,7 +126,7 @@ def _rss_entry(item: ET.Element, base: str) -> Entry:
             link = _urljoin(base, link)
         link = _fix_query(link)
     elif permalink:
-        link = guid
+        link = join(base, guid)
     summary = ""
     if "description" in f:
         summary = _text(f["description"])
@@ -172,10 +171,8 @@ def _atom_entry(entry: ET.Element, base: str) -> Entry:
         if f[f"{ATOM}id"].attrib:
             raise _Decline
         guid = _text(f[f"{ATOM}id"])
-        if guid:
-            guid = _urljoin(base, guid)
         if link is None:
-            link = guid
+            link = join(base, guid)
     title = ""
     if f"{ATOM}title" in f:
         _content_type(f[f"{ATOM}title"])
@@ -192,6 +189,16 @@ def _atom_entry(entry: ET.Element, base: str) -> Entry:
     return Entry(title, link, summary, when, guid, when_text)
 
 
+def document_base(url: str | None) -> str:
+    """The base feedparser resolves a document's references against, from the URL it was fetched from."""
+    return (make_safe_absolute_uri(url) if url else "") or ""
+
+
+def join(base: str, uri: str | None) -> str | None:
+    """A reference resolved as feedparser resolves it (its `_urljoin`: "" for what urllib cannot read)."""
+    return _urljoin(base, uri) if uri else uri
+
+
 def _language(root: ET.Element) -> str | None:
     lang = root.get(XML_LANG, root.get("lang"))
     return lang.replace("_", "-") if lang else None
@@ -205,7 +212,7 @@ def read(text: str, base_url: str | None, max_items: int) -> Feed | None:
         root = ET.fromstring(text.encode("utf-8", errors="replace"))
     except (ET.ParseError, LookupError, ValueError):  # ill-formed, or a declaration naming an unknown encoding
         return None
-    base = (make_safe_absolute_uri(base_url) if base_url else "") or ""
+    base = document_base(base_url)
     try:
         if root.tag == "rss":
             return _rss(root, base, max_items)

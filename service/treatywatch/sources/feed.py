@@ -6,6 +6,7 @@ import io
 import re
 import time
 from typing import ClassVar, Literal
+from urllib.parse import urlsplit
 
 import feedparser
 
@@ -15,6 +16,7 @@ from . import fastfeed
 from .base import MAX_ITEMS_PER_PAGE, Page, Request, Response, SourceConfig
 from .dates import DateFields
 from .encoding import decode, strip_xml_declaration
+from .identity import fetch_independent
 from .safeparse import loads_bounded, refuse_xml_entities
 
 
@@ -72,18 +74,18 @@ def _json_feed(cfg: FeedConfig, response: Response, text: str) -> list[Item]:
         if not isinstance(entry, dict):
             continue
         link = entry.get("url") or entry.get("external_url")
-        items.append(
-            make_item(
-                cfg.id,
-                title=str(entry.get("title") or ""),
-                link=link,
-                summary=str(entry.get("summary") or entry.get("content_text") or entry.get("content_html") or ""),
-                published=dates.text(str(entry.get("date_published") or entry.get("date_modified") or "")),
-                guid=str(entry["id"]) if entry.get("id") not in (None, link) else None,
-                language=language,
-                base_url=response.url,
-            )
+        guid = str(entry["id"]) if entry.get("id") not in (None, link) else None
+        item = make_item(
+            cfg.id,
+            title=str(entry.get("title") or ""),
+            link=link,
+            summary=str(entry.get("summary") or entry.get("content_text") or entry.get("content_html") or ""),
+            published=dates.text(str(entry.get("date_published") or entry.get("date_modified") or "")),
+            guid=guid,
+            language=language,
+            base_url=response.url,
         )
+        items.append(fetch_independent(item, response.url, guid, guid))
     dates.report()
     return items
 
@@ -117,8 +119,15 @@ def read_entries(text: str, base_url: str | None) -> tuple[str | None, list[fast
 
 
 def feedparser_entries(text: str, base_url: str | None) -> tuple[str | None, list[fastfeed.Entry]]:
-    """What feedparser reads: every document the fast path declines (and, in tests, the reference for it)."""
-    parsed = parse_feed_text(text, base_url)
+    """What feedparser reads: every document the fast path declines (and, in tests, the reference for it).
+
+    As in the fast path, links are resolved against the feed's URL and guids are not. feedparser resolves both, so
+    it is not told the URL and links are joined here, as it would join them; only a document with an xml:base
+    (which moves the base of what follows it, and only feedparser reads) is parsed with the URL, and a guid it
+    resolved onto the feed's own origin keeps its path only."""
+    declared = "base=" in text
+    parsed = parse_feed_text(text, base_url if declared else None)
+    base = fastfeed.document_base(base_url)
     # feedparser recovers from most ill-formed XML (bozo); a document it recognised as a feed is one, even
     # empty (the empty-source warning covers that), and one it did not recognise is not
     if not parsed.entries and not parsed.get("version"):
@@ -127,16 +136,26 @@ def feedparser_entries(text: str, base_url: str | None) -> tuple[str | None, lis
     entries = [
         fastfeed.Entry(
             title=e.get("title") or "",
-            link=e.get("link"),
+            link=e.get("link") if declared else fastfeed.join(base, e.get("link")),
             summary=e.get("summary") or e.get("description") or "",
             when=when,
-            guid=e.get("id"),
+            guid=_off_origin(e.get("id"), base) if declared else e.get("id"),
             when_text=when_text,
         )
         for e in parsed.entries[:MAX_ITEMS_PER_PAGE]
         for when, when_text in [_when(e)]
     ]
     return parsed.feed.get("language"), entries
+
+
+def _off_origin(guid: str | None, base: str) -> str | None:
+    """A guid feedparser resolved onto the origin of the feed's URL, without that origin."""
+    if guid and base:
+        parts = urlsplit(base)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if guid.startswith(origin + "/"):
+            return guid[len(origin) :]
+    return guid
 
 
 class FeedSource:
@@ -155,19 +174,22 @@ class FeedSource:
         feed_language, entries = read_entries(text, response.url)
         language = cfg.language or (feed_language or "")[:2].lower() or None
         dates = DateFields(cfg.id)
+        base = fastfeed.document_base(response.url)
         items = []
         for entry in entries:
-            items.append(
-                make_item(
-                    cfg.id,
-                    title=visible(entry.title),
-                    link=entry.link,
-                    summary=visible(entry.summary),
-                    published=dates.parsed(entry.when, entry.when_text),
-                    guid=entry.guid if entry.guid != entry.link else None,
-                    language=language,
-                    base_url=response.url,
-                )
+            guid = entry.guid if entry.guid != entry.link else None
+            item = make_item(
+                cfg.id,
+                title=visible(entry.title),
+                link=entry.link,
+                summary=visible(entry.summary),
+                published=dates.parsed(entry.when, entry.when_text),
+                guid=guid,
+                language=language,
+                base_url=response.url,
             )
+            # before, guids were resolved against the feed's URL, as links are: that is the key a database has
+            resolved = fastfeed.join(base, entry.guid)
+            items.append(fetch_independent(item, response.url, guid, resolved if resolved != entry.link else None))
         dates.report()
         return Page(items)

@@ -13,6 +13,7 @@ from ..items import make_item
 from .base import MAX_ITEMS_PER_PAGE, Page, Request, Response, SourceConfig
 from .dates import DateFields
 from .encoding import decode
+from .identity import fetch_independent
 from .safeparse import refuse_deep_html
 from .selectors import split_attr
 
@@ -101,17 +102,16 @@ class HtmlSource:
             title = values.get("title")
             if not title and not values.get("summary"):
                 continue
-            items.append(
-                make_item(
-                    cfg.id,
-                    title=title,
-                    link=values.get("link"),
-                    summary=values.get("summary"),
-                    published=dates.text(values.get("published")),
-                    guid=values.get("id"),
-                    language=cfg.language,
-                    base_url=base,
-                )
+            item = make_item(
+                cfg.id,
+                title=title,
+                link=values.get("link"),
+                summary=values.get("summary"),
+                published=dates.text(values.get("published")),
+                guid=values.get("id"),
+                language=cfg.language,
+                base_url=base,
             )
+            items.append(fetch_independent(item, response.url, values.get("id"), values.get("id")))
         dates.report()
         return Page(items)

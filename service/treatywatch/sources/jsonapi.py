@@ -11,6 +11,7 @@ from ..items import make_item
 from .base import MAX_ITEMS_PER_PAGE, Page, Request, Response, SourceConfig
 from .dates import DateFields
 from .encoding import decode
+from .identity import fetch_independent
 from .safeparse import loads_bounded
 from .selectors import json_path
 
@@ -45,17 +46,17 @@ class JsonSource:
         items = []
         for record in records[:MAX_ITEMS_PER_PAGE]:
             get = {name: json_path(record, path) for name, path in cfg.fields.items()}
-            items.append(
-                make_item(
-                    cfg.id,
-                    title=str(get.get("title") or ""),
-                    link=str(get["link"]) if get.get("link") else None,
-                    summary=str(get.get("summary") or ""),
-                    published=dates.value(get.get("published")),
-                    guid=str(get["id"]) if get.get("id") is not None else None,
-                    language=cfg.language,
-                    base_url=response.url,
-                )
+            guid = str(get["id"]) if get.get("id") is not None else None
+            item = make_item(
+                cfg.id,
+                title=str(get.get("title") or ""),
+                link=str(get["link"]) if get.get("link") else None,
+                summary=str(get.get("summary") or ""),
+                published=dates.value(get.get("published")),
+                guid=guid,
+                language=cfg.language,
+                base_url=response.url,
             )
+            items.append(fetch_independent(item, response.url, guid, guid))
         dates.report()
         return Page(items)

@@ -118,6 +118,21 @@ class SqlStore(StoreBase):
             out.update({r["key"]: KnownItem(r["id"], r["content_hash"], r["revision"]) for r in rows})
         return out
 
+    def adopt_keys(self, source_id: str, legacy: Mapping[str, str]) -> int:
+        """Items stored under an old key (`legacy`: new key -> old key) take their new key, unless an item has it
+        already; returns how many did. Keys once held the URL a feed was fetched from: without this, a database
+        written then would take every such item for new after an upgrade, and alert on it again."""
+        new_by_old = {old: new for new, old in legacy.items()}
+        found = self.known_items(source_id, list(new_by_old)) if new_by_old else {}
+        if not found:
+            return 0
+        taken = self.known_items(source_id, [new_by_old[old] for old in found])
+        moves = [(new_by_old[old], item.id) for old, item in found.items() if new_by_old[old] not in taken]
+        with self.transaction() as conn:
+            for new, item_id in moves:
+                conn.execute("UPDATE items SET key = ? WHERE id = ?", (new, item_id))
+        return len(moves)
+
     def _write_items(
         self, conn: Tx, changed: list[tuple[Item, KnownItem | None]], now: datetime
     ) -> dict[tuple[str, str], tuple[int, int]]:
