@@ -69,10 +69,15 @@ class Browser:
             os.close(fd)
         self._buffer, self._next, self.loads = b"", 0, 0
         self.session: str | None = None
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        self.call("Page.enable")
-        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        try:
+            target = self.call("Target.createTarget", url="about:blank")["targetId"]
+            self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+            self.call("Page.enable")
+            metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+            self.call("Emulation.setDeviceMetricsOverride", **metrics)
+        except BaseException:
+            self.close()  # no Chromium left running behind a failed start
+            raise
 
     def _message(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
@@ -138,8 +143,9 @@ class Browser:
 
     def close(self) -> None:
         try:
-            self.call("Browser.close")
-            self.proc.wait(10)
+            if self.proc.poll() is None:
+                self.call("Browser.close")
+                self.proc.wait(10)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
