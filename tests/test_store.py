@@ -176,6 +176,25 @@ def test_sqlite_claims_between_processes(tmp_path: Path):
     a.close()
 
 
+def test_sqlite_voids_the_claims_of_a_dead_local_process(tmp_path: Path):
+    """A `poll --once` killed while sending held a claim; the next one on this machine sends at once instead of
+    waiting out the lease. A live process's claim, or another machine's, stands."""
+    import socket
+    import subprocess
+
+    store = Store(tmp_path / "tw.db")
+    _alert_with_delivery(store)
+    [due] = store.due_deliveries(NOW)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    for owner, voided in ((f"{socket.gethostname()}:{gone.pid}:dead", True), (f"elsewhere:{gone.pid}:x", False)):
+        with store.transaction() as tx:
+            tx.execute("UPDATE deliveries SET claimed_by = ?, claim_expires = ? WHERE id = ?",
+                       (owner, "9999-01-01T00:00:00.000000+00:00", due.id))  # fmt: skip
+        assert bool(store.due_deliveries(NOW)) is voided, owner
+    store.close()
+
+
 def test_two_daemons_seeing_one_event_at_once_open_one_alert(pg_url: str, tmp_path: Path):
     """Both plan from the same (empty) view of open alerts and commit together: the second is refused, and its
     redo (the runner's StoreConflict path) joins the first's alert."""

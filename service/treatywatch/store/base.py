@@ -44,6 +44,22 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def owner_alive(owner: str) -> bool:
+    """False only when `owner` names a process of this machine that no longer runs; other machines' are alive
+    as far as we can tell (their claims expire by their lease)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by another user
+        return True
+    return True
+
+
 def ts(value: datetime | None) -> str | None:
     # Fixed width, so that text comparison in SQL is time comparison (on both engines: times are TEXT columns).
     return value.isoformat(timespec="microseconds") if value is not None else None

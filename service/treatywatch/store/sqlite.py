@@ -6,13 +6,15 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from ..errors import QueryError, StoreConflict, StoreError
-from .base import new_owner
+from .base import new_owner, owner_alive
+from .models import Delivery
 from .schema import migrate
 from .store import SqlStore
 
@@ -45,6 +47,22 @@ class Store(SqlStore):
             self.release_deliveries()
         with self._lock:  # never under a thread still using it (that crashes the interpreter)
             self._conn.close()
+
+    def due_deliveries(self, now: datetime) -> list[Delivery]:
+        """Claims of a process of this machine that no longer runs (killed while sending) are void at once: one
+        SQLite file is shared only by processes of one machine, and a restarted daemon should not wait out a
+        dead one's lease."""
+        rows = self._rows("SELECT DISTINCT claimed_by FROM deliveries WHERE claimed_by IS NOT NULL AND claimed_by <> ?",
+                          [self.owner])  # fmt: skip
+        dead = [r["claimed_by"] for r in rows if not owner_alive(r["claimed_by"])]
+        if dead:
+            with self.transaction() as conn:
+                conn.execute(
+                    "UPDATE deliveries SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by IN"
+                    f" ({', '.join('?' * len(dead))})",
+                    dead,
+                )
+        return super().due_deliveries(now)
 
     def checkpoint(self, timeout: float, mode: str = "TRUNCATE") -> bool:
         """Fold the WAL into the database file and truncate it, waiting at most `timeout` seconds (for a writer of
