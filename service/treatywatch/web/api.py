@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 BROKEN_AFTER = 5  # failures in a row after which a source counts as broken (readiness, the console's flag)
 MAX_LIMIT = 200  # a page of the JSON API: bounded, so one request cannot make the server build everything
 MAX_OFFSET = 10_000
-DELIVERY_STATUSES = ("pending", "failed", "dead", "sent")
+DELIVERY_STATUSES = ("pending", "failed", "dead", "sent", "skipped")
 
 
 class BadRequest(Exception):

@@ -139,7 +139,7 @@ class Pages:
             "outbox.html",
             refresh=REFRESH,
             groups=groups,
-            counts={s: counts.get(f"deliveries_{s}", 0) for s in (*OUTBOX_STATUSES, "sent")},
+            counts={s: counts.get(f"deliveries_{s}", 0) for s in (*OUTBOX_STATUSES, "sent", "skipped")},
             token_needed=token_needed,
             allowed=allowed,
             message=message,
