@@ -166,6 +166,21 @@ def test_several_bad_dates_are_reported_in_one_line_per_poll(poll_doc, caplog, k
     assert "source s" in warning and "3 items" in warning and "'31.02.2026'" in warning
 
 
+@pytest.mark.parametrize("kind", ["json", "json-feed", "pravo"])
+def test_an_integer_of_5000_digits_costs_that_field_only(poll_doc, caplog, kind: str) -> None:
+    """CPython refuses to read an integer of more than 4,300 digits (ValueError out of json.loads): the whole
+    response was lost for one field. It is read as a float (inf), which is no date."""
+    caplog.set_level(logging.WARNING)
+    _, document, written = KINDS[kind]
+    dates: list[object] = [written(t) for t in GOOD]
+    body = document(dates).replace(json.dumps(dates[BAD_AT]).encode(), b"1" * 5000, 1)
+    app, r = poll_doc(kind, body)
+    assert r.error is None and r.new == 5
+    assert stored(app) == {f"Item {n}": (None if n == BAD_AT else t) for n, t in enumerate(GOOD)}
+    (warning,) = date_warnings(caplog)
+    assert "source s" in warning
+
+
 def test_epoch_seconds_and_milliseconds_in_a_json_api_are_dates(poll_doc) -> None:
     stamps = [GOOD[0].timestamp(), int(GOOD[1].timestamp() * 1000), GOOD[2].isoformat(), None, 0]
     app, r = poll_doc("json", json_api(stamps))

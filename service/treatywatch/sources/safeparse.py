@@ -12,7 +12,8 @@
   linear pre-scan estimates that sum (a stack of tag names; void and self-closed tags skipped, li/p/td/... closing
   their own kind) and refuses pages past a budget of about 2.5 seconds of lexbor work. Real pages are 20-40 deep.
 - JSON: CPython's decoder recurses per nesting level and raises RecursionError near 1,000 levels; that becomes a
-  ParseError naming the cause instead of a traceback.
+  ParseError naming the cause instead of a traceback. An integer longer than CPython converts (4,300 digits) is
+  read as a float (inf), so one such field costs that field, not the document.
 """
 
 from __future__ import annotations
@@ -58,10 +59,18 @@ def refuse_deep_html(text: str, budget: int = MAX_HTML_WORK) -> None:
         raise ParseError(f"HTML nested too deeply to parse in bounded time ({max(depth)} levels; refused)")
 
 
+# CPython's default limit on int(str) (sys.get_int_max_str_digits); past it, int() raises ValueError
+_INT_DIGITS = 4300
+
+
+def _int(digits: str) -> int | float:
+    return int(digits) if len(digits) <= _INT_DIGITS else float(digits)
+
+
 def loads_bounded(text: str) -> object:
     """json.loads that ends in ParseError, never RecursionError, on deep nesting."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_int)
     except RecursionError as exc:
         raise ParseError("JSON nested too deeply (refused)") from exc
     except json.JSONDecodeError as exc:
