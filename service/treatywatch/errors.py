@@ -68,3 +68,9 @@ class NotFoundError(TreatyWatchError):
     """An id given on the command line names nothing."""
 
     exit_code = 4
+
+
+class FilterError(TreatyWatchError):
+    """A list filter (watch, severity, dates, ...) or a desk action's argument is not one the service takes."""
+
+    exit_code = 2

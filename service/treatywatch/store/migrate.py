@@ -18,6 +18,10 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("alert_reports", "alert_id, item_id"),
     ("deliveries", "id"),
     ("delivery_reports", "delivery_id, item_id"),
+    ("alert_triage", "alert_id"),
+    ("mutes", "kind, target"),
+    ("desk_events", "id"),
+    ("verdicts", "subject"),
 )
 # Columns one engine computes or keeps for itself: never copied.
 ENGINE_ONLY = frozenset({"tsv", "claimed_by", "claim_expires"})

@@ -78,3 +78,52 @@ class Delivery:
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Triage:
+    """Where an alert stands on the desk: its state, who has it, and whether (until when, by whom) it is muted."""
+
+    state: str = "open"  # open | acknowledged | resolved
+    assignee: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    muted_until: datetime | None = None
+    muted_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Mute:
+    kind: str  # alert | watch | agreement | source
+    target: str
+    until: datetime
+    note: str
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class DeskEvent:
+    """One change made on the desk, with who made it and when: the history shown beside an alert."""
+
+    id: int
+    kind: str
+    target: str
+    action: str
+    detail: str
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An analyst's word on an alert, one of its reports, or an item that should have fired a watch."""
+
+    subject: str  # alert:N | report:N:ITEM | miss:ITEM:WATCH
+    alert_id: int | None
+    item_id: int | None
+    watch_id: str
+    verdict: str  # correct | false_alarm | miss
+    note: str
+    actor: str
+    at: datetime

@@ -123,6 +123,12 @@ class PostgresStore(SqlStore):
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StoreError(f"cannot read {self.path}: {redact(str(exc))}") from None
 
+    def _text_condition(self, item_id_sql: str, text: str) -> tuple[str, list[Any]]:
+        """Every word, accents folded as the index is (plainto_tsquery: the filter's text is words, not syntax);
+        lower case here too, since a server in the C locale folds ASCII only."""
+        sql = f"{item_id_sql} IN (SELECT id FROM items WHERE tsv @@ plainto_tsquery('simple', tw_fold(?)))"
+        return sql, [text.lower()]
+
     def search_rows(self, text: str, limit: int) -> list[Row]:
         """websearch_to_tsquery ("phrases", or, -not); a trailing * is a prefix, as in FTS5 (mosc* finds Moscow);
         accents folded on both sides, as FTS5 does (resilie finds résilié)."""
@@ -190,7 +196,7 @@ class PostgresStore(SqlStore):
         tx.execute("DELETE FROM leases")
 
     def _after_copy(self, tx: Tx) -> None:
-        for table in ("items", "alerts", "matches", "deliveries"):
+        for table in ("items", "alerts", "matches", "deliveries", "desk_events"):
             tx.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
             )

@@ -116,6 +116,47 @@ MIGRATIONS: list[str | Step] = [
     ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
     ALTER TABLE deliveries ADD COLUMN claim_expires TEXT;
     """,
+    # 4: the desk's loop: each alert's triage state, mutes of alerts, watches, agreements and sources, the history
+    # of who changed what, and the analysts' verdicts (correct, false alarm, miss)
+    """
+    CREATE TABLE alert_triage (
+        alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),
+        state TEXT NOT NULL DEFAULT 'open',   -- open | acknowledged | resolved
+        assignee TEXT,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL
+    );
+    CREATE TABLE mutes (
+        kind TEXT NOT NULL,                   -- alert | watch | agreement | source
+        target TEXT NOT NULL,
+        ends_at TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        PRIMARY KEY (kind, target)
+    );
+    CREATE TABLE desk_events (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,                   -- alert | watch | agreement | source | item
+        target TEXT NOT NULL,
+        action TEXT NOT NULL,                 -- acknowledge | assign | resolve | reopen | mute | unmute | verdict
+        detail TEXT NOT NULL DEFAULT '',
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX desk_events_target ON desk_events (kind, target, id);
+    CREATE TABLE verdicts (
+        subject TEXT PRIMARY KEY,             -- alert:N | report:N:ITEM | miss:ITEM:WATCH
+        alert_id INTEGER REFERENCES alerts(id),
+        item_id INTEGER REFERENCES items(id),
+        watch_id TEXT NOT NULL,
+        verdict TEXT NOT NULL,                -- correct | false_alarm | miss
+        note TEXT NOT NULL DEFAULT '',
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX verdicts_watch ON verdicts (watch_id);
+    """,
 ]
 
 

@@ -111,6 +111,11 @@ class Store(SqlStore):
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
 
+    def _text_condition(self, item_id_sql: str, text: str) -> tuple[str, list[Any]]:
+        """Every word as an FTS5 phrase (quoted: the filter's text is words, never query syntax)."""
+        words = " ".join('"' + w.replace('"', '""') + '"' for w in text.split())
+        return f"{item_id_sql} IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)", [words]
+
     def search_rows(self, text: str, limit: int) -> list[sqlite3.Row]:
         """FTS5 query syntax (prefix*, "phrases", AND/OR/NOT)."""
         try:

@@ -5,6 +5,7 @@ the engine modules; this is still the only place where the pipeline's tables are
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import fields
 from datetime import datetime, timedelta
@@ -14,10 +15,12 @@ from ..errors import NotFoundError
 from ..items import Item
 from ..matching.explain import match_from_dict, match_to_dict
 from ..notify.routing import DeliverySpec
-from .base import Row, StoreBase, Tx, dt, dt_req, ts
+from .base import Row, Tx, dt, dt_req, ts
 from .models import AlertView, Delivery, KnownItem, ReportView, SourceState, StoredItem
+from .verdicts import VerdictStore
 
 __all__ = ["SqlStore", "dt", "dt_req", "ts"]
+log = logging.getLogger("treatywatch.store")
 
 
 def _item(row: Row) -> Item:
@@ -71,7 +74,7 @@ def _carried(subscriber: str, channel: str) -> str:
     )
 
 
-class SqlStore(StoreBase):
+class SqlStore(VerdictStore):
     """The shared SQL of both engines. Built once by the CLI from settings.database (open_store); passed to the
     runner, daemon, web and commands."""
 
@@ -195,11 +198,14 @@ class SqlStore(StoreBase):
             conn.execute(f"INSERT INTO item_revisions VALUES {values}", params)
         return ids
 
+    def _stored_item(self, r: Row) -> StoredItem:
+        return StoredItem(r["id"], _item(r), r["revision"], dt_req(r["first_seen"]))
+
     def get_item(self, item_id: int) -> StoredItem:
         rows = self._rows("SELECT * FROM items WHERE id = ?", [item_id])
         if not rows:
             raise NotFoundError(f"no item {item_id}")
-        return StoredItem(rows[0]["id"], _item(rows[0]), rows[0]["revision"], dt_req(rows[0]["first_seen"]))
+        return self._stored_item(rows[0])
 
     def items_since(self, since: datetime, source_ids: Iterable[str] | None = None) -> Iterator[StoredItem]:
         sql, params = "SELECT * FROM items WHERE first_seen >= ?", [ts(since)]
@@ -208,12 +214,11 @@ class SqlStore(StoreBase):
             sql += f" AND source_id IN ({', '.join('?' * len(ids))})"
             params += ids
         for r in self._rows(sql + " ORDER BY id", params):
-            yield StoredItem(r["id"], _item(r), r["revision"], dt_req(r["first_seen"]))
+            yield self._stored_item(r)
 
     def search(self, text: str, limit: int = 20) -> list[StoredItem]:
         """The engine's full-text search (FTS5, or PostgreSQL's tsvector); a syntax error is the operator's."""
-        rows = self.search_rows(text, limit)
-        return [StoredItem(r["id"], _item(r), r["revision"], dt_req(r["first_seen"])) for r in rows]
+        return [self._stored_item(r) for r in self.search_rows(text, limit)]
 
     # -- one poll, one transaction ---------------------------------------------------------------------------
     def matches_by_link(self) -> dict[str, dict[str, frozenset[str]]]:
@@ -322,7 +327,11 @@ class SqlStore(StoreBase):
                 self._alert_opened(conn, alert_id, new, now)
                 for report in new.reports:
                     record(report, alert_id)
-                self._queue(conn, alert_id, specs, now)
+                sources = {r.item.source_id for r in new.reports}
+                muted = self.muted_reason(conn, now, None, new.watches, new.agreements, sources)
+                self._queue(conn, alert_id, [] if muted else specs, now)
+                if muted and specs:
+                    log.info("alert %d: nothing queued for %d channels: %s", alert_id, len(specs), muted)
             attached = 0
             for attach, specs in zip(plan.attach, deliveries_for_attach, strict=True):
                 if not record(attach.report, attach.alert_id):
@@ -332,7 +341,13 @@ class SqlStore(StoreBase):
                     "UPDATE alerts SET report_count = report_count + 1, updated_at = ? WHERE id = ?",
                     (ts(now), attach.alert_id),
                 )
-                self._queue(conn, attach.alert_id, specs, now)
+                report = attach.report
+                muted = self.muted_reason(
+                    conn, now, attach.alert_id, report.watch_ids, report.subjects, {report.item.source_id}
+                )
+                self._queue(conn, attach.alert_id, [] if muted else specs, now)
+                if muted and specs:
+                    log.info("alert %d: no follow-up queued for %d channels: %s", attach.alert_id, len(specs), muted)
             return attached
 
     def _before_new_alerts(self, conn: Tx, new: list[NewAlert], now: datetime) -> None:
