@@ -4,14 +4,12 @@ read alike by the store, the JSON API and the command line."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from conftest import local_sources, make_app, tw, write_config
 from treatywatch.alerts import Report, plan_alerts
 from treatywatch.errors import FilterError, NotFoundError
 from treatywatch.filters import DeskFilter
@@ -154,11 +152,11 @@ def test_one_filter_for_alerts_outbox_and_items(store: SqlStore):
     with pytest.raises(FilterError):
         DeskFilter.parse({"since": "last tuesday"}, later)
     rows, total = store.delivery_rows(DeskFilter.parse({"watch": "w1"}, later), later, None, 10)
-    assert total == 2 and sorted(r["alert_id"] for r in rows) == [a1, a3]
+    assert total == 2 and sorted(d.alert_id for d in rows) == [a1, a3]
     rows, total = store.delivery_rows(DeskFilter(source="s2"), later, "sent", 10)
     assert total == 0
     items, total = store.item_rows(DeskFilter(watch="w2"), 10)
-    assert total == 1 and items[0]["title"] == "Россия денонсирует договор"
+    assert total == 1 and items[0].item.title == "Россия денонсирует договор"
     assert store.item_rows(DeskFilter(agreement="no", state="alerted"), 10)[1] == 1
     assert store.item_rows(DeskFilter(state="unmatched"), 10)[1] == 0
 

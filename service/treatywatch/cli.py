@@ -167,12 +167,23 @@ def migrate(source: str, target: str, force: bool) -> None:
 
 
 @cli.command()
+@click.option("--impact", is_flag=True, help="Also: what this configuration would change over the stored items.")
+@click.option("--days", default=30.0, show_default=True, help="--impact: items of the last so many days.")
+@click.option("--current", type=click.Path(path_type=Path, exists=True), default=None,
+              help="--impact: the running configuration (default: the daemon's copy in the state directory).")
+@click.option("--json", "as_json", is_flag=True, help="--impact: " + JSON_HELP)
 @click.pass_context
 @_errors
-def check(ctx: click.Context) -> None:
-    """Validate the configuration (YAML, references, queries, notification URLs) without running."""
+def check(ctx: click.Context, impact: bool, days: float, current: Path | None, as_json: bool) -> None:
+    """Validate the configuration (YAML, references, queries, notification URLs) without running; --impact sets
+    it beside the running one over the stored items (cli_desk.py)."""
     from .app import compile_config
 
+    if impact:
+        from .cli_desk import check_impact
+
+        check_impact(ctx, days, current, as_json)
+        return
     config, watchlist = compile_config(ctx.obj["config_path"])
     click.echo(
         f"OK: {len(config.sources)} sources, {len(config.terms)} term sets, {len(config.entities)} entities, "
@@ -308,7 +319,9 @@ def backtest(ctx: click.Context, watch: str, since: float, as_json: bool) -> Non
 
 
 @cli.command()
-@click.argument("cases", type=click.Path(path_type=Path, exists=True))
+@click.argument("cases", type=click.Path(path_type=Path, exists=True), required=False)
+@click.option("--verdicts", is_flag=True, help="Instead of CASES: the desk's verdicts in the database (cli_desk.py).")
+@click.option("--json", "as_json", is_flag=True, help="--verdicts: one JSON document.")
 @click.option("--min", "minimum", type=float, default=0.0, help="Exit 6 if overall precision or recall is below.")
 @click.option(
     "--watchlist",
@@ -319,13 +332,23 @@ def backtest(ctx: click.Context, watch: str, since: float, as_json: bool) -> Non
 )
 @click.pass_context
 @_errors
-def evaluate(ctx: click.Context, cases: Path, minimum: float, watchlist_file: Path | None) -> None:
+def evaluate(
+    ctx: click.Context, cases: Path | None, verdicts: bool, as_json: bool, minimum: float, watchlist_file: Path | None
+) -> None:
     """Precision and recall of the watchlists on labeled cases, per watch and per language.
 
     CASES is a folder of YAML cases (matched directly), or a dev set: a folder with items.jsonl, which is served
     on loopback as feeds and a portal page and polled through the whole pipeline, with the folder's
-    watchlist.yaml (or --watchlist)."""
+    watchlist.yaml (or --watchlist). --verdicts: on the desk's verdicts instead (the database's labels)."""
     from .app import build_app, compile_config
+
+    if verdicts or cases is None:
+        if not verdicts:
+            raise click.UsageError("give CASES, or --verdicts")
+        from .cli_desk import evaluate_verdicts
+
+        evaluate_verdicts(ctx, minimum, as_json)
+        return
 
     if (cases / "items.jsonl").exists():
         from .devset import run as run_devset
@@ -364,47 +387,6 @@ def search(ctx: click.Context, text: str, limit: int, as_json: bool) -> None:
         return
     for stored in found:
         click.echo(f"#{stored.id} {stored.item.source_id}: {stored.item.title}\n    {stored.item.link}")
-
-
-@cli.command()
-@click.option("--limit", default=20, show_default=True)
-@click.option("--watch", default=None, help="Only alerts this watch fired.")
-@click.option("--since", default=None, callback=_since, help="Only alerts this recent (24h, 7d).")
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
-@click.pass_context
-@_errors
-def alerts(ctx: click.Context, limit: int, watch: str | None, since: float | None, as_json: bool) -> None:
-    """Recent alerts, newest first."""
-    from .views import iso
-
-    app = _app(ctx)
-    start = app.clock() - timedelta(seconds=since) if since is not None else None
-    rows = app.store.recent_alerts(limit, watch, start)
-    if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": a.id,
-                        "title": a.title,
-                        "severity": a.severity,
-                        "watches": a.watches,
-                        "agreements": a.agreements,
-                        "reports": len(a.reports),
-                        "created_at": iso(a.created_at),
-                    }
-                    for a in rows
-                ],
-                ensure_ascii=False,
-                indent=1,
-            )
-        )
-        return
-    for a in rows:
-        click.echo(
-            f"#{a.id} {a.created_at:%Y-%m-%d %H:%M} [{a.severity}] {a.title}  ({len(a.reports)} reports; "
-            f"{', '.join(a.watches)}{'; ' + ', '.join(a.agreements) if a.agreements else ''})"
-        )
 
 
 @cli.command()
@@ -506,6 +488,9 @@ def demo(ctx: click.Context) -> None:
 
     setup_logging(ctx.obj.get("log_level") or "WARNING", ctx.obj.get("log_format") or "text")
     run_demo(ctx.obj["config_path"], echo=click.echo)
+
+
+from . import cli_desk  # noqa: E402, F401  (the desk's commands: alerts, items, triage, mute, verdict, history)
 
 
 def main() -> None:

@@ -278,7 +278,19 @@ class Daemon:
             self.app.watchlist = self.app.runner.watchlist = watchlist
             self.schedule(old)
             log.info("configuration reloaded (%s): %s", reason, summary(old, config))
+            self._remember_applied()
             return True
+
+    def _remember_applied(self) -> None:
+        """Keep a copy of the configuration now running, for `check --impact` (applied.py)."""
+        from .applied import save_applied
+
+        if self.app.config_path is None:
+            return
+        try:
+            save_applied(self.app.config_path, self.app.config.settings.state_dir)
+        except (OSError, ConfigError) as exc:
+            log.warning("could not keep a copy of the running configuration for check --impact: %s", exc)
 
     def run(self, install_signals: bool = True) -> None:
         """Block until stop() or SIGINT/SIGTERM; SIGHUP reloads. Raises StateLockedError when another daemon
@@ -288,6 +300,7 @@ class Daemon:
         ending the process with status 0 once the database is checkpointed: the scheduler's worker threads are
         joined at interpreter exit, so returning would wait on them for good."""
         with self.app.state_lock():
+            self._remember_applied()
             self._serve(install_signals)
             clean = self._shutdown(install_signals)
         if not clean and install_signals:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationError
 
@@ -15,8 +16,12 @@ from .config.common import Strict
 from .config.loader import config_files
 from .config.yamlfile import load_yaml
 from .errors import ConfigError
-from .items import make_item
+from .items import Item, make_item
 from .matching import Watchlist
+
+if TYPE_CHECKING:
+    from .store import SqlStore
+    from .store.verdicts import Label
 
 # Labeled items are news of their day: give them a date so historic years read as such.
 CASE_DATE = datetime(2025, 12, 6, 12, 0, tzinfo=UTC)
@@ -143,4 +148,107 @@ def evaluate(watchlist: Watchlist, cases: list[Case]) -> Report:
                     score.fn += 1
         if fired != case.expect:
             report.mistakes.append((case, case.expect - fired, fired - case.expect))
+    return report
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One of the desk's labels beside what the watchlist does with the item now, and why."""
+
+    label: Label
+    title: str
+    source: str
+    fired: bool  # the watch fires on the item with this watchlist
+    why: str  # its explanation when it fires; else what fires instead, or that nothing does
+
+    @property
+    def outcome(self) -> str:
+        """tp (fires, should), fp (fires, should not: a false alarm), fn (silent, should: a miss), tn."""
+        return {(True, True): "tp", (True, False): "fp", (False, True): "fn", (False, False): "tn"}[
+            (self.fired, self.label.fire)
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.label.verdict
+        return {
+            "item_id": self.label.item_id,
+            "watch": self.label.watch_id,
+            "title": self.title,
+            "source": self.source,
+            "verdict": v.verdict,
+            "note": v.note,
+            "by": v.actor,
+            "alert_id": v.alert_id,
+            "fires_now": self.fired,
+            "outcome": self.outcome,
+            "why": self.why,
+        }
+
+
+@dataclass
+class VerdictReport:
+    """Precision and recall of each watch on the desk's own verdicts, with the false alarms and misses it still
+    makes (and the ones it no longer makes: fixed)."""
+
+    judged: list[Judged] = field(default_factory=list)
+    overall: Score = field(default_factory=Score)
+    by_watch: dict[str, Score] = field(default_factory=dict)
+
+    def wrong(self, outcome: str) -> list[Judged]:
+        return [j for j in self.judged if j.outcome == outcome]
+
+    def table(self) -> str:
+        lines = [f"{len(self.judged)} verdicts", f"{'':<28} {'precision':>9} {'recall':>7}  tp  fp  fn"]
+        for name, s in [("overall", self.overall), *((f"watch {k}", v) for k, v in sorted(self.by_watch.items()))]:
+            lines.append(f"{name:<28} {s.precision:>9.3f} {s.recall:>7.3f} {s.tp:>3} {s.fp:>3} {s.fn:>3}")
+        for title, outcome in (("false alarms", "fp"), ("misses", "fn")):
+            rows = self.wrong(outcome)
+            lines.append(f"{title}: {len(rows)}")
+            for j in rows:
+                note = f" ({j.label.verdict.note})" if j.label.verdict.note else ""
+                lines.append(f"  item {j.label.item_id} {j.label.watch_id}: {j.title[:90]}{note}\n    {j.why[:300]}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        def score(s: Score) -> dict[str, Any]:
+            return {"precision": s.precision, "recall": s.recall, "tp": s.tp, "fp": s.fp, "fn": s.fn}
+
+        return {
+            "overall": score(self.overall),
+            "watches": {k: score(v) for k, v in sorted(self.by_watch.items())},
+            "false_alarms": [j.to_json() for j in self.wrong("fp")],
+            "misses": [j.to_json() for j in self.wrong("fn")],
+            "verdicts": [j.to_json() for j in self.judged],
+        }
+
+
+def judge(label: Label, item: Item, watchlist: Watchlist) -> Judged:
+    """The label beside what this watchlist does with the item."""
+    matches = watchlist.match(item)
+    mine = next((m for m in matches if m.watch_id == label.watch_id), None)
+    if mine is not None:
+        why = mine.why()
+    elif matches:
+        why = "does not fire; fires instead: " + "; ".join(f"{m.watch_id}: {m.why()}" for m in matches)
+    else:
+        why = "no watch fires on it"
+    return Judged(label, item.title, item.source_id, mine is not None, why)
+
+
+def evaluate_verdicts(store: SqlStore, watchlist: Watchlist) -> VerdictReport:
+    """Every verdict of the store, judged against this watchlist (the running one, or a candidate)."""
+    report = VerdictReport()
+    known = {w.id for w in watchlist.watches}
+    for label in store.labels():
+        if label.watch_id not in known:
+            continue  # a watch since removed: nothing to score
+        judged = judge(label, store.get_item(label.item_id).item, watchlist)
+        report.judged.append(judged)
+        for score in (report.overall, report.by_watch.setdefault(label.watch_id, Score())):
+            if judged.outcome == "tp":
+                score.tp += 1
+            elif judged.outcome == "fp":
+                score.fp += 1
+            elif judged.outcome == "fn":
+                score.fn += 1
     return report

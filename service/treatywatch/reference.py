@@ -14,7 +14,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from .config.common import Schedule, config_duration
-from .config.models import Agreement, ConfigFile, Entity, Settings, Subscriber, TermSet, Watch
+from .config.models import Agreement, ConfigFile, Entity, Person, Settings, Subscriber, TermSet, Watch
 from .sources.base import SourceConfig
 from .sources.registry import SOURCE_TYPES
 
@@ -109,6 +109,12 @@ def reference() -> str:
         "## settings",
         "",
         *_table(Settings),
+        "",
+        "## settings.people",
+        "",
+        "Each person of `settings.people` (the console's named tokens):",
+        "",
+        *_table(Person),
         "",
         "## sources: keys of every type",
         "",

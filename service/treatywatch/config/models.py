@@ -33,6 +33,31 @@ TimeZone = Annotated[str, AfterValidator(_time_zone)]  # an IANA name, checked w
 DEFAULT_IGNORE_OLDER_THAN = 14 * 86400.0
 
 
+Role = Literal["viewer", "analyst", "operator"]
+ROLE_RANK = {"viewer": 1, "analyst": 2, "operator": 3}
+
+
+class Person(Strict):
+    """Someone who uses the console: a name that every action of theirs is recorded under, and what they may do."""
+
+    name: str = Field(pattern=r"^[\w][\w .@-]{0,63}$", description="Shown in the history beside each change.")
+    role: Role = Field(
+        description="viewer: reads; analyst: also triage (acknowledge, assign, resolve, mute) and verdicts; "
+        "operator: also sources, retries and reloads."
+    )
+    token: SecretStr = Field(
+        description="The secret this person signs in with: write `${ENV_NAME}` and set the variable, never the "
+        "token itself. At least 12 characters."
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, v: SecretStr) -> SecretStr:
+        if len(v.get_secret_value()) < 12:
+            raise ValueError("a token needs at least 12 characters (is its environment variable set?)")
+        return v
+
+
 class Settings(Strict):
     """Service-wide settings; every key has a default, so `settings:` may be left out entirely."""
 
@@ -119,6 +144,12 @@ class Settings(Strict):
         "password). Write `${TREATYWATCH_WEB_READ_TOKEN}` here (or only set that variable). Off a loopback address "
         "every read needs it or web_token (without either, reads from elsewhere are refused); on loopback, none.",
     )
+    people: list[Person] = Field(
+        default_factory=list,
+        description="Named tokens for the console, each with a role (viewer, analyst, operator); every change "
+        "made through the console is recorded with the name. web_token counts as a person named `operator` with "
+        "the operator role, web_read_token as `viewer`.",
+    )
     web_metrics_open: bool = Field(
         default=False,
         description="Serve /metrics without a token on any address, for a Prometheus that sends none; the rest of "
@@ -141,6 +172,17 @@ class Settings(Strict):
         "message and fields such as source, subscriber, watch) for journald, Loki or jq.",
     )
     templates_dir: Path | None = Field(default=None, description="Folder of message templates overriding ours.")
+
+    @field_validator("people")
+    @classmethod
+    def _distinct_people(cls, v: list[Person]) -> list[Person]:
+        names = [p.name for p in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"people: each name once ({', '.join(sorted({n for n in names if names.count(n) > 1}))})")
+        tokens = [p.token.get_secret_value() for p in v]
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("people: two people share a token (each change is recorded under one name)")
+        return v
 
 
 TermLists = dict[str, list[str]]
@@ -270,7 +312,6 @@ class Subscriber(Strict):
         if v is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", v):
             raise ValueError(f"'{v}' is not a range; write HH:MM-HH:MM")
         return v
-
 
 
 class Sections(Strict):

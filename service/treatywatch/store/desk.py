@@ -13,7 +13,7 @@ from ..config.models import SEVERITY_RANK
 from ..errors import FilterError, NotFoundError
 from ..filters import DeskFilter
 from .base import Row, StoreBase, Tx, dt, dt_req, ts
-from .models import DeskEvent, Mute, Triage
+from .models import Delivery, DeskEvent, Mute, StoredItem, Triage
 
 log = logging.getLogger("treatywatch.desk")
 
@@ -37,6 +37,12 @@ def _mute(r: Row) -> Mute:
 
 class DeskStore(StoreBase):
     """Triage, mutes and filters. The text filter is the engine's full-text index (`_text_condition`)."""
+
+    def _delivery(self, r: Row) -> Delivery:
+        raise NotImplementedError  # SqlStore's
+
+    def _stored_item(self, r: Row) -> StoredItem:
+        raise NotImplementedError  # SqlStore's
 
     def _text_condition(self, item_id_sql: str, text: str) -> tuple[str, list[Any]]:
         """SQL true when the item `item_id_sql` holds every word of `text` (case and accents folded)."""
@@ -99,7 +105,7 @@ class DeskStore(StoreBase):
 
     def delivery_rows(
         self, f: DeskFilter, now: datetime, status: str | None, limit: int, offset: int = 0
-    ) -> tuple[list[Row], int]:
+    ) -> tuple[list[Delivery], int]:
         """The outbox's rows whose alert this filter lets through (and of this status), newest first; the total."""
         where, params = self._alert_where(f, now)
         sql = f" FROM deliveries WHERE alert_id IN (SELECT alerts.id FROM alerts WHERE {where})"
@@ -107,7 +113,8 @@ class DeskStore(StoreBase):
             sql += " AND status = ?"
             params = [*params, status]
         total = int(self._rows("SELECT count(*) AS n" + sql, params)[0]["n"])
-        return self._rows("SELECT *" + sql + " ORDER BY id DESC LIMIT ? OFFSET ?", [*params, limit, offset]), total
+        rows = self._rows("SELECT *" + sql + " ORDER BY id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
+        return [self._delivery(r) for r in rows], total
 
     def _item_where(self, f: DeskFilter) -> tuple[str, list[Any]]:
         conds, params = ["1=1"], list[Any]()
@@ -158,13 +165,13 @@ class DeskStore(StoreBase):
             params.append(ts(f.until))
         return " AND ".join(conds), params
 
-    def item_rows(self, f: DeskFilter, limit: int, offset: int = 0) -> tuple[list[Row], int]:
+    def item_rows(self, f: DeskFilter, limit: int, offset: int = 0) -> tuple[list[StoredItem], int]:
         """Stored items this filter lets through, newest first, one page; and the total."""
         where, params = self._item_where(f)
         total = int(self._rows(f"SELECT count(*) AS n FROM items WHERE {where}", params)[0]["n"])
         rows = self._rows(f"SELECT * FROM items WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
                           [*params, limit, offset])  # fmt: skip
-        return rows, total
+        return [self._stored_item(r) for r in rows], total
 
     # -- triage ----------------------------------------------------------------------------------------------
     def _event(self, conn: Tx, kind: str, target: str, action: str, detail: str, actor: str, now: datetime) -> None:

@@ -40,9 +40,6 @@ def _verdict(r: Row) -> Verdict:
 
 
 class VerdictStore(DeskStore):
-    def _stored_item(self, r: Row) -> StoredItem:
-        raise NotImplementedError
-
     def set_verdict(
         self,
         verdict: str,

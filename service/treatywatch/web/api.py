@@ -17,7 +17,9 @@ from urllib.parse import urlencode
 from apscheduler.triggers.cron import CronTrigger
 
 from ..config.policy import age_limit, baseline_status
+from ..desk import triage_json
 from ..errors import StoreError
+from ..filters import ITEM_STATES, DeskFilter
 from ..matching import Match
 from ..matching.explain import match_to_dict
 from ..notify.render import clean, clean_marked
@@ -228,10 +230,37 @@ def last_report(a: AlertView) -> datetime:
 
 
 def alerts_page(app: App, query: Mapping[str, str]) -> tuple[list[AlertView], Page]:
+    """One page of the alerts the query's filter (filters.py: watch, severity, agreement, source, state, assignee,
+    language, since, until, text) lets through, newest first, each with its triage."""
     limit, offset = paging(query)
-    alerts = app.store.recent_alerts(limit, offset=offset)  # newest first
-    total = app.store.counts()["alerts"]
-    return alerts, Page([alert_json(a) for a in alerts], limit, offset, total)
+    now = app.clock()
+    ids, total = app.store.alert_ids(DeskFilter.parse(query, now), now, limit, offset)
+    alerts = [app.store.alert(i) for i in ids]
+    triage = app.store.triage_states(ids, now)
+    rows = [alert_json(a) | {"triage": triage_json(triage[a.id])} for a in alerts]
+    return alerts, Page(rows, limit, offset, total)
+
+
+def items_page(app: App, query: Mapping[str, str]) -> Page:
+    """Stored items through the same filter (state: alerted, quiet, unmatched), newest first."""
+    limit, offset = paging(query)
+    f = DeskFilter.parse(query, app.clock(), ITEM_STATES)
+    found, total = app.store.item_rows(f, limit, offset)
+    shown = [
+        plain(
+            {
+                "id": s.id,
+                "source": s.item.source_id,
+                "title": s.item.title,
+                "link": s.item.link,
+                "language": s.item.language,
+                "published": iso(s.item.published),
+                "first_seen": iso(s.first_seen),
+            }
+        )
+        for s in found
+    ]
+    return Page(shown, limit, offset, total)
 
 
 def deliveries_page(app: App, query: Mapping[str, str]) -> Page:
@@ -239,6 +268,10 @@ def deliveries_page(app: App, query: Mapping[str, str]) -> Page:
     if status is not None and status not in DELIVERY_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(DELIVERY_STATUSES)}, got {status!r}")
     limit, offset = paging(query)
+    f = DeskFilter.parse(query, app.clock())
+    if not f.empty:  # the outbox of the alerts the filter lets through
+        found, total = app.store.delivery_rows(f, app.clock(), status, limit, offset)
+        return Page([delivery_row(d) for d in found], limit, offset, total)
     counts = app.store.counts()
     total = (
         counts.get(f"deliveries_{status}", 0)

@@ -26,14 +26,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import ipaddress
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from ..config.models import Settings
+from ..config.models import ROLE_RANK, Settings
 
 ENV_TOKEN = "TREATYWATCH_WEB_TOKEN"
 ENV_READ_TOKEN = "TREATYWATCH_WEB_READ_TOKEN"
@@ -68,10 +72,108 @@ def configured_token(settings: Settings, env: Mapping[str, str]) -> str | None:
     return _secret(settings.web_token, env, ENV_TOKEN)
 
 
+@dataclass(frozen=True)
+class Credential:
+    """A token and whom it names: a person of settings.people, or `operator` (web_token), `viewer`
+    (web_read_token), or `local` (this machine's user, where no token is asked for)."""
+
+    name: str
+    role: str
+    token: str = ""
+
+    def may(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+LOCAL = Credential("local", "operator")
+
+
+def credentials(settings: Settings, env: Mapping[str, str]) -> list[Credential]:
+    """Every token the console knows, with its name and role."""
+    out = [Credential(p.name, p.role, p.token.get_secret_value()) for p in settings.people]
+    if full := configured_token(settings, env):
+        out.append(Credential("operator", "operator", full))
+    if read := _secret(settings.web_read_token, env, ENV_READ_TOKEN):
+        out.append(Credential("viewer", "viewer", read))
+    return out
+
+
 def read_tokens(settings: Settings, env: Mapping[str, str]) -> list[str]:
-    """Every token that may read: the read token and the full one."""
-    tokens = (_secret(settings.web_read_token, env, ENV_READ_TOKEN), configured_token(settings, env))
-    return [t for t in tokens if t]
+    """Every token that may read: the read token, the full one and every person's."""
+    return [c.token for c in credentials(settings, env)]
+
+
+def identify(given: str | None, known: Sequence[Credential]) -> Credential | None:
+    """Whose token this is, comparing with every one in constant time."""
+    found = None
+    for c in known:
+        if given is not None and hmac.compare_digest(given.encode("utf-8"), c.token.encode("utf-8")):
+            found = c
+    return found
+
+
+SESSION_COOKIE = "tw_session"
+SESSION_HOURS = 12
+
+
+def _session_mac(c: Credential, expires: int) -> str:
+    """Keyed by the person's own token: changing a token ends every session signed with it."""
+    message = f"{c.name}|{expires}".encode()
+    return hmac.new(c.token.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def session_value(c: Credential, now: datetime) -> str:
+    """The console's sign-in cookie: name, expiry and a MAC; the token itself never leaves the form it was typed in."""
+    expires = int(now.timestamp()) + SESSION_HOURS * 3600
+    name = base64.urlsafe_b64encode(c.name.encode("utf-8")).decode("ascii")
+    return f"{name}.{expires}.{_session_mac(c, expires)}"
+
+
+def session(headers: Mapping[str, str], known: Sequence[Credential], now: datetime) -> Credential | None:
+    """Who the request's sign-in cookie names, if it is ours, unexpired and its token unchanged."""
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(headers.get("cookie", ""))
+    except Exception:  # a malformed Cookie header is no session, never a 500
+        return None
+    morsel = jar.get(SESSION_COOKIE)
+    if morsel is None:
+        return None
+    parts = morsel.value.split(".")
+    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) < now.timestamp():
+        return None
+    try:
+        name = base64.urlsafe_b64decode(parts[0]).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    for c in known:
+        if c.name == name and hmac.compare_digest(_session_mac(c, int(parts[1])), parts[2]):
+            return c
+    return None
+
+
+def actor(
+    known: Sequence[Credential],
+    loopback: bool,
+    headers: Mapping[str, str],
+    form_token: str | None,
+    role: str,
+    now: datetime,
+) -> Credential:
+    """Who makes this change, allowed to make it, or Denied. A token is sent as Bearer, in the form's token field
+    or through the sign-in cookie (never HTTP Basic: a browser sends that by itself). Where no token of this role
+    or above exists, a local request may act as `local` (as retries always could)."""
+    check_origin(headers)
+    who = identify(presented_token(headers, form_token), known) or session(headers, known, now)
+    if who is None:
+        if local(loopback, headers) and not any(c.may(role) for c in known):
+            return LOCAL
+        if not any(c.may(role) for c in known):
+            raise Denied(403, f"no token with the {role} role is configured (settings.people) for this address")
+        raise Denied(401, "a valid token is required: sign in, or send Authorization: Bearer <token>")
+    if not who.may(role):
+        raise Denied(403, f"{who.name} is a {who.role}: this needs the {role} role")
+    return who
 
 
 def host_of(headers: Mapping[str, str]) -> str:
@@ -131,8 +233,8 @@ def presented_token(headers: Mapping[str, str], form_token: str | None) -> str |
     return _bearer(headers) or form_token or None
 
 
-def may_read(tokens: Sequence[str], is_local: bool, headers: Mapping[str, str]) -> bool:
-    return is_local or _matches(_bearer(headers) or _basic(headers), tokens)
+def may_read(tokens: Sequence[str], is_local: bool, headers: Mapping[str, str], signed_in: bool = False) -> bool:
+    return is_local or signed_in or _matches(_bearer(headers) or _basic(headers), tokens)
 
 
 def check_read(tokens: Sequence[str], is_local: bool, headers: Mapping[str, str]) -> None:

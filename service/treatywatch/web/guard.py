@@ -19,7 +19,7 @@ from . import auth
 if TYPE_CHECKING:
     from ..config.models import Settings
 
-OPEN = ("/healthz",)  # liveness: the container's HEALTHCHECK, and it tells nothing
+OPEN = ("/healthz", "/login")  # liveness (the container's HEALTHCHECK) and the sign-in form: they tell nothing
 READINESS = ("/readyz", "/health")  # the status for any probe; the reasons for readers only
 
 
@@ -39,14 +39,16 @@ class Guard:
     """Refuses what may not be read; marks the rest in `scope["state"]["reader"]` (may it see private details)."""
 
     def __init__(self, inner: ASGIApp, settings: Callable[[], Settings], tokens: Callable[[], list[str]], *,
-                 loopback: bool) -> None:
+                 loopback: bool, signed_in: Callable[[RequestHeaders], bool] = lambda h: False) -> None:
+        """`signed_in`: the request carries a valid sign-in cookie (auth.session), which reads as its token does."""
         self.inner, self.settings, self.tokens, self.loopback = inner, settings, tokens, loopback
+        self.signed_in = signed_in
 
     def admit(self, method: str, path: str, headers: RequestHeaders) -> bool:
         """Raise auth.Denied, or say whether the request may read."""
         settings = self.settings()
         auth.check_host(self.loopback, headers, auth.public_host(settings))
-        reader = auth.may_read(self.tokens(), auth.local(self.loopback, headers), headers)
+        reader = auth.may_read(self.tokens(), auth.local(self.loopback, headers), headers, self.signed_in(headers))
         if reader or method == "POST" or path in OPEN + READINESS or path.startswith("/static/"):
             return reader
         if path == "/metrics" and settings.web_metrics_open:
