@@ -132,6 +132,8 @@ class App:
     # set by the daemon when a reload failed (the last good config keeps running), cleared by a good one:
     # readiness reports it
     reload_error: str | None = None
+    # set by the daemon: reload the configuration now (the console's "apply" after showing its impact)
+    reloader: Callable[[str], bool] | None = None
 
     def state_lock(self) -> StateLock:
         return StateLock(self.config.settings.state_dir)

@@ -95,6 +95,7 @@ class Daemon:
         self._reloading = threading.Lock()  # SIGHUP and the file check may ask at once
         self._store_away = threading.Event()  # the last poll found the database unreachable (said once)
         self.files = ConfigFiles(app.config_path) if app.config_path is not None else None
+        app.reloader = self.reload  # the console's "apply" (web/deskpages.py), as SIGHUP does
 
     def _guard(self, name: str, fn: Callable[[], object]) -> None:
         """A job's failure is logged and the job runs again next time; it never takes the daemon down.

@@ -173,6 +173,11 @@ class DeskStore(StoreBase):
                           [*params, limit, offset])  # fmt: skip
         return [self._stored_item(r) for r in rows], total
 
+    def alerts_of_item(self, item_id: int) -> list[int]:
+        """The alerts this item is a report of."""
+        rows = self._rows("SELECT alert_id FROM alert_reports WHERE item_id = ? ORDER BY alert_id", [item_id])
+        return [int(r["alert_id"]) for r in rows]
+
     # -- triage ----------------------------------------------------------------------------------------------
     def _event(self, conn: Tx, kind: str, target: str, action: str, detail: str, actor: str, now: datetime) -> None:
         conn.execute(

@@ -72,7 +72,7 @@ def _entry(a: AlertView, tag: str, console: str) -> str:
         f"<entry><id>{tag}/alert/{a.id}</id><title>{_t(f'[{a.severity}] {a.title}')}</title>"
         f"<published>{_time(a.created_at)}</published><updated>{_time(last_report(a))}</updated>"
         + (f'<link rel="alternate" href={quoteattr(link)}/>' if link else "")
-        + (f'<link rel="related" type="text/html" href={quoteattr(console + "/alerts#alert-" + str(a.id))}/>')
+        + (f'<link rel="related" type="text/html" href={quoteattr(console + "/alerts/" + str(a.id))}/>')
         + "".join(f"<category term={quoteattr(clean(w))}/>" for w in a.watches)
         + f"<summary>{_t(why)}</summary>"
         + f'<content type="html">{escape(content)}</content></entry>'

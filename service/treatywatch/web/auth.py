@@ -29,7 +29,7 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from http.cookies import SimpleCookie
@@ -129,8 +129,14 @@ def session_value(c: Credential, now: datetime) -> str:
     return f"{name}.{expires}.{_session_mac(c, expires)}"
 
 
-def session(headers: Mapping[str, str], known: Sequence[Credential], now: datetime) -> Credential | None:
-    """Who the request's sign-in cookie names, if it is ours, unexpired and its token unchanged."""
+def session(
+    headers: Mapping[str, str], known: Sequence[Credential], clock: Callable[[], datetime]
+) -> Credential | None:
+    """Who the request's sign-in cookie names, if it is ours, unexpired and its token unchanged. The clock is
+    read only when there is a cookie to check."""
+    if SESSION_COOKIE not in headers.get("cookie", ""):
+        return None
+    now = clock()
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(headers.get("cookie", ""))
@@ -164,15 +170,15 @@ def actor(
     or through the sign-in cookie (never HTTP Basic: a browser sends that by itself). Where no token of this role
     or above exists, a local request may act as `local` (as retries always could)."""
     check_origin(headers)
-    who = identify(presented_token(headers, form_token), known) or session(headers, known, now)
+    who = identify(presented_token(headers, form_token), known) or session(headers, known, lambda: now)
     if who is None:
         if local(loopback, headers) and not any(c.may(role) for c in known):
             return LOCAL
         if not any(c.may(role) for c in known):
             raise Denied(403, f"no token with the {role} role is configured (settings.people) for this address")
         raise Denied(401, "a valid token is required: sign in, or send Authorization: Bearer <token>")
-    if not who.may(role):
-        raise Denied(403, f"{who.name} is a {who.role}: this needs the {role} role")
+    if not who.may(role):  # 401, as for a wrong token: another one (of a higher role) would do
+        raise Denied(401, f"{who.name} is a {who.role}: this needs a token with the {role} role")
     return who
 
 

@@ -24,11 +24,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import FilterError, NotFoundError
 from ..metrics import CONTENT_TYPE as METRICS_TYPE
 from . import api, auth, tester
 from .atom import FEED_SIZE, alerts_atom
+from .deskpages import DeskPages
 from .guard import Guard
-from .pages import Pages
 
 if TYPE_CHECKING:
     from ..app import App
@@ -148,7 +149,7 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
     `env`: where TREATYWATCH_WEB_TOKEN and TREATYWATCH_WEB_READ_TOKEN are read (the process environment by
     default)."""
     environ = dict(os.environ if env is None else env)
-    pages = Pages(app)
+    pages = DeskPages(app)
 
     def token() -> str | None:
         return auth.configured_token(app.config.settings, environ)  # read per request: a reload may set it
@@ -156,8 +157,16 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
     def readers() -> list[str]:
         return auth.read_tokens(app.config.settings, environ)
 
+    def credentials() -> list[auth.Credential]:
+        return auth.credentials(app.config.settings, environ)
+
     def may_change(request: Request) -> Callable[[str | None], None]:
-        return lambda form_token: auth.check(token(), loopback, request.headers, form_token)
+        """Retries are the operators' (web_token, or a person with the operator role)."""
+
+        def check(form_token: str | None) -> None:
+            auth.actor(credentials(), loopback, request.headers, form_token, "operator", app.clock())
+
+        return check
 
     def may_test(request: Request) -> Callable[[str | None], None]:
         return lambda form_token: auth.check(token(), loopback, request.headers, form_token, readers=readers())
@@ -166,6 +175,12 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
         fields = await read_fields(request, authorize)
         authorize(_text(fields).get("token"))
         return fields
+
+    def view(request: Request) -> DeskPages:
+        """The pages as this request's signed-in person (cookie or Bearer) sees them."""
+        known = credentials()
+        who = auth.session(request.headers, known, app.clock)
+        return pages.seen_by(who or auth.identify(auth.presented_token(request.headers, None), known))
 
     def listing(page: api.Page, request: Request) -> JSONResponse:
         return JSONResponse(page.rows, headers=page.headers(request.url.path, dict(request.query_params)))
@@ -203,7 +218,7 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
         except (TypeError, ValueError):
             ids = []
         if not ids:
-            raise api.BadRequest("ids: a list of dead delivery ids, or \"all\"")
+            raise api.BadRequest('ids: a list of dead delivery ids, or "all"')
         return app.store.retry(ids, app.clock())  # what `treatywatch deliveries retry` does
 
     async def retry_api(request: Request) -> JSONResponse:
@@ -226,33 +241,40 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
     async def tester_page(request: Request) -> HTMLResponse:
         needed = token() is not None
         if request.method != "POST":
-            return HTMLResponse(await run_in_threadpool(pages.tester, needed))
+            return HTMLResponse(await run_in_threadpool(view(request).tester, needed))
         fields = _text(await read_fields(request, may_test(request)))
         shown = {k: v for k, v in fields.items() if k != "token"}  # never echoed back
         try:
             may_test(request)(fields.get("token"))
             result = await run_in_threadpool(run_test, fields)
         except (api.BadRequest, auth.Denied) as exc:
-            body = await run_in_threadpool(pages.tester, needed, shown, None, str(exc), _reader(request))
+            body = await run_in_threadpool(view(request).tester, needed, shown, None, str(exc), _reader(request))
             return HTMLResponse(body, exc.status, headers=_challenge(exc))
-        return HTMLResponse(await run_in_threadpool(pages.tester, needed, shown, result, None, _reader(request)))
+        return HTMLResponse(
+            await run_in_threadpool(view(request).tester, needed, shown, result, None, _reader(request))
+        )
 
     def outbox(request: Request) -> HTMLResponse:
         requeued = request.query_params.get("requeued")
         message = f"Re-queued {int(requeued)} dead deliveries." if requeued and requeued.isdigit() else None
-        allowed = auth.local(loopback, request.headers) or token() is not None
-        return HTMLResponse(pages.outbox(token() is not None, allowed, message))
+        allowed = auth.local(loopback, request.headers)
+        allowed = allowed or any(c.may("operator") for c in credentials())
+        needed = any(c.may("operator") for c in credentials())
+        return HTMLResponse(view(request).outbox(needed, allowed, message, request.query_params))
 
     def on_bad_request(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status", 400)
         headers = _challenge(exc)
         if request.url.path.startswith("/api/") or request.method == "HEAD":
             return JSONResponse({"error": str(exc)}, status, headers=headers)
-        return HTMLResponse(pages.error(status, str(exc), _reader(request)), status, headers=headers)
+        return HTMLResponse(view(request).error(status, str(exc), _reader(request)), status, headers=headers)
+
+    def on_not_found(request: Request, exc: Exception) -> Response:
+        return on_bad_request(request, api.BadRequest(str(exc), 404))
 
     routes = [
-        Route("/", lambda r: HTMLResponse(pages.overview())),
-        Route("/alerts", lambda r: HTMLResponse(pages.alerts(r.query_params))),
+        Route("/", lambda r: HTMLResponse(view(r).overview())),
+        Route("/alerts", lambda r: HTMLResponse(view(r).alerts(r.query_params))),
         Route("/outbox", outbox),
         Route("/outbox/retry", retry_form, methods=["POST"]),
         Route("/tester", tester_page, methods=["GET", "POST"]),
@@ -269,6 +291,18 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
         Route("/api/test", test_api, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    handlers = {api.BadRequest: on_bad_request, auth.Denied: on_bad_request}
+    from .desk import desk_routes  # it takes this module's body reader
+
+    routes[2:2] = desk_routes(app, pages, loopback, credentials, read_fields, JSONResponse)
+    handlers = {
+        api.BadRequest: on_bad_request,
+        auth.Denied: on_bad_request,
+        FilterError: on_bad_request,
+        NotFoundError: on_not_found,
+    }
     console = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
-    return Headers(Guard(console, lambda: app.config.settings, readers, loopback=loopback))
+
+    def signed_in(headers: Mapping[str, str]) -> bool:
+        return auth.session(headers, credentials(), app.clock) is not None
+
+    return Headers(Guard(console, lambda: app.config.settings, readers, loopback=loopback, signed_in=signed_in))
