@@ -410,6 +410,12 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         )
         if s["last_error"]:
             click.echo(f"    last error: {s['last_error']}")
+        if b := s["backlog"]:
+            click.echo(
+                f"    backlog deferred: {b['pages']} page{'s' * (b['pages'] != 1)}, {b['items']} items read since "
+                f"{b['since'][:16].replace('T', ' ')} UTC; the rest comes with the next polls "
+                f"(from page {b['next_page']})"
+            )
 
 
 @cli.group(invoke_without_command=True)

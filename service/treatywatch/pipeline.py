@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -19,7 +20,17 @@ from .matching import Watchlist
 from .metrics import Metrics
 from .notify.routing import route
 from .retry import backoff
-from .sources.base import Request, Response, SourceConfig
+from .sources.base import (
+    Backlog,
+    ListingReader,
+    Page,
+    PagingSource,
+    Reading,
+    Request,
+    Response,
+    SourceConfig,
+    SourceType,
+)
 from .sources.fetch import Fetcher, FetchLimits, Validators
 from .sources.registry import SOURCE_TYPES
 from .store import SourceState, SqlStore
@@ -41,6 +52,8 @@ class PollResult:
     # the source's first successful poll, kept quiet: items that would have alerted without the baseline
     baseline: bool = False
     quieted: int = 0
+    # a paging source's backlog that the page cap deferred to the next polls (None: none left)
+    backlog: Backlog | None = None
 
 
 class Runner:
@@ -85,34 +98,43 @@ class Runner:
         finally:
             self.metrics.fetch_seconds.labels(source_id).observe(time.perf_counter() - started)
 
-    def fetch_items(self, source_id: str, state: SourceState) -> tuple[list[Item], Response | None]:
-        """Fetch and parse every page the source wants; paging stops at the first page holding a known item."""
+    def _parse(
+        self, source_id: str, cfg: SourceConfig, plugin: SourceType, request: Request, response: Response
+    ) -> Page:
+        try:
+            return plugin.parse(cfg, request, response)
+        except SourceError:
+            raise
+        except Exception as exc:  # input the parser never met: this source fails and is retried, not the daemon
+            log.exception("source %s: %s parser failed", source_id, cfg.type)
+            raise ParseError(f"{cfg.type} parser failed: {type(exc).__name__}: {exc}") from exc
+
+    def fetch_items(self, source_id: str, state: SourceState, now: datetime | None = None) -> Reading:
+        """Fetch and parse what the source has new: one request, or for a paging source its head until known
+        items and then the backlog its cursor says is left (`ListingReader`)."""
         cfg = self.config.source(source_id)
         plugin = SOURCE_TYPES[cfg.type]
         limits = self._limits(cfg)
+        validators = Validators(state.etag, state.last_modified)
+        parse = functools.partial(self._parse, source_id, cfg, plugin)
+        if isinstance(plugin, PagingSource):
+            reader = ListingReader(
+                source_id,
+                plugin,
+                cfg,
+                lambda request, conditional: self._fetch(
+                    source_id, request, limits, validators if conditional else None
+                ),
+                parse,
+                lambda keys: self.store.known_items(source_id, keys).keys(),
+            )
+            mark = state.last_success if state.total_items else None  # a gap needs something stored before it
+            return reader.read(state.cursor, mark, now or self.clock())
         request = plugin.first_request(cfg)
-        first = self._fetch(source_id, request, limits, Validators(state.etag, state.last_modified))
+        first = self._fetch(source_id, request, limits, validators)
         if first.status == 304:
-            return [], first
-        response = first
-        items: dict[str, Item] = {}
-        while True:
-            try:
-                page = plugin.parse(cfg, request, response)
-            except SourceError:
-                raise
-            except Exception as exc:  # input the parser never met: this source fails and is retried, not the daemon
-                log.exception("source %s: %s parser failed", source_id, cfg.type)
-                raise ParseError(f"{cfg.type} parser failed: {type(exc).__name__}: {exc}") from exc
-            for item in page.items:
-                items[item.key] = item
-            if page.next_request is None or not page.items:
-                break
-            if self.store.known_items(source_id, [i.key for i in page.items]):
-                break
-            request = page.next_request
-            response = self._fetch(source_id, request, limits)
-        return list(items.values()), first
+            return Reading([], first, None)
+        return Reading(list({i.key: i for i in parse(request, first).items}.values()), first, None)
 
     def poll(self, source_id: str, dry_run: bool = False) -> PollResult:
         """One poll of one source. Never raises for source trouble: it is recorded, logged once and retried."""
@@ -131,7 +153,7 @@ class Runner:
         now = self.clock()
         settings = self.config.settings
         try:
-            items, first = self.fetch_items(source_id, state)
+            reading = self.fetch_items(source_id, state, now)
         except SourceError as exc:
             failures = state.consecutive_failures + 1
             delay = backoff(
@@ -150,11 +172,18 @@ class Runner:
                     )
                 )
             return result
+        items, first, result.backlog = reading.items, reading.first, reading.backlog
         result.items = items
         if dry_run:
             return result
         base_state = replace(
-            state, last_attempt=now, last_success=now, consecutive_failures=0, last_error=None, next_due=None
+            state,
+            last_attempt=now,
+            last_success=now,
+            consecutive_failures=0,
+            last_error=None,
+            next_due=None,
+            cursor=reading.backlog.to_cursor() if reading.backlog else None,
         )
         if first is not None and first.status == 304:
             result.not_modified = True

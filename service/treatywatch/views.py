@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from .config.models import Config
 from .config.policy import baseline_status
+from .sources.base import Backlog
 from .store import Delivery, SourceState
 
 
@@ -38,9 +39,19 @@ def source_rows(config: Config, states: dict[str, SourceState]) -> list[dict]:
                 "total_items": st.total_items if st else 0,
                 "empty_flag": bool(st and st.empty_flag),
                 "baseline": baseline_status(config, src, st.last_success if st else None),
+                "backlog": _backlog(st),
             }
         )
     return rows
+
+
+def _backlog(state: SourceState | None) -> dict | None:
+    """A paging source's backlog that the page cap deferred to the next polls, or None."""
+    try:
+        backlog = Backlog.from_cursor(state.cursor if state else None)
+    except ValueError:
+        return None  # the next poll says so in the log, and drops it
+    return backlog.summary() if backlog else None
 
 
 def delivery_row(d: Delivery) -> dict:

@@ -60,10 +60,12 @@ class PravoConfig(SourceConfig):
 class PravoSource:
     """The Russian official legal portal (publication.pravo.gov.ru) `/api/Documents`, paged until known items."""
 
+    # a PagingSource (sources/base.py): newest first, paged by Index; the runner walks a backlog across polls
+
     name: ClassVar[str] = "pravo"
     config_model: ClassVar[type[SourceConfig]] = PravoConfig
 
-    def _request(self, cfg: PravoConfig, page: int) -> Request:
+    def page_request(self, cfg: PravoConfig, page: int) -> Request:
         params = [
             ("Block", cfg.block),
             ("PageSize", str(cfg.page_size)),
@@ -77,7 +79,10 @@ class PravoSource:
         return Request(str(cfg.url).rstrip("/") + "/api/Documents", tuple(params), page)
 
     def first_request(self, cfg: PravoConfig) -> Request:
-        return self._request(cfg, 1)
+        return self.page_request(cfg, 1)
+
+    def paging(self, cfg: PravoConfig) -> tuple[int, int]:
+        return cfg.page_size, cfg.max_pages
 
     def parse(self, cfg: PravoConfig, request: Request, response: Response) -> Page:
         data = load_json(response)
@@ -111,5 +116,5 @@ class PravoSource:
             )
         dates.report()
         pages = int(data.get("pagesTotalCount") or 1)
-        more = request.page < pages and request.page < cfg.max_pages
-        return Page(items, self._request(cfg, request.page + 1) if more else None)
+        # every page the portal has: the runner reads max_pages of them a poll and walks a backlog across polls
+        return Page(items, self.page_request(cfg, request.page + 1) if request.page < pages else None)
