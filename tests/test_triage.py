@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import Clock, local_sources, make_app, write_config
+from treatywatch import desk
 from treatywatch.alerts import Report, plan_alerts
 from treatywatch.errors import FilterError, NotFoundError
 from treatywatch.filters import DeskFilter
 from treatywatch.items import make_item
+from treatywatch.localserve import FixtureServer, SmtpSink
 from treatywatch.matching.explain import AgreementHit, Match
 from treatywatch.notify.routing import DeliverySpec
 from treatywatch.store import SourceState, SqlStore, open_store
@@ -177,3 +180,30 @@ def test_desk_tables_survive_migrate(store: SqlStore, tmp_path: Path):
         assert len(target.history("alert", str(a))) == 3
     finally:
         target.close()
+
+
+def test_a_muted_agreement_reaches_no_mailbox_and_the_log_says_so(
+    config_dir: Path, tmp_path: Path, http: FixtureServer, smtp: SmtpSink, clock: Clock, caplog
+):
+    """Through the real pipeline and outbox to a real SMTP sink: the desk mutes the Russia–France agreement and
+    the frozen-assets watch; the termination story concerning three agreements, France's among them, and the
+    frozen-assets stories send nothing; the portal's decree on the German agreement does."""
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    write_config(config_dir, f"subscribers:\n  - id: desk\n    notify: ['{smtp.url()}']\n", "subscribers.yaml")
+    app = make_app(config_dir, tmp_path / "state", clock)
+    try:
+        desk.mute(app, "agreement", "ru-fr-1994-military-cooperation", "1d", "alice", "known since Monday")
+        desk.mute(app, "watch", "frozen-assets", "4h", "alice")
+        with caplog.at_level("INFO", logger="treatywatch.store"):
+            for src in app.config.sources:
+                app.runner.poll(src.id)
+        while app.outbox.run_once().sent:
+            pass
+        subjects = [m["subject"] for m in smtp.messages]
+        assert subjects and all("Portugal, France" not in s and "актив" not in s for s in subjects), subjects
+        assert any("Соглашения между Правительством Российской Федерации" in s for s in subjects), subjects
+        assert "agreement ru-fr-1994-military-cooperation muted until" in caplog.text and "by alice" in caplog.text
+        assert "watch frozen-assets muted until" in caplog.text
+        assert app.store.counts()["alerts"] == 5  # muted alerts are still opened and shown, only not sent
+    finally:
+        app.close()
