@@ -125,6 +125,7 @@ class Watchlist:
             )
         self._vocabulary = self._collect_vocabulary()
         self._doc_keys: dict[str | None, dict[str, tuple[str, ...]]] = {}
+        self._joined: dict[tuple[str, str], tuple[str, ...]] = {}  # particle + lemma -> keys (bounded in doc())
         self._index: dict[str, list[int]] = {}
         self._always: list[int] = []
         prefixes: set[str] = set()
@@ -276,11 +277,11 @@ class Watchlist:
 
     def _join_separable(self, doc: Doc) -> None:
         """German separable verbs: "setzt das Abkommen aus" gives the verb's position the keys of aussetzen.
-        Each word before a particle and each particle+lemma pair is analysed once per item: a text of particles
-        would otherwise analyse every word DE_PARTICLE_REACH times. A token too long for a verb is passed over."""
-        vocab = self._vocabulary
+        Each word before a particle is analysed once per item and each particle+lemma pair once while cached: a
+        text of particles would otherwise analyse every word DE_PARTICLE_REACH times. A token too long for a verb
+        is passed over."""
         forms_of: dict[str, tuple[str, ...]] = {}
-        joined_of: dict[tuple[str, str], tuple[str, ...]] = {}
+        pairs: dict[tuple[str, str], tuple[str, ...]] = {}
         additions: dict[int, tuple[str, ...]] = {}
         for p, raw in enumerate(doc.words):
             if raw not in _PARTICLE_FORMS:
@@ -290,25 +291,31 @@ class Watchlist:
                 other = doc.words[back]
                 if not other:
                     break
-                if other.isdigit() or len(other) > MAX_TOKEN_CHARS or is_cyrillic(other):
-                    continue
-                forms = forms_of.get(other)
-                if forms is None:
-                    forms = forms_of[other] = self.analyzer.lemmas("de", other)[0]
-                joined: tuple[str, ...] = ()
-                for f in forms:
-                    keys = joined_of.get((word, f))
-                    if keys is None:
-                        keys = joined_of[(word, f)] = tuple(
-                            k
-                            for k in self.analyzer.word_keys("de", word + f, with_stem=False)
-                            if k in vocab and not k.startswith("#")
-                        )
-                    joined += keys
+                joined = pairs.get((word, other))
+                if joined is None:
+                    joined = pairs[(word, other)] = self._joined_keys(word, other, forms_of)
                 if joined:
                     additions[back] = additions.get(back, ()) + joined
         if additions:
             doc.add_keys(additions)
+
+    def _joined_keys(self, particle: str, other: str, forms_of: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+        """Keys some term knows of the particle joined to the word's lemmas (aus + setzen: aussetzen)."""
+        forms = forms_of.get(other)
+        if forms is None:
+            skip = other.isdigit() or len(other) > MAX_TOKEN_CHARS or is_cyrillic(other)
+            forms = forms_of[other] = () if skip else self.analyzer.lemmas("de", other)[0]
+        joined: tuple[str, ...] = ()
+        for f in forms:
+            keys = self._joined.get((particle, f))
+            if keys is None:
+                keys = self._joined[(particle, f)] = tuple(
+                    k
+                    for k in self.analyzer.word_keys("de", particle + f, with_stem=False)
+                    if k in self._vocabulary and not k.startswith("#")
+                )
+            joined += keys
+        return joined
 
     # -- matching --------------------------------------------------------------------------------------------
     def doc(self, title: str, summary: str = "", lang: str | None = None) -> Doc:
@@ -319,6 +326,8 @@ class Watchlist:
         cache = self._doc_keys.setdefault(lang, {})
         if len(cache) > DOC_CACHE_SIZE:
             cache.clear()
+        if len(self._joined) > DOC_CACHE_SIZE:
+            self._joined.clear()
         doc = Doc(lambda w: self._keys(w, lang), self.analyzer.fold, title, summary, cache, self.analyzer.dates)
         if lang in (None, "de") and not _PARTICLE_FORMS.isdisjoint(doc.words):
             self._join_separable(doc)

@@ -13,7 +13,7 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from importlib.metadata import version
 from pathlib import Path
 
@@ -121,6 +121,21 @@ class Lemmas:
 
     def is_known(self, word: str, lang: str) -> bool:
         return self._lookup.get_lemma(normalize_token(word), lang) is not None
+
+    def first_known(self, candidates: Iterable[str], lang: str) -> str | None:
+        """The first candidate the dictionary knows. simplemma looks a token up as written and in its other case,
+        so a candidate whose two forms were both asked already is known to be absent (`word` after `Word`): half
+        the lookups of a new word, which is what an item of words never seen costs."""
+        asked: set[str] = set()
+        for candidate in candidates:
+            token = normalize_token(candidate)
+            forms = {token, token.lower() if token[:1].isupper() else token.capitalize()}
+            if forms <= asked and "'" not in token and "\u2019" not in token:
+                continue
+            asked |= forms
+            if self._lookup.get_lemma(token, lang) is not None:
+                return candidate
+        return None
 
     def lemmatize(self, word: str, lang: str) -> str:
         return str(self._lemmatizer.lemmatize(word, lang=lang))

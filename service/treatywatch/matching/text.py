@@ -123,6 +123,8 @@ class Analyzer:
         self._cache: dict[tuple[str | None, str], tuple[str, ...]] = {}
         self._fold_cache: dict[str, str] = {}
         self._term_cache: dict[tuple[str | None, str], frozenset[str]] = {}  # terms are few: never cleared
+        # lemmas of parts and neighbours as well as of tokens: compound heads and the verbs before a particle
+        self._lemma_cache: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {}
         self._cache_size = cache_size
         self.dates = date_pattern()
 
@@ -143,6 +145,14 @@ class Analyzer:
         """The word's dictionary forms in `lang` (folded) and whether the dictionary knows the word."""
         if len(word) > MAX_TOKEN_CHARS:
             return (fold(word),), False
+        cached = self._lemma_cache.get((lang, word))
+        if cached is None:
+            if len(self._lemma_cache) > self._cache_size:
+                self._lemma_cache.clear()
+            cached = self._lemma_cache[(lang, word)] = self._lookup_lemmas(lang, word)
+        return cached
+
+    def _lookup_lemmas(self, lang: str, word: str) -> tuple[tuple[str, ...], bool]:
         if lang == "ru":
             parses = self._morph.parse(word)
             best = parses[0].score if parses else 0.0
@@ -154,9 +164,9 @@ class Analyzer:
                 if p.tag.POS in _RU_VERB_TAGS
             )
             return tuple(dict.fromkeys(forms + roots)) or (fold(word),), any(p.is_known for p in parses)
-        for candidate in dict.fromkeys((word, word.lower(), word.capitalize())):
-            if self._lemmas.is_known(candidate, lang):
-                return (fold(self._lemmas.lemmatize(candidate, lang)),), True
+        known = self._lemmas.first_known(dict.fromkeys((word, word.lower(), word.capitalize())), lang)
+        if known is not None:
+            return (fold(self._lemmas.lemmatize(known, lang)),), True
         return (fold(word),), False
 
     def word_keys(self, lang: str, word: str, *, with_stem: bool) -> tuple[str, ...]:
