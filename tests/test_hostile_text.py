@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from conftest import EXAMPLE_CONFIG
 from treatywatch import items
 from treatywatch.app import compile_config
 from treatywatch.items import Item, clean_text, make_item
+from treatywatch.localserve import FixtureServer
 from treatywatch.matching import compiled
 from treatywatch.matching import text as analysis
 from treatywatch.matching.agreements import _lead_end
@@ -41,13 +43,13 @@ class Meter:
 
     STEPS = ("lemmas", "word_keys", "compound_keys")
 
-    def __init__(self, analyzer: Analyzer) -> None:
+    def __init__(self, analyzer: Analyzer, put: Callable[[object, str, object], None] = setattr) -> None:
         self.calls: Counter[str] = Counter()
         self.chars = 0
         self.longest: Counter[str] = Counter()  # the longest word each step was handed
         self.budget = 0
         for name in self.STEPS:
-            setattr(analyzer, name, self._wrap(name, getattr(analyzer, name)))
+            put(analyzer, name, self._wrap(name, getattr(analyzer, name)))
 
     def _wrap(self, name: str, step: Callable) -> Callable:
         def counted(*args: object, **kwargs: object) -> object:
@@ -217,6 +219,27 @@ def test_a_200_kb_title_costs_what_the_caps_allow(metered):
     meter.reset(analysis_budget())
     wl.match(make_item("news", title=title, language="de"))
     assert meter.calls["lemmas"] > 0 and meter.analysed_longest() <= analysis.MAX_TOKEN_CHARS
+
+
+@pytest.mark.timeout(120)  # a hang guard: the old poll hung at 938 MB on a 200 kB title
+def test_a_poll_with_a_giant_title_and_a_giant_token_stores_and_alerts_the_rest(
+    app_with, http: FixtureServer, monkeypatch
+):
+    words = _words(random.Random(4), 200_000, LATIN)
+    token = "".join(random.Random(5).choices(LATIN, k=20_000))
+    titles = [words, token, "Russia terminates military cooperation agreement with France"]
+    entries = "".join(f"<item><title>{t}</title><link>/a/{n}</link></item>" for n, t in enumerate(titles))
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'.encode()
+    http.routes["/feed"] = lambda h: (200, {"Content-Type": "application/rss+xml"}, body)
+    app = app_with(f"  - {{id: s, url: '{http.base}/feed', type: feed, language: en}}\n")
+    meter = Meter(app.watchlist.analyzer, monkeypatch.setattr)
+    meter.reset(3 * analysis_budget())  # three items at most at the caps
+    result = app.runner.poll("s")
+    assert meter.analysed_longest() <= analysis.MAX_TOKEN_CHARS
+    assert result.error is None and result.new == 3 and result.alerts == 1, result
+    kept = {s.item.link[-1]: s.item.title for s in app.store.items_since(datetime(1970, 1, 1, tzinfo=UTC), ["s"])}
+    assert kept["0"].endswith("…") and items.TITLE_MAX_CHARS - 64 < len(kept["0"]) <= items.TITLE_MAX_CHARS
+    assert kept["1"] == token[: items.TITLE_MAX_CHARS - 1] + "…" and kept["2"] == titles[2]
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
