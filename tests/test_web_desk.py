@@ -84,6 +84,7 @@ def test_the_desk_loop_in_chromium(desk, browser: Browser, tmp_path: Path):
     # the alert's own page, from its link; a false alarm with a note
     browser.click(f"#alert-{talk.id} h2 a")
     assert browser.js("location.pathname") == f"/alerts/{talk.id}"
+    assert "<bdi>" not in browser.text() and browser.js("document.querySelectorAll('.snippet mark').length") >= 1
     browser.type("form.verdict-alert input[name=note]", "a threat, not an act")
     browser.click("form.verdict-alert button[value=false-alarm]")
     assert "false alarm recorded" in browser.text()

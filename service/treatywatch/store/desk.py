@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..config.models import SEVERITY_RANK
@@ -250,7 +250,8 @@ class DeskStore(StoreBase):
                 " created_at = excluded.created_at, created_by = excluded.created_by",
                 (kind, target, ts(until), note, ts(now), actor),
             )
-            self._event(conn, kind, target, "mute", f"until {ts(until)}" + (f": {note}" if note else ""), actor, now)
+            said = f"until {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC" + (f": {note}" if note else "")
+            self._event(conn, kind, target, "mute", said, actor, now)
             # what was queued and is now muted, by muted_reason's rules: an alert that only this watch fired, whose
             # reports all came from this source, or that concerns this agreement
             choices: dict[str, tuple[str, list[Any]]] = {
@@ -264,7 +265,7 @@ class DeskStore(StoreBase):
                 ),
             }
             alerts = choices[kind]
-            why = f"muted: {kind} {target} until {ts(until)} by {actor}"
+            why = f"muted: {kind} {target} until {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC by {actor}"
             cur = conn.execute(
                 f"UPDATE deliveries SET status = 'skipped', last_error = ?{self._unclaim} WHERE status IN"
                 f" ('pending', 'failed') AND claimed_by IS NULL AND alert_id IN (SELECT alerts.id FROM alerts"
@@ -310,7 +311,7 @@ class DeskStore(StoreBase):
         running = {(r["kind"], r["target"]): _mute(r) for r in rows}
 
         def said(m: Mute) -> str:
-            return f"{m.kind} {m.target} muted until {ts(m.until)} by {m.created_by}"
+            return f"{m.kind} {m.target} muted until {m.until.astimezone(UTC):%Y-%m-%d %H:%M} UTC by {m.created_by}"
 
         if alert_id is not None and (m := running.get(("alert", str(alert_id)))):
             return said(m)

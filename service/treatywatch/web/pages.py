@@ -66,7 +66,7 @@ def _span(seconds: float | None) -> str:
 
 
 def _highlight(snippet: Snippet) -> Markup:
-    return Markup("<bdi>" + highlight(snippet, "html") + "</bdi>")  # every piece of item text escaped inside
+    return Markup("<bdi>") + highlight(snippet, "html") + Markup("</bdi>")  # every piece of item text escaped inside
 
 
 class Pages:
