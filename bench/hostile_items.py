@@ -25,7 +25,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 DEVSETS = {  # watchlist file -> the source its portal watch names (a stub source makes the file load alone)
     "devset": (REPO / "tests" / "devset" / "watchlist.yaml", "devset-portal"),
-    "devset2": (REPO.parent / "shared" / "devset2" / "watchlist.yaml", "set2-portal"),
+    "devset2": (REPO / "tests" / "devset2" / "watchlist.yaml", "set2-portal"),
 }
 LATIN = "abcdefghijklmnopqrstuvwxyzäöüéèàçñõß"
 CYRILLIC = "абвгдежзийклмнопрстуфхцчшщъыьэюяё"
