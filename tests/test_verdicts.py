@@ -4,7 +4,9 @@ loopback) and the command line."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +20,7 @@ from treatywatch.app import App
 from treatywatch.errors import FilterError, NotFoundError
 from treatywatch.evaluation import evaluate_verdicts
 from treatywatch.items import make_item
-from treatywatch.localserve import FixtureServer
+from treatywatch.localserve import FixtureServer, SmtpSink
 from treatywatch.matching.explain import Match
 from treatywatch.store import SourceState, SqlStore, open_store
 from treatywatch.web.server import StatusServer
@@ -192,4 +194,64 @@ def test_an_evaluation_follows_the_watchlist(store: SqlStore, config_dir: Path, 
         assert judged.outcome == "tp" and "concerns ru-fr-1994-military-cooperation" in judged.why
         assert report.by_watch["agreement-terminated"].recall == 1.0
     finally:
+        app.close()
+
+
+def test_a_verdict_link_in_an_email_is_one_click_for_that_alert_only(
+    config_dir: Path, tmp_path: Path, http: FixtureServer, smtp: SmtpSink, clock: Clock
+):
+    """Through the real SMTP sink and Chromium: the email's link opens the alert with two buttons; opening it
+    records nothing, the click does (as the subscriber); another alert's link, an altered one and an expired one
+    are refused."""
+    from test_web_browser import CHROMIUM, Browser
+
+    if CHROMIUM is None:
+        pytest.skip("needs Debian's chromium package")
+    write_config(config_dir, local_sources(http.base), "sources.yaml")
+    write_config(config_dir, f"subscribers:\n  - id: desk\n    notify: ['{smtp.url()}']\n", "subscribers.yaml")
+    write_config(config_dir, "settings:\n  verdict_link_secret: a-long-link-secret-1\n", "settings.yaml")
+    app = make_app(config_dir, tmp_path / "state", clock)
+    server = StatusServer(app, "127.0.0.1", 0)
+    server.start()
+    base = f"http://127.0.0.1:{server.port}"
+    settings = app.config.settings.model_copy(update={"web_base_url": base + "/"})
+    app.config = app.outbox.config = app.config.model_copy(update={"settings": settings})
+    tab = Browser(tmp_path / "profile-link")
+    try:
+        app.runner.poll("ria-politics")
+        app.runner.poll("euronews-world")
+        while app.outbox.run_once().sent:
+            pass
+        links = {}
+        for mail in smtp.messages:
+            body = mail.get_body(preferencelist=("html",)).get_content()
+            (link,) = (html.unescape(u) for u in re.findall(r'<a href="([^"]*/verdict-link/[^"]*)">', body))
+            links[int(link.split("/verdict-link/")[1].split("?")[0])] = link
+        assert len(links) == len(smtp.messages) >= 2
+        assert "Correct or false alarm? Tell the desk" in smtp.messages[0].get_body(("plain",)).get_content()
+        talk = next(a.id for a in app.store.recent_alerts(10) if a.title.startswith("Медведев"))
+        other = next(i for i in links if i != talk)
+
+        tab.open(links[talk])
+        assert "Медведев" in tab.text() and app.store.verdicts() == []  # opening it says nothing
+        tab.type("form.verdict-link input[name=note]", "a threat")
+        tab.click("form.verdict-link button[value=false-alarm]")
+        assert "false alarm recorded, thank you" in tab.text()
+        (v,) = app.store.verdicts()
+        assert (v.alert_id, v.verdict, v.actor, v.note) == (talk, "false_alarm", "desk (message link)", "a threat")
+
+        token = links[talk].split("?t=")[1]
+        with httpx.Client(base_url=base, timeout=10) as client:
+            foreign = client.get(f"/verdict-link/{other}?t={token}")  # this alert's token on another alert
+            assert foreign.status_code == 403 and "not for this alert" in foreign.text
+            forged = client.post(f"/verdict-link/{other}", data={"t": token, "verdict": "correct"})
+            assert forged.status_code == 403 and len(app.store.verdicts()) == 1
+            altered = token[:-1] + ("0" if token[-1] != "0" else "1")
+            assert client.get(f"/verdict-link/{talk}?t={altered}").status_code == 403
+            clock.advance(days=8)
+            late = client.post(f"/verdict-link/{other}", data={"t": links[other].split("?t=")[1], "verdict": "correct"})
+            assert late.status_code == 403 and "expired" in late.text and len(app.store.verdicts()) == 1
+    finally:
+        tab.close()
+        server.stop()
         app.close()

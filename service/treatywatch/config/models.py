@@ -161,6 +161,13 @@ class Settings(Strict):
         "ids of its entries (tag: URIs, unique across installs) are built from it. Default: the address a "
         "request came to, and this machine's name in the ids.",
     )
+    verdict_link_secret: SecretStr | None = Field(
+        default=None,
+        description="With web_base_url: alert messages carry a link where the reader says correct or false alarm "
+        "in one click, signed with this secret (write `${TREATYWATCH_LINK_SECRET}`), for that alert only and for "
+        "verdict_link_valid. Changing it voids every link sent.",
+    )
+    verdict_link_valid: Duration = Field(default=7 * 86400.0, description="How long a verdict link works.")
     web_timezone: TimeZone = Field(
         default="UTC",
         description="Time zone of the times the console shows (Europe/Paris); the JSON API answers in UTC.",

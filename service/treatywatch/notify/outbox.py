@@ -310,6 +310,16 @@ class Outbox:
         had = self.store.carried_items(d.alert_id, d.subscriber_id, d.channel)
         return alert, had, [r.item_id for r in alert.reports if r.item_id not in had]
 
+    def _verdict_link(self, alert_id: int, subscriber: str) -> str:
+        """A signed link for this alert and subscriber (links.py), when the console's address and a secret are set."""
+        s = self.config.settings
+        if not s.web_base_url or s.verdict_link_secret is None or not s.verdict_link_secret.get_secret_value():
+            return ""
+        from ..links import verdict_url
+
+        secret = s.verdict_link_secret.get_secret_value()
+        return verdict_url(s.web_base_url, secret, alert_id, subscriber, self.clock(), s.verdict_link_valid)
+
     def _compose(self, group: list[Delivery], sub: Subscriber, url: str) -> Composed:
         fmt = preferred_format(url, sub.format)
         carried: dict[int, list[int]] = {}
@@ -319,7 +329,9 @@ class Outbox:
             alert, had, fresh = self._news(d)
             if not fresh:
                 return Composed(None, {}, [d.id])
-            return Composed(self.renderer.alert(alert, fmt, had), {d.id: fresh}, [])
+            return Composed(
+                self.renderer.alert(alert, fmt, had, self._verdict_link(alert.id, sub.id)), {d.id: fresh}, []
+            )
         entries = []
         whole = {d.alert_id: d.id for d in group if d.kind == "alert"}
         for d in group:

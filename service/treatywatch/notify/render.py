@@ -163,9 +163,11 @@ class Renderer:
     def _render(self, name: str, fmt: str, **values: Any) -> str:
         return self.env.get_template(f"{name}.{_EXT[fmt]}.j2").render(fmt=fmt, **values)
 
-    def alert(self, alert: AlertView, fmt: str, carried: frozenset[int] | None = None) -> Message:
+    def alert(
+        self, alert: AlertView, fmt: str, carried: frozenset[int] | None = None, verdict_link: str = ""
+    ) -> Message:
         """An alert; with `carried` (the item ids the channel already received), its follow-up: the other
-        reports in full, those as links."""
+        reports in full, those as links. `verdict_link`: where the reader says correct or false alarm (links.py)."""
         followup = carried is not None
         reports = [r for r in alert.reports if carried is None or r.item_id not in carried]
         earlier = [r for r in alert.reports if carried is not None and r.item_id in carried]
@@ -181,6 +183,7 @@ class Renderer:
             earlier=earlier,
             agreements=list(seen.values()),
             followup=followup,
+            verdict_link=safe_link(verdict_link) if verdict_link else "",
         )
         prefix = f"[{alert.severity.upper()}] " + ("Also reported: " if followup else "")
         return Message(prefix + safe_title(alert.title), body.strip() + "\n", fmt)

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from .. import desk
 from ..evaluation import evaluate_verdicts
 from ..filters import ITEM_STATES
+from ..links import LinkRefused, verify
 from . import api, auth
 from .deskpages import DeskPages
 
@@ -208,6 +209,35 @@ def desk_routes(
     def reload_act(request: Request, fields: Fields, person: auth.Credential) -> str:
         return pages.apply_reload(person.name)
 
+    # -- a message's verdict link (links.py): the token is the credential, for one alert ---------------------------
+    def link_secret() -> str:
+        secret = app.config.settings.verdict_link_secret
+        if secret is None or not secret.get_secret_value():
+            raise auth.Denied(403, "verdict links are off here (settings.verdict_link_secret)")
+        return secret.get_secret_value()
+
+    def link_subscriber(alert_id: int, token: str) -> str:
+        try:
+            return verify(link_secret(), token, alert_id, app.clock())
+        except LinkRefused as exc:
+            raise auth.Denied(403, str(exc)) from None
+
+    def link_page(request: Request) -> HTMLResponse:
+        alert_id, token = alert_of(request), request.query_params.get("t", "")
+        subscriber = link_subscriber(alert_id, token)
+        return html(pages.link_page(alert_id, token, subscriber, request.query_params.get("done")))
+
+    async def link_post(request: Request) -> Response:
+        fields = await read_fields(request, lambda token: None)  # a form; its `t` is checked below
+        alert_id, token = alert_of(request), _str(fields, "t")
+        subscriber = link_subscriber(alert_id, token)
+        said = await run_in_threadpool(
+            desk.verdict, app, _str(fields, "verdict"), f"{subscriber} (message link)", alert_id=alert_id,
+            note=_str(fields, "note"),
+        )  # fmt: skip
+        done = quote(f"{said.verdict.replace('_', ' ')} recorded, thank you")
+        return RedirectResponse(f"/verdict-link/{alert_id}?t={quote(token)}&done={done}", status_code=303)
+
     return [
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
@@ -234,6 +264,8 @@ def desk_routes(
         Route("/evaluation", lambda r: html(pages.seen_by(signed_in(r)).evaluation_page())),
         Route("/impact", impact_page),
         Route("/impact/apply", form("operator", reload_act, lambda r: "/impact"), methods=["POST"]),
+        Route("/verdict-link/{alert_id:int}", link_page),
+        Route("/verdict-link/{alert_id:int}", link_post, methods=["POST"]),
         Route("/api/alerts/{alert_id:int}", alert_api),
         Route("/api/alerts/{alert_id:int}/triage", json_action("analyst", alert_json_after), methods=["POST"]),
         Route("/api/alerts/{alert_id:int}/verdict", json_action("analyst", alert_verdict_json), methods=["POST"]),

@@ -96,6 +96,12 @@ class DeskPages(Pages):
         d = desk.alert_desk(self.app, alert_id)
         return self.render("alert.html", d=d, a=d.alert, user=user, done=done, spans=MUTE_SPANS)
 
+    def link_page(self, alert_id: int, token: str, subscriber: str, done: str | None) -> str:
+        """What a message's verdict link opens: the alert, and one button per verdict (a GET records nothing)."""
+        d = desk.alert_desk(self.app, alert_id)
+        return self.render("verdict_link.html", a=d.alert, token=token, subscriber=subscriber, done=done,
+                           said=d.verdict_on())  # fmt: skip
+
     # -- items -------------------------------------------------------------------------------------------------
     def items_page(self, query: Mapping[str, str]) -> str:
         page = api.items_page(self.app, {"limit": "50"} | dict(query))

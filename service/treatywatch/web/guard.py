@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 OPEN = ("/healthz", "/login")  # liveness (the container's HEALTHCHECK) and the sign-in form: they tell nothing
 READINESS = ("/readyz", "/health")  # the status for any probe; the reasons for readers only
+LINKS = "/verdict-link/"  # a message's verdict link: its signed token is the reader's only credential (links.py)
 
 
 def refusal(exc: auth.Denied, path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -38,8 +39,15 @@ def refusal(exc: auth.Denied, path: str) -> tuple[int, list[tuple[bytes, bytes]]
 class Guard:
     """Refuses what may not be read; marks the rest in `scope["state"]["reader"]` (may it see private details)."""
 
-    def __init__(self, inner: ASGIApp, settings: Callable[[], Settings], tokens: Callable[[], list[str]], *,
-                 loopback: bool, signed_in: Callable[[RequestHeaders], bool] = lambda h: False) -> None:
+    def __init__(
+        self,
+        inner: ASGIApp,
+        settings: Callable[[], Settings],
+        tokens: Callable[[], list[str]],
+        *,
+        loopback: bool,
+        signed_in: Callable[[RequestHeaders], bool] = lambda h: False,
+    ) -> None:
         """`signed_in`: the request carries a valid sign-in cookie (auth.session), which reads as its token does."""
         self.inner, self.settings, self.tokens, self.loopback = inner, settings, tokens, loopback
         self.signed_in = signed_in
@@ -49,7 +57,7 @@ class Guard:
         settings = self.settings()
         auth.check_host(self.loopback, headers, auth.public_host(settings))
         reader = auth.may_read(self.tokens(), auth.local(self.loopback, headers), headers, self.signed_in(headers))
-        if reader or method == "POST" or path in OPEN + READINESS or path.startswith("/static/"):
+        if reader or method == "POST" or path in OPEN + READINESS or path.startswith(("/static/", LINKS)):
             return reader
         if path == "/metrics" and settings.web_metrics_open:
             return False
