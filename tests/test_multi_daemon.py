@@ -301,3 +301,32 @@ def test_burst_through_a_slow_relay_and_a_database_restart_reaches_the_desk_once
             assert p.returncode == 0, logs[n].read_text(errors="replace")[-3000:]
             text = logs[n].read_text(errors="replace")
             assert "Traceback" not in text, text[text.index("Traceback") - 500 :][:3000]
+
+
+@pytest.mark.timeout(120)
+def test_two_one_shot_polls_on_one_database_fetch_each_source_once(pg_url: str, config_dir: Path, tmp_path: Path):
+    """`poll --once` takes leases as the daemon does: two of them at once (or one beside daemons) never fetch a
+    source twice in its interval. Before, each fetched every source (items were still stored once)."""
+    feeds = 8
+    with FixtureServer() as http, WebhookSink() as hook:
+        for i in range(feeds):
+            http.routes[f"/farm/{i}.xml"] = slow_feed(rss(i))
+        farm_config(config_dir, http.base, pg_url, hook.url)
+        text = (config_dir / "farm.yaml").read_text()
+        sources = "".join(f"  - {{id: farm-{i:02d}, type: feed, url: '{http.base}/farm/{i}.xml', every: 60s}}\n"
+                          for i in range(feeds))  # fmt: skip
+        head, _, rest = text.partition("sources:\n")
+        rest = rest[rest.index("  - {id: pravo-government,") :]
+        write_config(config_dir, head + "sources:\n" + sources + rest, "farm.yaml")
+        procs = [
+            subprocess.Popen([sys.executable, "-m", "treatywatch", "--config", str(config_dir), "--state-dir",
+                              str(tmp_path / f"s{n}"), "poll", "--once"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+            for n in range(2)
+        ]  # fmt: skip
+        outs = [p.communicate(timeout=100)[0] for p in procs]
+        assert all(p.returncode == 0 for p in procs), outs
+        fetched = Counter(path for path, _ in http.requests)
+        assert set(fetched) == {f"/farm/{i}.xml" for i in range(feeds)} and max(fetched.values()) == 1, (fetched, outs)
+        assert sum(o.count("skipped, another process is polling it") for o in outs) >= 1, outs
+        assert scalar(pg_url, "SELECT count(*) FROM items") == feeds * (FILLER + 1)

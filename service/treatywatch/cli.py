@@ -224,8 +224,17 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
     ids = [source] if source else [s.id for s in app.config.sources if s.enabled]
     failed = 0
     for sid in ids:
-        app.config.source(sid)
-        r = app.runner.poll(sid, dry_run=dry_run)
+        src = app.config.source(sid)
+        # beside daemons sharing a PostgreSQL database, a one-shot pass takes each source's lease as they do: a
+        # source one of them is polling is skipped, and the others leave this one alone until its next turn
+        if not dry_run and not app.store.claim_source(sid):
+            click.echo(f"{sid}: skipped, another process is polling it")
+            continue
+        try:
+            r = app.runner.poll(sid, dry_run=dry_run)
+        finally:
+            if not dry_run:
+                app.store.release_source(sid, 0.8 * (src.every.seconds or 0.0))
         if r.error:
             failed += 1
             click.echo(f"{sid}: ERROR {r.error}", err=True)
