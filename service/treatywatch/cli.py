@@ -228,7 +228,7 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
         # beside daemons sharing a PostgreSQL database, a one-shot pass takes each source's lease as they do: a
         # source one of them is polling is skipped, and the others leave this one alone until its next turn
         if not dry_run and not app.store.claim_source(sid):
-            click.echo(f"{sid}: skipped, another process is polling it")
+            click.echo(f"{sid}: skipped, another process is polling it or polled it this interval (its lease)")
             continue
         try:
             r = app.runner.poll(sid, dry_run=dry_run)
