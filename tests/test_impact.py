@@ -114,3 +114,36 @@ def test_check_impact_from_the_command_line(config_dir: Path, tmp_path: Path, ht
                             config=candidate, state=state).stdout)  # fmt: skip
     assert as_json["disappear"] == 1 and as_json["flips"][0]["flip"] == "false alarm fixed"
     assert as_json["watches"] == ["frozen-assets"]
+
+
+def test_a_reload_that_loses_a_correct_alert_says_so(polled: App, config_dir: Path, caplog):
+    """The daemon checks every reload against the desk's labeled items: losing an alert called correct is logged
+    and shown on every console page until a reload that loses none; the reload goes ahead all the same."""
+    import httpx
+
+    from treatywatch.daemon import Daemon
+    from treatywatch.web.server import StatusServer
+
+    app = polled
+    council = alert_titled(app, "Avoirs russes")
+    app.store.set_verdict("correct", "alice", app.clock(), alert_id=council)
+    watches = config_dir / "watches.yaml"
+    good = watches.read_text(encoding="utf-8")
+    watches.write_text(good.replace(FROZEN, '"@frozen_assets AND @russia AND NOT conseil"'), encoding="utf-8")
+    daemon = Daemon(app)
+    with caplog.at_level("WARNING", logger="treatywatch.daemon"):
+        assert daemon.reload("test") is True
+    assert (
+        "1 alerts the desk called correct no longer fire: item" in caplog.text
+        and "said correct by alice" in caplog.text
+    )
+    server = StatusServer(app, "127.0.0.1", 0)
+    server.start()
+    try:
+        page = httpx.get(f"http://127.0.0.1:{server.port}/alerts", timeout=10).text
+        assert "The last reload lost alerts the desk called correct" in page
+        watches.write_text(good, encoding="utf-8")
+        assert daemon.reload("test") is True and app.reload_warning is None
+        assert "lost alerts" not in httpx.get(f"http://127.0.0.1:{server.port}/alerts", timeout=10).text
+    finally:
+        server.stop()

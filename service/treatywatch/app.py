@@ -134,6 +134,8 @@ class App:
     reload_error: str | None = None
     # set by the daemon: reload the configuration now (the console's "apply" after showing its impact)
     reloader: Callable[[str], bool] | None = None
+    # set by the daemon when the last reload lost alerts the desk called correct: the console's banner says so
+    reload_warning: str | None = None
 
     def state_lock(self) -> StateLock:
         return StateLock(self.config.settings.state_dir)

@@ -28,6 +28,7 @@ from .config.diff import changes, summary
 from .config.loader import config_files
 from .config.models import Config
 from .errors import ConfigError, StoreError
+from .matching import Watchlist
 from .pipeline import PollResult
 from .web.server import StatusServer
 
@@ -275,12 +276,30 @@ class Daemon:
                 }
             )
             old = self.app.config
+            self._check_verdicts(self.app.watchlist, watchlist)
             self.app.config = self.app.runner.config = self.app.outbox.config = config
             self.app.watchlist = self.app.runner.watchlist = watchlist
             self.schedule(old)
             log.info("configuration reloaded (%s): %s", reason, summary(old, config))
             self._remember_applied()
             return True
+
+    def _check_verdicts(self, current: Watchlist, candidate: Watchlist) -> None:
+        """A reload that makes alerts the desk called correct stop firing says so: in the log and on the console's
+        banner (app.reload_warning), until a reload that loses none. It goes ahead all the same."""
+        from .impact import label_flips
+
+        try:
+            lost = [f for f in label_flips(self.app.store, current, candidate) if f.kind == "correct alert lost"]
+        except StoreError as exc:
+            log.warning("could not check the reload against the desk's verdicts: %s", exc)
+            return
+        if not lost:
+            self.app.reload_warning = None
+            return
+        said = ", ".join(f"item {f.change.item_id} ({f.change.watch}, said correct by {f.by})" for f in lost[:10])
+        self.app.reload_warning = f"{len(lost)} alerts the desk called correct no longer fire: {said}"
+        log.warning("configuration reload: %s", self.app.reload_warning)
 
     def _remember_applied(self) -> None:
         """Keep a copy of the configuration now running, for `check --impact` (applied.py)."""

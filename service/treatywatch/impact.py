@@ -118,6 +118,25 @@ def _fired(watchlist: Watchlist, item: Item, only: list[str] | None) -> dict[str
     return {m.watch_id: m for m in watchlist.match(item, only=only)}
 
 
+def label_flips(store: SqlStore, current: Watchlist, candidate: Watchlist) -> list[Flip]:
+    """Only the desk's labeled items, through both watchlists: what a reload about to happen does to the verdicts
+    (cheap: as many items as verdicts, so the daemon checks every reload)."""
+    out = []
+    for label in store.labels():
+        stored = store.get_item(label.item_id)
+        before = _fired(current, stored.item, [label.watch_id])
+        after = _fired(candidate, stored.item, [label.watch_id])
+        fired, fires = label.watch_id in before, label.watch_id in after
+        kind = FLIPS.get((fired, label.fire, fires))
+        if kind is None:
+            continue
+        why = (after if fires else before)[label.watch_id].why()
+        change = Change(stored.id, stored.item.title, stored.item.source_id, label.watch_id, fires, why)
+        v = label.verdict
+        out.append(Flip(change, kind, v.verdict, v.note, v.actor))
+    return out
+
+
 def impact(
     store: SqlStore,
     current: Watchlist,

@@ -77,6 +77,7 @@ class DeskPages(Pages):
         values.setdefault("filter_values", {})
         values.setdefault("choices", self.choices())
         values.setdefault("user", self.user)
+        values.setdefault("reload_warning", self.app.reload_warning if private else None)
         return super().render(name, private, **values)
 
     # -- sign-in -----------------------------------------------------------------------------------------------
