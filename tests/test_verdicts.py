@@ -255,3 +255,34 @@ def test_a_verdict_link_in_an_email_is_one_click_for_that_alert_only(
         tab.close()
         server.stop()
         app.close()
+
+
+def test_signing_in_gives_a_cookie_that_reads_and_acts_as_its_person(desk):
+    app, client = desk
+    assert client.post("/login", data={"token": "guess"}).status_code == 401
+    r = client.post("/login", data={"token": ALICE, "back": "/alerts"})
+    assert r.status_code == 303 and r.headers["location"] == "/alerts"
+    cookie = r.headers["set-cookie"]
+    assert "tw_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie and ALICE not in cookie
+    assert client.get("/alerts").status_code == 200 and "alice" in client.get("/").text  # off loopback, read
+    alert = app.store.recent_alerts(1)[0].id
+    r = client.post(f"/alerts/{alert}/triage", data={"action": "acknowledge"})
+    assert r.status_code == 303 and app.store.triage_states([alert], app.clock())[alert].updated_by == "alice"
+    evil = client.post(f"/alerts/{alert}/triage", data={"action": "resolve"}, headers={"Origin": "http://evil.example"})
+    assert evil.status_code == 403 and app.store.triage_states([alert], app.clock())[alert].state == "acknowledged"
+    value = client.cookies["tw_session"]
+    client.cookies.clear()
+    client.cookies.set("tw_session", value[:-1] + ("0" if value[-1] != "0" else "1"))  # forged
+    assert client.get("/alerts").status_code == 401
+    client.cookies.clear()
+    client.cookies.set("tw_session", value)
+    assert client.get("/alerts").status_code == 200
+    out = client.post("/logout")
+    assert (
+        out.status_code == 303
+        and 'tw_session=""' in out.headers["set-cookie"]
+        and "Max-Age=0" in out.headers["set-cookie"]
+    )
+    outbox = client.get("/api/deliveries?watch=frozen-assets", headers=bearer(VICTOR))
+    frozen = {a.id for a in app.store.recent_alerts(50) if "frozen-assets" in a.watches}
+    assert outbox.headers["X-Total-Count"] == "3" and {d["alert_id"] for d in outbox.json()} == frozen  # terminal
