@@ -171,6 +171,9 @@ def test_the_cli_triages_mutes_says_and_evaluates(config_dir: Path, tmp_path: Pa
     assert tw("mute", "watch", "nope", config=config_dir, state=state).returncode == 4
     listed = tw("alerts", "--assignee", "bob", config=config_dir, state=state).stdout
     assert f"#{target} " in listed and "[open, bob]" in listed and listed.count("\n#") == 0
+    outbox = json.loads(tw("deliveries", "--watch", "frozen-assets", "--json", config=config_dir, state=state).stdout)
+    assert len(outbox) == 3 and {d["alert_id"] for d in outbox} == {a["id"] for a in alerts}  # terminal, once each
+    assert tw("deliveries", "--since", "5x", config=config_dir, state=state).returncode == 2
     history = tw("history", "alert", str(target), config=config_dir, state=state).stdout
     assert "alice: verdict false alarm: talk" in history and "alice: assign to bob" in history
     out = tw("evaluate", "--verdicts", "--json", config=config_dir, state=state)

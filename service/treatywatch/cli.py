@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cli_filters import filter_options
 from .errors import NotFoundError, TreatyWatchError
+from .filters import ALERT_STATES
 from .items import Item, make_item
 from .logs import setup_logging
 
@@ -429,16 +431,21 @@ def sources(ctx: click.Context, as_json: bool) -> None:
 
 @cli.group(invoke_without_command=True)
 @click.option("--status", type=click.Choice(["pending", "sent", "failed", "dead", "skipped"]), default=None)
+@filter_options(ALERT_STATES)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 @_errors
-def deliveries(ctx: click.Context, status: str | None, as_json: bool) -> None:
-    """The outbox: each delivery's status, attempts and last error."""
+def deliveries(ctx: click.Context, status: str | None, as_json: bool, **kw: Any) -> None:
+    """The outbox: each delivery's status, attempts and last error; the desk's filter picks by alert."""
     if ctx.invoked_subcommand:
         return
+    from .filters import DeskFilter
     from .views import delivery_row
 
-    rows = _app(ctx).store.deliveries(status)
+    app = _app(ctx)
+    picked = DeskFilter.parse(kw, app.clock())
+    found = app.store.delivery_rows(picked, app.clock(), status, 1000)[0] if not picked.empty else None
+    rows = found if found is not None else app.store.deliveries(status)
     if as_json:
         _emit_json([delivery_row(d) for d in rows])
         return

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 
-from .config.models import LANGUAGES, SEVERITY_RANK
 from .errors import FilterError
 
 ALERT_STATES = ("open", "acknowledged", "resolved", "muted")  # muted: an alert mute still running
@@ -61,6 +60,8 @@ class DeskFilter:
         cls, values: Mapping[str, str | None], now: datetime, states: tuple[str, ...] = ALERT_STATES
     ) -> DeskFilter:
         """From a query string or CLI options; blank values are absent. A bad value is a FilterError."""
+        from .config.models import LANGUAGES, SEVERITY_RANK  # here: the CLI's start-up never loads the models
+
         raw = {f.name: (values.get(f.name) or "").strip() or None for f in fields(cls)}
         if raw["severity"] is not None and raw["severity"] not in SEVERITY_RANK:
             raise FilterError(f"severity must be one of {', '.join(SEVERITY_RANK)}, got {raw['severity']!r}")
