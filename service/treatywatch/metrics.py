@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from . import __version__
 from .config.models import Config
+from .errors import StoreError
 from .store import SqlStore
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -49,7 +50,13 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         config, store = self.source.config(), self.source.store
-        states = store.source_states()
+        try:
+            states = store.source_states()
+            counts = store.counts()
+        except StoreError:  # the database is away: say so, and the counters above still scrape
+            yield GaugeMetricFamily("treatywatch_database_up", "1 when the database answers this scrape", value=0)
+            return
+        yield GaugeMetricFamily("treatywatch_database_up", "1 when the database answers this scrape", value=1)
         failures = GaugeMetricFamily(
             "treatywatch_source_consecutive_failures",
             "Failed polls in a row per source (0 once one succeeds)",
@@ -78,7 +85,6 @@ class StateCollector(Collector):
         yield empty
         yield last_ok
         yield GaugeMetricFamily("treatywatch_sources_failing", "Enabled sources whose last poll failed", value=failing)
-        counts = store.counts()
         outbox = GaugeMetricFamily(
             "treatywatch_outbox_deliveries", "Deliveries in the outbox now, by status", labels=["status"]
         )

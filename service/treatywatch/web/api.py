@@ -94,7 +94,7 @@ def readiness(app: App) -> list[str]:
         with app.store.transaction():
             pass  # BEGIN IMMEDIATE: takes the write lock, as a poll's commit will
     except StoreError as exc:
-        reasons.append(f"store not writable: {exc}")
+        return [*reasons, f"store not writable: {exc}"]  # nothing else can be read from it either
     enabled = [s.id for s in app.config.sources if s.enabled]
     states = app.store.source_states()
     broken = [i for i in enabled if i in states and states[i].consecutive_failures >= BROKEN_AFTER]
