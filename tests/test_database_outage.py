@@ -54,3 +54,16 @@ def test_database_away_is_said_once_and_served_as_not_ready(
     finally:
         server.stop()
         app.close()
+
+
+def test_the_connection_pool_is_sized_from_the_workers_or_the_setting(
+    pg_url: str, config_dir: Path, tmp_path: Path, clock: Clock, http: FixtureServer
+):
+    """10 poll workers + delivery_workers + 2 by default; settings.database_pool for N daemons under max_connections."""
+    for extra, size in (("", 16), ("  delivery_workers: 2\n", 14), ("  database_pool: 9\n", 9)):
+        write_config(config_dir, f"settings:\n  database: '{pg_url}'\n{extra}" + local_sources(http.base), "s.yaml")
+        app = make_app(config_dir, tmp_path / "state", clock)
+        try:
+            assert app.store.pool.max_size == size  # type: ignore[attr-defined]
+        finally:
+            app.close()

@@ -67,6 +67,8 @@ def templates_dir(config: Config, config_path: Path | None) -> Path | None:
 
 
 LOCK_NAME = "treatywatch.lock"
+# threads of the daemon's scheduler that poll sources (and run its housekeeping); the database pool is sized from it
+POLL_WORKERS = 10
 
 
 class StateLock:
@@ -169,7 +171,8 @@ def build_app(
     from .store import open_store
 
     s = config.settings
-    store = open_store(s.database, s.state_dir, busy_timeout=busy_timeout, lease=s.lease)
+    pool = s.database_pool or POLL_WORKERS + s.delivery_workers + 2
+    store = open_store(s.database, s.state_dir, busy_timeout=busy_timeout, lease=s.lease, pool_size=pool)
     fetcher = Fetcher(
         user_agent=s.user_agent,
         per_host_concurrency=s.per_host_concurrency,

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .app import App, compile_config
+from .app import POLL_WORKERS, App, compile_config
 from .config.diff import changes, summary
 from .config.loader import config_files
 from .config.models import Config
@@ -85,7 +86,9 @@ class Daemon:
     def __init__(self, app: App) -> None:
         self.app = app
         self.scheduler = BackgroundScheduler(
-            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(POLL_WORKERS)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
         self._stop = threading.Event()
         self.web: StatusServer | None = None

@@ -73,6 +73,16 @@ class Settings(Strict):
         description="PostgreSQL only: how long a daemon's claim on a source or a delivery outlives the daemon. "
         "Another daemon takes its work over this long after it dies; keep it above the slowest poll.",
     )
+    database_pool: int | None = Field(
+        default=None,
+        ge=2,
+        le=500,
+        description="PostgreSQL only: connections one daemon may open at most. Default: its threads that use the "
+        "database at once (10 poll workers + delivery_workers + 2 for the outbox pass and the console), 16 with the "
+        "defaults; each is opened when needed and a thread finding none free waits. N daemons open at most "
+        "N × this: keep it under the server's max_connections minus its reserved ones (10 daemons on a default "
+        "server of 100: 9). docs/operations.md has the arithmetic.",
+    )
     user_agent: str = Field(
         default="TreatyWatch/0.1 (+https://github.com/treatywatch/treatywatch; treaty alerting)",
         description="User-Agent sent to every source.",
