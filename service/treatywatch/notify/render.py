@@ -105,9 +105,18 @@ def highlight_md(snippet: Snippet) -> str:
     return highlight(snippet, "markdown")
 
 
+TITLE_BYTES = 240  # a subject's UTF-8 bytes: quoted-printable triples them, and SMTP refuses lines over 998
+
+
 def safe_title(text: str) -> str:
-    """Titles travel as subjects and chat headers: no markup characters at all."""
-    return re.sub(r"[<>\[\]`*_]", "", clean(text).replace("\n", " ")).strip()[:200]
+    """Titles travel as subjects and chat headers: no markup characters at all, at most 200 characters and
+    TITLE_BYTES bytes (apprise writes the subject as one encoded line: a 200-character Russian title made a line
+    SMTP servers refuse, "Line too long", and the alert never reached the mailbox)."""
+    title = re.sub(r"[<>\[\]`*_]", "", clean(text).replace("\n", " ")).strip()[:200]
+    if len(title.encode("utf-8")) <= TITLE_BYTES:
+        return title
+    cut = title.encode("utf-8")[: TITLE_BYTES - 3].decode("utf-8", "ignore")
+    return cut.rstrip() + "…"
 
 
 @jinja2.pass_context

@@ -259,8 +259,10 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
         message = f"Re-queued {int(requeued)} dead deliveries." if requeued and requeued.isdigit() else None
         allowed = auth.local(loopback, request.headers)
         allowed = allowed or any(c.may("operator") for c in credentials())
-        needed = any(c.may("operator") for c in credentials())
-        return HTMLResponse(view(request).outbox(needed, allowed, message, request.query_params))
+        seen = view(request)
+        signed = seen.user is not None and seen.user.may("operator")  # the cookie carries it: no token fields
+        needed = any(c.may("operator") for c in credentials()) and not signed
+        return HTMLResponse(seen.outbox(needed, allowed, message, request.query_params))
 
     def on_bad_request(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status", 400)
