@@ -285,6 +285,7 @@ def match(ctx: click.Context, text: str | None, file_: Any, item_id: int | None,
             raise NotFoundError("give TEXT, --file or --item")
         title, _, summary = raw.strip().partition("\n")
         item = make_item(source, title=title, summary=summary)
+    item = app.runner.languages.apply(item)  # as the runner reads it (a stored item has been read already)
     matches = app.watchlist.match(item)
     if not matches:
         click.echo("no watch fires")
@@ -297,6 +298,8 @@ def match(ctx: click.Context, text: str | None, file_: Any, item_id: int | None,
         for a in m.agreements:
             click.echo(f"  agreement {a.id} (score {a.score}): {'; '.join(a.reasons)}")
         click.echo(f"  snippet: {m.snippet.marked('[', ']')}")
+        if m.language is not None:
+            click.echo(f"  {m.language.text()}")
 
 
 @cli.command()

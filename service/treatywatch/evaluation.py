@@ -18,6 +18,7 @@ from .config.yamlfile import load_yaml
 from .errors import ConfigError
 from .items import Item, make_item
 from .matching import Watchlist
+from .matching.language import LanguageStage
 
 if TYPE_CHECKING:
     from .store import SqlStore
@@ -118,12 +119,14 @@ def load_cases(path: Path) -> list[Case]:
     return out
 
 
-def evaluate(watchlist: Watchlist, cases: list[Case]) -> Report:
-    """Pure: counts per watch and per language; a case expecting nothing counts false positives only."""
+def evaluate(watchlist: Watchlist, cases: list[Case], languages: LanguageStage | None = None) -> Report:
+    """Pure: counts per watch and per language; a case expecting nothing counts false positives only. A case's
+    `language` is its source's, the prior the language stage reads the text with, as the runner does."""
     report = Report(cases=len(cases))
+    languages = languages or LanguageStage()
     for case in cases:
-        item = make_item(
-            case.source, title=case.title, summary=case.summary, published=CASE_DATE, language=case.language
+        item = languages.apply(
+            make_item(case.source, title=case.title, summary=case.summary, published=CASE_DATE, language=case.language)
         )
         matches = watchlist.match(item)
         fired = frozenset(m.watch_id for m in matches)

@@ -17,6 +17,7 @@ from .config.policy import age_limit, quiet_watches
 from .errors import ParseError, SourceError, StoreConflict
 from .items import Item
 from .matching import Watchlist
+from .matching.language import LanguageStage
 from .metrics import Metrics
 from .notify.routing import route
 from .retry import backoff
@@ -77,6 +78,7 @@ class Runner:
         self.rng = rng or random.Random()
         self._ingest_lock = threading.Lock()
         self.metrics = metrics or Metrics()
+        self.languages = LanguageStage()  # survives reloads: its model and cache do not depend on the watchlist
 
     def _limits(self, cfg: SourceConfig) -> FetchLimits:
         s = self.config.settings
@@ -236,8 +238,11 @@ class Runner:
         if adopted := self.store.adopt_keys(source_id, {i.key: i.legacy_key for i in items if i.legacy_key}):
             log.info("source %s: %d stored items took keys that do not hold the feed's URL", source_id, adopted)
         known = self.store.known_items(source_id, [i.key for i in items])
+        # new and changed items only, each read for its language (the source's is the prior) before matching
         changed = [
-            (i, known.get(i.key)) for i in items if i.key not in known or known[i.key].content_hash != i.content_hash
+            (self.languages.apply(i), known.get(i.key))
+            for i in items
+            if i.key not in known or known[i.key].content_hash != i.content_hash
         ]
         # seen again unchanged: only last_seen moves, in the same transaction as the rest of the poll
         seen = [known[i.key].id for i in items if i.key in known and known[i.key].content_hash == i.content_hash]

@@ -16,7 +16,8 @@ from . import query as q
 from .agreements import CompiledAgreement, EntityHits, assess, era, mark_subjects
 from .compiled import CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix, CUnlessNear
 from .doc import Doc
-from .explain import Hit, Match, place_hits, snippet
+from .explain import Hit, LanguageNote, Match, place_hits, snippet
+from .language import language_note
 from .modality import Cues, cue_lists, talk_positions
 from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, MAX_TOKEN_CHARS, Analyzer, fold, is_cyrillic
 
@@ -350,6 +351,8 @@ class Watchlist:
         entity_hits: EntityHits | None = None
         decided_doc: Doc | None = None
         published = item.published.year if item.published else None
+        note = language_note(item)
+        language = note if note.language is not None or note.origin is not None else None
         out: list[Match] = []
         for i in self.candidates(doc):
             watch = self.watches[i]
@@ -385,7 +388,7 @@ class Watchlist:
                     continue
                 concerned = mark_subjects(doc, concerned)
                 hits = [*hits, *(h for _, agreement_hits in concerned for h in agreement_hits)]
-            out.append(self._explain(doc, watch, hits, tuple(a for a, _ in concerned)))
+            out.append(self._explain(doc, watch, hits, tuple(a for a, _ in concerned), language))
         return out
 
     def set_aside(self, item: Item) -> list[tuple[str, list[str]]]:
@@ -408,9 +411,11 @@ class Watchlist:
                 out.append((watch.id, words))
         return out
 
-    def _explain(self, doc: Doc, watch: CompiledWatch, hits: list[Hit], agreements: tuple) -> Match:
+    def _explain(
+        self, doc: Doc, watch: CompiledWatch, hits: list[Hit], agreements: tuple, language: LanguageNote | None
+    ) -> Match:
         places = place_hits(doc, hits)
-        return Match(watch.id, watch.title, watch.severity, places, agreements, snippet(doc, places))
+        return Match(watch.id, watch.title, watch.severity, places, agreements, snippet(doc, places), language)
 
     def watch(self, watch_id: str) -> CompiledWatch:
         for w in self.watches:

@@ -39,6 +39,26 @@ class AgreementHit:
 
 
 @dataclass(frozen=True)
+class LanguageNote:
+    """The language the item was read in and where it came from, so an operator sees why English terms met (or
+    did not meet) an item of a feed declared Portuguese."""
+
+    language: str | None
+    origin: str | None = None  # "identified" (from the text), "source" (the declared one kept), None: not known
+    declared: str | None = None  # what the source declared
+
+    def text(self) -> str:
+        """`language en (identified; the source declares pt)`, `language pt (the source's)`."""
+        lang = self.language or "not known (read in every language)"
+        if self.origin == "identified":
+            declared = f"; the source declares {self.declared}" if self.declared else ""
+            return f"language {lang} (identified{declared})"
+        if self.origin == "source":
+            return f"language {lang} (the source's)"
+        return f"language {lang}"
+
+
+@dataclass(frozen=True)
 class Snippet:
     """Plain text plus character ranges to highlight; each renderer escapes and marks in its own format."""
 
@@ -64,15 +84,18 @@ class Match:
     hits: tuple[HitPlace, ...]
     agreements: tuple[AgreementHit, ...] = ()
     snippet: Snippet = field(default_factory=lambda: Snippet(""))
+    language: LanguageNote | None = None
 
     def why(self) -> str:
-        """One line: each distinct term that hit, with the words it hit, then the agreements concerned."""
+        """One line: each distinct term that hit, with the words it hit, the agreements concerned, the language."""
         seen: dict[str, dict[str, None]] = {}
         for h in self.hits:
             seen.setdefault(h.label, {})[h.text] = None  # a dict keeps the order without a search per hit
         parts = [f"{label} «{'», «'.join(words)}»" for label, words in seen.items()]
         for a in self.agreements:
             parts.append(f"concerns {a.id} ({'; '.join(a.reasons)})")
+        if self.language is not None:
+            parts.append(self.language.text())
         return "; ".join(parts)
 
 
@@ -138,4 +161,5 @@ def match_from_dict(d: dict) -> Match:
             for a in d["agreements"]
         ),
         snippet=Snippet(d["snippet"]["text"], tuple(tuple(x) for x in d["snippet"]["marks"])),  # type: ignore[misc]
+        language=LanguageNote(**d["language"]) if d.get("language") else None,  # None: stored before the stage
     )

@@ -12,6 +12,7 @@ from ..config.models import LANGUAGES
 from ..items import make_item
 from ..matching import Match, Watchlist
 from ..matching.explain import match_to_dict
+from ..matching.language import LanguageStage
 from .api import BadRequest
 
 MAX_TEXT = 20_000  # characters of pasted text (title included): a long article, not a book
@@ -58,8 +59,9 @@ def parse_request(fields: Mapping[str, str], sources: list[str]) -> tuple[str, s
 
 def run(watchlist: Watchlist, title: str, summary: str, language: str | None, source: str) -> TestResult:
     """What fires and why, and which watches held on the words but were set aside as talk."""
-    item = make_item(source, title=title, summary=summary, language=language)
+    # the language given is the prior, as a source's declared one is in the runner
+    item = LanguageStage().apply(make_item(source, title=title, summary=summary, language=language))
     matches = watchlist.match(item)
     fired = {m.watch_id for m in matches}
     aside = [(w, cues) for w, cues in watchlist.set_aside(item) if w not in fired]
-    return TestResult(item.title, item.summary, language or item.language, source, matches, aside)
+    return TestResult(item.title, item.summary, item.language, source, matches, aside)
