@@ -204,7 +204,7 @@ def test_backlog_after_an_outage_is_walked_across_polls_none_skipped(
     # backlog acts are news the desk missed: they alert like any other, unless older than the age limit (5d)
     (alert,) = app.store.recent_alerts(10)
     assert alert.agreements == ("ru-bg-military-cooperation",)
-    assert [r.item.title for r in alert.reports] == [BG]
+    assert [r.item.title.split(" № ", 1)[1].split(" ", 1)[1] for r in alert.reports] == [f"«{BG}»"]  # official title
     assert source_row(config_dir, tmp_path)["backlog"] is None
 
 

@@ -77,7 +77,7 @@ def test_pravo_api(app_with, config_dir, tmp_path, http: FixtureServer, clock):
     decree = by_key["0001202512050042"]
     assert decree.link == f"{http.base}/pravo/document/0001202512050042"
     assert decree.published == datetime(2025, 12, 4, 21, 0, tzinfo=UTC)  # midnight Moscow
-    assert decree.extra["pdf"].endswith("/file/pdf?eoNumber=0001202512050042")
+    assert decree.act is not None and decree.act.document_url == f"{http.base}/pravo/file/pdf?eoNumber=0001202512050042"
     untitled = by_key["0001202512040019"]
     assert (
         untitled.untitled and untitled.title == "Распоряжение Правительства Российской Федерации от 04.12.2025 № 3581-р"

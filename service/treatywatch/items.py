@@ -7,8 +7,8 @@ import hashlib
 import html
 import re
 import unicodedata
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, date, datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Caps on an item's text, applied once in make_item, so that no stage after it (matching runs under the ingest lock)
@@ -44,6 +44,72 @@ MAX_MARKS_IN_A_ROW = 30
 _TRACKING = ("utm_", "fbclid", "gclid", "yclid", "mc_cid", "mc_eid")
 
 
+# An act's number, type and issuer are short names; anything longer is a field mapped to the wrong value.
+ACT_FIELD_MAX_CHARS = 300
+# An act's typed fields travel in `Item.extra` (the items table's JSON column: no migration) under these keys.
+ACT_PREFIX = "act."
+
+
+@dataclass(frozen=True)
+class ActFields:
+    """What an official portal says of a legal act beside its title, typed: a desk reads "Распоряжение № 28-р от
+    17.01.2026 · PDF" at a glance. Dates without a time are calendar dates as the portal means them (a Moscow date
+    stays that date, never a UTC instant of the evening before)."""
+
+    act_date: date | None = None
+    number: str = ""
+    doc_type: str = ""
+    issuer: str = ""
+    published_on: date | None = None
+    document_url: str = ""
+
+    def to_extra(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value:
+                out[ACT_PREFIX + f.name] = value.isoformat() if isinstance(value, date) else str(value)
+        return out
+
+    @classmethod
+    def from_extra(cls, extra: dict[str, str]) -> ActFields | None:
+        """The act stored in an item's extra fields, or None (not an act; a date that does not read is left out)."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = extra.get(ACT_PREFIX + f.name)
+            if not raw:
+                continue
+            if f.name in ("act_date", "published_on"):
+                try:
+                    values[f.name] = date.fromisoformat(raw)
+                except ValueError:
+                    continue
+            else:
+                values[f.name] = raw
+        return cls(**values) if values else None  # type: ignore[arg-type]
+
+    def label(self, language: str | None = "ru") -> str:
+        """ "Распоряжение № 28-р от 17.01.2026" (the portal's way); "Rule No. 2026-1 of 2026-01-17" elsewhere."""
+        russian = (language or "ru").startswith("ru")
+        parts = [self.doc_type]
+        if self.number:
+            parts.append(f"№ {self.number}" if russian else f"No. {self.number}")
+        if self.act_date:
+            parts.append(f"от {self.act_date:%d.%m.%Y}" if russian else f"of {self.act_date.isoformat()}")
+        return " ".join(p for p in parts if p)
+
+    def json(self) -> dict[str, str | None]:
+        """The fields as the JSON API gives them: ISO calendar dates, no time, no zone."""
+        return {
+            "act_date": self.act_date.isoformat() if self.act_date else None,
+            "number": self.number or None,
+            "doc_type": self.doc_type or None,
+            "issuer": self.issuer or None,
+            "published_on": self.published_on.isoformat() if self.published_on else None,
+            "document_url": self.document_url or None,
+        }
+
+
 @dataclass(frozen=True)
 class Item:
     """One news story or legal act as stored and matched. Immutable: stages return new values."""
@@ -60,6 +126,11 @@ class Item:
     # the key this item had before keys stopped holding the feed's URL (sources set it when it differs): a database
     # written then still knows the item by it, and moves it to the new key at the first poll (store.adopt_keys)
     legacy_key: str | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def act(self) -> ActFields | None:
+        """The act's typed fields, when its source gave any (kept in `extra`, see ActFields)."""
+        return ActFields.from_extra(self.extra)
 
     @property
     def content_hash(self) -> str:
@@ -196,12 +267,21 @@ def make_item(
     base_url: str | None = None,
     untitled: bool = False,
     extra: dict[str, str] | None = None,
+    act: ActFields | None = None,
 ) -> Item:
     """The one place raw fields become an Item, so every source normalises the same way."""
     clean_title = clean_text(title, TITLE_MAX_CHARS)
     clean_link = canonical_url(encodable(link) if link else link, base_url)
     guid = encodable(guid) if guid else guid
     when = to_utc(published)
+    if act is not None:
+        act = replace(
+            act,
+            number=clean_text(act.number, ACT_FIELD_MAX_CHARS),
+            doc_type=clean_text(act.doc_type, ACT_FIELD_MAX_CHARS),
+            issuer=clean_text(act.issuer, ACT_FIELD_MAX_CHARS),
+            document_url=canonical_url(encodable(act.document_url), base_url),
+        )
     return Item(
         source_id=source_id,
         key=identity_key(guid, clean_link, clean_title, when),
@@ -211,5 +291,5 @@ def make_item(
         published=when,
         language=language,
         untitled=untitled,
-        extra={k: encodable(v) for k, v in (extra or {}).items()},
+        extra={k: encodable(v) for k, v in {**(extra or {}), **(act.to_extra() if act else {})}.items()},
     )

@@ -2,54 +2,166 @@
 
 from __future__ import annotations
 
+import difflib
 import re
-from typing import ClassVar, Literal
+from datetime import date
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, HttpUrl, field_validator
 
 from ..errors import ParseError
-from ..items import make_item
+from ..items import ActFields, make_item
 from .base import Page, Request, Response, SourceConfig
 from .dates import DateFields
 from .jsonapi import load_json
+from .pravo_dicts import BLOCKS, DOCUMENT_TYPES, ISSUER_HEADS
 
-DOCUMENT_TYPES = {
-    "постановление": "fd5a8766-f6fd-4ac2-8fd9-66f414d314ac",
-    "распоряжение": "7ff5b3b5-3757-44f1-bb76-3766cabe3593",
-    "указ": "0790e34b-784b-4372-884e-3282622a24bd",
-    "федеральный закон": "82a8bf1c-3bc7-47ed-827f-7affd43a7f27",
-}
 SIGNATORIES = {
     "правительство": "8005d8c9-4b6d-48d3-861a-2a37e69fccb3",
+    "правительство российской федерации": "8005d8c9-4b6d-48d3-861a-2a37e69fccb3",
     "government": "8005d8c9-4b6d-48d3-861a-2a37e69fccb3",
     "президент": "225698f1-cfbc-4e42-9caa-32f9f7403211",
+    "президент российской федерации": "225698f1-cfbc-4e42-9caa-32f9f7403211",
     "president": "225698f1-cfbc-4e42-9caa-32f9f7403211",
 }
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_TYPES = {name.lower(): guid for name, guid in DOCUMENT_TYPES.items()}
+_TYPE_NAMES = {guid: name for name, guid in DOCUMENT_TYPES.items()}
+# "<type> <issuer> от DD.MM.YYYY № <number>" opens every complexName
+_HEAD = re.compile(r"^(?P<head>.+?)\s+от\s+(?P<date>\d{2}\.\d{2}\.\d{4})\s+№\s*(?P<number>\S+)")
+
+
+def _unknown(value: str, names: list[str], what: str, guid: bool = True) -> ValueError:
+    near = difflib.get_close_matches(value.strip().lower(), names, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(repr(n) for n in near)}? " if near else ""
+    either = "a GUID or one of" if guid else "one of"
+    return ValueError(f"unknown {what} '{value}'; {hint}use {either}: {', '.join(sorted(names))}")
 
 
 def _resolve(value: str, table: dict[str, str], what: str) -> str:
     if _GUID.match(value):
         return value.lower()
-    guid = table.get(value.strip().lower())
+    guid = table.get(" ".join(value.split()).lower())
     if guid is None:
-        raise ValueError(f"unknown {what} '{value}'; use a GUID or one of: {', '.join(sorted(table))}")
+        raise _unknown(value, list(table), what)
     return guid
 
 
+def block_code(value: str) -> str:
+    """A block by its code (international) or the portal's name for it (Международные договоры Российской
+    Федерации), as the code the API takes."""
+    wanted = " ".join(value.split()).lower()
+    for code, name in BLOCKS.items():
+        if wanted in (code, name.lower()):
+            return code
+    raise _unknown(value, list(BLOCKS), "block", guid=False)
+
+
+def official_title(text: str) -> str:
+    """The act's official title as a desk reads it: whitespace collapsed, straight and German quotes as «»
+    (opening after a space or bracket, closing elsewhere), and the closing quotes the portal drops at the end of
+    nested quotations ("О развитии общества "Корпорация") put back."""
+    words = " ".join(text.split())
+    out, depth = [], 0
+    for i, ch in enumerate(words):
+        if ch in '"„“”«»':
+            opening = ch in "«„" or (ch not in "»”" and (i == 0 or words[i - 1] in " ([«"))
+            if opening:
+                depth += 1
+            elif depth:
+                depth -= 1
+            out.append("«" if opening else "»")
+        else:
+            out.append(ch)
+    return "".join(out) + "»" * depth
+
+
+def _bare(text: str) -> str:
+    return " ".join(re.sub(r"[\"„“”«»]", " ", text).split()).lower()
+
+
+def with_name(complex_name: str, name: str) -> str:
+    """complexName, with the act's name quoted after it when it lacks it: the portal lists some acts before their
+    name is set in complexName (an item then changes title when the name comes, and is matched again)."""
+    if not name or _bare(name) in _bare(complex_name):
+        return complex_name
+    return f'{complex_name} "{name}"' if complex_name.strip() else name
+
+
+def issuer_name(phrase: str) -> str:
+    """The issuer as the portal's dictionary names it: the title writes it in the genitive ("Распоряжение
+    Правительства Российской Федерации"); the heads every portal issuer starts with are put in the nominative
+    ("Правительство Российской Федерации"), the words after them stay as they are. An unknown head stays as written."""
+    words = phrase.split()
+    for n in (2, 1):
+        head = " ".join(words[:n]).lower()
+        if len(words) >= n and head in ISSUER_HEADS:
+            return " ".join([ISSUER_HEADS[head], *words[n:]])
+    return phrase
+
+
+def portal_date(raw: object) -> date | None:
+    """A portal date ("2026-01-17T00:00:00", midnight Moscow) as the calendar date it means."""
+    try:
+        return date.fromisoformat(str(raw or "")[:10])
+    except ValueError:
+        return None
+
+
+def act_fields(doc: dict[str, Any], title: str, base: str) -> ActFields:
+    """Type, issuer, number and dates of one list item: the number and date as the portal gives them, the type
+    by its GUID in the portal's dictionary, the issuer as the title names it (list items carry its GUID only)."""
+    eo = str(doc.get("eoNumber") or "").strip()
+    head = _HEAD.match(title)
+    lead = head.group("head") if head else ""
+    doc_type = _TYPE_NAMES.get(str(doc.get("documentTypeId") or "").lower(), "")
+    if not doc_type:  # a type the dictionary of 2026-01 does not hold: the longest one the title opens with
+        doc_type = max((n for n in DOCUMENT_TYPES if lead.lower().startswith(n.lower())), key=len, default="")
+    issuer = issuer_name(lead[len(doc_type) :].strip()) if lead.lower().startswith(doc_type.lower()) else ""
+    number = str(doc.get("number") or "").strip() or (head.group("number") if head else "")
+    act_date = portal_date(doc.get("documentDate"))
+    if act_date is None and head:
+        day, month, year = head.group("date").split(".")
+        act_date = date(int(year), int(month), int(day))
+    return ActFields(
+        act_date=act_date,
+        number=number,
+        doc_type=doc_type or (lead.split()[0] if lead else ""),
+        issuer=issuer,
+        published_on=portal_date(doc.get("publishDateShort")),
+        document_url=f"{base}/file/pdf?eoNumber={eo}",
+    )
+
+
 class PravoConfig(SourceConfig):
+    """The portal's `/api/Documents` for one block, optionally narrowed to document types and a signatory."""
+
     type: Literal["pravo"] = "pravo"
-    url: HttpUrl = Field(default=HttpUrl("http://publication.pravo.gov.ru"), description="Portal base URL.")
-    block: str = Field(default="government", description="Portal block: government, president, ...")
-    document_types: list[str] = Field(default_factory=list, description="Names (Распоряжение) or GUIDs.")
+    url: HttpUrl = Field(
+        default=HttpUrl("http://publication.pravo.gov.ru"),
+        description="Portal base URL (plain http: https is refused).",
+    )
+    block: str = Field(
+        default="government",
+        description="Portal block, by code or by the portal's name: " + ", ".join(BLOCKS) + ".",
+    )
+    document_types: list[str] = Field(
+        default_factory=list,
+        description="Document types by the portal's name (Распоряжение, Международный договор, Соглашение) or GUID.",
+    )
     signatory: str | None = Field(default=None, description="Signatory name (Правительство) or GUID.")
-    page_size: Literal[10, 30, 100, 200] = 30
+    page_size: Literal[10, 30, 100, 200] = Field(default=30, description="Acts per page: the portal takes these.")
     max_pages: int = Field(default=5, ge=1, le=50, description="Stop paging after this many pages in one poll.")
+
+    @field_validator("block")
+    @classmethod
+    def _block(cls, v: str) -> str:
+        return block_code(v)
 
     @field_validator("document_types")
     @classmethod
     def _types(cls, v: list[str]) -> list[str]:
-        return [_resolve(x, DOCUMENT_TYPES, "document type") for x in v]
+        return [_resolve(x, _TYPES, "document type") for x in v]
 
     @field_validator("signatory")
     @classmethod
@@ -95,23 +207,22 @@ class PravoSource:
             eo = str(doc.get("eoNumber") or "").strip()
             if not eo:
                 continue
-            complex_name = " ".join(str(doc.get("complexName") or "").split())
             name = " ".join(str(doc.get("name") or "").split())
+            title = official_title(with_name(str(doc.get("complexName") or ""), name))
             items.append(
                 make_item(
                     cfg.id,
-                    title=name or complex_name or f"Документ {eo}",
+                    title=title or name or f"Документ {eo}",
                     link=f"{base}/document/{eo}",
-                    summary=complex_name if name else "",
                     published=dates.text(str(doc.get("publishDateShort") or "")),
                     guid=eo,
                     language=cfg.language or "ru",
-                    untitled=not name,
+                    untitled=not name,  # listed before its name is: the title changes when it comes
                     extra={
-                        "pdf": f"{base}/file/pdf?eoNumber={eo}",
-                        "number": str(doc.get("number") or ""),
-                        "document_type": str(doc.get("documentTypeId") or ""),
+                        "document_type_id": str(doc.get("documentTypeId") or ""),
+                        "signatory_id": str(doc.get("signatoryAuthorityId") or ""),
                     },
+                    act=act_fields(doc, title, base),
                 )
             )
         dates.report()
