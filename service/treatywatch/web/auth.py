@@ -19,6 +19,13 @@ machine's users send such requests, and they could run the CLI anyway.
 - Always, for changes: a request from another site is refused (403): an `Origin` naming another host,
   `Origin: null` (a sandboxed frame, a page that hides its origin) or a `Sec-Fetch-Site` other than same-origin.
 
+- People (`settings.people`): named tokens with a role (viewer reads; analyst triages and gives verdicts;
+  operator also retries and reloads); web_token counts as `operator`, web_read_token as `viewer` (`credentials`).
+  A change is made by someone (`actor`): the person whose token came as Bearer, in the form's token field, or
+  through the sign-in cookie, with the role the change needs (a lower one is 401); where no token of that role is
+  configured, a local request acts as `local`. The cookie (`session_value`) holds the name, an expiry and an
+  HMAC keyed by the person's token, never the token: it reads as the token does, and changing the token ends it.
+
 Tokens are compared in constant time and never appear in logs, responses or pages.
 """
 

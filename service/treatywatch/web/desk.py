@@ -19,7 +19,6 @@ from starlette.routing import Route
 
 from .. import desk
 from ..evaluation import evaluate_verdicts
-from ..filters import ITEM_STATES
 from ..links import LinkRefused, verify
 from . import api, auth
 from .deskpages import DeskPages
@@ -276,6 +275,3 @@ def desk_routes(
         Route("/api/evaluation", evaluation_api),
         Route("/api/impact", impact_api),
     ]
-
-
-__all__ = ["ITEM_STATES", "desk_routes"]

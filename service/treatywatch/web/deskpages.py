@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import desk
-from ..config.models import LANGUAGES, SEVERITY_RANK
+from ..config.models import LANGUAGES, SEVERITY_RANK, Config
 from ..errors import ConfigError
 from ..evaluation import VerdictReport, evaluate_verdicts
 from ..filters import ALERT_STATES, ITEM_STATES, DeskFilter
 from ..impact import Impact, changed_watches, impact
+from ..matching import Watchlist
 from . import api
 from .auth import Credential
 from .pages import ALERTS_PER_PAGE, OUTBOX_STATUSES, REFRESH, Pages
@@ -151,7 +152,7 @@ class DeskPages(Pages):
     def evaluation_page(self) -> str:
         return self.render("evaluation.html", report=self.evaluation())
 
-    def candidate(self) -> tuple[Any, Any]:
+    def candidate(self) -> tuple[Config, Watchlist]:
         """The configuration on disk, compiled with the running analyzer (its caches are warm)."""
         from ..app import compile_config
 
