@@ -240,3 +240,22 @@ def test_the_mutes_page_mutes_and_ends_a_mute_as_the_signed_in_person(
     finally:
         server.stop()
         app.close()
+
+
+def test_desk_tables_move_to_postgresql_and_go_on_there(tmp_path: Path, pg_url: str):
+    """treatywatch migrate from SQLite to PostgreSQL: the desk's rows keep their ids, and new history rows
+    take ids after them (the identity is moved past the copied rows)."""
+    source = open_store(f"sqlite:///{tmp_path / 'tw.db'}", tmp_path)
+    target = open_store(pg_url, tmp_path)
+    try:
+        a = alert(source, "Russia terminates pact")
+        source.triage(a, "acknowledge", "alice", NOW)
+        source.set_verdict("correct", "alice", NOW, alert_id=a)
+        counts = copy_database(source, target)
+        assert counts["desk_events"] == 2 and counts["verdicts"] == 1 and counts["alert_triage"] == 1
+        target.triage(a, "resolve", "bob", NOW)
+        assert [(e.id, e.actor) for e in target.history("alert", str(a))] == [(1, "alice"), (2, "alice"), (3, "bob")]
+        assert target.labels()[0].fire is True
+    finally:
+        source.close()
+        target.close()
