@@ -66,6 +66,7 @@ def test_a_fixed_false_alarm_and_a_lost_correct_alert(polled: App, config_dir: P
     )
     assert flip.change.title.startswith("Медведев") and "frozen" in flip.change.why.lower()
     assert result.correct_lost == []
+    assert [(a.alert_id, a.lost, a.reports, a.gone) for a in result.alerts] == [(talk, 1, 1, True)]
     both = impact(app.store, app.watchlist, better, since, batch=2)  # two items a read, every watch compared
     assert [(c.item_id, c.watch, c.appears) for c in both.changes] == [
         (c.item_id, c.watch, c.appears) for c in result.changes
@@ -78,6 +79,7 @@ def test_a_fixed_false_alarm_and_a_lost_correct_alert(polled: App, config_dir: P
         ("correct alert lost", app.store.alert(council).reports[0].item_id)
     ]
     assert "WARNING: 1 alerts the desk called correct would be lost" in result.text()
+    assert f"alert #{council} (frozen-assets) would not open" in result.text()
 
 
 def test_a_change_to_a_term_set_compares_every_watch(polled: App, config_dir: Path, tmp_path: Path):

@@ -127,6 +127,7 @@ def test_the_desk_loop_in_chromium(desk, browser: Browser, tmp_path: Path):
         "false alarm fixed"
     ]
     assert "would no longer fire" not in page  # nothing the desk called correct is lost
+    assert browser.js("document.querySelector('.alert-losses').innerText").endswith("would not open")
     _screens(base, tmp_path, [("/impact", "impact")])
     browser.click("form.apply button")
     assert "needs a token with the operator role" in browser.text()  # alice is an analyst

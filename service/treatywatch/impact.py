@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .config.models import Config
 from .items import Item
 from .matching import Match, Watchlist
+from .store.models import AlertLoss
 
 if TYPE_CHECKING:
     from .store import SqlStore
@@ -67,6 +68,7 @@ class Impact:
     disappear: int = 0
     changes: list[Change] = field(default_factory=list)
     flips: list[Flip] = field(default_factory=list)
+    alerts: list[AlertLoss] = field(default_factory=list)  # stored alerts that would lose reports, or vanish
 
     @property
     def correct_lost(self) -> list[Flip]:
@@ -82,6 +84,13 @@ class Impact:
             lines.append(
                 f"  {'+' if c.appears else '-'} item {c.item_id} {c.watch}: {c.title[:90]}\n      {c.why[:300]}"
             )
+        gone = [a for a in self.alerts if a.gone]
+        lines.append(
+            f"stored alerts that would not open: {len(gone)}; that would lose reports: {len(self.alerts) - len(gone)}"
+        )
+        for a in self.alerts:
+            what = "would not open" if a.gone else f"would lose {a.lost} of {a.reports} reports"
+            lines.append(f"  alert #{a.alert_id} ({a.watch}) {what}: {a.title[:90]}")
         lines.append(f"verdicts that flip: {len(self.flips)}")
         for f in self.flips:
             lines.append(f"  {f.kind}: item {f.change.item_id} {f.change.watch} (said {f.verdict} by {f.by})")
@@ -99,6 +108,7 @@ class Impact:
             "disappear": self.disappear,
             "changes": [c.to_json() for c in self.changes],
             "flips": [f.to_json() for f in self.flips],
+            "alerts": [a.to_json() for a in self.alerts],
         }
 
 
@@ -153,6 +163,7 @@ def impact(
     result.watches = sorted(ids if only is None else set(only) & ids)
     if only is not None and not result.watches:
         return result
+    lost: list[Change] = []
     for chunk in store.item_batches(since, batch):
         for stored in chunk:
             result.items += 1
@@ -166,6 +177,7 @@ def impact(
                     result.appear += 1
                 else:
                     result.disappear += 1
+                    lost.append(change)
                 if len(result.changes) < MAX_LISTED:
                     result.changes.append(change)
                 label = labels.get((stored.id, watch))
@@ -173,5 +185,6 @@ def impact(
                 if label is not None and kind is not None:
                     v = label.verdict
                     result.flips.append(Flip(change, kind, v.verdict, v.note, v.actor))
+    result.alerts = store.alert_losses([(c.item_id, c.watch) for c in lost])
     result.seconds = time.perf_counter() - started
     return result

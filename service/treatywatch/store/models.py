@@ -127,3 +127,23 @@ class Verdict:
     note: str
     actor: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class AlertLoss:
+    """A stored alert some of whose reports its watch would no longer fire on (impact.py)."""
+
+    alert_id: int
+    watch: str
+    title: str
+    lost: int  # reports that stop firing the alert's watch
+    reports: int  # all its reports
+
+    @property
+    def gone(self) -> bool:
+        """Every report stops: the alert would not have been opened (by this watch)."""
+        return self.lost >= self.reports
+
+    def to_json(self) -> dict[str, object]:
+        return {"alert_id": self.alert_id, "watch": self.watch, "title": self.title, "lost_reports": self.lost,
+                "reports": self.reports, "gone": self.gone}  # fmt: skip

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..errors import FilterError, NotFoundError
 from .base import Row, dt_req, ts
 from .desk import DeskStore
-from .models import StoredItem, Verdict
+from .models import AlertLoss, StoredItem, Verdict
 
 VERDICTS = ("correct", "false_alarm", "miss")
 
@@ -119,6 +120,27 @@ class VerdictStore(DeskStore):
             assert v.item_id is not None
             out[(v.item_id, v.watch_id)] = Label(v.item_id, v.watch_id, v.verdict != "false_alarm", v)
         return sorted(out.values(), key=lambda lab: (lab.watch_id, lab.item_id))
+
+    def alert_losses(self, stopped: list[tuple[int, str]]) -> list[AlertLoss]:
+        """The stored alerts whose reports these (item, watch) pairs are, for the alert's own watch: how many of
+        each alert's reports would stop firing it (impact.py)."""
+        by_item: dict[int, set[str]] = {}
+        for item_id, watch in stopped:
+            by_item.setdefault(item_id, set()).add(watch)
+        out: dict[int, list[Any]] = {}
+        ids = list(by_item)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._rows(
+                "SELECT ar.alert_id, ar.item_id, a.watch_id, a.title, a.report_count FROM alert_reports ar JOIN alerts"
+                f" a ON a.id = ar.alert_id WHERE ar.item_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for r in rows:
+                if r["watch_id"] in by_item[int(r["item_id"])]:
+                    entry = out.setdefault(int(r["alert_id"]), [r["watch_id"], r["title"], 0, int(r["report_count"])])
+                    entry[2] += 1
+        return [AlertLoss(i, *out[i]) for i in sorted(out)]
 
     def stored_match(self, item_id: int, watch_id: str) -> str | None:
         """The explanation (JSON) the watch gave when it fired on the item, newest revision first; None if never."""
