@@ -88,14 +88,22 @@ class ActFields:
                 values[f.name] = raw
         return cls(**values) if values else None  # type: ignore[arg-type]
 
+    @staticmethod
+    def day(value: date | None, language: str | None = "ru") -> str:
+        """A calendar date as the portal writes it: 17.01.2026 for a Russian act, 2026-01-17 elsewhere."""
+        if value is None:
+            return ""
+        return f"{value:%d.%m.%Y}" if (language or "ru").startswith("ru") else value.isoformat()
+
     def label(self, language: str | None = "ru") -> str:
-        """ "Распоряжение № 28-р от 17.01.2026" (the portal's way); "Rule No. 2026-1 of 2026-01-17" elsewhere."""
+        """The line a desk reads: "Распоряжение № 28-р от 17.01.2026" (the portal's way), "Rule No. 7 of
+        2026-01-17" elsewhere."""
         russian = (language or "ru").startswith("ru")
         parts = [self.doc_type]
         if self.number:
             parts.append(f"№ {self.number}" if russian else f"No. {self.number}")
         if self.act_date:
-            parts.append(f"от {self.act_date:%d.%m.%Y}" if russian else f"of {self.act_date.isoformat()}")
+            parts.append(("от " if russian else "of ") + self.day(self.act_date, language))
         return " ".join(p for p in parts if p)
 
     def json(self) -> dict[str, str | None]:

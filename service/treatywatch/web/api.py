@@ -20,6 +20,7 @@ from ..config.policy import age_limit, baseline_status
 from ..desk import triage_json
 from ..errors import StoreError
 from ..filters import ITEM_STATES, DeskFilter
+from ..items import Item
 from ..matching import Match
 from ..matching.explain import match_to_dict
 from ..notify.render import clean, clean_marked
@@ -193,6 +194,13 @@ def match_json(m: Match, title: str) -> dict:
     return out
 
 
+def act_json(item: Item) -> dict | None:
+    """A legal act's typed fields (calendar dates as YYYY-MM-DD, no time, no zone), with the line a desk reads
+    ("Распоряжение № 28-р от 17.01.2026"); None for an item that is no act."""
+    act = item.act
+    return act.json() | {"label": act.label(item.language)} if act else None
+
+
 def alert_json(a: AlertView) -> dict:
     """An alert with each report's structured explanation (hits, agreements with reasons, snippet), plain."""
     reports = [
@@ -203,6 +211,7 @@ def alert_json(a: AlertView) -> dict:
                 "link": r.item.link,
                 "source": r.item.source_id,
                 "published": iso(r.item.published),
+                "act": act_json(r.item),
                 "added_at": iso(r.added_at),
                 "why": r.match.why(),
             }
@@ -255,6 +264,7 @@ def items_page(app: App, query: Mapping[str, str]) -> Page:
                 "link": s.item.link,
                 "language": s.item.language,
                 "published": iso(s.item.published),
+                "act": act_json(s.item),
                 "first_seen": iso(s.first_seen),
             }
         )

@@ -59,8 +59,23 @@ def _report_html(r: ReportView) -> str:
     linked = f'<a href="{url}">{title}</a>' if url else title
     return (
         f"<p>{highlight(r.match.snippet, 'html')}</p>"
-        f"<p>{linked} ({escape(clean(r.item.source_id))}, {_time(r.added_at)})</p>"
+        f"<p>{linked} ({escape(clean(r.item.source_id))}, {_time(r.added_at)})</p>" + _act_html(r)
     )
+
+
+def _act_html(r: ReportView) -> str:
+    """A legal act's line: "Распоряжение № 28-р от 17.01.2026 · issuer · published 17.01.2026 · PDF", its dates
+    the portal's calendar dates."""
+    act = r.item.act
+    if act is None:
+        return ""
+    parts = [escape(clean(p)) for p in (act.label(r.item.language), act.issuer) if p]
+    if act.published_on:
+        parts.append("published " + act.day(act.published_on, r.item.language))
+    pdf = safe_link(act.document_url)
+    if pdf:
+        parts.append(f"<a href={quoteattr(pdf)}>PDF</a>")
+    return f"<p>{' · '.join(parts)}</p>"
 
 
 def _entry(a: AlertView, tag: str, console: str) -> str:
