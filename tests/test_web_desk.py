@@ -16,6 +16,7 @@ from conftest import Clock, local_sources, make_app, write_config
 from test_web_browser import CHROMIUM, DESKTOP, PHONE, Browser, chromium, png_size
 from treatywatch.app import App
 from treatywatch.daemon import Daemon
+from treatywatch.filters import DeskFilter
 from treatywatch.localserve import FixtureServer
 from treatywatch.web.server import StatusServer
 
@@ -103,7 +104,7 @@ def test_the_desk_loop_in_chromium(desk, browser: Browser, tmp_path: Path):
     assert [e.action for e in app.store.history("alert", str(council.id))] == ["verdict", "assign"]
 
     # a stored item that fired nothing should have fired portal-decree
-    missed = next(s for s in app.store.item_rows(_unmatched(), 50)[0] if "О ратификации" in s.item.title)
+    missed = next(s for s in app.store.item_rows(DeskFilter(state="unmatched"), 50)[0] if "О ратификации" in s.item.title)
     browser.open(f"{base}/items?state=unmatched&source=pravo-government")
     browser.click(f"#item-{missed.id} a")
     browser.js("document.querySelector('form.miss select[name=watch]').value = 'portal-decree'")
@@ -140,12 +141,6 @@ def test_the_desk_loop_in_chromium(desk, browser: Browser, tmp_path: Path):
     browser.open(f"{base}/evaluation")
     assert browser.js("document.querySelector('#score-frozen-assets .fp').textContent") == "0"
     assert "a threat, not an act" in browser.js("document.querySelector('#tn + ul').innerText")
-
-
-def _unmatched():  # type: ignore[no-untyped-def]
-    from treatywatch.filters import DeskFilter
-
-    return DeskFilter(state="unmatched")
 
 
 def _screens(base: str, tmp_path: Path, pages: list[tuple[str, str]]) -> None:

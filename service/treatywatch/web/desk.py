@@ -128,7 +128,12 @@ def desk_routes(
                          watch=_str(fields, "watch") or None, note=_str(fields, "note"))  # fmt: skip
         return f"{v.verdict.replace('_', ' ')} recorded"
 
-    def form(role: str, act: Callable[[Request, Fields, auth.Credential], str], default: Callable[[Request], str]):  # type: ignore[no-untyped-def]
+    Act = Callable[[Request, Fields, auth.Credential], Any]
+    Handler = Callable[[Request], Awaitable[Response]]
+
+    def form(role: str, act: Act, default: Callable[[Request], str]) -> Handler:
+        """A form's POST: act as the person, then back to the page it came from (303) saying what was done."""
+
         async def handler(request: Request) -> Response:
             fields, person = await fields_of(request, role)
             said = await run_in_threadpool(act, request, fields, person)
@@ -138,7 +143,9 @@ def desk_routes(
 
         return handler
 
-    def json_action(role: str, act: Callable[[Request, Fields, auth.Credential], Any]):  # type: ignore[no-untyped-def]
+    def json_action(role: str, act: Act) -> Handler:
+        """A JSON POST: act as the person, answer with what the act returns."""
+
         async def handler(request: Request) -> Response:
             fields, person = await fields_of(request, role)
             return json_response(await run_in_threadpool(act, request, fields, person))
