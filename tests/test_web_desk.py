@@ -104,7 +104,8 @@ def test_the_desk_loop_in_chromium(desk, browser: Browser, tmp_path: Path):
     assert [e.action for e in app.store.history("alert", str(council.id))] == ["verdict", "assign"]
 
     # a stored item that fired nothing should have fired portal-decree
-    missed = next(s for s in app.store.item_rows(DeskFilter(state="unmatched"), 50)[0] if "О ратификации" in s.item.title)
+    unmatched = app.store.item_rows(DeskFilter(state="unmatched"), 50)[0]
+    missed = next(s for s in unmatched if "О ратификации" in s.item.title)
     browser.open(f"{base}/items?state=unmatched&source=pravo-government")
     browser.click(f"#item-{missed.id} a")
     browser.js("document.querySelector('form.miss select[name=watch]').value = 'portal-decree'")
