@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol, runtime_checkable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, HttpUrl, field_validator
 
@@ -104,7 +105,10 @@ class PagingSource(Protocol):
     across polls, through what a poll's page cap left unread (`ListingReader`); its `parse` gives the next page's
     request whenever the listing has one: the cap is the runner's."""
 
-    def page_request(self, cfg: Any, page: int) -> Request: ...
+    def page_request(self, cfg: Any, page: int) -> Request | None:
+        """Page `page`'s request; None for a listing paged by its links alone (a next link, a next-page URL in
+        the body), whose page n is reached from page n-1, or from a link to a page of a known number."""
+        ...
 
     def paging(self, cfg: Any) -> tuple[int, int]:
         """(items per page, pages one poll may read)."""
@@ -227,6 +231,8 @@ class ListingReader:
         self.fetch, self.parse, self.known = fetch, parse, known
         self.size, self.budget = plugin.paging(cfg)
         self.pages: dict[int, list[Item]] = {}
+        self.links: dict[int, Request] = {}  # page n+1's request, as page n linked to it
+        self.unreachable: set[int] = set()  # pages neither the plugin nor a link read this poll can ask for
         self.items: dict[str, Item] = {}
         self.fetched = 0
         self.last: int | None = None  # the listing's last page, once a page has said so
@@ -239,7 +245,10 @@ class ListingReader:
             return self.pages[n]
         if self.last is not None and n > self.last:
             return None
-        request = self.plugin.page_request(self.cfg, n)
+        request = self._request(n)
+        if request is None:
+            self.unreachable.add(n)
+            return None
         self.trying = n
         response = self.fetch(request, validators)
         self.fetched += 1
@@ -249,11 +258,31 @@ class ListingReader:
             return None
         page = self.parse(request, response)
         self.pages[n] = page.items
+        if page.next_request is not None:
+            self.links[n + 1] = replace(page.next_request, page=n + 1)
         if page.next_request is None or not page.items:
             self.last = n if page.items else n - 1
         for item in page.items:
             self.items[item.key] = item
         return page.items
+
+    def _request(self, n: int) -> Request | None:
+        """Page n: as a page read this poll linked to it, else as the plugin builds it, else from a link of this
+        poll that names its page by number (page=2) or by offset (offset=10): the same link with page n's."""
+        if n in self.links:
+            return self.links[n]
+        own = self.plugin.page_request(self.cfg, n)
+        if own is not None:
+            return own
+        for k, link in sorted(self.links.items()):
+            url = renumber(link.url, k, n, self.size)
+            if url is not None:
+                return Request(url, link.params, n)
+        return None
+
+    def _unread(self, n: int) -> bool:
+        """Page n is one this poll may still read."""
+        return n >= 1 and n not in self.pages and n not in self.unreachable and (self.last is None or n <= self.last)
 
     def _keys(self, upto: int) -> list[str]:
         return [i.key for n in range(1, upto + 1) for i in self.pages.get(n, [])]
@@ -352,12 +381,12 @@ class ListingReader:
             where = self._find(backlog.tail)
             if isinstance(where, tuple):
                 return backlog, where
-            probes = [p for p in probes if p >= 1 and p not in self.pages and (self.last is None or p <= self.last)]
+            probes = [p for p in probes if self._unread(p)]
             if probes:
                 probe = probes.pop(0)
-            elif isinstance(where, int):
+            elif isinstance(where, int) and where not in self.unreachable:
                 probe = where
-            elif guess - 1 not in self.pages and guess > 1 and (self.last is None or guess - 1 <= self.last):
+            elif guess > 1 and self._unread(guess - 1):
                 probe = guess = guess - 1
             else:
                 break
@@ -438,6 +467,20 @@ class ListingReader:
             _when(backlog.since),
         )
         return progress
+
+
+def renumber(url: str, page: int, wanted: int, size: int) -> str | None:
+    """A link to page `page` made a link to page `wanted`: the query parameter whose value is that page's number
+    (page=2), else its first item's offset (offset=10, start=10), takes the wanted page's. None: the link names
+    its page some other way (an opaque cursor); that page is reached through the links only."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    for old, new in ((str(page), str(wanted)), (str((page - 1) * size), str((wanted - 1) * size))):
+        at = [i for i, (_, v) in enumerate(query) if v == old]
+        if len(at) == 1:
+            query[at[0]] = (query[at[0]][0], new)
+            return urlunsplit(parts._replace(query=urlencode(query)))
+    return None
 
 
 def _ends(item: Item, mark: datetime) -> bool:
