@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Clock, FixtureServer
+from conftest import Clock, FixtureServer, tw
 from treatywatch.app import compile_config
 from treatywatch.evaluation import evaluate, load_cases
 from treatywatch.items import make_item
@@ -314,3 +314,23 @@ def test_labeled_cases_of_feeds_that_carry_other_languages():
     assert len(cases) >= 15
     report = evaluate(compile_config(Path(__file__).parent.parent / "config", {})[1], cases)
     assert report.overall.precision >= 0.97 and report.overall.recall >= 0.97, report.table()
+
+
+def test_the_console_tester_takes_its_language_as_the_prior():
+    """The watch tester (web/tester.run, behind /tester and /api/test): the language chosen is the source's, the
+    text's own wins when it is clear, and the result and the explanation say so."""
+    from treatywatch.web import tester
+
+    watchlist = compile_config(Path(__file__).parent.parent / "config", {})[1]
+    result = tester.run(watchlist, *EVENTS["croatia-ended"]["en"], "pt", "tester")
+    assert result.language == "en"
+    assert [m.watch_id for m in result.matches] == ["agreement-terminated"]
+    assert result.matches[0].why().endswith("language en (identified; the source declares pt)")
+    assert result.to_json()["fires"][0]["language"] == {"language": "en", "origin": "identified", "declared": "pt"}
+
+
+def test_treatywatch_match_reads_the_language_with_the_sources_as_prior():
+    out = tw("match", "--source", "euronews-world", "\n".join(EVENTS["norway-suspended"]["pt"]))
+    assert out.returncode == 0, out.stderr
+    assert "agreement-terminated" in out.stdout
+    assert "language pt (identified; the source declares en)" in out.stdout

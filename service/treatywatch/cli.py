@@ -271,7 +271,9 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
 @click.argument("text", required=False)
 @click.option("--file", "file_", type=click.File("r", encoding="utf-8"), help="Read the text from a file.")
 @click.option("--item", "item_id", type=int, help="Match a stored item by id.")
-@click.option("--source", default="cli", help="Pretend the text came from this source (for source filters).")
+@click.option(
+    "--source", default="cli", help="Pretend the text came from this source (its filters, its declared language)."
+)
 @click.pass_context
 @_errors
 def match(ctx: click.Context, text: str | None, file_: Any, item_id: int | None, source: str) -> None:
@@ -284,7 +286,8 @@ def match(ctx: click.Context, text: str | None, file_: Any, item_id: int | None,
         if not raw:
             raise NotFoundError("give TEXT, --file or --item")
         title, _, summary = raw.strip().partition("\n")
-        item = make_item(source, title=title, summary=summary)
+        declared = next((s.language for s in app.config.sources if s.id == source), None)
+        item = make_item(source, title=title, summary=summary, language=declared)
     item = app.runner.languages.apply(item)  # as the runner reads it (a stored item has been read already)
     matches = app.watchlist.match(item)
     if not matches:
