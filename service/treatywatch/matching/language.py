@@ -52,10 +52,14 @@ _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 @functools.cache
 def _model(languages: tuple[str, ...]) -> LanguageIdentifier:
     """py3langid's model restricted to `languages`: decoded once per process (about half a second), read-only
-    after (no call here changes it)."""
-    model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    model.set_languages(list(languages))
-    return model
+    after (no call here changes it). Rebuilt from the restricted tables so that the table of all 142 classes,
+    which `set_languages` keeps for a later reset (28 MB), is freed: the process keeps about 50 MB, most of it the
+    tokenizer's automaton."""
+    full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    full.set_languages(list(languages))
+    return LanguageIdentifier(
+        full.nb_ptc, full.nb_pc, full.nb_classes, full.tk_nextmove, full.tk_output, norm_probs=True, tk_row=full.tk_row
+    )
 
 
 @dataclass(frozen=True)
