@@ -166,3 +166,41 @@ def test_next_page_url_backlog_of_three_times_max_pages_is_walked_none_skipped(
     keys = {k for k, _ in rows}
     assert set(gap) <= keys and set(head) <= keys  # none skipped
     assert all(n == 1 for _, n in rows) and len(rows) == 6 + 30 + len(head)
+
+
+def test_json_link_and_id_templates_over_any_field(app_with):
+    """The pravo API through the generic json type: link and PDF built from eoNumber by templates (the bare
+    `link: eoNumber` gave a wrong URL), the act's date and number mapped as typed fields."""
+    real = (DATA / "pravo" / "api_documents_all_pagesize10_2026-01-17.json").read_bytes()
+    with FixtureServer() as http:
+        http.routes["/api/Documents"] = lambda h: (200, {"Content-Type": "application/json"}, real)
+        app = app_with(
+            f"""
+  - id: pravo-json
+    type: json
+    url: "{http.base}/api/Documents?pageSize=10"
+    items: items
+    timezone: Europe/Moscow
+    ignore_older_than: 0
+    fields:
+      id: "pravo:{{eoNumber}}"
+      title: complexName
+      link: "http://publication.pravo.gov.ru/document/{{eoNumber}}"
+      document_url: "http://publication.pravo.gov.ru/file/pdf?eoNumber={{eoNumber}}"
+      published: publishDateShort
+      act_date: documentDate
+      number: number
+      pages: pagesCount
+"""
+        )
+        r = app.runner.poll("pravo-json")
+    first = r.items[0]
+    assert first.key == "pravo:0001202601170001"
+    assert first.link == "http://publication.pravo.gov.ru/document/0001202601170001"
+    assert first.act == ActFields(
+        act_date=date(2026, 1, 17),
+        number="28-р",
+        document_url="http://publication.pravo.gov.ru/file/pdf?eoNumber=0001202601170001",
+    )
+    assert first.extra["pages"] == "22"
+    assert len(r.items) == 10

@@ -52,6 +52,9 @@ class Entry:
     when: time.struct_time | None = None
     guid: str | None = None
     when_text: str | None = None  # the text `when` was read from (or a date text nothing could be read from)
+    # (type, title, href) of each rel="alternate" link, when there are several (legislation.gov.uk: page, XML,
+    # RDF, PDF, XHTML snippet); the source chooses among them
+    alternates: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,12 +161,15 @@ def _atom_entry(entry: ET.Element, base: str) -> Entry:
     others = [c for c in entry if c.tag != f"{ATOM}link"]
     f = _fields(others, ATOM_FIELDS, ATOM_IGNORED)
     link: str | None = None
+    alternates = []
     for el in links:
         href = el.get("href")
         if href is None or len(el):
             raise _Decline
         rel = el.get("rel", "alternate")
         kind = el.get("type", "application/atom+xml" if rel == "self" else "text/html").lower()
+        if rel == "alternate":
+            alternates.append((kind, el.get("title", ""), _urljoin(base, href)))
         if rel == "alternate" and kind in ("text/html", "application/xhtml+xml", "html", "xhtml"):
             link = _urljoin(base, href)  # the last one wins, as in feedparser
     guid = None
@@ -186,7 +192,7 @@ def _atom_entry(entry: ET.Element, base: str) -> Entry:
         if _content_type(content) in TEXT_TYPES:
             summary = _text(content)
     when, when_text = _date(f.get(f"{ATOM}published"), f.get(f"{ATOM}updated"))
-    return Entry(title, link, summary, when, guid, when_text)
+    return Entry(title, link, summary, when, guid, when_text, tuple(alternates) if len(alternates) > 1 else ())
 
 
 def document_base(url: str | None) -> str:

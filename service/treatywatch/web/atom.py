@@ -67,7 +67,7 @@ def _act_html(r: ReportView) -> str:
     """A legal act's line: "Распоряжение № 28-р от 17.01.2026 · issuer · published 17.01.2026 · PDF", its dates
     the portal's calendar dates."""
     act = r.item.act
-    if act is None:
+    if act is None or not act.label(r.item.language):
         return ""
     parts = [escape(clean(p)) for p in (act.label(r.item.language), act.issuer) if p]
     if act.published_on:
