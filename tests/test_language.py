@@ -334,3 +334,20 @@ def test_treatywatch_match_reads_the_language_with_the_sources_as_prior():
     assert out.returncode == 0, out.stderr
     assert "agreement-terminated" in out.stdout
     assert "language pt (identified; the source declares en)" in out.stdout
+
+
+def test_the_models_tables_read_back_from_the_cache_as_decoded(tmp_path):
+    """The six languages' tables are written once per machine and read back raw (lemmas.py does the same for the
+    dictionaries): the same answers as the package's model; a file cut short is refused."""
+    from treatywatch.matching import language
+
+    decoded = language._decoded(LANGS)
+    path = tmp_path / "tables.bin"
+    language._write_tables(decoded, path)
+    cached = language._read_tables(path)
+    for event in EVENTS.values():
+        for title, summary in event.values():
+            assert cached.rank(f"{title}\n{summary}") == decoded.rank(f"{title}\n{summary}")
+    path.write_bytes(path.read_bytes()[:-1000])
+    with pytest.raises(EOFError):
+        language._read_tables(path)

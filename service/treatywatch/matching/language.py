@@ -27,13 +27,20 @@ change) under LANGUAGE_ORIGIN and DECLARED_LANGUAGE; `language_note` reads them 
 from __future__ import annotations
 
 import functools
+import os
 import re
+import tempfile
+from array import array
 from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
 
+import numpy as np
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from ..items import Item
 from .explain import LanguageNote
+from .lemmas import default_cache_dir
 from .text import LANGUAGES, TOKEN
 
 DECLARED_PRIOR = 0.8
@@ -51,15 +58,64 @@ _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 @functools.cache
 def _model(languages: tuple[str, ...]) -> LanguageIdentifier:
-    """py3langid's model restricted to `languages`: decoded once per process (about half a second), read-only
-    after (no call here changes it). Rebuilt from the restricted tables so that the table of all 142 classes,
-    which `set_languages` keeps for a later reset (28 MB), is freed: the process keeps about 50 MB, most of it the
-    tokenizer's automaton."""
+    """py3langid's model restricted to `languages`, read-only once built (no call here changes it).
+
+    The package's model holds 142 classes and decodes from xz in about half a second, briefly taking 100 MB more
+    than it keeps. As the lemma dictionaries are (lemmas.py), its tables for our languages are written once per
+    machine into the cache folder, raw, and read back in milliseconds at the size the process keeps (about 45 MB,
+    most of it the tokenizer's automaton). Without a writable cache the package's model is decoded each time."""
+    path = default_cache_dir() / f"py3langid-{version('py3langid')}-{'-'.join(languages)}.bin"
+    try:
+        if not path.exists():
+            _write_tables(_decoded(languages), path)
+        return _read_tables(path)
+    except (OSError, ValueError, EOFError):
+        return _decoded(languages)
+
+
+def _decoded(languages: tuple[str, ...]) -> LanguageIdentifier:
+    """The package's model decoded and restricted, rebuilt through the public constructor from the restricted
+    tables so that the full 142-class table (28 MB), which `set_languages` keeps for a reset, is freed."""
     full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     full.set_languages(list(languages))
     return LanguageIdentifier(
         full.nb_ptc, full.nb_pc, full.nb_classes, full.tk_nextmove, full.tk_output, norm_probs=True, tk_row=full.tk_row
     )
+
+
+def _write_tables(model: LanguageIdentifier, path: Path) -> None:
+    """The restricted tables in one file, the automaton last and raw; written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, np.array([model.tk_nextmove.typecode, model.tk_row.typecode]))
+            np.save(f, np.asarray(model.nb_ptc))
+            np.save(f, np.asarray(model.nb_pc))
+            np.save(f, np.array(model.nb_classes))
+            np.save(f, np.asarray(model.tk_output, dtype=np.int64))
+            np.save(f, np.array([len(model.tk_row), len(model.tk_nextmove)], dtype=np.int64))
+            model.tk_row.tofile(f)
+            model.tk_nextmove.tofile(f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _read_tables(path: Path) -> LanguageIdentifier:
+    with path.open("rb") as f:
+        codes = np.load(f, allow_pickle=False).tolist()
+        ptc, pc = np.load(f, allow_pickle=False), np.load(f, allow_pickle=False)
+        classes = np.load(f, allow_pickle=False).tolist()
+        output = np.load(f, allow_pickle=False).tolist()
+        rows, states = np.load(f, allow_pickle=False).tolist()
+        tk_row, nextmove = array(codes[1], [0]) * rows, array(codes[0], [0]) * states
+        for table in (tk_row, nextmove):  # read in place: array.fromfile would hold a copy of 40 MB on the way
+            view = memoryview(table).cast("B")
+            if f.readinto(view) != len(view):
+                raise EOFError(f"{path}: cut short")  # decoded from the package instead
+    return LanguageIdentifier(ptc, pc, classes, nextmove, output, norm_probs=True, tk_row=tk_row)
 
 
 @dataclass(frozen=True)
