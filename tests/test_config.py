@@ -111,7 +111,7 @@ def test_cli_check_exit_codes(tmp_path: Path):
     )
     good = tw("check")
     assert good.returncode == 0, good.stderr
-    assert good.stdout.startswith("OK: 5 sources")
+    assert good.stdout.startswith("OK: 7 sources")
 
 
 def test_locations_inside_a_source_and_a_term_set(tmp_path: Path):

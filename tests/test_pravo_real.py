@@ -236,3 +236,27 @@ def test_document_types_by_the_portals_names_and_did_you_mean():
         PravoConfig(id="p", block="internatonal")
     with pytest.raises(ValueError, match="did you mean 'международный договор'"):
         PravoConfig(id="p", document_types=["Международный догвор"])
+
+
+def test_the_portals_error_body_and_html_shell_are_shown_as_what_they_say(app_with):
+    """A source's health speaks of the portal: its JSON error body is shown as its message, its site's HTML shell
+    (what /api/Document/{eoNumber} answers, status 200) as that, not as a parse failure of some JSON."""
+    error = (DATA / "api_categories_no_block_error_2026-01-19.json").read_bytes()
+    shell = (DATA / "api_document_path_form_returns_spa_shell_2026-01-19.html").read_bytes()
+    with FixtureServer() as http:
+        http.routes["/bad/api/Documents"] = lambda h: (400, {"Content-Type": "application/json"}, error)
+        http.routes["/shell/api/Documents"] = lambda h: (200, {"Content-Type": "text/html; charset=utf-8"}, shell)
+        app = app_with(
+            f"""
+  - {{id: pravo-bad, type: pravo, url: "{http.base}/bad"}}
+  - {{id: pravo-shell, type: pravo, url: "{http.base}/shell"}}
+"""
+        )
+        bad = app.runner.poll("pravo-bad")
+        html = app.runner.poll("pravo-shell")
+    assert bad.error is not None and bad.error.startswith(f"HTTP 400 from {http.base}/bad/api/Documents?Block=")
+    assert bad.error.endswith(": Ошибки валидации: 'Block Code' не должно быть пусто.")
+    assert app.store.source_state("pravo-bad").last_error == bad.error
+    assert html.error == (
+        "the portal answered with its site's HTML page, not the API's JSON (is url the portal's root?)"
+    )

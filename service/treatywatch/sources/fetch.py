@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import threading
 import time
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from ..errors import FetchError
+from ..items import clean_text
 from .base import Request, Response
 from .inflate import decoded, read_capped
 
@@ -38,6 +40,33 @@ class Validators:
 
 
 _SECRET_PARAM = re.compile(r"(key|token|secret|pass|sig|auth)", re.I)
+
+
+# Of an error answer, this much is read for what it says (a portal's {"message": "Ошибки валидации: …"}).
+ERROR_BODY_BYTES = 4096
+
+
+def _head(chunks: Iterator[bytes], limit: int) -> bytes:
+    out = b""
+    for chunk in chunks:
+        out += chunk
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
+def error_detail(head: bytes) -> str:
+    """What a JSON error body says (its message, error, detail or title), on one line; '' for anything else. The
+    source's health then shows the portal's own words, not only a status code."""
+    try:
+        data = json.loads(head.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return ""
+    for key in ("message", "error", "detail", "title") if isinstance(data, dict) else ():
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return clean_text(value, 300)
+    return ""
 
 
 def redact_url(url: str) -> str:
@@ -256,7 +285,13 @@ class Fetcher:
                     return Response(str(resp.url), 304, b"", dict(resp.headers))
                 if resp.status_code >= 400:  # Retry-After matters on 429 and 503
                     retry = parse_retry_after(resp.headers.get("Retry-After"), self._now())
-                    raise FetchError(f"HTTP {resp.status_code} from {redact_url(str(resp.url))}", retry_after=retry)
+                    # raw bytes only: an error body is not worth inflating (nor a bomb's risk)
+                    plain = resp.headers.get("Content-Encoding", "identity") == "identity"
+                    said = error_detail(_head(resp.iter_raw(), ERROR_BODY_BYTES)) if plain else ""
+                    raise FetchError(
+                        f"HTTP {resp.status_code} from {redact_url(str(resp.url))}" + (f": {said}" if said else ""),
+                        retry_after=retry,
+                    )
                 declared = resp.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > limits.max_bytes:
                     raise FetchError(f"response of {declared} bytes exceeds the cap of {limits.max_bytes} bytes")

@@ -197,7 +197,13 @@ class PravoSource:
         return cfg.page_size, cfg.max_pages
 
     def parse(self, cfg: PravoConfig, request: Request, response: Response) -> Page:
+        if response.content.lstrip()[:1] == b"<":
+            raise ParseError(
+                "the portal answered with its site's HTML page, not the API's JSON (is url the portal's root?)"
+            )
         data = load_json(response)
+        if isinstance(data, dict) and isinstance(data.get("message"), str) and "items" not in data:
+            raise ParseError(f"the portal said: {' '.join(data['message'].split())}")
         if not isinstance(data, dict) or not isinstance(data.get("items"), list):
             raise ParseError("pravo response has no 'items' list")
         base = str(cfg.url).rstrip("/")
