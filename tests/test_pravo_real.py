@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from conftest import tw
 from treatywatch.items import ActFields
 from treatywatch.localserve import FixtureServer
 from treatywatch.sources.pravo import PravoConfig, official_title
@@ -260,3 +261,15 @@ def test_the_portals_error_body_and_html_shell_are_shown_as_what_they_say(app_wi
     assert html.error == (
         "the portal answered with its site's HTML page, not the API's JSON (is url the portal's root?)"
     )
+
+
+def test_check_says_did_you_mean_for_a_block_or_a_type(tmp_path):
+    (tmp_path / "sources.yaml").write_text(
+        "sources:\n  - id: p\n    type: pravo\n    block: internatonal\n"
+        "  - id: q\n    type: pravo\n    document_types: [Международный догвор]\n",
+        encoding="utf-8",
+    )
+    out = tw("check", config=tmp_path)
+    assert out.returncode == 2
+    assert "sources.yaml:4: sources[0].block: unknown block 'internatonal'; did you mean 'international'?" in out.stderr
+    assert "did you mean 'международный договор'?" in out.stderr
