@@ -25,12 +25,12 @@ from .sources.base import (
     Backlog,
     ListingReader,
     Page,
-    PagingSource,
     Reading,
     Request,
     Response,
     SourceConfig,
     SourceType,
+    reads_listing,
 )
 from .sources.fetch import Fetcher, FetchLimits, Validators
 from .sources.registry import SOURCE_TYPES
@@ -119,7 +119,7 @@ class Runner:
         limits = self._limits(cfg)
         validators = Validators(state.etag, state.last_modified)
         parse = functools.partial(self._parse, source_id, cfg, plugin)
-        if isinstance(plugin, PagingSource):
+        if reads_listing(plugin, cfg):
             reader = ListingReader(
                 source_id,
                 plugin,

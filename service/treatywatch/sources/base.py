@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeGuard, runtime_checkable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, HttpUrl, field_validator
@@ -113,6 +113,15 @@ class PagingSource(Protocol):
     def paging(self, cfg: Any) -> tuple[int, int]:
         """(items per page, pages one poll may read)."""
         ...
+
+
+def reads_listing(plugin: object, cfg: Any) -> TypeGuard[PagingSource]:
+    """Whether this source's polls go through the ListingReader: a paging plugin, unless its config pages nothing
+    (a feed without follow_next, a json source without next_page: one request, as before paging existed)."""
+    if not isinstance(plugin, PagingSource):
+        return False
+    pages = getattr(plugin, "pages", None)
+    return bool(pages(cfg)) if callable(pages) else True
 
 
 # Listings that date their items by the day only (the pravo portal): the walk reads the whole day before its mark.

@@ -261,6 +261,10 @@ class FeedSource:
     def page_request(self, cfg: FeedConfig, page: int) -> Request | None:
         return self.first_request(cfg) if page == 1 else None
 
+    def pages(self, cfg: FeedConfig) -> bool:
+        """Paged only when configured so; otherwise one request a poll, as before."""
+        return cfg.follow_next
+
     def paging(self, cfg: FeedConfig) -> tuple[int, int]:
         return cfg.page_size, cfg.max_pages if cfg.follow_next else 1
 

@@ -76,6 +76,10 @@ class JsonSource:
     def page_request(self, cfg: JsonConfig, page: int) -> Request | None:
         return self.first_request(cfg) if page == 1 else None
 
+    def pages(self, cfg: JsonConfig) -> bool:
+        """Paged only when configured so; otherwise one request a poll, as before."""
+        return cfg.next_page is not None
+
     def paging(self, cfg: JsonConfig) -> tuple[int, int]:
         return cfg.page_size, cfg.max_pages if cfg.next_page else 1
 
