@@ -28,7 +28,7 @@ from .app import POLL_WORKERS, App, compile_config
 from .config.diff import changes, summary
 from .config.loader import config_files
 from .config.models import Config
-from .errors import ConfigError, StoreError
+from .errors import ConfigError, StoreConflict, StoreError
 from .matching import Watchlist
 from .pipeline import PollResult
 from .web.server import StatusServer
@@ -110,6 +110,14 @@ class Daemon:
             self._active[name] = self._active.get(name, 0) + 1
         try:
             fn()
+        except StoreConflict as exc:  # another daemon wrote the same rows first: nothing lost, it runs again
+            log.warning("job %s: %s; it runs again on schedule", name, exc)
+        except StoreError as exc:  # the database went away mid-job: nothing of it was kept, it runs again
+            if not self._store_away.is_set():
+                log.warning("database unreachable: %s; %s runs again on schedule", exc, name)
+                self._store_away.set()
+            else:
+                log.debug("job %s: %s", name, exc)
         except Exception:
             log.exception("job %s failed; it will run again on schedule", name)
         finally:
