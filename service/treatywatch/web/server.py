@@ -86,4 +86,3 @@ class StatusServer:
                 self.server.force_exit = True
                 self._thread.join(1.0)
         self.sock.close()
-
