@@ -92,6 +92,18 @@ def start_daemon(config: Path, state: Path, log: Path) -> subprocess.Popen[bytes
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
+def stop_daemons(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to every daemon still running, then wait for each (killed after 20 s)."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def scalar(url: str, sql: str, params: tuple[object, ...] = ()) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(sql, params).fetchone()
@@ -163,14 +175,7 @@ def test_daemons_share_the_farm_and_survive_a_kill(daemons: int, pg_url: str, co
             for survivor in procs[1:]:
                 assert survivor.poll() is None, "a surviving daemon exited"
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            for p in procs:
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_daemons(procs)
         for p in procs[1:]:
             assert p.returncode == 0, (tmp_path / "daemon1.log").read_text(errors="replace")[-3000:]
 
@@ -289,14 +294,7 @@ def test_burst_through_a_slow_relay_and_a_database_restart_reaches_the_desk_once
             for p in procs:
                 assert p.poll() is None, "a daemon exited"
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            for p in procs:
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_daemons(procs)
         for n, p in enumerate(procs):
             assert p.returncode == 0, logs[n].read_text(errors="replace")[-3000:]
             text = logs[n].read_text(errors="replace")
