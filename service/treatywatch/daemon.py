@@ -113,11 +113,7 @@ class Daemon:
         except StoreConflict as exc:  # another daemon wrote the same rows first: nothing lost, it runs again
             log.warning("job %s: %s; it runs again on schedule", name, exc)
         except StoreError as exc:  # the database went away mid-job: nothing of it was kept, it runs again
-            if not self._store_away.is_set():
-                log.warning("database unreachable: %s; %s runs again on schedule", exc, name)
-                self._store_away.set()
-            else:
-                log.debug("job %s: %s", name, exc)
+            self._database_away(exc, f"{name} runs again on schedule")
         except Exception:
             log.exception("job %s failed; it will run again on schedule", name)
         finally:
@@ -127,13 +123,20 @@ class Daemon:
                     del self._active[name]
                 self._idle.notify_all()
 
+    def _database_away(self, exc: StoreError, then: str) -> None:
+        """The database is away: said once per outage (the first poll that reads fine again says it is back), not
+        as a traceback per source per tick."""
+        if self._store_away.is_set():
+            log.debug("database unreachable: %s; %s", exc, then)
+            return
+        self._store_away.set()
+        log.warning("database unreachable: %s; %s", exc, then)
+
     def _poll(self, source_id: str) -> None:
         try:
             due = self.app.runner.next_due(source_id)
-        except StoreError as exc:  # the database is away: said once, not as a scheduler traceback per source
-            if not self._store_away.is_set():
-                log.warning("database unreachable: %s; polls wait for it, retrying on schedule", exc)
-                self._store_away.set()
+        except StoreError as exc:
+            self._database_away(exc, "polls wait for it, retrying on schedule")
             return
         if self._store_away.is_set():
             self._store_away.clear()
