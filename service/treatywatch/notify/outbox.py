@@ -337,11 +337,11 @@ class Outbox:
         for d in group:
             if d.kind == "followup" and d.alert_id in whole:
                 continue  # the alert itself is in this digest, with every report
-            alert, _, fresh = self._news(d)
+            alert, had, fresh = self._news(d)
             if not fresh:
                 skipped.append(d.id)
                 continue
-            entries.append(DigestEntry(alert, tuple(r for r in alert.reports if r.item_id in set(fresh))))
+            entries.append(DigestEntry(alert, tuple(r for r in alert.reports if had is None or r.item_id not in had)))
             carried[d.id] = fresh
         for d in group:
             if d.kind == "followup" and d.alert_id in whole:
