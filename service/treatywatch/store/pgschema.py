@@ -191,6 +191,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX verdicts_watch ON verdicts (watch_id);
     """,
+    # 7: as SQLite's 5, a source paused from the console or the CLI, and its first poll
+    """
+    ALTER TABLE sources ADD COLUMN paused_at TEXT;
+    ALTER TABLE sources ADD COLUMN paused_by TEXT;
+    ALTER TABLE sources ADD COLUMN first_attempt TEXT;
+    """,
 ]
 
 

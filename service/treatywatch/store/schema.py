@@ -157,6 +157,13 @@ MIGRATIONS: list[str | Step] = [
     );
     CREATE INDEX verdicts_watch ON verdicts (watch_id);
     """,
+    # 5: a source paused from the console or the CLI (who and when; a paused source is not polled; "poll now" is
+    # its next_due set to now), and its first poll (a source that never succeeded is stale three intervals after it)
+    """
+    ALTER TABLE sources ADD COLUMN paused_at TEXT;
+    ALTER TABLE sources ADD COLUMN paused_by TEXT;
+    ALTER TABLE sources ADD COLUMN first_attempt TEXT;
+    """,
 ]
 
 
