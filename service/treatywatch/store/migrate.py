@@ -22,6 +22,8 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("mutes", "kind, target"),
     ("desk_events", "id"),
     ("verdicts", "subject"),
+    ("documents", "url"),
+    ("document_items", "url, item_id"),
 )
 # Columns one engine computes or keeps for itself: never copied.
 ENGINE_ONLY = frozenset({"tsv", "claimed_by", "claim_expires"})

@@ -197,6 +197,39 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sources ADD COLUMN paused_by TEXT;
     ALTER TABLE sources ADD COLUMN first_attempt TEXT;
     """,
+    # 8: as SQLite's 6: documents behind items, which items each serves, and the version of an alert's report
+    """
+    CREATE TABLE documents (
+        url TEXT PRIMARY KEY,
+        kind TEXT NOT NULL DEFAULT 'document',  -- document (an act's PDF) | article (the page behind a headline)
+        state TEXT NOT NULL DEFAULT 'queued',   -- queued | read | ocr | unreadable
+        sha256 TEXT,
+        pages TEXT NOT NULL DEFAULT '[]',       -- [{number, text, method}]
+        page_count INTEGER NOT NULL DEFAULT 0,
+        note TEXT NOT NULL DEFAULT '',
+        seconds DOUBLE PRECISION,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try TEXT,
+        queued_at TEXT NOT NULL,
+        fetched_at TEXT,
+        read_at TEXT,
+        claimed_by TEXT,
+        claim_expires TIMESTAMPTZ
+    );
+    CREATE INDEX documents_due ON documents (state, next_try);
+    CREATE INDEX documents_sha256 ON documents (sha256);
+    CREATE TABLE document_items (
+        url TEXT NOT NULL REFERENCES documents(url),
+        item_id BIGINT NOT NULL REFERENCES items(id),
+        quiet INTEGER NOT NULL DEFAULT 0,       -- stored by a baseline poll: what its body finds opens nothing
+        matched_sha256 TEXT,                    -- the content the item was last matched with
+        PRIMARY KEY (url, item_id)
+    );
+    CREATE INDEX document_items_item ON document_items (item_id);
+    ALTER TABLE alert_reports ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE alert_reports ADD COLUMN text_names TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE delivery_reports ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
