@@ -134,6 +134,9 @@ class Item:
     # the key this item had before keys stopped holding the feed's URL (sources set it when it differs): a database
     # written then still knows the item by it, and moves it to the new key at the first poll (store.adopt_keys)
     legacy_key: str | None = field(default=None, compare=False, hash=False)
+    # the text of the item's document or article: pages joined by "\f", lines by "\n" (see clean_body). Matched as
+    # its own field (`body:`); not part of content_hash and not stored with the item: the documents table keeps it.
+    body: str = field(default="", compare=False, hash=False, repr=False)
 
     @property
     def act(self) -> ActFields | None:
@@ -150,6 +153,9 @@ class Item:
         return h.hexdigest()[:32]
 
     def with_(self, **changes: object) -> Item:
+        """A copy with these fields changed; a new body is cleaned and capped as make_item does."""
+        if "body" in changes:
+            changes["body"] = clean_body(changes["body"])  # type: ignore[arg-type]
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
@@ -203,6 +209,24 @@ def clean_text(value: str | None, limit: int | None = None) -> str:
         text = unicodedata.normalize("NFC", _mark_runs().sub(r"\1", text))
     text = _SPACE.sub(" ", text).strip()
     return clip(text, limit) if limit is not None else text
+
+
+_LINE_SPACE = re.compile(r"[^\S\n\f]+")
+_PAGE_BREAK = re.compile(r" *\f *")
+
+
+def clean_body(value: str | None) -> str:
+    """A document's text as matching reads it: pages stay separated by "\f" and lines by "\n" (explanations
+    point at "body p. 2, l. 14"), other whitespace runs become one space, invisible controls go, NFC, at most
+    BODY_MAX_CHARS characters (cut at a word). Linear in the text."""
+    if not value:
+        return ""
+    text = encodable(value)[: BODY_MAX_CHARS * RAW_PER_CLEAN_CHAR].replace("\r\n", "\n").replace("\r", "\n")
+    text = _INVISIBLE.sub("", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", _mark_runs().sub(r"\1", text))
+    text = _PAGE_BREAK.sub("\f", _LINE_SPACE.sub(" ", text)).rstrip(" \n")  # leading lines count
+    return clip(text, BODY_MAX_CHARS)
 
 
 def canonical_url(url: str | None, base: str | None = None) -> str:
@@ -276,6 +300,7 @@ def make_item(
     untitled: bool = False,
     extra: dict[str, str] | None = None,
     act: ActFields | None = None,
+    body: str | None = None,
 ) -> Item:
     """The one place raw fields become an Item, so every source normalises the same way."""
     clean_title = clean_text(title, TITLE_MAX_CHARS)
@@ -300,4 +325,5 @@ def make_item(
         language=language,
         untitled=untitled,
         extra={k: encodable(v) for k, v in {**(extra or {}), **(act.to_extra() if act else {})}.items()},
+        body=clean_body(body),
     )
