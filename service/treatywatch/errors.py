@@ -74,3 +74,8 @@ class FilterError(TreatyWatchError):
     """A list filter (watch, severity, dates, ...) or a desk action's argument is not one the service takes."""
 
     exit_code = 2
+
+
+class DocumentError(TreatyWatchError):
+    """A fetched document cannot be read (encrypted, damaged, a bomb, beyond a bound); the message is the item's
+    note after "document unreadable: ". Never the source's failure."""

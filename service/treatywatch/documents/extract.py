@@ -1,0 +1,220 @@
+"""The reading itself, run inside the worker process: text layer per page, OCR where a page has none.
+
+Raises `DocumentError` for a document that cannot be read at all; a page that cannot be read is kept with an empty
+text and its note, so page numbers in the body stay right.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from subprocess import CalledProcessError
+from typing import Any
+
+import pypdf
+from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
+
+from treatywatch.documents import ocr
+from treatywatch.documents.models import DocumentLimits, Page
+from treatywatch.documents.textclean import meaningful_letters, normalise
+from treatywatch.errors import DocumentError
+
+MIN_TEXT_LETTERS = 20  # fewer letters than a line of an act: a stamp or a page number, not the page's text
+SCANNED_TEXT_LETTERS = 200  # a page with an image needs this much text to be taken as read (a portal stamp is less)
+MIN_OCR_DPI = 100  # a page that only fits the pixel bound below this is not worth Tesseract's time
+MAX_XOBJECT_DEPTH = 4
+
+
+def open_pdf(data: bytes) -> pypdf.PdfReader:
+    """The parsed PDF, decrypted when it opens with an empty password (owner-password-only PDFs are common)."""
+    if b"%%EOF" not in data[-2048:]:
+        raise DocumentError(f"truncated / damaged: no end-of-file marker ({len(data):,} bytes, cut short?)")
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")
+            except (DependencyError, NotImplementedError) as exc:
+                raise DocumentError(f"encrypted PDF ({exc})") from exc
+            if not opened:
+                raise DocumentError("encrypted PDF (needs a password to open)")
+        _ = len(reader.pages)
+    except DocumentError:
+        raise
+    except FileNotDecryptedError as exc:
+        raise DocumentError("encrypted PDF (needs a password to open)") from exc
+    except LimitReachedError as exc:
+        raise DocumentError(f"a compressed stream inflates beyond the limit (a decompression bomb): {exc}") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        raise DocumentError(f"truncated / damaged: {exc or type(exc).__name__}") from exc
+    return reader
+
+
+def _images(resources: Any, depth: int = 0, seen: set[int] | None = None) -> Iterator[tuple[int, int]]:
+    """(width, height) of every image XObject a page draws, through nested forms (each object once)."""
+    seen = set() if seen is None else seen
+    if depth > MAX_XOBJECT_DEPTH or not hasattr(resources, "get"):
+        return
+    found = resources.get("/XObject")
+    xobjects: Any = found.get_object() if found is not None else None
+    if not hasattr(xobjects, "values"):
+        return
+    for ref in xobjects.values():
+        key = id(ref.get_object()) if not hasattr(ref, "idnum") else ref.idnum
+        if key in seen:
+            continue
+        seen.add(key)
+        obj = ref.get_object()
+        subtype = obj.get("/Subtype")
+        if subtype == "/Image":
+            yield int(obj.get("/Width", 0) or 0), int(obj.get("/Height", 0) or 0)
+        elif subtype == "/Form":
+            yield from _images(obj.get("/Resources"), depth + 1, seen)
+
+
+def _layer_text(page: pypdf.PageObject, limits: DocumentLimits) -> str:
+    try:
+        text = page.extract_text() or ""
+    except LimitReachedError as exc:
+        raise DocumentError(f"a compressed stream inflates beyond the limit (a decompression bomb): {exc}") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
+        return ""
+    return normalise(text[: limits.max_chars_per_page])
+
+
+def _render_dpi(width_pt: float, height_pt: float, limits: DocumentLimits) -> float:
+    """`ocr_dpi`, lowered until the render fits `max_pixels_per_page` (an A3 page still gets read)."""
+    area_in = max(width_pt, 1.0) * max(height_pt, 1.0) / (72.0 * 72.0)
+    fit = math.sqrt(limits.max_pixels_per_page / area_in)
+    return min(float(limits.ocr_dpi), fit)
+
+
+class PageReader:
+    """Reads the pages of one PDF; keeps the pdfium document and Tesseract's setup once they are needed."""
+
+    def __init__(self, data: bytes, limits: DocumentLimits, languages: Sequence[str]) -> None:
+        self.data = data
+        self.limits = limits
+        self.languages = tuple(languages)
+        self._pdfium: Any = None
+        self._ocr: ocr.OcrSetup | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="treatywatch-ocr-")
+
+    def close(self) -> None:
+        if self._pdfium is not None:
+            self._pdfium.close()
+        self._tmp.cleanup()
+
+    @property
+    def ocr_note(self) -> str:
+        """A requested OCR language without data, once OCR has been set up (empty when no page needed it)."""
+        return self._ocr.note if self._ocr is not None else ""
+
+    @property
+    def ocr_setup(self) -> ocr.OcrSetup:
+        if self._ocr is None:
+            self._ocr = ocr.setup(self.languages)
+        return self._ocr
+
+    def read(self, number: int, page: pypdf.PageObject) -> Page:
+        text = _layer_text(page, self.limits)
+        letters = meaningful_letters(text)
+        try:
+            images = list(_images(page.get("/Resources")))
+        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            images = []
+        if letters >= SCANNED_TEXT_LETTERS or (letters >= MIN_TEXT_LETTERS and not images):
+            return Page(number, text, "text")
+        if not images and not text:
+            return Page(number, "", "none", "blank page")
+        return self._ocr_page(number, page, images, fallback=text)
+
+    def _ocr_page(self, number: int, page: pypdf.PageObject, images: list[tuple[int, int]], fallback: str) -> Page:
+        def unread(note: str) -> Page:
+            return Page(number, fallback, "text" if fallback else "none", note)
+
+        limit = self.limits.max_pixels_per_page
+        for width, height in images:
+            if width * height > limit:
+                return unread(f"image of {width:,} × {height:,} px is over the {limit:,}-pixel bound; not OCRed")
+        setup = self.ocr_setup
+        if setup.unavailable:
+            return unread(setup.unavailable)
+        box = page.mediabox
+        dpi = _render_dpi(float(box.width), float(box.height), self.limits)
+        if dpi < MIN_OCR_DPI:
+            size = f"{float(box.width):,.0f} × {float(box.height):,.0f} pt"
+            return unread(f"page of {size} is over the {limit:,}-pixel bound at {MIN_OCR_DPI} dpi; not OCRed")
+        image = self._render(number, dpi)
+        try:
+            text = ocr.recognise(image, setup, round(dpi))
+        except CalledProcessError as exc:
+            lines = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+            return unread(f"OCR failed: {(lines[-1] if lines else f'exit {exc.returncode}')[:200]}")
+        except OSError as exc:
+            return unread(f"OCR failed: {exc}")
+        finally:
+            image.unlink(missing_ok=True)
+        return Page(number, text, "ocr")
+
+    def _render(self, number: int, dpi: float) -> Path:
+        """The page as a grayscale PNG at `dpi` (pdfium; the pixel bound was checked from the page box first)."""
+        import pypdfium2 as pdfium  # only a document that needs OCR pays for loading pdfium
+
+        if self._pdfium is None:
+            self._pdfium = pdfium.PdfDocument(self.data, password="")
+        bitmap = self._pdfium[number - 1].render(scale=dpi / 72.0, grayscale=True)
+        path = Path(self._tmp.name) / f"page-{number}.png"
+        bitmap.to_pil().save(path, dpi=(round(dpi), round(dpi)))
+        return path
+
+
+def read_pages(data: bytes, limits: DocumentLimits, languages: Sequence[str]) -> tuple[int, list[Page], str]:
+    """(pages in the PDF, the first `max_pages` read, notes) or `DocumentError` for a document not readable at all."""
+    reader = open_pdf(data)
+    total = len(reader.pages)
+    count = min(total, limits.max_pages)
+    pages_reader = PageReader(data, limits, languages)
+    pages: list[Page] = []
+    try:
+        for index in range(count):
+            try:
+                page = reader.pages[index]
+            except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+                pages.append(Page(index + 1, "", "none", f"page damaged: {exc}"))
+                continue
+            pages.append(pages_reader.read(index + 1, page))
+    finally:
+        pages_reader.close()
+    notes: list[str] = []
+    if total > count:
+        notes.append(f"first {count:,} of {total:,} pages read")
+    notes.extend(page_notes(pages))
+    if pages_reader.ocr_note:
+        notes.append(pages_reader.ocr_note)
+    return total, pages, "; ".join(notes)
+
+
+def page_notes(pages: Sequence[Page]) -> list[str]:
+    """One line per distinct page note, with the pages it holds for ("pages 1–3, 7: OCR unavailable: …")."""
+    by_note: dict[str, list[int]] = {}
+    for page in pages:
+        if page.note and page.note != "blank page":
+            by_note.setdefault(page.note, []).append(page.number)
+    return [f"{_page_list(numbers)}: {note}" for note, numbers in by_note.items()]
+
+
+def _page_list(numbers: list[int]) -> str:
+    runs: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        runs.append(f"{start}" if start == prev else f"{start}–{prev}")
+        if n is not None:
+            start = prev = n
+    return ("page " if len(numbers) == 1 else "pages ") + ", ".join(runs)
