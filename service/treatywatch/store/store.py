@@ -286,7 +286,8 @@ class SqlStore(DeliveryStore, VerdictStore):
                 """Store the report's matches; True when the item is news to this alert (not a revision)."""
                 item_id = store_matches(report, alert_id)
                 cur = conn.execute(
-                    "INSERT INTO alert_reports VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (alert_id, item_id, ts(now))
+                    "INSERT INTO alert_reports (alert_id, item_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    (alert_id, item_id, ts(now)),
                 )
                 return cur.rowcount == 1
 
