@@ -246,6 +246,23 @@ class CField:
 
 
 @dataclass(frozen=True)
+class CAct:
+    """An act's typed field (doc_type:, issuer:) holds the child, read as a text of its own (Doc.facets): true
+    without places, since the field is what the portal says of the act, not words of its title or summary. No
+    trigger: an item is a candidate by the rest of the query (or always, for a query of act fields alone)."""
+
+    field: str
+    child: CNode
+
+    def eval(self, doc: Doc, field: str | None) -> Hits:
+        own = doc.facets.get(self.field)
+        return [] if own is not None and self.child.eval(own, None) is not None else None
+
+    def triggers(self) -> frozenset[str] | None:
+        return None
+
+
+@dataclass(frozen=True)
 class CNever:
     """A set with no terms: never true, never a candidate."""
 
@@ -256,4 +273,4 @@ class CNever:
         return frozenset()
 
 
-CNode = CPhrase | CPhraseSet | CPrefix | CAnd | COr | CNot | CNear | CUnlessNear | CField | CNever
+CNode = CPhrase | CPhraseSet | CPrefix | CAnd | COr | CNot | CNear | CUnlessNear | CField | CAct | CNever

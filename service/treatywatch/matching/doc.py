@@ -63,6 +63,8 @@ class Doc:
         self.length = len(words)
         self._fold = fold
         self._dates = dates
+        # an act's typed fields (doc_type, issuer) as texts of their own, for doc_type: and issuer: (engine.item_doc)
+        self.facets: dict[str, Doc] = {}
 
     def add_keys(self, additions: dict[int, tuple[str, ...]]) -> None:
         """Keys positions earn from their context (German separable verbs joined with their particles), all at

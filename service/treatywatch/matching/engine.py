@@ -14,7 +14,7 @@ from ..errors import QueryError
 from ..items import SUMMARY_MAX_CHARS, TITLE_MAX_CHARS, Item
 from . import query as q
 from .agreements import CompiledAgreement, EntityHits, assess, era, mark_subjects
-from .compiled import CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix, CUnlessNear
+from .compiled import CAct, CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix, CUnlessNear
 from .doc import Doc
 from .explain import Hit, LanguageNote, Match, place_hits, snippet
 from .language import language_note
@@ -228,6 +228,8 @@ class Watchlist:
                 return CNot(self._compile(child, text))
             case q.Near(left, right, distance):
                 return CNear(self._compile(left, text), self._compile(right, text), distance)
+            case q.InField(field, child) if field in q.ACT_FIELDS:
+                return CAct(field, self._compile(child, text))
             case q.InField(field, child):
                 return CField(field, self._compile(child, text))
         raise AssertionError(node)
@@ -255,7 +257,7 @@ class Watchlist:
                     stack.extend(phrases)
             elif isinstance(node, CAnd | COr):
                 stack.extend(node.children)
-            elif isinstance(node, CNot | CField):
+            elif isinstance(node, CNot | CField | CAct):
                 stack.append(node.child)
             elif isinstance(node, CNear):
                 stack += [node.left, node.right]
@@ -334,6 +336,20 @@ class Watchlist:
             self._join_separable(doc)
         return doc
 
+    def item_doc(self, item: Item) -> Doc:
+        """The item's index, with its act's type and issuer as texts of their own (doc_type:, issuer:)."""
+        doc = self.doc(item.title, item.summary, item.language)
+        doc.facets = self.act_facets(item)
+        return doc
+
+    def act_facets(self, item: Item) -> dict[str, Doc]:
+        """The act's type and issuer, each a text of its own (none for an item that is no act)."""
+        act = item.act
+        if act is None:
+            return {}
+        named = (("doc_type", act.doc_type), ("issuer", act.issuer))
+        return {name: self.doc(value, "", item.language) for name, value in named if value}
+
     def candidates(self, doc: Doc) -> list[int]:
         """One pass over the item's keys finds the watches that can possibly fire."""
         found = set(self._always)
@@ -346,7 +362,7 @@ class Watchlist:
 
     def match(self, item: Item, only: Iterable[str] | None = None) -> list[Match]:
         """Every watch that fires on the item, each with its explanation. Pure: no I/O, no clock."""
-        doc = self.doc(item.title, item.summary, item.language)
+        doc = self.item_doc(item)
         wanted = set(only) if only is not None else None
         entity_hits: EntityHits | None = None
         decided_doc: Doc | None = None
@@ -394,7 +410,7 @@ class Watchlist:
     def set_aside(self, item: Item) -> list[tuple[str, list[str]]]:
         """Watches whose query holds on the item's words but not once talk is set aside, each with the cue words
         (`treatywatch match` shows them, so an operator sees why "senators call on Warsaw to scrap" is silent)."""
-        doc = self.doc(item.title, item.summary, item.language)
+        doc = self.item_doc(item)
         talk = talk_positions(doc, self.cues)
         if not talk:
             return []

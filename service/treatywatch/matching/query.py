@@ -65,6 +65,7 @@ Node = Words | Prefix | SetRef | And | Or | Not | Near | InField
 _LEXER = re.compile(
     r"""\s*(?:
       (?P<lparen>\() | (?P<rparen>\)) |
+      (?P<act>doc_type|issuer):(?=\S) |
       (?P<near>NEAR/(?P<n>\d+))(?![\w]) |
       (?P<op>AND|OR|NOT)(?![\w*]) |
       (?P<field>title):(?=\S) |
@@ -79,6 +80,8 @@ FIELDS = ("title",)
 MAX_LENGTH = 4000  # characters; the example watches are under 150
 MAX_DEPTH = 32  # nested (), NOT, title: and NEAR/n chains, each a level of the tree the matcher walks
 MAX_NEAR = 1000  # words apart; more is "anywhere in the text", which AND says better
+# an act's typed fields (Item.act): doc_type:Распоряжение, issuer:"Правительство Российской Федерации"
+ACT_FIELDS = ("doc_type", "issuer")
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ def _lex(query: str) -> list[_Tok]:
         kind = m.lastgroup or ""
         if kind == "n":
             kind = "near"
+        if kind == "act":  # an act's field is a field as title: is; the parser tells them apart
+            kind = "field"
         if kind == "ref":
             start -= 1  # point at the '@'
         if kind == "unclosed":
@@ -108,7 +113,7 @@ def _lex(query: str) -> list[_Tok]:
         value = {
             "near": m.group("n"),
             "op": m.group("op"),
-            "field": m.group("field"),
+            "field": m.group("field") or m.group("act"),
             "phrase": m.group("phrase"),
             "ref": m.group("ref"),
             "word": m.group("word"),
@@ -215,7 +220,7 @@ class _Parser:
             self.i += 1
             return node
         if t.kind == "field":
-            if t.value not in FIELDS:
+            if t.value not in FIELDS + ACT_FIELDS:
                 raise self.fail(f"unknown field '{t.value}'", t)
             self.deeper(t)
             self.depth += 1
