@@ -15,6 +15,7 @@ from subprocess import CalledProcessError
 from typing import Any
 
 import pypdf
+import pypdf.filters
 from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
 
 from treatywatch.documents import ocr
@@ -47,7 +48,7 @@ def open_pdf(data: bytes) -> pypdf.PdfReader:
     except FileNotDecryptedError as exc:
         raise DocumentError("encrypted PDF (needs a password to open)") from exc
     except LimitReachedError as exc:
-        raise DocumentError(f"a compressed stream inflates beyond the limit (a decompression bomb): {exc}") from exc
+        raise _bomb() from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
         raise DocumentError(f"truncated / damaged: {exc or type(exc).__name__}") from exc
     return reader
@@ -75,11 +76,21 @@ def _images(resources: Any, depth: int = 0, seen: set[int] | None = None) -> Ite
             yield from _images(obj.get("/Resources"), depth + 1, seen)
 
 
+def _bomb() -> DocumentError:
+    limit = pypdf.filters.ZLIB_MAX_OUTPUT_LENGTH / 1e6
+    return DocumentError(f"a compressed stream inflates beyond {limit:,.0f} MB (a decompression bomb)")
+
+
 def _layer_text(page: pypdf.PageObject, limits: DocumentLimits) -> str:
+    """The page's text layer, normalised. Its content is decoded first: extract_text() would swallow pypdf's
+    decompression limit and call a bomb an empty page."""
     try:
+        contents = page.get_contents()
+        if contents is not None:
+            contents.get_data()
         text = page.extract_text() or ""
     except LimitReachedError as exc:
-        raise DocumentError(f"a compressed stream inflates beyond the limit (a decompression bomb): {exc}") from exc
+        raise _bomb() from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
         return ""
     return normalise(text[: limits.max_chars_per_page])

@@ -33,8 +33,10 @@ def _not_pdf(data: bytes) -> str:
         return "empty file"
     if b"%PDF-" in data[:_HEADER_WINDOW]:
         return ""
-    head = data[:200].lstrip().split(b"\n", 1)[0][:24].decode("latin-1")
-    head = "".join(ch if ch.isprintable() else "?" for ch in head)
+    head = data[:200].lstrip().split(b"\n", 1)[0].decode("latin-1")
+    if head.startswith("<") and 0 < head.find(">") < 40:
+        head = head[: head.find(">") + 1]  # the first tag: "<html>", "<!DOCTYPE html>"
+    head = "".join(ch if ch.isprintable() else "?" for ch in head[:40])
     return f"not a PDF (starts with {head})"
 
 

@@ -18,6 +18,13 @@ _WORD = re.compile(r"[^\W\d_]+")
 # Latin letters that look like Cyrillic ones: OCR with rus+eng mixes them inside one Russian word
 _HOMOGLYPHS = str.maketrans("aceopxyABCEHKMOPTX", "асеорхуАВСЕНКМОРТХ")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+# marks a scan's dust and edges become: never in an act's text (acts quote with "" or «»)
+_STRAY = str.maketrans({"`": " ", "|": " ", "¦": " ", "\u2018": " ", "\u201a": " ", "\u00b4": " "})
+# a lone mark of one to three symbols at a line's start or end ("года; :", "• О прекращении"); dashes, brackets,
+# quotes and "№" are text and stay
+_MARK = r"[^\w\s\-\u2013\u2014«»()\[\]\"№§]{1,3}"
+_EDGE_JUNK = re.compile(rf"^(?:{_MARK}\s+)+|(?:\s+{_MARK})+$")
+_OPEN_QUOTE = re.compile(r"^\u201e(?!.*[\u201c\u201d])")  # „ opening a line and never closed on it: a dust mark
 _LATIN = re.compile(r"[A-Za-z]")
 
 
@@ -65,9 +72,10 @@ def dehyphenate(lines: list[str]) -> list[str]:
 
 def clean_ocr(text: str) -> str:
     """Tesseract's page text, made fit for matching: spacing, look-alike letters, words broken at line ends."""
-    text = normalise(text)
+    text = normalise(text.translate(_STRAY))
     text = _WORD.sub(lambda m: _fix_script(m.group(0)), text)
-    return "\n".join(dehyphenate(text.split("\n")))
+    lines = [_OPEN_QUOTE.sub("", _EDGE_JUNK.sub("", line)).strip() for line in text.split("\n")]
+    return "\n".join(dehyphenate(lines))
 
 
 def meaningful_letters(text: str) -> int:

@@ -1,0 +1,346 @@
+"""The document reading stage: PDFs made by tests/docgen.py, read through the real worker process and Tesseract."""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+
+import psutil
+import pypdf
+import pytest
+
+import docgen  # tests/ is on sys.path (its conftest.py puts it there)
+from treatywatch.documents import DocumentLimits, DocumentText, read_document
+from treatywatch.documents import reader as reader_module
+from treatywatch.documents.extract import _render_dpi
+from treatywatch.documents.ocr import setup as ocr_setup
+from treatywatch.documents.textclean import clean_ocr, dehyphenate
+
+LIMITS = DocumentLimits()
+ACTS = {
+    "ten-state": docgen.TEN_STATE_ACT,
+    "canada-1989": docgen.CANADA_1989_ACT,
+    "domestic": docgen.DOMESTIC_ACT,
+    "india-ratification": docgen.INDIA_RATIFICATION_ACT,
+}
+
+
+def _tesseract_langs() -> set[str]:
+    if not shutil.which("tesseract"):
+        return set()
+    out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, check=False).stdout
+    return {line.strip() for line in out.splitlines()[1:]}
+
+
+needs_tesseract = pytest.mark.skipif(
+    "rus" not in _tesseract_langs(),
+    reason="Tesseract with Russian data is not installed (Debian: apt-get install tesseract-ocr tesseract-ocr-rus)",
+)
+
+
+def fuzzy_find(needle: str, body: str, at_least: float = 0.8) -> int:
+    """Offset in `body` of `needle` or of the closest OCR reading of it (similarity ≥ at_least), else -1.
+
+    Lines are joined with spaces first (a name may wrap), keeping offsets: "\\n" and " " have one character each.
+    """
+    flat = body.replace("\n", " ")
+    exact = flat.find(needle)
+    if exact >= 0:
+        return exact
+    best, where = 0.0, -1
+    size = len(needle)
+    for start in range(0, max(1, len(flat) - size + 1)):
+        window = flat[start : start + size]
+        if window[:1] != needle[:1] and window[1:2] != needle[1:2]:
+            continue
+        ratio = difflib.SequenceMatcher(None, needle, window).ratio()
+        if ratio > best:
+            best, where = ratio, start
+    return where if best >= at_least else -1
+
+
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 1e6
+
+
+# --- text layer ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(ACTS))
+def test_text_layer_is_read_exactly_page_by_page(name: str) -> None:
+    pages = ACTS[name]
+    doc = read_document(docgen.text_pdf(pages), LIMITS, ["ru"])
+    expected = docgen.page_texts(pages)
+    assert doc.state == "read", doc.note
+    assert doc.note == ""
+    assert doc.page_count == len(expected) >= 2
+    assert [p.number for p in doc.pages] == list(range(1, len(expected) + 1))
+    assert [p.method for p in doc.pages] == ["text"] * len(expected)
+    assert [p.text for p in doc.pages] == expected
+    assert doc.body() == "\f".join(expected)
+
+
+def test_ten_state_act_spans_three_pages_and_body_offsets_give_page_numbers() -> None:
+    doc = read_document(docgen.text_pdf(docgen.TEN_STATE_ACT), LIMITS, ["ru"])
+    assert doc.page_count == 3
+    body = doc.body()
+    expected_page = {1: 1, 2: 1, 3: 1, 4: 2, 5: 2, 6: 2, 7: 2, 8: 2, 9: 3, 10: 3}
+    for n, agreement in enumerate(docgen.TEN_STATES, start=1):
+        offset = fuzzy_find(f"Правительством {agreement.state}", body)
+        assert offset >= 0, agreement.state
+        assert doc.page_of(offset) == expected_page[n], agreement.state
+        assert body.count("\f", 0, offset) + 1 == expected_page[n]
+
+
+def test_sha256_is_of_the_bytes() -> None:
+    import hashlib
+
+    data = docgen.text_pdf(docgen.DOMESTIC_ACT)
+    assert read_document(data, LIMITS, ["ru"]).sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_owner_password_only_pdf_is_read() -> None:
+    """Encryption with an empty user password (print/copy restrictions only) opens without asking."""
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(docgen.text_pdf(docgen.CANADA_1989_ACT))))
+    writer.encrypt(user_password="", owner_password="owner", algorithm="AES-256")
+    out = io.BytesIO()
+    writer.write(out)
+    doc = read_document(out.getvalue(), LIMITS, ["ru"])
+    assert doc.state == "read", doc.note
+    assert "Правительством Канады" in doc.body()
+
+
+# --- OCR ----------------------------------------------------------------------------------------------------------
+
+
+@needs_tesseract
+def test_scanned_ten_state_act_is_ocred_with_every_state_on_its_page() -> None:
+    data = docgen.scanned_pdf(docgen.TEN_STATE_ACT)
+    assert b"/DCTDecode" in data and b"/Font" not in data  # images only: no text layer to fall back on
+    doc = read_document(data, LIMITS, ["ru", "en"])
+    assert doc.state == "ocr", doc.note
+    assert doc.page_count == 3 and [p.method for p in doc.pages] == ["ocr"] * 3
+    body = doc.body()
+    expected_page = {1: 1, 2: 1, 3: 1, 4: 2, 5: 2, 6: 2, 7: 2, 8: 2, 9: 3, 10: 3}
+    for n, agreement in enumerate(docgen.TEN_STATES, start=1):
+        offset = fuzzy_find(f"Правительством {agreement.state} о военном сотрудничестве", body, 0.85)
+        assert offset >= 0, f"{agreement.state} not in the OCR text:\n{body}"
+        assert doc.page_of(offset) == expected_page[n], agreement.state
+        assert fuzzy_find(f"{agreement.city} {agreement.date} года", body, 0.85) >= 0, agreement.city
+    assert body.replace("\n", " ").count("военном сотрудничестве") >= 8
+    assert fuzzy_find("1. Прекратить действие следующих соглашений:", body, 0.9) >= 0
+    assert "\f" not in "".join(p.text for p in doc.pages)
+
+
+@needs_tesseract
+def test_scanned_canada_act_names_the_1989_agreement_in_its_body() -> None:
+    doc = read_document(docgen.scanned_pdf(docgen.CANADA_1989_ACT), LIMITS, ["ru"])
+    assert doc.state == "ocr", doc.note
+    first = doc.pages[0].text
+    assert fuzzy_find("Союза Советских Социалистических Республик и Правительством Канады", first, 0.85) >= 0
+    assert "Оттаве" in first and "1989" in first
+
+
+@needs_tesseract
+def test_a_page_without_text_layer_is_ocred_and_the_others_read_from_text() -> None:
+    """Per page: a text page stays "text", a scanned page beside it goes to OCR; page numbers hold across both."""
+    writer = pypdf.PdfWriter()
+    for part in (docgen.text_pdf(docgen.INDIA_RATIFICATION_ACT[:1]), docgen.scanned_pdf(docgen.CANADA_1989_ACT[:1])):
+        writer.append(pypdf.PdfReader(io.BytesIO(part)))
+    out = io.BytesIO()
+    writer.write(out)
+    doc = read_document(out.getvalue(), LIMITS, ["ru"])
+    assert [p.method for p in doc.pages] == ["text", "ocr"]
+    assert doc.state == "ocr"
+    assert doc.pages[0].text == docgen.page_texts(docgen.INDIA_RATIFICATION_ACT[:1])[0]
+    assert doc.page_of(doc.body().find("Канады")) == 2
+
+
+def test_tesseract_absent_is_a_note_not_a_crash(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # the worker runs sys.executable; nothing else is on PATH
+    scanned = read_document(docgen.scanned_pdf(docgen.CANADA_1989_ACT), LIMITS, ["ru"])
+    assert scanned.state == "unreadable"
+    assert scanned.note == "document unreadable: pages 1–2: OCR unavailable: tesseract not installed"
+    assert [p.method for p in scanned.pages] == ["none", "none"]
+    assert scanned.page_count == 2
+    text = read_document(docgen.text_pdf(docgen.CANADA_1989_ACT), LIMITS, ["ru"])
+    assert text.state == "read" and text.note == ""  # a text layer needs no Tesseract
+
+
+def test_languages_map_to_installed_tesseract_data() -> None:
+    langs = _tesseract_langs()
+    if not {"rus", "eng"} <= langs:
+        pytest.skip("Tesseract with rus and eng data is not installed")
+    setup = ocr_setup(["ru", "en", "xx"])
+    assert setup.languages == ("rus", "eng")
+    assert setup.lang_arg() == "rus+eng"
+    assert "xx" in setup.note
+
+
+# --- cleaning -----------------------------------------------------------------------------------------------------
+
+
+def test_ocr_cleaning_joins_hyphenated_words_and_keeps_lines() -> None:
+    raw = "подписанное в Оттаве о военном сотрудни-\nчестве, подписанное\nНью-\nЙорк\n\n\n\nконец  страницы\f"
+    cleaned = clean_ocr(raw)
+    assert cleaned.split("\n") == [
+        "подписанное в Оттаве о военном сотрудничестве,",
+        "подписанное",
+        "Нью-",
+        "Йорк",
+        "",
+        "конец страницы",
+    ]
+    assert dehyphenate(["сотруд-", "ничестве"]) == ["сотрудничестве", ""]
+
+
+def test_ocr_cleaning_repairs_mixed_script_words_and_drops_dust() -> None:
+    assert clean_ocr("Pоссийской Фeдерации and Paris") == "Российской Федерации and Paris"
+    assert clean_ocr("| РАСПОРЯЖЕНИЕ |\nподписанное`в\nгода; :") == "РАСПОРЯЖЕНИЕ\nподписанное в\nгода;"
+
+
+def test_render_resolution_fits_the_pixel_bound() -> None:
+    assert _render_dpi(595, 842, LIMITS) == 200  # A4 at 200 dpi is 3.9 Mpx
+    assert _render_dpi(842, 1191, LIMITS) == 200  # A3: 7.7 Mpx
+    a2 = _render_dpi(1191, 1684, LIMITS)
+    assert 150 < a2 < 200  # A2 would be 15.5 Mpx at 200 dpi: lowered to fit 12 Mpx
+    assert (1191 / 72 * a2) * (1684 / 72 * a2) <= LIMITS.max_pixels_per_page
+
+
+# --- hostile documents --------------------------------------------------------------------------------------------
+
+
+def _assert_bounded(doc: DocumentText, limits: DocumentLimits, rss_before: float) -> None:
+    assert doc.seconds < limits.timeout_s
+    assert rss_mb() - rss_before < 100, "the test process itself grew: the document was read in-process?"
+    assert doc.peak_rss_mb < limits.memory_mb
+
+
+def test_bomb_maker_inflates_to_what_it_says() -> None:
+    stream = docgen.zlib_spaces(50_000_000)
+    assert len(stream) < 400_000
+    assert zlib.decompress(stream) == b" " * (1 + 258 * 8 * (50_000_000 // (258 * 8)))  # its checksum holds too
+
+
+def test_pdf_bomb_is_refused_not_inflated() -> None:
+    data = docgen.pdf_bomb()
+    assert len(data) < 50_000
+    before = rss_mb()
+    doc = read_document(data, LIMITS, ["ru"])
+    assert doc.state == "unreadable"
+    assert doc.note == "document unreadable: a compressed stream inflates beyond 75 MB (a decompression bomb)"
+    _assert_bounded(doc, LIMITS, before)
+    assert doc.peak_rss_mb < 300
+
+
+def test_encrypted_pdf_is_unreadable() -> None:
+    before = rss_mb()
+    doc = read_document(docgen.encrypted_pdf(), LIMITS, ["ru"])
+    assert doc.state == "unreadable"
+    assert doc.note == "document unreadable: encrypted PDF (needs a password to open)"
+    assert doc.pages == ()
+    _assert_bounded(doc, LIMITS, before)
+
+
+def test_two_thousand_pages_read_up_to_the_page_bound() -> None:
+    data = docgen.many_pages_pdf(2000)
+    before = rss_mb()
+    doc = read_document(data, LIMITS, ["ru"])
+    assert doc.state == "read"
+    assert doc.note == "first 40 of 2,000 pages read"
+    assert doc.page_count == 2000 and len(doc.pages) == 40
+    assert doc.pages[39].text == "Annex to the act, page 40 of a long list of annexes"
+    _assert_bounded(doc, LIMITS, before)
+
+
+def test_forty_thousand_pixel_square_image_is_not_rendered() -> None:
+    data = docgen.huge_image_pdf(40_000, 40_000)
+    assert len(data) < 5_000
+    before = rss_mb()
+    doc = read_document(data, LIMITS, ["ru"])
+    assert doc.state == "unreadable"
+    assert doc.note == (
+        "document unreadable: page 1: image of 40,000 × 40,000 px is over the 12,000,000-pixel bound; not OCRed"
+    )
+    assert doc.pages[0].method == "none"
+    _assert_bounded(doc, LIMITS, before)
+    assert doc.peak_rss_mb < 300  # nothing of the 1.6 Gpx image was decoded
+
+
+def test_oversized_page_box_is_not_rendered() -> None:
+    """A page of 200 × 200 inches (PDF's largest) with a small image would be a 1.6 Gpx render at 200 dpi."""
+    data = docgen.huge_image_pdf(100, 100).replace(b"/MediaBox [0 0 595 842]", b"/MediaBox [0 0 14400 14400]")
+    doc = read_document(data, LIMITS, ["ru"])
+    assert doc.pages[0].method == "none"
+    assert "page of 14,400 × 14,400 pt is over the 12,000,000-pixel bound" in doc.note
+
+
+def test_truncated_pdf_is_unreadable() -> None:
+    doc = read_document(docgen.truncated_pdf(), LIMITS, ["ru"])
+    assert doc.state == "unreadable"
+    assert doc.note.startswith("document unreadable: truncated / damaged: no end-of-file marker")
+
+
+def test_damaged_pdf_with_an_end_marker_is_unreadable() -> None:
+    data = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 9 0 R >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+    doc = read_document(data, LIMITS, ["ru"])
+    assert doc.state == "unreadable"
+    assert doc.note.startswith("document unreadable: truncated / damaged: ")
+
+
+@pytest.mark.parametrize(
+    ("data", "note"),
+    [
+        (b"<html><head><title>503</title></head></html>", "document unreadable: not a PDF (starts with <html>)"),
+        (b"", "document unreadable: empty file"),
+        (b"%PDF-" + b"x" * 200, "document unreadable: 205 bytes, over the 100-byte bound"),
+    ],
+)
+def test_not_a_pdf_or_too_large_is_noted_without_starting_a_process(data: bytes, note: str) -> None:
+    doc = read_document(data, DocumentLimits(max_bytes=100), ["ru"])
+    assert (doc.state, doc.note) == ("unreadable", note)
+    assert doc.peak_rss_mb == 0.0  # no worker was started
+
+
+@needs_tesseract
+def test_timeout_kills_the_worker_and_tesseract(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        proc: subprocess.Popen[bytes] = real_popen(*args, **kwargs)  # type: ignore[call-overload]
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(reader_module.subprocess, "Popen", recording_popen)
+    limits = DocumentLimits(timeout_s=1.0)
+    doc = read_document(docgen.scanned_pdf(docgen.TEN_STATE_ACT), limits, ["ru"])
+    assert doc.state == "unreadable"
+    assert doc.note == "document unreadable: took longer than 1 s"
+    assert doc.seconds < 5
+    (proc,) = started
+    assert proc.returncode is not None
+    assert _live_members(proc.pid) == []  # nothing runs on in the worker's process group (Tesseract included)
+
+
+def _live_members(pgid: int) -> list[str]:
+    """Processes of a process group that still run (a killed one may linger as a zombie until PID 1 reaps it)."""
+    live = []
+    for process in psutil.process_iter(["pid", "name", "status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                live.append(f"{process.info['pid']} {process.info['name']}")
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return live
+
+
+def test_memory_bound_ends_the_document_not_the_service() -> None:
+    doc = read_document(docgen.text_pdf(docgen.DOMESTIC_ACT), DocumentLimits(memory_mb=40), ["ru"])
+    assert doc.state == "unreadable"
+    assert "40 MB" in doc.note
