@@ -18,7 +18,8 @@ from .compiled import CAct, CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhra
 from .doc import Doc
 from .explain import Hit, LanguageNote, Match, place_hits, snippet
 from .language import language_note
-from .modality import Cues, cue_lists, talk_positions
+from .modality import Cues, Talk, cue_lists, describe, talk
+from .mood import Mood
 from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, MAX_TOKEN_CHARS, Analyzer, fold, is_cyrillic
 
 DOC_CACHE_SIZE = 500_000  # words; a few tens of MB at most, cleared when full
@@ -66,6 +67,7 @@ class Watchlist:
         self.entities: dict[str, CNode] = {name: self._compile_set(name, ts) for name, ts in config.entities.items()}
         self._sets.update(self.entities)
         self.cues = self._compile_cues()
+        self.mood = Mood(self.analyzer)
         # the sets agreement watches ask for (@agreement, @termination) are present in every report: no evidence
         query_sets = {n for w in config.watches if w.agreements for n in re.findall(r"@([\w-]+)", w.query)}
         self.agreements = [
@@ -164,10 +166,13 @@ class Watchlist:
         data = cue_lists()
         reach = data.get("reach", {})
 
-        modal, negation, retro = (
-            self._compile_terms(kind, data[kind]) for kind in ("modal", "negation", "retrospective")
+        modal, negation, retro, frames = (
+            self._compile_terms(kind, data[kind]) for kind in ("modal", "negation", "retrospective", "frames")
         )
-        return Cues(modal, negation, retro, reach["modal"], reach["negation"])
+        history = data["history"]
+        ending, period = (self._compile_terms(f"history {kind}", history[kind]) for kind in ("ending", "period"))
+        acts = self._compile_terms("act", data["acts"])
+        return Cues(modal, negation, retro, reach["modal"], reach["negation"], frames, ending, period, acts)
 
     def _compile_subject(self, title: str, parties: list[str], query_sets: set[str]) -> CNode | None:
         """What the agreement is about, as evidence against a namesake: the content words of its title (military,
@@ -245,6 +250,10 @@ class Watchlist:
             self.cues.modal,
             self.cues.negation,
             self.cues.retrospective,
+            self.cues.frames,
+            self.cues.ending,
+            self.cues.period,
+            self.cues.acts,
             self._countries,
         ]
         while stack:
@@ -381,8 +390,8 @@ class Watchlist:
                 continue
             if watch.decided:
                 if decided_doc is None:
-                    talk = talk_positions(doc, self.cues)
-                    decided_doc = doc.masked(talk) if talk else doc
+                    said = self.talk(doc, item.language)
+                    decided_doc = doc.masked(said.positions) if said.positions else doc
                 if decided_doc is not doc:
                     hits = watch.node.eval(decided_doc, None)
                     if hits is None:
@@ -411,16 +420,11 @@ class Watchlist:
         """Watches whose query holds on the item's words but not once talk is set aside, each with the cue words
         (`treatywatch match` shows them, so an operator sees why "senators call on Warsaw to scrap" is silent)."""
         doc = self.item_doc(item)
-        talk = talk_positions(doc, self.cues)
-        if not talk:
+        said = self.talk(doc, item.language)
+        if not said.positions:
             return []
-        masked = doc.masked(talk)
-        cues = [
-            h
-            for node in (self.cues.modal, self.cues.negation, self.cues.retrospective)
-            for h in node.eval(doc, None) or []
-        ]
-        words = [p.text for p in place_hits(doc, cues)]
+        masked = doc.masked(said.positions)
+        words = describe(doc, said)
         out = []
         for watch in self.watches:
             if watch.decided and watch.node.eval(doc, None) is not None and watch.node.eval(masked, None) is None:
@@ -432,6 +436,10 @@ class Watchlist:
     ) -> Match:
         places = place_hits(doc, hits)
         return Match(watch.id, watch.title, watch.severity, places, agreements, snippet(doc, places), language)
+
+    def talk(self, doc: Doc, lang: str | None) -> Talk:
+        """What the item says is proposed, possible, negated, looked back on or historical (modality.py)."""
+        return talk(doc, self.cues, self.mood, lang)
 
     def watch(self, watch_id: str) -> CompiledWatch:
         for w in self.watches:

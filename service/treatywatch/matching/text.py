@@ -169,6 +169,12 @@ class Analyzer:
             return (fold(self._lemmas.lemmatize(known, lang)),), True
         return (fold(word),), False
 
+    def morph_parses(self, word: str) -> list:
+        """pymorphy3's readings of a Russian word, the dictionary's long tail dropped (as for lemmas)."""
+        parses = self._morph.parse(word)
+        best = parses[0].score if parses else 0.0
+        return [p for p in parses if p.score >= best * RU_MIN_SCORE_SHARE]
+
     def word_keys(self, lang: str, word: str, *, with_stem: bool) -> tuple[str, ...]:
         """Keys of one word read in one language; the stem is added when asked or when the word is unknown."""
         return self._keys_known(lang, word, with_stem)[0]

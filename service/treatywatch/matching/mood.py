@@ -1,0 +1,91 @@
+"""Mood and tense from the grammar of each language: which words of an item are conditional, future or a modal
+auxiliary, so a decision watch reads "Paris dénoncerait l'accord", "Lisboa rescindirá", "Россия прекратит" or
+"Berlin würde kündigen" as talk about what may happen, not as a decision taken. Past and present forms (a dénoncé,
+denunciou, прекратила, kündigt) are left alone.
+
+- French, Portuguese, Spanish: the future and the conditional are built on the infinitive (or an irregular stem
+  ending in r: ser-, pourr-, tendr-) plus a fixed set of endings; a word is read so when the lemmatiser gives a
+  verb (an infinitive) other than the word and the word is that r-stem plus one of the endings. Accents decide
+  (pt terminará future, terminara pluperfect; es terminará future, terminara subjunctive past).
+- Russian: pymorphy3's grammemes: every reading in the future (`futr`: perfective non-past and будет), which leaves
+  out two-aspect verbs whose reading may be the present (денонсирует, аннулирует); and the particle бы.
+- German and English: the auxiliaries of the subjunctive and of modality, as written (würde, sollte, könnte,
+  dürfte; would, could, should, might, may in lower case, so the month May is not one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .text import Analyzer, fold, is_cyrillic
+
+_ROMANCE_ENDINGS: dict[str, tuple[str, ...]] = {
+    "fr": ("raient", "rions", "riez", "rait", "rais", "ront", "rons", "rez", "rai", "ras", "ra"),
+    "pt": ("ríamos", "ríeis", "riam", "rias", "ria", "remos", "reis", "rão", "rás", "rá", "rei"),
+    "es": ("ríamos", "ríais", "rían", "rías", "ría", "remos", "réis", "rán", "rás", "rá", "ré"),
+}
+_CONDITIONAL = frozenset("raient rions riez rait rais ríamos ríeis riam rias ria ríais rían rías ría".split())
+_INFINITIVE = {"fr": ("er", "ir", "re", "oir"), "pt": ("ar", "er", "ir", "or"), "es": ("ar", "er", "ir")}
+# auxiliaries and particles of mood, lower case as written
+_FORMS: dict[str, frozenset[str]] = {
+    "en": frozenset({"would", "could", "should", "might", "may", "shall"}),
+    "de": frozenset(
+        "würde würden würdest würdet sollte sollten solltest soll sollen könnte könnten dürfte dürften möchte "
+        "möchten wolle wollen".split()
+    ),
+    "ru": frozenset({"бы", "б"}),
+}
+_RU_FUTURE_AUX = frozenset({"будет", "будут", "будем", "будешь", "буду", "будете"})
+CACHE_SIZE = 100_000
+
+
+@dataclass
+class Mood:
+    """Per-word answers, cached by (language, word): most words are seen many times."""
+
+    analyzer: Analyzer
+    _cache: dict[tuple[str, str], str | None] = field(default_factory=dict)
+
+    def of(self, lang: str | None, word: str) -> str | None:
+        """'conditional', 'future' or 'modal' for a word read in `lang`, else None."""
+        if not word or word.isdigit():
+            return None
+        lang = "ru" if is_cyrillic(word) else lang
+        if lang is None:
+            return None
+        key = (lang, word)
+        if key in self._cache:
+            return self._cache[key]
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.clear()
+        found = self._cache[key] = self._read(lang, word)
+        return found
+
+    def _read(self, lang: str, word: str) -> str | None:
+        lower = word.lower()
+        if lower in _FORMS.get(lang, ()):
+            if lang == "en" and word == "May":
+                return None
+            return "modal"
+        if lang == "ru":
+            return self._russian(lower)
+        endings = _ROMANCE_ENDINGS.get(lang)
+        if endings is None or len(lower) < 4:
+            return None
+        ending = next((e for e in endings if lower.endswith(e)), None)
+        if ending is None:
+            return None
+        forms, known = self.analyzer.lemmas(lang, word)
+        if not known:
+            return None
+        if not any(f != fold(lower) and f.endswith(_INFINITIVE[lang]) for f in forms):
+            return None
+        return "conditional" if ending in _CONDITIONAL else "future"
+
+    def _russian(self, word: str) -> str | None:
+        if word in _RU_FUTURE_AUX:
+            return "future"
+        parses = self.analyzer.morph_parses(word)
+        if not parses:
+            return None
+        return "future" if all(p.tag.tense == "futr" for p in parses) else None
