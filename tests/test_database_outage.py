@@ -34,7 +34,7 @@ def test_database_away_is_said_once_and_served_as_not_ready(
     app.store.pool.timeout = 1.0  # type: ignore[attr-defined]  # a waiting thread gives up after 1 s, not 30
     server = StatusServer(app, "127.0.0.1", 0)
     server.start()
-    daemon = Daemon(app)  # its scheduler is not started: _poll is what each scheduled run calls
+    daemon = Daemon(app)  # not started: run_due() is what each of its dispatcher's ticks does
     sources = [s.id for s in app.config.sources if s.enabled]
     try:
         assert fetch(server.port, "/readyz")[0] == 200
@@ -42,8 +42,8 @@ def test_database_away_is_said_once_and_served_as_not_ready(
         with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE {pg_url.rsplit('/', 1)[1]} WITH (FORCE)")
         with caplog.at_level(logging.INFO):
-            for sid in sources:
-                daemon._poll(sid)
+            for _ in sources:  # as many ticks as sources: each would have polled
+                assert daemon.dispatcher.run_due() == 0
         said = [r for r in caplog.records if "database unreachable" in r.getMessage()]
         assert len(said) == 1 and said[0].levelno == logging.WARNING, [r.getMessage() for r in caplog.records]
         assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"

@@ -632,22 +632,22 @@ def test_source_backoff_survives_clock_jumps(one_feed, http: FixtureServer, cloc
     _, app = one_feed(["terminal"])
     real = http.routes["/farm00.xml"]
     http.routes["/farm00.xml"] = down
-    daemon = Daemon(app)  # its scheduler is never started: _poll is what each scheduled run calls
-    daemon._poll("farm00")
+    daemon = Daemon(app)  # not started: run_due() is what each of its dispatcher's ticks does
+    daemon.dispatcher.run_due()
     assert calls["n"] == 1
-    daemon._poll("farm00")
+    daemon.dispatcher.run_due()
     assert calls["n"] == 1  # backing off
     clock.advance(days=-3)
-    daemon._poll("farm00")
+    daemon.dispatcher.run_due()
     assert calls["n"] == 2  # a retry date days ahead is the old clock's, not a backoff
     for _ in range(20):  # and however many failures, the wait stays within source_backoff_max
         clock.advance(days=1)
-        daemon._poll("farm00")
+        daemon.dispatcher.run_due()
         state = app.store.source_state("farm00")
         assert state.next_due is not None and state.next_due - clock() <= timedelta(seconds=5)
     http.routes["/farm00.xml"] = real
     clock.advance(days=1)
-    daemon._poll("farm00")
+    daemon.dispatcher.run_due()
     assert app.store.counts()["items"] == 20 and app.store.source_state("farm00").consecutive_failures == 0
     app.close()
 

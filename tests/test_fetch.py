@@ -75,7 +75,9 @@ def test_backoff_grows_and_resets(config_dir, tmp_path, http: FixtureServer, clo
     status["code"] = 200
     assert app.runner.poll("src").new == 5
     state = app.store.source_state("src")
-    assert state.consecutive_failures == 0 and state.next_due is None and state.last_error is None
+    assert state.consecutive_failures == 0 and state.last_error is None
+    # the backoff is over: the next turn is the source's interval on, as after any good poll
+    assert state.next_due == clock() + timedelta(seconds=app.config.source("src").every.seconds or 0)
 
 
 def test_timeout(config_dir, tmp_path, http: FixtureServer, clock):

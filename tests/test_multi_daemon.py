@@ -133,12 +133,13 @@ def test_daemons_share_the_farm_and_survive_a_kill(daemons: int, pg_url: str, co
             victim = procs[0]
             # SIGKILL the first daemon while it holds a lease on a source whose poll it has not committed
             holding = (
-                "SELECT count(*) FROM leases l WHERE l.owner LIKE %s AND l.expires_at > clock_timestamp()"
-                " AND NOT EXISTS (SELECT 1 FROM items i WHERE i.source_id = l.source_id)"
+                "SELECT count(*) FROM sources s WHERE s.claimed_by LIKE %s AND s.claim_expires > clock_timestamp()"
+                " AND NOT EXISTS (SELECT 1 FROM items i WHERE i.source_id = s.id)"
             )
+            claims = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'sources' AND column_name = %s"
             wait_for(
                 lambda: (
-                    scalar(pg_url, "SELECT (to_regclass('leases') IS NOT NULL)::int") == 1
+                    scalar(pg_url, claims, ("claim_expires",)) == 1
                     and scalar(pg_url, holding, (f"%:{victim.pid}:%",)) > 0
                 ),
                 60,

@@ -20,6 +20,7 @@ from treatywatch.app import compile_config
 from treatywatch.config.diff import summary
 from treatywatch.daemon import ConfigFiles
 from treatywatch.localserve import FixtureServer, SmtpSink
+from treatywatch.store.base import ts
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -135,17 +136,31 @@ def test_a_reload_reschedules_only_what_changed(config_dir: Path, tmp_path: Path
         "{id: b, type: feed, url: 'http://127.0.0.1:9/b', every: 1h}",
     )
     app = make_app(config_dir, tmp_path / "state", clock)
-    daemon = Daemon(app)  # not started: the scheduler only holds the jobs
+    daemon = Daemon(app)  # not started: the schedule is the store's, the scheduler holds the housekeeping jobs
     daemon.schedule()
-    b_job = daemon.scheduler.get_job("poll:b")
-    assert {j.id for j in daemon.scheduler.get_jobs()} >= {"poll:a", "poll:b", "deliver", "config-watch", "checkpoint"}
+
+    def turns() -> dict[str, object]:
+        rows = app.store._rows("SELECT id, next_due FROM sources WHERE enabled = 1 ORDER BY id")
+        return {r["id"]: r["next_due"] for r in rows}
+
+    assert set(turns()) == {"a", "b"}
+    assert daemon.dispatcher.run_due() == 2  # both new: due at once (two are far fewer than 50 a second)
+    polled = turns()
+    assert min(polled.values()) > ts(clock())  # each has its next turn (127.0.0.1:9 refuses: its retry date)
+    housekeeping = {j.id: j for j in daemon.scheduler.get_jobs()}
+    assert {"deliver", "config-watch", "checkpoint", "stale-claims"} <= set(housekeeping)
+    assert not [j for j in housekeeping if j.startswith(("poll", "retry"))]  # no job per source
     sources(
         "{id: b, type: feed, url: 'http://127.0.0.1:9/b', every: 1h}",
         "{id: c, type: feed, url: 'http://127.0.0.1:9/c', every: 10m}",
     )
     assert daemon.reload("test")
+    after = turns()
+    assert set(after) == {"b", "c"}  # a is no longer claimed by anyone
+    assert after["b"] == polled["b"]  # b keeps its turn: a reload does not poll everything at once
+    assert after["c"] == ts(clock())  # c is new: due at once
     jobs = {j.id: j for j in daemon.scheduler.get_jobs()}
-    assert "poll:a" not in jobs and "poll:c" in jobs
-    assert jobs["poll:b"] is b_job  # b keeps its job and its timing: a reload does not poll everything at once
-    assert {"deliver", "config-watch", "checkpoint"} <= set(jobs)  # housekeeping survives a reload
+    assert jobs == housekeeping  # housekeeping survives a reload, its timing too
+    assert daemon.dispatcher.run_due() == 1  # c only
+    daemon.dispatcher.stop()
     app.close()

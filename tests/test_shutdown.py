@@ -167,7 +167,9 @@ def test_a_second_signal_during_the_stop_ends_the_process_at_once(running):
     assert code == -signal.SIGTERM  # killed by the signal itself: 143 in a shell
 
 
-def test_a_second_daemon_on_the_same_state_refuses_to_start(running, config_dir: Path, tmp_path: Path):
+def test_a_second_daemon_on_the_same_state_refuses_to_start(
+    running, config_dir: Path, tmp_path: Path, http: FixtureServer
+):
     first, _ = running(stall=0.0)
     first.wait_for("TreatyWatch running")
     first.wait_for("source slow:")  # its first poll has committed
@@ -176,10 +178,13 @@ def test_a_second_daemon_on_the_same_state_refuses_to_start(running, config_dir:
     lock = tmp_path / "state" / "treatywatch.lock"
     assert f"error: {lock} is locked by process {first.proc.pid}" in second.stderr
     assert "already runs on this state directory" in second.stderr
-    # one-shot commands work beside it: SQLite serialises their writes with the daemon's
+    # one-shot commands work beside it: SQLite serialises their writes with the daemon's; a pass claims sources
+    # as the daemon does, so the one the daemon just polled is left alone until its next turn, not fetched twice
+    fetched = len(http.requests)
     poll = tw("poll", "--once", "slow", config=config_dir, state=tmp_path / "state")
     assert poll.returncode == 0, poll.stderr
-    assert "slow: 1 items, 0 new, 0 changed, 0 alerts" in poll.stdout
+    assert "slow: skipped, another process is polling it or polled it this interval" in poll.stdout
+    assert len(http.requests) == fetched
     alerts = tw("alerts", config=config_dir, state=tmp_path / "state")
     assert alerts.returncode == 0 and "Russia terminates its 1994" in alerts.stdout
     sources = tw("sources", config=config_dir, state=tmp_path / "state")

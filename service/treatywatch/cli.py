@@ -20,6 +20,7 @@ from .logs import setup_logging
 
 if TYPE_CHECKING:
     from .app import App
+    from .pipeline import PollResult
 
 # Start-up is paid by every command, and `poll --once` from cron pays it on every pass: the configuration, matching,
 # store, notification (apprise) and metrics modules are imported inside the commands that use them, so --help,
@@ -224,19 +225,25 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
     """Poll SOURCE (or every source) once, then deliver what is due."""
     app = _app(ctx)
     ids = [source] if source else [s.id for s in app.config.sources if s.enabled]
+    if not dry_run:  # claims of passes or daemons of this machine that were killed go back now
+        app.store.forget_dead_claims()
     failed = 0
     for sid in ids:
-        src = app.config.source(sid)
-        # beside daemons sharing a PostgreSQL database, a one-shot pass takes each source's lease as they do: a
-        # source one of them is polling is skipped, and the others leave this one alone until its next turn
-        if not dry_run and not app.store.claim_source(sid):
+        app.config.source(sid)  # an unknown id is the operator's mistake, said before anything is fetched
+        # a one-shot pass claims each source as the daemons' dispatchers do (store/claims.py): a source a daemon or
+        # another pass is polling, or polled within most of its interval, is skipped, and they leave this one alone
+        # until most of the way to its next turn
+        if not dry_run and not app.store.claim_source(sid, app.clock(), app.config.settings.lease):
             click.echo(f"{sid}: skipped, another process is polling it or polled it this interval (its lease)")
             continue
+        done: list[PollResult] = []
         try:
-            r = app.runner.poll(sid, dry_run=dry_run)
+            done.append(app.runner.poll(sid, dry_run=dry_run))
         finally:
             if not dry_run:
-                app.store.release_source(sid, 0.8 * (src.every.seconds or 0.0))
+                left = (done[0].next_due - app.clock()).total_seconds() if done and done[0].next_due else 0.0
+                app.store.release_source(sid, app.clock(), 0.8 * max(0.0, left))
+        r = done[0]
         if r.error:
             failed += 1
             click.echo(f"{sid}: ERROR {r.error}", err=True)

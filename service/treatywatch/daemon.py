@@ -1,5 +1,6 @@
-"""The daemon: APScheduler polls each source on its own schedule and works the outbox; signals stop or reload, and so
-does an edit of the configuration files (checked every settings.config_watch_every seconds).
+"""The daemon: its dispatcher (dispatch.py) claims due sources from the store and polls them in its workers, and
+APScheduler runs the housekeeping (the outbox, the config-file check, the WAL checkpoint, stale claims); signals stop
+or reload, and so does an edit of the configuration files (checked every settings.config_watch_every seconds).
 
 Stopping is bounded: in-flight jobs get `settings.shutdown_timeout` to finish, then are abandoned (nothing of theirs
 is committed unless its transaction completed, so they simply run again on restart). A second SIGINT/SIGTERM during
@@ -15,22 +16,25 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .app import POLL_WORKERS, App, compile_config
 from .config.diff import changes, summary
 from .config.loader import config_files
 from .config.models import Config
+from .dispatch import Dispatcher
 from .errors import ConfigError, StoreConflict, StoreError
 from .matching import Watchlist
 from .pipeline import PollResult
+from .schedule import clock_back_horizon, plan
+from .store.claims import Claimed
 from .web.server import StatusServer
 
 log = logging.getLogger("treatywatch.daemon")
@@ -82,14 +86,26 @@ class ConfigFiles:
         return True
 
 
+@dataclass(frozen=True)
+class Housekeeping:
+    """A periodic job of the daemon besides polling: its id, its interval (from the settings; 0 turns it off) and
+    what it runs. Daemon.housekeeping() lists them; add one there."""
+
+    id: str
+    every: float
+    run: Callable[[], object]
+
+
 class Daemon:
     def __init__(self, app: App) -> None:
         self.app = app
+        # housekeeping only: polling is the dispatcher's (its own workers, claimed from the store)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(POLL_WORKERS)},
+            executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
+        self.dispatcher = Dispatcher(POLL_WORKERS, self._claim, self._poll_claimed, self._claim_failed)
         self._stop = threading.Event()
         self.web: StatusServer | None = None
         # jobs running now, by name: what a stop waits for, and what it names when it has to abandon them
@@ -97,16 +113,19 @@ class Daemon:
         self._idle = threading.Condition()
         self.abandoned: list[str] = []
         self._reloading = threading.Lock()  # SIGHUP and the file check may ask at once
-        self._store_away = threading.Event()  # the last poll found the database unreachable (said once)
+        self._store_away = threading.Event()  # the last claim found the database unreachable (said once)
+        self._every: dict[str, float] = {}  # housekeeping jobs scheduled, by id: their interval
+        self._planned: Config | None = None  # the configuration whose sources the store's schedule holds
+        self._horizon = 0.0  # seconds ahead beyond which a turn is a clock gone back (schedule.clock_back_horizon)
         self.files = ConfigFiles(app.config_path) if app.config_path is not None else None
         app.reloader = self.reload  # the console's "apply" (web/deskpages.py), as SIGHUP does
 
-    def _guard(self, name: str, fn: Callable[[], object]) -> None:
+    def _guard(self, name: str, fn: Callable[[], object]) -> bool:
         """A job's failure is logged and the job runs again next time; it never takes the daemon down.
-        Once a stop has begun, no job starts (the executor may still hold queued ones)."""
+        Once a stop has begun, no job starts (the executor may still hold queued ones): False then."""
         with self._idle:
             if self._stop.is_set():
-                return
+                return False
             self._active[name] = self._active.get(name, 0) + 1
         try:
             fn()
@@ -122,9 +141,10 @@ class Daemon:
                 if not self._active[name]:
                     del self._active[name]
                 self._idle.notify_all()
+        return True
 
     def _database_away(self, exc: StoreError, then: str) -> None:
-        """The database is away: said once per outage (the first poll that reads fine again says it is back), not
+        """The database is away: said once per outage (the first claim that works again says it is back), not
         as a traceback per source per tick."""
         if self._store_away.is_set():
             log.debug("database unreachable: %s; %s", exc, then)
@@ -132,80 +152,73 @@ class Daemon:
         self._store_away.set()
         log.warning("database unreachable: %s; %s", exc, then)
 
-    def _poll(self, source_id: str) -> None:
-        try:
-            due = self.app.runner.next_due(source_id)
-        except StoreError as exc:
-            self._database_away(exc, "polls wait for it, retrying on schedule")
-            return
+    def _claim_failed(self, exc: StoreError) -> None:
+        self._database_away(exc, "polls wait for it, retrying")
+
+    def _claim(self, free: int, busy: list[str]) -> list[Claimed]:
+        """The dispatcher's claim: the store's schedule brought up to the running config first if it is not yet
+        (a start or reload that met the database away), then up to `free` due sources."""
+        config = self.app.config
+        if self._planned is not config:
+            self._plan(config)
+        now = self.app.clock()
+        claimed = self.app.store.claim_due(
+            now, free, config.settings.lease, busy, now + timedelta(seconds=self._horizon)
+        )
         if self._store_away.is_set():
             self._store_away.clear()
             log.info("database reachable again; polling resumes")
+        return claimed
+
+    def _plan(self, config: Config) -> None:
+        """Write the config's sources into the store's schedule: new ones get a first turn (spread when many), ones
+        no longer configured are never claimed again, and after a reload new, changed and re-enabled sources are
+        due at once. The others keep their turns."""
         now = self.app.clock()
-        if due is not None and due > now:
-            # no backoff is longer than 4 × source_backoff_max (a server's Retry-After is capped there): a later
-            # date was set by a clock that has since gone back, and honouring it would silence the source as long
-            if (due - now).total_seconds() <= 4 * self.app.config.settings.source_backoff_max:
-                log.debug("source %s backing off until %s", source_id, due.isoformat())
-                return
-            log.warning(
-                "source %s: retry date %s is beyond any backoff (clock went back?); polling now",
-                source_id,
-                due.isoformat(),
-            )
-        # several daemons on one PostgreSQL poll only what the store grants them (SQLite grants everything)
-        if not self.app.store.claim_source(source_id):
-            log.debug("source %s: another daemon holds it", source_id)
+        old = self._planned
+        self._horizon = clock_back_horizon(config, now)
+        self.app.store.plan_sources(plan(config, now))
+        if old is not None:
+            before = {s.id for s in old.sources if s.enabled}
+            added, changed, _ = changes(old, config).get("sources", ([], [], []))
+            enabled = {s.id for s in config.sources if s.enabled}
+            due = plan(config, now, [sid for sid in enabled if sid not in before or sid in added or sid in changed])
+            self.app.store.reschedule(due, {sid: p.first_due for sid, p in due.items()})
+        self.app.store.forget_dead_claims()
+        self._planned = config
+
+    def _poll_claimed(self, claimed: Claimed) -> None:
+        """A worker polls a source it claimed, then hands the claim back, held on for most of the time until the
+        source's next turn (one-shot passes beside us leave it alone until then)."""
+        sid, now = claimed.id, self.app.clock()
+        config = self.app.config
+        if claimed.due is not None:
+            if claimed.due > now:
+                log.warning("source %s: its turn %s is beyond any interval or backoff (clock went back?); polling now",
+                            sid, claimed.due.isoformat())  # fmt: skip
+            self.app.metrics.schedule_lag.observe(max(0.0, (now - claimed.due).total_seconds()))
+        if not any(s.id == sid and s.enabled for s in config.sources):
+            # another daemon's configuration has it (configurations differ): ours leaves it to them for a while
+            log.info("source %s: claimed but not in this daemon's configuration; left to the others", sid)
+            self.app.store.reschedule([sid], {sid: now + timedelta(seconds=config.settings.lease)})
+            self.app.store.release_source(sid, now, 0)
             return
+        result: list[PollResult] = []
         try:
-            self._guard(f"poll:{source_id}", lambda: self._retry_sooner(source_id, self.app.runner.poll(source_id)))
+            polled = self._guard(f"poll:{sid}", lambda: result.append(self.app.runner.poll(sid)))
         finally:
-            self.app.store.release_source(source_id, self._next_turn(source_id))
-        # starts sending what this poll queued and returns: a slow channel never holds a poll worker
-        self._guard("deliver", self.app.outbox.dispatch)
+            hold = 0.0
+            if result and result[0].next_due is not None:
+                hold = 0.8 * max(0.0, (result[0].next_due - self.app.clock()).total_seconds())
+            with suppress(StoreError):  # unreachable: the claim simply expires (settings.lease)
+                self.app.store.release_source(sid, self.app.clock(), hold)
+        if polled:  # starts sending what this poll queued and returns: a slow channel never holds a poll worker
+            self._guard("deliver", self.app.outbox.dispatch)
 
-    def _next_turn(self, source_id: str) -> float:
-        """Most of the time until this source's next scheduled poll: other daemons leave it alone until then."""
-        job = self.scheduler.get_job(f"poll:{source_id}")
-        if job is None or job.next_run_time is None:
-            return 0.0
-        return max(0.0, 0.8 * (job.next_run_time - datetime.now(UTC)).total_seconds())
-
-    def _retry_sooner(self, source_id: str, result: PollResult) -> None:
-        """A failed source is retried when its backoff ends, if that comes before its next scheduled poll."""
-        if self._stop.is_set():
-            return
-        due = self.app.runner.next_due(source_id) if result.error else None
-        job = self.scheduler.get_job(f"poll:{source_id}")
-        if due is None or (job is not None and job.next_run_time is not None and job.next_run_time <= due):
-            return
-        # at least a second ahead: the retry job may be the one running now, and must not collide with itself
-        due = max(due, datetime.now(UTC) + timedelta(seconds=1))
-        self.scheduler.add_job(
-            self._poll,
-            DateTrigger(due),
-            args=[source_id],
-            id=f"retry:{source_id}",
-            replace_existing=True,
-            name=f"retry {source_id}",
-        )
-
-    def _add_poll(self, src_id: str, now: datetime) -> None:
-        src = self.app.config.source(src_id)
-        trigger = (
-            CronTrigger.from_crontab(src.every.cron, timezone=UTC)
-            if src.every.cron
-            else IntervalTrigger(seconds=src.every.seconds, timezone=UTC)
-        )
-        self.scheduler.add_job(
-            self._poll,
-            trigger,
-            args=[src.id],
-            id=f"poll:{src.id}",
-            next_run_time=now,
-            name=f"poll {src.id}",
-            replace_existing=True,
-        )
+    def poll_soon(self, source_id: str) -> None:
+        """The store made this source due now (the console's "poll now", a resume): the dispatcher looks now rather
+        than at its next tick."""
+        self.dispatcher.wake()
 
     def _remove(self, job_id: str) -> None:
         if self.scheduler.get_job(job_id) is not None:
@@ -222,35 +235,33 @@ class Daemon:
                 name=job_id,
             )
 
+    def housekeeping(self) -> list[Housekeeping]:
+        """The periodic jobs besides polling, for the running settings. A new one is one more entry here."""
+        s = self.app.config.settings
+        jobs = [
+            Housekeeping("deliver", s.deliver_every, self.app.outbox.dispatch),
+            Housekeeping("checkpoint", s.checkpoint_every, self._checkpoint),
+            # claims of daemons of this machine that died go back at once, not when their lease ends
+            Housekeeping("stale-claims", max(1.0, s.lease / 2), self.app.store.forget_dead_claims),
+        ]
+        if self.files is not None:
+            jobs.append(Housekeeping("config-watch", s.config_watch_every, self._reload_if_edited))
+        return jobs
+
     def schedule(self, old: Config | None = None) -> None:
-        """Jobs for the running config. After a reload (`old` given) only new, changed and re-enabled sources
-        are (re)scheduled, and polled at once; the others keep their timing."""
-        now = datetime.now(UTC)
-        config = self.app.config
-        enabled = {s.id for s in config.sources if s.enabled}
+        """The store's schedule for the running config, and the housekeeping jobs. After a reload (`old` given)
+        only new, changed and re-enabled sources are due at once; the others keep their turns; a housekeeping job
+        is re-timed only when its interval changed."""
+        try:
+            self._plan(self.app.config)
+        except StoreError as exc:  # the dispatcher plans again before its next claim
+            self._database_away(exc, "the sources' schedule is written when it is back")
         if old is None:
-            for job in self.scheduler.get_jobs():
-                job.remove()
-            for src in config.sources:
-                if src.id in enabled:
-                    self._add_poll(src.id, now)
-                    log.info("scheduled %s (%s, %s)", src.id, src.type, src.every.describe())
-        else:
-            before = {s.id for s in old.sources if s.enabled}
-            added, changed, _ = changes(old, config).get("sources", ([], [], []))
-            for src_id in before - enabled:
-                self._remove(f"poll:{src_id}")
-                self._remove(f"retry:{src_id}")
-            for src_id in sorted(enabled):
-                if src_id not in before or src_id in added or src_id in changed:
-                    self._add_poll(src_id, now)
-        s, was = config.settings, old.settings if old is not None else None
-        if was is None or was.deliver_every != s.deliver_every:
-            self._add_every("deliver", s.deliver_every, self.app.outbox.dispatch)
-        if self.files is not None and (was is None or was.config_watch_every != s.config_watch_every):
-            self._add_every("config-watch", s.config_watch_every, self._reload_if_edited)
-        if was is None or was.checkpoint_every != s.checkpoint_every:
-            self._add_every("checkpoint", s.checkpoint_every, self._checkpoint)
+            self._every.clear()
+        for job in self.housekeeping():
+            if self._every.get(job.id) != job.every:
+                self._add_every(job.id, job.every, job.run)
+                self._every[job.id] = job.every
 
     def _checkpoint(self) -> None:
         """Fold the WAL into the database file so that a copy of it, or another tool reading it, sees recent
@@ -357,6 +368,7 @@ class Daemon:
                 log.error("status page not started (%s:%d): %s", settings.web_host, settings.web_port, exc)
         self.schedule()
         self.scheduler.start()
+        self.dispatcher.start()
         log.info("TreatyWatch running with %d sources; Ctrl-C stops", len(self.app.config.sources))
         self._stop.wait()
 
@@ -372,9 +384,12 @@ class Daemon:
         self.app.outbox.stopping.set()
         # wait=False: a waiting shutdown holds the scheduler's job-store lock, which a finishing job needs
         self.scheduler.shutdown(wait=False)
+        self.dispatcher.stop()
         with self._idle:
             self._idle.wait_for(lambda: not self._active, timeout=max(0.0, deadline - time.monotonic()))
             self.abandoned = sorted(self._active)
+        with suppress(StoreError):  # sources claimed and not polled go back now (unreachable: they expire)
+            self.app.store.release_sources()
         # the delivery workers finish the message each is sending (and mark it), start none
         self.abandoned += [f"deliver:{c[:12]}" for c in self.app.outbox.drain(deadline - time.monotonic())]
         if self.abandoned:

@@ -23,6 +23,8 @@ from .store import SqlStore
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # seconds: a local fixture answers in milliseconds, a slow portal in tens of seconds
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+# seconds a poll starts after its turn: well under a second when the daemon keeps up, minutes when it does not
+LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 FAILING_AFTER = 1  # a source counts as failing from its first failure in a row
 
 
@@ -134,6 +136,12 @@ class Metrics:
             "One whole poll (fetch, parse, match, commit), by source",
             ["source"],
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.schedule_lag = Histogram(
+            "treatywatch_schedule_lag_seconds",
+            "How long after its turn a source's poll started (the dispatcher's claim), all sources together",
+            buckets=LAG_BUCKETS,
             registry=r,
         )
         Info("treatywatch_build", "The running TreatyWatch version", registry=r).info({"version": __version__})

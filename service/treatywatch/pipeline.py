@@ -21,6 +21,7 @@ from .matching.language import LanguageStage
 from .metrics import Metrics
 from .notify.routing import route
 from .retry import backoff
+from .schedule import next_turn
 from .sources.base import (
     Backlog,
     ListingReader,
@@ -55,6 +56,8 @@ class PollResult:
     quieted: int = 0
     # a paging source's backlog that the page cap deferred to the next polls (None: none left)
     backlog: Backlog | None = None
+    # the source's next turn, as stored: its schedule after a poll, its retry date after a failure (None: dry run)
+    next_due: datetime | None = None
 
 
 class Runner:
@@ -163,6 +166,7 @@ class Runner:
             )
             result.error = str(exc)
             log.warning("source %s failed (%d in a row), retry in %.0fs: %s", source_id, failures, delay, exc)
+            result.next_due = now + timedelta(seconds=delay)
             if not dry_run:
                 self.store.save_source_state(
                     replace(
@@ -170,7 +174,7 @@ class Runner:
                         last_attempt=now,
                         consecutive_failures=failures,
                         last_error=str(exc),
-                        next_due=now + timedelta(seconds=delay),
+                        next_due=result.next_due,
                     )
                 )
             return result
@@ -178,13 +182,14 @@ class Runner:
         result.items = items
         if dry_run:
             return result
+        result.next_due = next_turn(self.config.source(source_id).every, now)
         base_state = replace(
             state,
             last_attempt=now,
             last_success=now,
             consecutive_failures=0,
             last_error=None,
-            next_due=None,
+            next_due=result.next_due,
             cursor=reading.backlog.to_cursor() if reading.backlog else None,
         )
         if first is not None and first.status == 304:
@@ -295,6 +300,3 @@ class Runner:
         for watches in started_alerts:  # counted once committed: a StoreConflict redo must not count twice
             for watch in sorted(watches):
                 self.metrics.alerts.labels(watch).inc()
-
-    def next_due(self, source_id: str) -> datetime | None:
-        return self.store.source_state(source_id).next_due

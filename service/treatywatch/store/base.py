@@ -116,17 +116,9 @@ class StoreBase(ABC):
         """After rows came in with their ids: new rows must get ids after them."""
         return None
 
-    # -- work sharing (PostgreSQL overrides; SQLite grants everything to its single daemon) ---------------------
-    def claim_source(self, source_id: str) -> bool:
-        """May this daemon poll the source now? True grants a lease until the poll ends or the lease expires."""
-        return True
-
-    def release_source(self, source_id: str, hold: float) -> None:
-        """The poll ended: others may take the source after `hold` seconds (its next turn, not sooner)."""
-        return None
-
+    # -- work sharing (store/claims.py, store/deliveries.py) -------------------------------------------------------
     def release_all(self) -> None:
-        """A clean stop: hand every lease back at once instead of letting them expire."""
+        """A clean stop: hand every claim back at once instead of letting them expire."""
         return None
 
 

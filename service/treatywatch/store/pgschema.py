@@ -230,6 +230,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE alert_reports ADD COLUMN text_names TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE delivery_reports ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
     """,
+    # 9: as SQLite's 7, the schedule in the store and claims as leases (the server's clock); `leases` is unused
+    """
+    ALTER TABLE sources ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE sources ADD COLUMN every_seconds DOUBLE PRECISION;
+    ALTER TABLE sources ADD COLUMN claimed_by TEXT;
+    ALTER TABLE sources ADD COLUMN claim_expires TIMESTAMPTZ;
+    CREATE INDEX sources_due ON sources (next_due) WHERE enabled = 1;
+    """,
 ]
 
 

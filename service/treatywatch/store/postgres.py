@@ -1,8 +1,8 @@
 """PostgreSQL through psycopg 3 and a connection pool: the engine for several daemons sharing the work.
 
 Sharing rests on the database, never on a lock in one process:
-- a source is polled by the daemon holding its lease (`leases`, claimed with SELECT ... FOR UPDATE SKIP LOCKED);
-  a daemon that dies keeps its leases only until they expire (settings.lease);
+- a source is polled by the daemon that claimed it from the schedule in the store (store/claims.py: due sources
+  claimed with FOR UPDATE SKIP LOCKED); a daemon that dies keeps its claims only until they expire (settings.lease);
 - a delivery is sent by the daemon that claimed it (deliveries.claimed_by / claim_expires), the same way;
 - one event, one alert: daemons open alerts one transaction at a time (an advisory transaction lock), and a poll
   whose plan missed an alert opened meanwhile for the same event is refused (StoreConflict: the runner reads again
@@ -202,45 +202,21 @@ class PostgresStore(SqlStore):
             )
 
     # -- work sharing ------------------------------------------------------------------------------------------
-    def claim_source(self, source_id: str) -> bool:
-        try:
-            return self._claim(source_id)
-        except StoreError as exc:  # the database is away: nobody can poll into it now, the runner would only fail
-            log.warning("source %s not polled: %s", source_id, exc)
-            return False
-
-    def _claim(self, source_id: str) -> bool:
-        with self.transaction() as tx:
-            tx.execute(
-                "INSERT INTO leases (source_id, owner, expires_at) VALUES (?, '', '-infinity') ON CONFLICT DO NOTHING",
-                (source_id,),
-            )
-            row = tx.execute(
-                "SELECT owner, expires_at > clock_timestamp() AS held FROM leases WHERE source_id = ?"
-                " FOR UPDATE SKIP LOCKED",
-                (source_id,),
-            ).fetchone()
-            if row is None or (row["held"] and row["owner"] != self.owner):
-                return False  # another daemon is claiming it this instant, or holds it
-            tx.execute(
-                "UPDATE leases SET owner = ?, expires_at = clock_timestamp() + make_interval(secs => ?)"
-                " WHERE source_id = ?",
-                (self.owner, float(self.lease), source_id),
-            )
-            return True
-
-    def release_source(self, source_id: str, hold: float) -> None:
-        with suppress(StoreError), self.transaction() as tx:  # unreachable: the lease simply expires
-            tx.execute(
-                "UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => ?)"
-                " WHERE source_id = ? AND owner = ?",
-                (float(hold), source_id, self.owner),
-            )
-
     def release_all(self) -> None:
-        with self.transaction() as tx:
-            tx.execute("UPDATE leases SET expires_at = clock_timestamp() WHERE owner = ?", (self.owner,))
+        self.release_sources()
         self.release_deliveries()
+
+    def _hold_until(self, now: datetime, seconds: float) -> tuple[str, list[object]]:
+        return "clock_timestamp() + make_interval(secs => ?)", [float(seconds)]
+
+    def _held_now(self, now: datetime) -> tuple[str, list[object]]:
+        return "clock_timestamp()", []
+
+    def _executemany(self, tx: Tx, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        assert isinstance(tx, _PgTx)
+        if rows:
+            with tx.conn.cursor() as cur:
+                cur.executemany(pg_sql(sql), rows)  # pipelined: one round trip per batch, not per row
 
     def _claim_until(self, now: datetime) -> tuple[str, list[object]]:
         return "clock_timestamp() + make_interval(secs => ?)", [float(self.lease)]

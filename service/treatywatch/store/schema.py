@@ -199,6 +199,15 @@ MIGRATIONS: list[str | Step] = [
     ALTER TABLE alert_reports ADD COLUMN text_names TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE delivery_reports ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
     """,
+    # 7: the schedule lives in the store: each daemon's dispatcher claims due sources (next_due) instead of every
+    # process timing every source; a claim (claimed_by, claim_expires) is the lease; a disabled source is never claimed
+    """
+    ALTER TABLE sources ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE sources ADD COLUMN every_seconds REAL;
+    ALTER TABLE sources ADD COLUMN claimed_by TEXT;
+    ALTER TABLE sources ADD COLUMN claim_expires TEXT;
+    CREATE INDEX sources_due ON sources (next_due) WHERE enabled = 1;
+    """,
 ]
 
 

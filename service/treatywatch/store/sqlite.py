@@ -44,6 +44,7 @@ class Store(SqlStore):
 
     def close(self) -> None:
         with suppress(StoreError, sqlite3.Error):  # locked, or closed already: the claims expire by themselves
+            self.release_sources()
             self.release_deliveries()
         with self._lock:  # never under a thread still using it (that crashes the interpreter)
             self._conn.close()

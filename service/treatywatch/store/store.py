@@ -16,6 +16,7 @@ from ..items import Item
 from ..matching.explain import match_from_dict, match_to_dict
 from ..notify.routing import DeliverySpec
 from .base import Row, Tx, dt, dt_req, ts
+from .claims import SourceClaims
 from .deliveries import DeliveryStore
 from .models import AlertView, KnownItem, ReportView, SourceState, StoredItem
 from .verdicts import VerdictStore
@@ -61,7 +62,7 @@ ROWS_PER_INSERT = 200  # rows of one multi-row INSERT: 2,400 parameters, far bel
 STATE_FIELDS = fields(SourceState)
 
 
-class SqlStore(DeliveryStore, VerdictStore):
+class SqlStore(DeliveryStore, VerdictStore, SourceClaims):
     """The shared SQL of both engines. Built once by the CLI from settings.database (open_store); passed to the
     runner, daemon, web and commands."""
 

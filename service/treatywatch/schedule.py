@@ -1,0 +1,74 @@
+"""When a source is polled: its next turn after a poll, its first turn, and how far ahead a turn may lie before it
+is a clock that went back. Pure functions of the configuration and a time; the store keeps the turns
+(store/claims.py) and the daemon's dispatcher claims what is due."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+
+from .config.common import Schedule
+from .config.models import Config
+from .store.claims import Planned
+
+# first polls a daemon starts per second at most when many sources are new to the store (a first start, a large
+# reload): they are spread over their interval or over n / this many seconds, whichever is shorter
+FIRST_POLLS_PER_SECOND = 50.0
+
+
+def _cron(schedule: Schedule) -> CronTrigger:
+    assert schedule.cron is not None
+    return CronTrigger.from_crontab(schedule.cron, timezone=UTC)
+
+
+def next_turn(schedule: Schedule, now: datetime) -> datetime:
+    """The source's next turn after a poll at `now`: an interval later, or the cron's next time."""
+    if schedule.cron:
+        nxt = _cron(schedule).get_next_fire_time(None, now + timedelta(microseconds=1))
+        return nxt if nxt is not None else now + timedelta(days=365)
+    assert schedule.seconds is not None
+    return now + timedelta(seconds=schedule.seconds)
+
+
+def every_seconds(schedule: Schedule, now: datetime) -> float:
+    """The interval, or a cron's gap between its next two times."""
+    if schedule.cron:
+        first = next_turn(schedule, now)
+        return max(1.0, (next_turn(schedule, first) - first).total_seconds())
+    assert schedule.seconds is not None
+    return schedule.seconds
+
+
+def fraction(source_id: str) -> float:
+    """A number in [0, 1) fixed by the source's id: where in the spread its first turn falls (tests can reason)."""
+    return int.from_bytes(hashlib.sha256(source_id.encode()).digest()[:8], "big") / 2**64
+
+
+def first_due(source_id: str, every: float, now: datetime, count: int) -> datetime:
+    """The first turn of a source new to the store, `count` sources being new at once: up to 50 a second start
+    now, more are spread over their interval (or over count / 50 seconds when that is shorter)."""
+    spread = min(every, count / FIRST_POLLS_PER_SECOND)
+    return now + timedelta(seconds=fraction(source_id) * spread if spread >= 1.0 else 0.0)
+
+
+def plan(config: Config, now: datetime, ids: Iterable[str] | None = None) -> dict[str, Planned]:
+    """Each enabled source's interval and first turn (of `ids` only, when given: a reload's new ones)."""
+    enabled = [s for s in config.sources if s.enabled]
+    wanted = set(ids) if ids is not None else None
+    chosen = [s for s in enabled if wanted is None or s.id in wanted]
+    out = {}
+    for s in chosen:
+        every = every_seconds(s.every, now)
+        out[s.id] = Planned(every, first_due(s.id, every, now, len(chosen)))
+    return out
+
+
+def clock_back_horizon(config: Config, now: datetime) -> float:
+    """Seconds: no turn lies further ahead than the longest interval or 4 × source_backoff_max (a server's
+    Retry-After is capped there); a later one was set by a clock that has since gone back, and honouring it would
+    silence the source as long."""
+    longest = max((every_seconds(s.every, now) for s in config.sources if s.enabled), default=0.0)
+    return max(longest, 4 * config.settings.source_backoff_max)

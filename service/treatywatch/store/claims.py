@@ -1,0 +1,154 @@
+"""Who polls which source when: the schedule lives in the `sources` table, and a process polls a source only
+after claiming it there. A mixin of SqlStore, on both engines.
+
+- `next_due` is the schedule: the runner writes the next turn with each poll (or the retry date of a failure);
+  a source never polled gets a first turn spread over its interval (schedule.first_due), so a restart of 50,000
+  sources is no thundering herd.
+- A claim is the lease: `claimed_by` names the process, `claim_expires` ends it (the server's clock on
+  PostgreSQL). Claiming is one statement: PostgreSQL's `FOR UPDATE SKIP LOCKED` lets daemons claim at once without
+  waiting on each other; SQLite has one writer at a time. A daemon that dies keeps its claims only until they
+  expire, or not at all when it ran on this machine (its pid is gone).
+- After a poll the claim is held on for most of the time until the source's next turn, so a `poll --once` beside a
+  daemon (or another one-shot) leaves the source alone; daemons claim by `next_due` and never by the hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .base import StoreBase, Tx, dt, owner_alive, ts
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A source this process now holds: its id and the turn it was due at (the schedule lag is the difference)."""
+
+    id: str
+    due: datetime | None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What the configuration says of a source: its interval (a cron's usual gap), its first turn if it has none."""
+
+    every: float
+    first_due: datetime
+
+
+class SourceClaims(StoreBase):
+    _skip_locked = ""  # PostgreSQL: FOR UPDATE SKIP LOCKED
+
+    # How a claim's expiry is written and compared: this process's clock on SQLite (one machine), the server's on
+    # PostgreSQL; postgres.py overrides both.
+    def _hold_until(self, now: datetime, seconds: float) -> tuple[str, list[object]]:
+        return "?", [ts(now + timedelta(seconds=seconds))]
+
+    def _held_now(self, now: datetime) -> tuple[str, list[object]]:
+        return "?", [ts(now)]
+
+    def _executemany(self, tx: Tx, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Many rows of one statement; PostgreSQL overrides it with a pipelined executemany."""
+        for row in rows:
+            tx.execute(sql, row)
+
+    def plan_sources(self, plan: Mapping[str, Planned], exclusive: bool = True) -> int:
+        """Make the table's schedule the configuration's: every planned source enabled with its interval, a first
+        turn for those without one. `exclusive` (a daemon's start or reload): sources not planned are disabled, so
+        no daemon claims them. Returns how many got a first turn."""
+        enabled = {r["id"] for r in self._rows("SELECT id FROM sources WHERE enabled = 1")} if exclusive else set()
+        fresh = {r["id"] for r in self._rows("SELECT id FROM sources WHERE next_due IS NULL")}
+        known = {r["id"] for r in self._rows("SELECT id FROM sources")}
+        rows = [(sid, ts(p.first_due), p.every) for sid, p in plan.items() if sid not in known or sid in fresh]
+        updates = [(p.every, sid) for sid, p in plan.items() if sid in known and sid not in fresh]
+        gone = sorted(enabled - set(plan))
+        with self.transaction() as tx:
+            self._executemany(
+                tx,
+                "INSERT INTO sources (id, next_due, every_seconds, enabled) VALUES (?, ?, ?, 1)"
+                " ON CONFLICT (id) DO UPDATE SET next_due = excluded.next_due, every_seconds = excluded.every_seconds,"
+                " enabled = 1",
+                rows,
+            )
+            self._executemany(tx, "UPDATE sources SET every_seconds = ?, enabled = 1 WHERE id = ?", updates)
+            self._executemany(tx, "UPDATE sources SET enabled = 0 WHERE id = ?", [(sid,) for sid in gone])
+        return len(rows)
+
+    def reschedule(self, source_ids: Iterable[str], due: Mapping[str, datetime]) -> None:
+        """Sources whose schedule changed (a reload) take the turn given here."""
+        rows = [(ts(due[sid]), sid) for sid in source_ids]
+        with self.transaction() as tx:
+            self._executemany(tx, "UPDATE sources SET next_due = ? WHERE id = ?", rows)
+
+    def claim_due(
+        self, now: datetime, limit: int, lease: float, busy: Iterable[str] = (), clock_back: datetime | None = None
+    ) -> list[Claimed]:
+        """Claim up to `limit` due sources, the longest due first, for `lease` seconds. `busy`: this process's
+        sources being polled now (its own earlier claims are otherwise its to take again). `clock_back`: a turn
+        later than this was set by a clock that has since gone back, and is taken as due."""
+        if limit <= 0:
+            return []
+        busy = list(busy)
+        until, until_params = self._hold_until(now, lease)
+        held, held_params = self._held_now(now)
+        late = " OR next_due > ?" if clock_back is not None else ""
+        late_params = [ts(clock_back)] if clock_back is not None else []
+        not_busy = f" AND id NOT IN ({', '.join('?' * len(busy))})" if busy else ""
+        sql = (
+            f"UPDATE sources SET claimed_by = ?, claim_expires = {until} WHERE id IN ("
+            " SELECT id FROM sources WHERE enabled = 1 AND paused_at IS NULL"
+            f" AND (next_due <= ?{late}) AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires <= {held})"
+            f"{not_busy} ORDER BY next_due LIMIT ?{self._skip_locked}) RETURNING id, next_due"
+        )
+        params = [self.owner, *until_params, ts(now), *late_params, self.owner, *held_params, *busy, limit]
+        with self.transaction() as tx:
+            rows = tx.execute(sql, params).fetchall()
+        out = [Claimed(r["id"], dt(r["next_due"])) for r in rows]
+        return sorted(out, key=lambda c: (c.due is None, c.due or now))
+
+    def claim_source(self, source_id: str, now: datetime, lease: float) -> bool:
+        """A one-shot pass takes one source: True when no other live process holds it (polling it, or having
+        polled it within most of its interval)."""
+        until, until_params = self._hold_until(now, lease)
+        held, held_params = self._held_now(now)
+        with self.transaction() as tx:
+            tx.execute("INSERT INTO sources (id) VALUES (?) ON CONFLICT (id) DO NOTHING", (source_id,))
+            row = tx.execute(
+                f"UPDATE sources SET claimed_by = ?, claim_expires = {until} WHERE id = ?"
+                f" AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires <= {held}) RETURNING id",
+                [self.owner, *until_params, source_id, self.owner, *held_params],
+            ).fetchone()
+        return row is not None
+
+    def release_source(self, source_id: str, now: datetime, hold: float) -> None:
+        """The poll ended: one-shot passes leave the source alone for `hold` seconds more (0: at once)."""
+        if hold > 0:
+            until, params = self._hold_until(now, hold)
+            sql = f"UPDATE sources SET claim_expires = {until}"
+        else:
+            sql, params = "UPDATE sources SET claimed_by = NULL, claim_expires = NULL", []
+        with self.transaction() as tx:
+            tx.execute(f"{sql} WHERE id = ? AND claimed_by = ?", [*params, source_id, self.owner])
+
+    def release_sources(self) -> None:
+        """A clean stop: every claim and hold of this process goes back at once."""
+        with self.transaction() as tx:
+            tx.execute("UPDATE sources SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = ?", [self.owner])
+
+    def forget_dead_claims(self) -> int:
+        """Claims of processes of this machine that no longer run (killed mid-poll) are void at once; returns how
+        many processes' claims went."""
+        rows = self._rows(
+            "SELECT DISTINCT claimed_by FROM sources WHERE claimed_by IS NOT NULL AND claimed_by <> ?", [self.owner]
+        )
+        dead = [r["claimed_by"] for r in rows if not owner_alive(r["claimed_by"])]
+        if dead:
+            with self.transaction() as tx:
+                tx.execute(
+                    "UPDATE sources SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by IN"
+                    f" ({', '.join('?' * len(dead))})",
+                    dead,
+                )
+        return len(dead)
