@@ -318,10 +318,12 @@ def test_timeout_kills_the_worker_and_tesseract(monkeypatch: pytest.MonkeyPatch)
         return proc
 
     monkeypatch.setattr(reader_module.subprocess, "Popen", recording_popen)
-    limits = DocumentLimits(timeout_s=1.0)
-    doc = read_document(docgen.scanned_pdf(docgen.TEN_STATE_ACT), limits, ["ru"])
+    # all six languages: Tesseract takes seconds for a page, so it is at work when the bound strikes
+    limits = DocumentLimits(timeout_s=1.5)
+    doc = read_document(docgen.scanned_pdf(docgen.TEN_STATE_ACT), limits, ["ru", "en", "fr", "de", "pt", "es"])
     assert doc.state == "unreadable"
-    assert doc.note == "document unreadable: took longer than 1 s"
+    assert doc.note == "document unreadable: took longer than 1.5 s"
+    assert doc.pages == ()
     assert doc.seconds < 5
     (proc,) = started
     assert proc.returncode is not None
@@ -338,6 +340,23 @@ def _live_members(pgid: int) -> list[str]:
         except (ProcessLookupError, psutil.Error):
             continue
     return live
+
+
+def test_pages_read_before_the_reading_stopped_are_kept() -> None:
+    """A bomb on page 3: the act's two pages before it stay read, and the note says where reading stopped."""
+    writer = pypdf.PdfWriter()
+    for part in (docgen.text_pdf(docgen.CANADA_1989_ACT), docgen.pdf_bomb()):
+        writer.append(pypdf.PdfReader(io.BytesIO(part)))
+    out = io.BytesIO()
+    writer.write(out)
+    doc = read_document(out.getvalue(), LIMITS, ["ru"])
+    assert doc.state == "read"
+    assert doc.note == (
+        "document partly read: a compressed stream inflates beyond 75 MB (a decompression bomb); "
+        "first 2 of 3 pages read"
+    )
+    assert [p.text for p in doc.pages] == docgen.page_texts(docgen.CANADA_1989_ACT)
+    assert doc.page_count == 3
 
 
 def test_memory_bound_ends_the_document_not_the_service() -> None:

@@ -19,7 +19,7 @@ import pypdf.filters
 from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
 
 from treatywatch.documents import ocr
-from treatywatch.documents.models import DocumentLimits, Page
+from treatywatch.documents.models import BLANK_PAGE, DocumentLimits, Page
 from treatywatch.documents.textclean import meaningful_letters, normalise
 from treatywatch.errors import DocumentError
 
@@ -140,7 +140,7 @@ class PageReader:
         if letters >= SCANNED_TEXT_LETTERS or (letters >= MIN_TEXT_LETTERS and not images):
             return Page(number, text, "text")
         if not images and not text:
-            return Page(number, "", "none", "blank page")
+            return Page(number, "", "none", BLANK_PAGE)
         return self._ocr_page(number, page, images, fallback=text)
 
     def _ocr_page(self, number: int, page: pypdf.PageObject, images: list[tuple[int, int]], fallback: str) -> Page:
@@ -183,49 +183,29 @@ class PageReader:
         return path
 
 
-def read_pages(data: bytes, limits: DocumentLimits, languages: Sequence[str]) -> tuple[int, list[Page], str]:
-    """(pages in the PDF, the first `max_pages` read, notes) or `DocumentError` for a document not readable at all."""
-    reader = open_pdf(data)
-    total = len(reader.pages)
-    count = min(total, limits.max_pages)
-    pages_reader = PageReader(data, limits, languages)
-    pages: list[Page] = []
-    try:
-        for index in range(count):
-            try:
-                page = reader.pages[index]
-            except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-                pages.append(Page(index + 1, "", "none", f"page damaged: {exc}"))
-                continue
-            pages.append(pages_reader.read(index + 1, page))
-    finally:
-        pages_reader.close()
-    notes: list[str] = []
-    if total > count:
-        notes.append(f"first {count:,} of {total:,} pages read")
-    notes.extend(page_notes(pages))
-    if pages_reader.ocr_note:
-        notes.append(pages_reader.ocr_note)
-    return total, pages, "; ".join(notes)
+class Reading:
+    """One PDF being read: opened (or `DocumentError`), then its first `max_pages` pages one by one."""
 
+    def __init__(self, data: bytes, limits: DocumentLimits, languages: Sequence[str]) -> None:
+        self.pdf = open_pdf(data)
+        self.page_count = len(self.pdf.pages)
+        self.limits = limits
+        self._pages = PageReader(data, limits, languages)
 
-def page_notes(pages: Sequence[Page]) -> list[str]:
-    """One line per distinct page note, with the pages it holds for ("pages 1–3, 7: OCR unavailable: …")."""
-    by_note: dict[str, list[int]] = {}
-    for page in pages:
-        if page.note and page.note != "blank page":
-            by_note.setdefault(page.note, []).append(page.number)
-    return [f"{_page_list(numbers)}: {note}" for note, numbers in by_note.items()]
+    def pages(self) -> Iterator[Page]:
+        """Each page as it is read (the worker hands it over at once, so a timeout keeps the pages before it)."""
+        try:
+            for index in range(min(self.page_count, self.limits.max_pages)):
+                try:
+                    page = self.pdf.pages[index]
+                except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+                    yield Page(index + 1, "", "none", f"page damaged: {exc}")
+                    continue
+                yield self._pages.read(index + 1, page)
+        finally:
+            self._pages.close()
 
-
-def _page_list(numbers: list[int]) -> str:
-    runs: list[str] = []
-    start = prev = numbers[0]
-    for n in [*numbers[1:], None]:
-        if n is not None and n == prev + 1:
-            prev = n
-            continue
-        runs.append(f"{start}" if start == prev else f"{start}–{prev}")
-        if n is not None:
-            start = prev = n
-    return ("page " if len(numbers) == 1 else "pages ") + ", ".join(runs)
+    @property
+    def note(self) -> str:
+        """What the whole document's reading adds to the page notes (a requested OCR language not installed)."""
+        return self._pages.ocr_note

@@ -8,6 +8,7 @@ from typing import Literal
 
 PageMethod = Literal["text", "ocr", "none"]
 DocumentState = Literal["read", "ocr", "unreadable"]
+BLANK_PAGE = "blank page"  # a page's note that is no problem: nothing to read on it
 
 
 @dataclass(frozen=True)

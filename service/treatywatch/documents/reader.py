@@ -17,11 +17,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-from treatywatch.documents.models import DocumentLimits, DocumentState, DocumentText, Page
+from treatywatch.documents.models import BLANK_PAGE, DocumentLimits, DocumentState, DocumentText, Page
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # service/, so the worker imports this same code
 _HEADER_WINDOW = 1024  # PDF readers accept junk before "%PDF-" within the first KiB
@@ -40,19 +39,19 @@ def _not_pdf(data: bytes) -> str:
     return f"not a PDF (starts with {head})"
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """The worker and everything it started (it leads its own process group)."""
+def _kill(proc: subprocess.Popen[bytes]) -> bytes:
+    """Kill the worker and everything it started (it leads its own process group); the output it had written."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.kill()
-    proc.communicate()
+    out, _ = proc.communicate()  # communicate() keeps what it read before the timeout
+    return out or b""
 
 
-def _run_worker(data: bytes, limits: DocumentLimits, languages: Sequence[str]) -> dict[str, Any]:
+def _run_worker(data: bytes, limits: DocumentLimits, languages: Sequence[str]) -> _Answer:
     args = json.dumps({"limits": asdict(limits), "languages": list(languages)})
-    env = dict(os.environ, OMP_THREAD_LIMIT="1", PYTHONPATH=os.pathsep.join(
-        p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")) if p
-    ))
+    path = os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, OMP_THREAD_LIMIT="1", PYTHONPATH=path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "treatywatch.documents.worker", args],
         stdin=subprocess.PIPE,
@@ -64,21 +63,47 @@ def _run_worker(data: bytes, limits: DocumentLimits, languages: Sequence[str]) -
     try:
         out, err = proc.communicate(data, timeout=limits.timeout_s)
     except subprocess.TimeoutExpired:
-        _kill(proc)
-        return {"unreadable": f"took longer than {limits.timeout_s:g} s"}
+        answer = _Answer.parse(_kill(proc))
+        answer.unreadable = f"took longer than {limits.timeout_s:g} s"
+        return answer
     except BaseException:
         _kill(proc)
         raise
-    finally:
-        if proc.poll() is None:
-            _kill(proc)
-    if proc.returncode == 0:
-        try:
-            result: dict[str, Any] = json.loads(out)
-            return result
-        except ValueError:
-            pass
-    return {"unreadable": _crash_reason(proc.returncode, err, limits)}
+    answer = _Answer.parse(out)
+    if not answer.finished:
+        answer.unreadable = _crash_reason(proc.returncode, err, limits)
+    return answer
+
+
+@dataclass
+class _Answer:
+    """The worker's lines, as far as it got."""
+
+    page_count: int = 0
+    pages: list[Page] = field(default_factory=list)
+    finished: bool = False
+    unreadable: str = ""
+    note: str = ""
+    peak_rss_mb: float = 0.0
+
+    @classmethod
+    def parse(cls, out: bytes) -> _Answer:
+        answer = cls()
+        for raw in out.splitlines():
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                break  # a line cut by the kill
+            if "page_count" in line:
+                answer.page_count = int(line["page_count"])
+            elif "page" in line:
+                answer.pages.append(Page(**line["page"]))
+            elif "done" in line or "unreadable" in line:
+                answer.finished = True
+                answer.note = str(line.get("done", ""))
+                answer.unreadable = str(line.get("unreadable", ""))
+                answer.peak_rss_mb = float(line.get("peak_rss_mb", 0.0))
+        return answer
 
 
 def _crash_reason(returncode: int, stderr: bytes, limits: DocumentLimits) -> str:
@@ -87,26 +112,56 @@ def _crash_reason(returncode: int, stderr: bytes, limits: DocumentLimits) -> str
     if returncode < 0:
         name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else str(-returncode)
         return f"the reading process died ({name}), likely over its {limits.memory_mb:,} MB memory bound"
-    if "MemoryError" in tail[0] or "memory" in tail[0].lower():
+    if "MemoryError" in tail[0]:
         return f"exceeded {limits.memory_mb:,} MB of memory"
     return f"the reading process failed (exit {returncode}: {tail[0][:200]})"
 
 
-def _document(sha256: str, result: dict[str, Any], seconds: float) -> DocumentText:
-    peak = float(result.get("peak_rss_mb", 0.0))
-    if "unreadable" in result:
-        return DocumentText(sha256, "unreadable", note=f"document unreadable: {result['unreadable']}",
-                            seconds=seconds, peak_rss_mb=peak)
-    pages = tuple(Page(**page) for page in result["pages"])
-    note = str(result.get("note", ""))
+def page_notes(pages: Sequence[Page]) -> list[str]:
+    """One line per distinct page note, with the pages it holds for ("pages 1–3, 7: OCR unavailable: …")."""
+    by_note: dict[str, list[int]] = {}
+    for page in pages:
+        if page.note and page.note != BLANK_PAGE:
+            by_note.setdefault(page.note, []).append(page.number)
+    return [f"{_page_list(numbers)}: {note}" for note, numbers in by_note.items()]
+
+
+def _page_list(numbers: list[int]) -> str:
+    runs: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        runs.append(f"{start}" if start == prev else f"{start}–{prev}")
+        if n is not None:
+            start = prev = n
+    return ("page " if len(numbers) == 1 else "pages ") + ", ".join(runs)
+
+
+def _document(sha256: str, answer: _Answer, seconds: float) -> DocumentText:
+    """The DocumentText of the worker's answer: pages it read stay read even when it stopped early."""
+    pages = tuple(answer.pages)
+    if answer.unreadable and not pages:
+        note = f"document unreadable: {answer.unreadable}"
+        return DocumentText(sha256, "unreadable", (), answer.page_count, note, seconds, answer.peak_rss_mb)
+    notes: list[str] = []
+    if answer.unreadable:
+        notes.append(f"document partly read: {answer.unreadable}")
+    if answer.page_count > len(pages):
+        notes.append(f"first {len(pages):,} of {answer.page_count:,} pages read")
+    notes.extend(page_notes(pages))
+    if answer.note:
+        notes.append(answer.note)
+    note = "; ".join(notes)
     state: DocumentState
     if any(page.method == "ocr" for page in pages):
         state = "ocr"
-    elif not any(page.text for page in pages) and any(page.note and page.note != "blank page" for page in pages):
+    elif not any(page.text for page in pages) and any(page.note and page.note != BLANK_PAGE for page in pages):
         state, note = "unreadable", f"document unreadable: {note}"
     else:
         state = "read"
-    return DocumentText(sha256, state, pages, int(result["page_count"]), note, seconds, peak)
+    return DocumentText(sha256, state, pages, answer.page_count, note, seconds, answer.peak_rss_mb)
 
 
 def read_document(data: bytes, limits: DocumentLimits, languages: Sequence[str]) -> DocumentText:
@@ -114,12 +169,12 @@ def read_document(data: bytes, limits: DocumentLimits, languages: Sequence[str])
     started = time.monotonic()
     sha256 = hashlib.sha256(data).hexdigest()
     if len(data) > limits.max_bytes:
-        result: dict[str, Any] = {"unreadable": f"{len(data):,} bytes, over the {limits.max_bytes:,}-byte bound"}
+        answer = _Answer(unreadable=f"{len(data):,} bytes, over the {limits.max_bytes:,}-byte bound")
     elif reason := _not_pdf(data):
-        result = {"unreadable": reason}
+        answer = _Answer(unreadable=reason)
     else:
         try:
-            result = _run_worker(data, limits, languages)
+            answer = _run_worker(data, limits, languages)
         except OSError as exc:  # cannot start a process (no memory, no pids): this document waits, nothing else does
-            result = {"unreadable": f"the reading process did not start ({exc})"}
-    return _document(sha256, result, round(time.monotonic() - started, 3))
+            answer = _Answer(unreadable=f"the reading process did not start ({exc})")
+    return _document(sha256, answer, round(time.monotonic() - started, 3))

@@ -1,12 +1,14 @@
 """The reading process: `python -m treatywatch.documents.worker '<limits as JSON>'` with the PDF on stdin.
 
-It limits its own address space first (RLIMIT_AS, inherited by Tesseract), reads, and prints one JSON object:
-either the pages or {"unreadable": reason}. The parent (`reader.read_document`) kills it on its timeout.
+It limits its own address space first (RLIMIT_AS, inherited by Tesseract), then writes one JSON object a line:
+{"page_count": n}, one {"page": {...}} per page as soon as it is read, and a last line {"done": note} or
+{"unreadable": reason}. The parent (`reader.read_document`) kills it on its timeout and keeps the pages it has.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import resource
 import sys
 from dataclasses import asdict
@@ -24,34 +26,43 @@ def _peak_rss_mb() -> float:
     return round(max(own, children) / 1024.0, 1)  # Linux reports KiB
 
 
+def _write(line: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
 def run(args: dict[str, Any], data: bytes) -> dict[str, Any]:
-    from treatywatch.documents.extract import read_pages  # imported once under the memory limit
+    """Reads and writes the page lines; returns the last line."""
+    # imported once the memory limit is in force: a hostile PDF meets the limit in any of them
+    from treatywatch.documents.extract import Reading
     from treatywatch.documents.models import DocumentLimits
     from treatywatch.errors import DocumentError
 
     limits = DocumentLimits(**args["limits"])
     try:
-        total, pages, note = read_pages(data, limits, args["languages"])
+        reading = Reading(data, limits, args["languages"])
+        _write({"page_count": reading.page_count})
+        for page in reading.pages():
+            _write({"page": asdict(page)})
     except DocumentError as exc:
         return {"unreadable": str(exc)}
-    except MemoryError:
-        return {"unreadable": f"exceeded {limits.memory_mb:,} MB of memory"}
     except RecursionError:
         return {"unreadable": "truncated / damaged: objects nested too deeply"}
-    return {"page_count": total, "pages": [asdict(page) for page in pages], "note": note}
+    return {"done": reading.note}
 
 
 def main() -> None:
     args = json.loads(sys.argv[1])
     _limit_memory(int(args["limits"]["memory_mb"]))
+    # a damaged PDF can make pypdf warn for every object: the note says what matters, stderr stays small
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
     data = sys.stdin.buffer.read()
     try:
-        result = run(args, data)
+        last = run(args, data)
     except MemoryError:
-        result = {"unreadable": f"exceeded {args['limits']['memory_mb']:,} MB of memory"}
-    result["peak_rss_mb"] = _peak_rss_mb()
-    sys.stdout.write(json.dumps(result, ensure_ascii=False))
-    sys.stdout.flush()
+        last = {"unreadable": f"exceeded {args['limits']['memory_mb']:,} MB of memory"}
+    last["peak_rss_mb"] = _peak_rss_mb()
+    _write(last)
 
 
 if __name__ == "__main__":
