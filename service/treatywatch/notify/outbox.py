@@ -61,7 +61,7 @@ class Composed:
     with nothing new (settled without a message)."""
 
     message: Message | None
-    carried: dict[int, list[int]]
+    carried: dict[int, dict[int, int]]  # delivery id -> item id -> the version of the report rendered
     skipped: list[int]
 
 
@@ -240,7 +240,7 @@ class Outbox:
         log.info("delivered %s to %s (%s)", sending, first.channel_label, first.subscriber_id)
         return True
 
-    def _record_sent(self, carried: dict[int, list[int]], done: datetime) -> None:
+    def _record_sent(self, carried: dict[int, dict[int, int]], done: datetime) -> None:
         """The message is out: record it even if the database is away for a while, or a restart would send it
         again. Retried (0.5 s, doubling to 5 s) until it is written or the daemon stops; this process's claim
         outlives a short outage, so no other process sends it meanwhile."""
@@ -301,14 +301,15 @@ class Outbox:
                 return sub, next((u for u in sub.notify if channel(u).key == d.channel), None)
         return None, None
 
-    def _news(self, d: Delivery) -> tuple[AlertView, frozenset[int] | None, list[int]]:
-        """The alert, the item ids this channel already has of it (None for the alert's own message), and the item
-        ids of the reports still to tell: all from one read of the alert's reports."""
+    def _news(self, d: Delivery) -> tuple[AlertView, frozenset[int] | None, dict[int, int]]:
+        """The alert, the item ids this channel already has of it (None for the alert's own message), and the
+        reports still to tell (item id -> the report's version: one whose document named more agreements since the
+        channel had it is news again): all from one read of the alert's reports."""
         alert = self.store.alert(d.alert_id)
         if d.kind != "followup":
-            return alert, None, [r.item_id for r in alert.reports]
+            return alert, None, {r.item_id: r.version for r in alert.reports}
         had = self.store.carried_items(d.alert_id, d.subscriber_id, d.channel)
-        return alert, had, [r.item_id for r in alert.reports if r.item_id not in had]
+        return alert, had, {r.item_id: r.version for r in alert.reports if r.item_id not in had}
 
     def _verdict_link(self, alert_id: int, subscriber: str) -> str:
         """A signed link for this alert and subscriber (links.py), when the console's address and a secret are set."""
@@ -322,7 +323,7 @@ class Outbox:
 
     def _compose(self, group: list[Delivery], sub: Subscriber, url: str) -> Composed:
         fmt = preferred_format(url, sub.format)
-        carried: dict[int, list[int]] = {}
+        carried: dict[int, dict[int, int]] = {}
         skipped: list[int] = []
         if group[0].mode != "digest":
             d = group[0]

@@ -194,7 +194,10 @@ class Renderer:
             followup=followup,
             verdict_link=safe_link(verdict_link) if verdict_link else "",
         )
-        prefix = f"[{alert.severity.upper()}] " + ("Also reported: " if followup else "")
+        # a follow-up that only brings what an act's text names (its document was read) says so
+        text_read = followup and all(r.text_names and r.version for r in reports)
+        news = "Act's text read: " if text_read else "Also reported: " if followup else ""
+        prefix = f"[{alert.severity.upper()}] {news}"
         return Message(prefix + safe_title(alert.title), body.strip() + "\n", fmt)
 
     def digest(self, entries: list[DigestEntry], fmt: str) -> Message:

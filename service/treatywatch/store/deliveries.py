@@ -12,12 +12,14 @@ from .models import Delivery
 
 
 def _carried(subscriber: str, channel: str) -> str:
-    """SQL for "this alert report (`ar`) reached this channel": a sent delivery rendered it (delivery_reports), or
+    """SQL for "this alert report (`ar`) reached this channel": a sent delivery rendered it (delivery_reports) at its
+    current version (a report whose document named more agreements is news again: schema v6), or
     a delivery sent before that record existed (schema v2 and earlier) was sent after the report joined, as it was
     judged then. `subscriber` and `channel` are SQL: `?` or a column of the outer query."""
     return (
         "(EXISTS (SELECT 1 FROM delivery_reports dr JOIN deliveries d ON d.id = dr.delivery_id"
-        f" WHERE dr.item_id = ar.item_id AND d.alert_id = ar.alert_id AND d.subscriber_id = {subscriber}"
+        f" WHERE dr.item_id = ar.item_id AND dr.version >= ar.version AND d.alert_id = ar.alert_id"
+        f" AND d.subscriber_id = {subscriber}"
         f" AND d.channel = {channel} AND d.status = 'sent')"
         f" OR EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = ar.alert_id AND d.subscriber_id = {subscriber}"
         f" AND d.channel = {channel} AND d.status = 'sent' AND d.sent_at >= ar.added_at"
@@ -131,9 +133,13 @@ class DeliveryStore(StoreBase):
         return [self._delivery(r) for r in rows]
 
     def mark_sent(
-        self, carried: Mapping[int, Iterable[int]], now: datetime, followup_at: datetime | None = None
+        self,
+        carried: Mapping[int, Mapping[int, int] | Iterable[int]],
+        now: datetime,
+        followup_at: datetime | None = None,
     ) -> None:
-        """Deliveries sent, each with the reports (item ids) its message rendered: what the channel now has.
+        """Deliveries sent, each with the reports its message rendered (item id -> the report's version it rendered;
+        a plain list of item ids: version 0): what the channel now has.
 
         A report that joined the alert while this message was on its way found a follow-up of this channel
         pending (this one, or the alert's) and queued none of its own; with `followup_at`, a follow-up is queued
@@ -145,10 +151,12 @@ class DeliveryStore(StoreBase):
                     f"{self._unclaim} WHERE id=?",
                     (ts(now), i),
                 )
-                for item_id in items:
+                versions = items.items() if isinstance(items, Mapping) else ((item, 0) for item in items)
+                for item_id, version in versions:
                     conn.execute(
-                        "INSERT INTO delivery_reports (delivery_id, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                        (i, item_id),
+                        "INSERT INTO delivery_reports (delivery_id, item_id, version) VALUES (?, ?, ?)"
+                        " ON CONFLICT (delivery_id, item_id) DO UPDATE SET version = excluded.version",
+                        (i, item_id, version),
                     )
             if followup_at is None:
                 return

@@ -49,6 +49,22 @@ class ReportView:
     item: Item
     match: Match
     added_at: datetime
+    # raised each time the item's document names agreements the alert lacked: a channel that had an older version
+    # gets the report again, in a follow-up whose `text_names` line says what the act's text names
+    version: int = 0
+    text_names: tuple[TextName, ...] = ()
+
+
+@dataclass(frozen=True)
+class TextName:
+    """An agreement an item's document (the act's text) names that its title did not, and where (page, line)."""
+
+    id: str
+    title: str
+    reasons: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        return f"{self.title} ({'; '.join(self.reasons)})" if self.reasons else self.title
 
 
 @dataclass(frozen=True)

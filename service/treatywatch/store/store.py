@@ -18,6 +18,7 @@ from ..notify.routing import DeliverySpec
 from .base import Row, Tx, dt, dt_req, ts
 from .claims import SourceClaims
 from .deliveries import DeliveryStore
+from .documents import DocumentStore, DocumentWant, text_names
 from .models import AlertView, KnownItem, ReportView, SourceState, StoredItem
 from .verdicts import VerdictStore
 
@@ -62,7 +63,7 @@ ROWS_PER_INSERT = 200  # rows of one multi-row INSERT: 2,400 parameters, far bel
 STATE_FIELDS = fields(SourceState)
 
 
-class SqlStore(DeliveryStore, VerdictStore, SourceClaims):
+class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceClaims):
     """The shared SQL of both engines. Built once by the CLI from settings.database (open_store); passed to the
     runner, daemon, web and commands."""
 
@@ -245,11 +246,13 @@ class SqlStore(DeliveryStore, VerdictStore, SourceClaims):
         now: datetime,
         seen: list[int] | None = None,
         quiet: list[Report] | None = None,
+        documents: list[DocumentWant] | None = None,
     ) -> int:
         """Items, matches, alerts and their deliveries: all of it or none of it. Returns the reports that were
         news to an existing alert (revisions of reports it already holds are not). `seen`: ids of items fetched
         again unchanged, whose last_seen moves to now. `quiet`: matches that open no alert (a baseline poll, an
-        item too old to alert), stored so search, evaluation and back-tests see what the watches found."""
+        item too old to alert), stored so search, evaluation and back-tests see what the watches found.
+        `documents`: the documents behind these items to queue (each URL once, ever)."""
         with self.transaction() as conn:
             if plan.new:
                 self._before_new_alerts(conn, plan.new, now)
@@ -261,79 +264,95 @@ class SqlStore(DeliveryStore, VerdictStore, SourceClaims):
                     f"UPDATE items SET last_seen = ? WHERE id IN ({', '.join('?' * len(chunk))})", [ts(now), *chunk]
                 )
             ids = self._write_items(conn, changed, now)
+            self._queue_documents(conn, [(ids[(w.item.source_id, w.item.key)][0], w) for w in documents or []], now)
+            return self._store_reports(conn, ids, plan, deliveries_for_new, deliveries_for_attach, now, quiet or [])
 
-            def store_matches(report: Report, alert_id: int | None) -> int:
-                item_id, revision = ids[(report.item.source_id, report.item.key)]
-                for m in report.matches:
-                    conn.execute(
-                        "INSERT INTO matches (item_id, revision, watch_id, severity, explanation, alert_id,"
-                        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        (
-                            item_id,
-                            revision,
-                            m.watch_id,
-                            m.severity,
-                            json.dumps(match_to_dict(m), ensure_ascii=False),
-                            alert_id,
-                            ts(now),
-                        ),
-                    )
-                return item_id
+    def _store_reports(
+        self,
+        conn: Tx,
+        ids: Mapping[tuple[str, str], tuple[int, int]],
+        plan: AlertPlan,
+        deliveries_for_new: list[list[DeliverySpec]],
+        deliveries_for_attach: list[list[DeliverySpec]],
+        now: datetime,
+        quiet: list[Report],
+    ) -> int:
+        """Inside a transaction: matches, new alerts, reports joining alerts and their deliveries (`ids`: (source, key)
+        -> (item id, revision) of stored items). A poll's, and a document's whose body fires a watch. Returns the
+        reports that were news to an existing alert."""
 
-            for report in quiet or []:
-                store_matches(report, None)
-
-            def record(report: Report, alert_id: int) -> bool:
-                """Store the report's matches; True when the item is news to this alert (not a revision)."""
-                item_id = store_matches(report, alert_id)
-                cur = conn.execute(
-                    "INSERT INTO alert_reports (alert_id, item_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    (alert_id, item_id, ts(now)),
-                )
-                return cur.rowcount == 1
-
-            for new, specs in zip(plan.new, deliveries_for_new, strict=True):
-                cur = conn.execute(
-                    "INSERT INTO alerts (watch_id, watches, severity, title, agreements, fingerprint, created_at,"
-                    " updated_at, report_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        def store_matches(report: Report, alert_id: int | None) -> int:
+            item_id, revision = ids[(report.item.source_id, report.item.key)]
+            for m in report.matches:
+                conn.execute(
+                    "INSERT INTO matches (item_id, revision, watch_id, severity, explanation, alert_id,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (
-                        new.watch_id,
-                        json.dumps(sorted(new.watches)),
-                        new.severity,
-                        new.title,
-                        json.dumps(sorted(new.agreements)),
-                        " ".join(sorted(new.fingerprint)),
+                        item_id,
+                        revision,
+                        m.watch_id,
+                        m.severity,
+                        json.dumps(match_to_dict(m), ensure_ascii=False),
+                        alert_id,
                         ts(now),
-                        ts(now),
-                        len(new.reports),
                     ),
                 )
-                alert_id = int(cur.fetchone()["id"])
-                self._alert_opened(conn, alert_id, new, now)
-                for report in new.reports:
-                    record(report, alert_id)
-                sources = {r.item.source_id for r in new.reports}
-                muted = self.muted_reason(conn, now, None, new.watches, new.agreements, sources)
-                self._queue(conn, alert_id, [] if muted else specs, now)
-                if muted and specs:
-                    log.info("alert %d: nothing queued for %d channels: %s", alert_id, len(specs), muted)
-            attached = 0
-            for attach, specs in zip(plan.attach, deliveries_for_attach, strict=True):
-                if not record(attach.report, attach.alert_id):
-                    continue  # a new revision of a report the alert already has: no follow-up
-                attached += 1
-                conn.execute(
-                    "UPDATE alerts SET report_count = report_count + 1, updated_at = ? WHERE id = ?",
-                    (ts(now), attach.alert_id),
-                )
-                report = attach.report
-                muted = self.muted_reason(
-                    conn, now, attach.alert_id, report.watch_ids, report.subjects, {report.item.source_id}
-                )
-                self._queue(conn, attach.alert_id, [] if muted else specs, now)
-                if muted and specs:
-                    log.info("alert %d: no follow-up queued for %d channels: %s", attach.alert_id, len(specs), muted)
-            return attached
+            return item_id
+
+        for report in quiet:
+            store_matches(report, None)
+
+        def record(report: Report, alert_id: int) -> bool:
+            """Store the report's matches; True when the item is news to this alert (not a revision)."""
+            item_id = store_matches(report, alert_id)
+            cur = conn.execute(
+                "INSERT INTO alert_reports (alert_id, item_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (alert_id, item_id, ts(now)),
+            )
+            return cur.rowcount == 1
+
+        for new, specs in zip(plan.new, deliveries_for_new, strict=True):
+            cur = conn.execute(
+                "INSERT INTO alerts (watch_id, watches, severity, title, agreements, fingerprint, created_at,"
+                " updated_at, report_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    new.watch_id,
+                    json.dumps(sorted(new.watches)),
+                    new.severity,
+                    new.title,
+                    json.dumps(sorted(new.agreements)),
+                    " ".join(sorted(new.fingerprint)),
+                    ts(now),
+                    ts(now),
+                    len(new.reports),
+                ),
+            )
+            alert_id = int(cur.fetchone()["id"])
+            self._alert_opened(conn, alert_id, new, now)
+            for report in new.reports:
+                record(report, alert_id)
+            sources = {r.item.source_id for r in new.reports}
+            muted = self.muted_reason(conn, now, None, new.watches, new.agreements, sources)
+            self._queue(conn, alert_id, [] if muted else specs, now)
+            if muted and specs:
+                log.info("alert %d: nothing queued for %d channels: %s", alert_id, len(specs), muted)
+        attached = 0
+        for attach, specs in zip(plan.attach, deliveries_for_attach, strict=True):
+            if not record(attach.report, attach.alert_id):
+                continue  # a new revision of a report the alert already has: no follow-up
+            attached += 1
+            conn.execute(
+                "UPDATE alerts SET report_count = report_count + 1, updated_at = ? WHERE id = ?",
+                (ts(now), attach.alert_id),
+            )
+            report = attach.report
+            muted = self.muted_reason(
+                conn, now, attach.alert_id, report.watch_ids, report.subjects, {report.item.source_id}
+            )
+            self._queue(conn, attach.alert_id, [] if muted else specs, now)
+            if muted and specs:
+                log.info("alert %d: no follow-up queued for %d channels: %s", attach.alert_id, len(specs), muted)
+        return attached
 
     def _before_new_alerts(self, conn: Tx, new: list[NewAlert], now: datetime) -> None:
         """Engine hook, inside the poll's transaction before it opens alerts: where several daemons share the
@@ -359,7 +378,8 @@ class SqlStore(DeliveryStore, VerdictStore, SourceClaims):
         a = rows[0]
         reports = []
         for r in self._rows(
-            "SELECT items.*, alert_reports.added_at, alert_reports.item_id AS iid,"
+            "SELECT items.*, alert_reports.added_at, alert_reports.item_id AS iid, alert_reports.version AS version,"
+            " alert_reports.text_names AS text_names,"
             " (SELECT explanation FROM matches m WHERE m.item_id = items.id AND m.alert_id = ?"
             "  ORDER BY m.revision DESC, m.watch_id = (SELECT watch_id FROM alerts WHERE id = m.alert_id) DESC"
             "  LIMIT 1) AS explanation"
@@ -368,7 +388,14 @@ class SqlStore(DeliveryStore, VerdictStore, SourceClaims):
             [alert_id, alert_id],
         ):
             reports.append(
-                ReportView(r["iid"], _item(r), match_from_dict(json.loads(r["explanation"])), dt_req(r["added_at"]))
+                ReportView(
+                    r["iid"],
+                    _item(r),
+                    match_from_dict(json.loads(r["explanation"])),
+                    dt_req(r["added_at"]),
+                    int(r["version"]),
+                    text_names(r["text_names"]),
+                )
             )
         return AlertView(
             a["id"],
