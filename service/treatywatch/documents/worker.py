@@ -7,6 +7,7 @@ It limits its own address space first (RLIMIT_AS, inherited by Tesseract), then 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import resource
@@ -21,9 +22,16 @@ def _limit_memory(memory_mb: int) -> None:
 
 
 def _peak_rss_mb() -> float:
+    """The highest resident memory of this process or of a Tesseract it ran, in MB.
+
+    This process's own peak comes from VmHWM: ru_maxrss survives exec, so it would report the parent's size at
+    fork. A child's ru_maxrss is at least this process's size when it forked, which is no more than its own peak.
+    """
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
+        own = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(max(own, children) / 1024.0, 1)  # Linux reports KiB
+    return round(max(own, children) / 1024.0, 1)  # KiB
 
 
 def _write(line: dict[str, Any]) -> None:
