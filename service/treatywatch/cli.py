@@ -266,7 +266,10 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
                 f"{sid}: {state}, {r.alerts} alerts, {r.followups} follow-ups"
                 + ("  [flagged: no items where there were some]" if r.flagged_empty else "")
             )
-    if not dry_run:
+    if not dry_run:  # the documents of what was polled, read now: a one-shot run is complete
+        from .cli_documents import read_due_documents
+
+        read_due_documents(app)
         stats = app.outbox.run_once()
         skipped = f", {stats.skipped} skipped (nothing new)" if stats.skipped else ""
         click.echo(f"deliveries: {stats.sent} sent, {stats.failed} failed, {stats.dead} dead{skipped}")
@@ -525,7 +528,8 @@ def demo(ctx: click.Context) -> None:
     run_demo(ctx.obj["config_path"], echo=click.echo)
 
 
-from . import cli_desk  # noqa: E402, F401  (the desk's commands: alerts, items, triage, mute, verdict, history)
+# the desk's commands (alerts, items, triage, mute, verdict, history) and the documents behind items
+from . import cli_desk, cli_documents  # noqa: E402, F401
 
 
 def main() -> None:

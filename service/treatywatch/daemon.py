@@ -241,6 +241,7 @@ class Daemon:
         jobs = [
             Housekeeping("deliver", s.deliver_every, self.app.outbox.dispatch),
             Housekeeping("checkpoint", s.checkpoint_every, self._checkpoint),
+            Housekeeping("documents", s.documents_every, self._read_documents),
             # claims of daemons of this machine that died go back at once, not when their lease ends
             Housekeeping("stale-claims", max(1.0, s.lease / 2), self.app.store.forget_dead_claims),
         ]
@@ -262,6 +263,14 @@ class Daemon:
             if self._every.get(job.id) != job.every:
                 self._add_every(job.id, job.every, job.run)
                 self._every[job.id] = job.every
+
+    def _read_documents(self) -> None:
+        """A few queued documents fetched, read and matched again (documents/flow.py); what they change is sent at
+        once rather than at the next delivery pass."""
+        from .documents.flow import DocumentJob
+
+        if DocumentJob(self.app.runner).run_once().urls:
+            self.app.outbox.dispatch()
 
     def _checkpoint(self) -> None:
         """Fold the WAL into the database file so that a copy of it, or another tool reading it, sees recent

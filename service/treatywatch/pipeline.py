@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from .alerts import Report, plan_alerts
 from .config.models import Config
 from .config.policy import age_limit, quiet_watches
+from .documents.flow import document_wants
 from .errors import ParseError, SourceError, StoreConflict
 from .items import Item
 from .matching import Watchlist
@@ -35,7 +36,7 @@ from .sources.base import (
 )
 from .sources.fetch import Fetcher, FetchLimits, Validators
 from .sources.registry import SOURCE_TYPES
-from .store import SourceState, SqlStore
+from .store import KnownItem, SourceState, SqlStore
 
 log = logging.getLogger("treatywatch.pipeline")
 
@@ -113,6 +114,14 @@ class Runner:
         except Exception as exc:  # input the parser never met: this source fails and is retried, not the daemon
             log.exception("source %s: %s parser failed", source_id, cfg.type)
             raise ParseError(f"{cfg.type} parser failed: {type(exc).__name__}: {exc}") from exc
+
+    def ingesting(self) -> threading.Lock:
+        """Held while alerts are planned and committed: a poll's, or a read document's (documents/flow.py)."""
+        return self._ingest_lock
+
+    def _with_body(self, item: Item, known: KnownItem | None) -> Item:
+        body = self.store.item_body(known.id) if known is not None else ""
+        return item.with_(body=body) if body else item
 
     def fetch_items(self, source_id: str, state: SourceState, now: datetime | None = None) -> Reading:
         """Fetch and parse what the source has new: one request, or for a paging source its head until known
@@ -249,6 +258,8 @@ class Runner:
             for i in items
             if i.key not in known or known[i.key].content_hash != i.content_hash
         ]
+        # a revised item keeps the text of its document read earlier: its matches still see the act's operative part
+        changed = [(self._with_body(i, k), k) for i, k in changed]
         # seen again unchanged: only last_seen moves, in the same transaction as the rest of the poll
         seen = [known[i.key].id for i in items if i.key in known and known[i.key].content_hash == i.content_hash]
         result.new = sum(1 for _, k in changed if k is None)
@@ -295,8 +306,9 @@ class Runner:
             total_items=state.total_items + result.new,
         )
         result.followups = self.store.commit_poll(
-            new_state, changed, reports, plan, for_new, for_attach, now, seen=seen, quiet=kept_quiet
-        )
+            new_state, changed, reports, plan, for_new, for_attach, now, seen=seen, quiet=kept_quiet,
+            documents=[] if quiet else document_wants(cfg, [i for i, _ in changed], cutoff),
+        )  # fmt: skip
         for watches in started_alerts:  # counted once committed: a StoreConflict redo must not count twice
             for watch in sorted(watches):
                 self.metrics.alerts.labels(watch).inc()

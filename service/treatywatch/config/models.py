@@ -138,6 +138,18 @@ class Settings(Strict):
     )
     event_window: Duration = Field(default=259200.0, description="Reports this close join one alert (3d).")
     followup_delay: Duration = Field(default=900.0, description="Later reports wait this long to go as one follow-up.")
+    documents_every: Duration = Field(
+        default=30.0,
+        description="How often the daemon reads queued documents (an act's PDF, an article behind a headline: "
+        "docs/documents.md), a few at a time; 0: never in the daemon (`treatywatch documents --read` does it).",
+    )
+    document_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Fetches of a document before it is given up as the item's note 'document unreadable: …'.",
+    )
+    document_retry_base: Duration = Field(default=300.0, description="First retry delay of a document's fetch.")
+    document_retry_max: Duration = Field(default=21600.0, description="Longest retry delay of a document's fetch.")
     web_host: str = Field(default="127.0.0.1", description="Status page address.")
     web_port: int = Field(default=8424, ge=0, le=65535, description="Status page port; 0 disables it.")
     web_token: SecretStr | None = Field(

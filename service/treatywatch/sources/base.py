@@ -49,6 +49,17 @@ class SourceConfig(Strict):
         default_factory=list,
         description="Entities every item of this source concerns (a government portal speaks for its state).",
     )
+    documents: bool | None = Field(
+        default=None,
+        description="Fetch and read the document behind each new item (the act's PDF: `document_url`, set by the "
+        "pravo preset or a mapped field), OCR included, and match its text as the item's body (docs/documents.md). "
+        "Default: on wherever an item has a document link; false: never.",
+    )
+    fetch_article: bool = Field(
+        default=False,
+        description="Fetch each new item's own page (its link) and match the article's main text (trafilatura) as "
+        "the item's body: for feeds that carry only a headline and a sentence. Opt-in: one more request per item.",
+    )
 
     @field_validator("proxy")
     @classmethod

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from .. import desk
 from ..evaluation import evaluate_verdicts
 from ..links import LinkRefused, verify
-from . import api, auth
+from . import api, auth, docpages
 from .deskpages import DeskPages
 
 if TYPE_CHECKING:
@@ -276,6 +276,7 @@ def desk_routes(
         Route("/api/alerts/{alert_id:int}/triage", json_action("analyst", alert_json_after), methods=["POST"]),
         Route("/api/alerts/{alert_id:int}/verdict", json_action("analyst", alert_verdict_json), methods=["POST"]),
         Route("/api/items", items_api),
+        Route("/api/items/{item_id:int}", lambda r: json_response(docpages.item_detail_json(app, item_of(r)))),
         Route("/api/items/{item_id:int}/verdict", json_action("analyst", item_verdict_json), methods=["POST"]),
         Route("/api/mutes", lambda r: json_response(pages.mutes_json())),
         Route("/api/mutes", json_action("analyst", mute_json), methods=["POST"]),

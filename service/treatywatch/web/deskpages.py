@@ -16,7 +16,7 @@ from ..evaluation import VerdictReport, evaluate_verdicts
 from ..filters import ALERT_STATES, ITEM_STATES, DeskFilter
 from ..impact import Impact, changed_watches, impact
 from ..matching import Watchlist
-from . import api
+from . import api, docpages
 from .auth import Credential
 from .pages import ALERTS_PER_PAGE, OUTBOX_STATUSES, REFRESH, Pages
 
@@ -96,7 +96,8 @@ class DeskPages(Pages):
 
     def alert_page(self, alert_id: int, user: Credential | None, done: str | None) -> str:
         d = desk.alert_desk(self.app, alert_id)
-        return self.render("alert.html", d=d, a=d.alert, user=user, done=done, spans=MUTE_SPANS)
+        return self.render("alert.html", d=d, a=d.alert, user=user, done=done, spans=MUTE_SPANS,
+                           documents=docpages.alert_documents(self.app, d.alert))  # fmt: skip
 
     def link_page(self, alert_id: int, token: str, subscriber: str, done: str | None) -> str:
         """What a message's verdict link opens: the alert, and one button per verdict (a GET records nothing)."""
@@ -112,7 +113,8 @@ class DeskPages(Pages):
 
     def item_page(self, item_id: int, user: Credential | None, done: str | None) -> str:
         stored = self.app.store.get_item(item_id)
-        now_fires = self.app.watchlist.match(stored.item)
+        # what fires now reads the body its documents give it, as the poll and the documents' job do
+        now_fires = self.app.watchlist.match(stored.item.with_(body=self.app.store.item_body(item_id)))
         return self.render(
             "item.html",
             s=stored,
@@ -120,6 +122,7 @@ class DeskPages(Pages):
             aside=self.app.watchlist.set_aside(stored.item),
             alerts=self.app.store.alerts_of_item(item_id),
             verdicts=self.app.store.verdicts(item_id=item_id),
+            documents=docpages.item_documents(self.app, item_id),
             watches=[w.id for w in self.app.config.watches],
             user=user,
             done=done,
