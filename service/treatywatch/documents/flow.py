@@ -30,7 +30,7 @@ from ..matching import Match
 from ..notify.routing import route
 from ..retry import backoff
 from ..sources.base import Request, SourceConfig
-from ..sources.fetch import FetchLimits
+from ..sources.fetch import WHOLE_RESPONSE_FACTOR, FetchLimits
 from ..store.documents import BodyNews, BodyOutcome, DocumentWant, DocumentWork
 from ..store.models import StoredItem, TextName
 from .models import DocumentLimits, DocumentText
@@ -107,9 +107,12 @@ class DocumentJob:
     def run_once(self, limit: int = PER_PASS) -> DocumentStats:
         """Claim up to `limit` due documents and settle each; a document's trouble is its own note."""
         stats = DocumentStats()
-        for work in self.runner.store.claim_documents(self.runner.clock(), limit):
-            stats.urls.append(work.url)
-            self.process(work, stats)
+        for _ in range(limit):  # one claim at a time, each held for as long as one document may take
+            claimed = self.runner.store.claim_documents(self.runner.clock(), 1, self._hold())
+            if not claimed:
+                break
+            stats.urls.append(claimed[0].url)
+            self.process(claimed[0], stats)
         if stats.urls:
             log.info(
                 "documents: %d read, %d from the cache, %d unreadable, %d to retry; %d alerts opened, %d follow-ups",
@@ -133,6 +136,11 @@ class DocumentJob:
                 setattr(total, name, getattr(total, name) + getattr(stats, name))
             total.urls += stats.urls
         return total
+
+    def _hold(self) -> float:
+        """How long a claim on a document lasts: its whole fetch, its reading process's bound, and a margin."""
+        fetch = self.runner.config.settings.http_timeout * WHOLE_RESPONSE_FACTOR
+        return max(self.runner.store.lease, fetch + self.limits.timeout_s + 60.0)
 
     def process(self, work: DocumentWork, stats: DocumentStats) -> None:
         store, now = self.runner.store, self.runner.clock()

@@ -60,8 +60,9 @@ class DeliveryStore(StoreBase):
 
     # How a claim's expiry is written and compared: this process's clock on SQLite (one machine), the server's on
     # PostgreSQL (the one clock every daemon shares); postgres.py overrides both.
-    def _claim_until(self, now: datetime) -> tuple[str, list[object]]:
-        return "?", [ts(now + timedelta(seconds=self.lease))]
+    def _claim_until(self, now: datetime, hold: float | None = None) -> tuple[str, list[object]]:
+        """`hold`: seconds this claim lasts, when the work takes longer than `lease` (reading a document)."""
+        return "?", [ts(now + timedelta(seconds=self.lease if hold is None else hold))]
 
     def _claim_now(self, now: datetime) -> tuple[str, list[object]]:
         return "?", [ts(now)]

@@ -269,10 +269,11 @@ class DocumentStore(DeliveryStore):
                 (url, item_id, int(quiet)),
             )
 
-    def claim_documents(self, now: datetime, limit: int) -> list[DocumentWork]:
-        """Up to `limit` queued documents that are due, claimed for this process for `lease` seconds: another daemon
-        (or `poll --once` beside the daemon) skips them until the claim is settled or expires."""
-        until, until_params = self._claim_until(now)
+    def claim_documents(self, now: datetime, limit: int, hold: float | None = None) -> list[DocumentWork]:
+        """Up to `limit` queued documents that are due, claimed for this process for `hold` seconds (default: the
+        lease; reading one may take minutes): another daemon (or `poll --once` beside the daemon) skips them until
+        the claim is settled or expires."""
+        until, until_params = self._claim_until(now, hold)
         expired, now_params = self._claim_now(now)
         with self.transaction() as conn:
             rows = conn.execute(

@@ -218,8 +218,8 @@ class PostgresStore(SqlStore):
             with tx.conn.cursor() as cur:
                 cur.executemany(pg_sql(sql), rows)  # pipelined: one round trip per batch, not per row
 
-    def _claim_until(self, now: datetime) -> tuple[str, list[object]]:
-        return "clock_timestamp() + make_interval(secs => ?)", [float(self.lease)]
+    def _claim_until(self, now: datetime, hold: float | None = None) -> tuple[str, list[object]]:
+        return "clock_timestamp() + make_interval(secs => ?)", [float(self.lease if hold is None else hold)]
 
     def _claim_now(self, now: datetime) -> tuple[str, list[object]]:
         return "clock_timestamp()", []
