@@ -351,3 +351,25 @@ def test_the_models_tables_read_back_from_the_cache_as_decoded(tmp_path):
     path.write_bytes(path.read_bytes()[:-1000])
     with pytest.raises(EOFError):
         language._read_tables(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *(f"{title}\n{summary}" for event in EVENTS.values() for title, summary in event.values()),
+        "RUSSIA TERMINATES MILITARY COOPERATION AGREEMENT WITH CROATIA",  # all capitals: read lower-cased
+        "Ru\u0301ssia denuncia o acordo de coopera\u00e7a\u0303o",  # decomposed accents: read as NFC
+        "lone \ud800 surrogate in a feed's title",
+        "12 345 678",
+        "\U0001f4f0 \u65b0\u805e \u0623\u062e\u0628\u0627\u0631",
+    ],
+)
+def test_the_scorer_gives_the_packages_probabilities(text: str):
+    """The stage's own scorer over py3langid's tables answers as the package's rank() does (to float rounding)."""
+    from treatywatch.matching import language
+
+    expected = dict(language._model(LANGS).rank(text))
+    got = language._scorer(LANGS).probabilities(text)
+    assert set(expected) == set(LANGS)
+    for lang, p in zip(LANGS, got, strict=True):
+        assert p == pytest.approx(expected[lang], abs=1e-5), (lang, p, expected[lang])
