@@ -10,7 +10,7 @@ Makers of readable documents (pages are lists of paragraphs; `layout` wraps them
   and no text layer at all.
 
 Hostile makers (hand-written PDF objects, small on disk): `pdf_bomb()`, `encrypted_pdf()`, `many_pages_pdf(n)`,
-`huge_image_pdf(w, h)`, `truncated_pdf()`.
+`huge_image_pdf(w, h, inline=False)`, `truncated_pdf()`; and `blank_pdf(n)`.
 
 The acts (lists of pages of text, in official Russian legal style): `TEN_STATE_ACT` (a generic title; the operative
 part lists ten military cooperation agreements over three pages), `CANADA_1989_ACT` (a generic title; the 1989
@@ -448,9 +448,20 @@ def many_pages_pdf(pages: int = 2000) -> bytes:
     return _pdf(objects)
 
 
-def huge_image_pdf(width: int = 40_000, height: int = 40_000) -> bytes:
-    """One A4 page drawing an image XObject that declares width × height pixels, with a few bytes of data."""
+def huge_image_pdf(width: int = 40_000, height: int = 40_000, inline: bool = False) -> bytes:
+    """One A4 page drawing an image that declares width × height pixels, with a few bytes of data: an image XObject,
+    or with `inline` an image inside the content stream (BI … ID … EI)."""
     data = zlib.compress(b"\xff" * 4096)
+    if inline:
+        image = b"BI /W %d /H %d /CS /G /BPC 8 /F /Fl ID " % (width, height) + data + b" EI"
+        return _pdf(
+            [
+                b"<< /Type /Catalog /Pages 2 0 R >>",
+                b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << >> >>",
+                _stream(b"q 595 0 0 842 0 0 cm " + image + b" Q"),
+            ]
+        )
     return _pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -463,6 +474,18 @@ def huge_image_pdf(width: int = 40_000, height: int = 40_000) -> bytes:
                 b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
                 b"/BitsPerComponent 8 /Filter /FlateDecode " % (width, height),
             ),
+        ]
+    )
+
+
+def blank_pdf(pages: int = 2) -> bytes:
+    """`pages` A4 pages with nothing on them."""
+    kids = b" ".join(b"%d 0 R" % (3 + n) for n in range(pages))
+    return _pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages,
+            *(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << >> >>" for _ in range(pages)),
         ]
     )
 

@@ -258,8 +258,9 @@ def test_two_thousand_pages_read_up_to_the_page_bound() -> None:
     _assert_bounded(doc, LIMITS, before)
 
 
-def test_forty_thousand_pixel_square_image_is_not_rendered() -> None:
-    data = docgen.huge_image_pdf(40_000, 40_000)
+@pytest.mark.parametrize("inline", [False, True], ids=["xobject", "inline"])
+def test_forty_thousand_pixel_square_image_is_not_rendered(inline: bool) -> None:
+    data = docgen.huge_image_pdf(40_000, 40_000, inline=inline)
     assert len(data) < 5_000
     before = rss_mb()
     doc = read_document(data, LIMITS, ["ru"])
@@ -278,6 +279,14 @@ def test_oversized_page_box_is_not_rendered() -> None:
     doc = read_document(data, LIMITS, ["ru"])
     assert doc.pages[0].method == "none"
     assert "page of 14,400 × 14,400 pt is over the 12,000,000-pixel bound" in doc.note
+
+
+def test_blank_pages_are_read_as_blank_without_ocr(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no Tesseract: a blank page must not even ask for it
+    doc = read_document(docgen.blank_pdf(2), LIMITS, ["ru"])
+    assert (doc.state, doc.note, doc.page_count) == ("read", "", 2)
+    assert [(p.method, p.text) for p in doc.pages] == [("none", ""), ("none", "")]
+    assert doc.body() == "\f"
 
 
 def test_truncated_pdf_is_unreadable() -> None:

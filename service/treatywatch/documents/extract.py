@@ -10,6 +10,7 @@ import io
 import math
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from subprocess import CalledProcessError
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import pypdf
 import pypdf.filters
 from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
+from pypdf.generic import ContentStream
 
 from treatywatch.documents import ocr
 from treatywatch.documents.models import BLANK_PAGE, DocumentLimits, Page
@@ -74,6 +76,25 @@ def _images(resources: Any, depth: int = 0, seen: set[int] | None = None) -> Ite
             yield int(obj.get("/Width", 0) or 0), int(obj.get("/Height", 0) or 0)
         elif subtype == "/Form":
             yield from _images(obj.get("/Resources"), depth + 1, seen)
+
+
+def _inline_images(page: pypdf.PageObject) -> Iterator[tuple[int, int]]:
+    """(width, height) of the images written inside the page's content stream (BI … ID … EI)."""
+    contents = page.get_contents()
+    if contents is None or not contents.get_data().strip():
+        return
+    for operands, operator in ContentStream(contents, page.pdf).operations:
+        if operator == b"INLINE IMAGE":
+            settings = operands.get("settings", {}) if isinstance(operands, dict) else {}
+            width = settings.get("/W", settings.get("/Width", 0))
+            height = settings.get("/H", settings.get("/Height", 0))
+            yield int(width or 0), int(height or 0)
+
+
+def _draws_something(page: pypdf.PageObject) -> bool:
+    """Whether the page has any content at all (vector-drawn letters, an inline scan): else it is blank."""
+    contents = page.get_contents()
+    return contents is not None and bool(contents.get_data().strip())
 
 
 def _bomb() -> DocumentError:
@@ -139,11 +160,18 @@ class PageReader:
             images = []
         if letters >= SCANNED_TEXT_LETTERS or (letters >= MIN_TEXT_LETTERS and not images):
             return Page(number, text, "text")
-        if not images and not text:
+        try:  # only pages that go to OCR pay for parsing their content stream
+            images += _inline_images(page)
+            drawn = bool(images) or _draws_something(page)
+        except LimitReachedError as exc:
+            raise _bomb() from exc
+        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
+            drawn = True  # a content stream pypdf cannot parse may still draw: PDFium decides
+        if not drawn and not text:
             return Page(number, "", "none", BLANK_PAGE)
-        return self._ocr_page(number, page, images, fallback=text)
+        return self._ocr_page(number, images, fallback=text)
 
-    def _ocr_page(self, number: int, page: pypdf.PageObject, images: list[tuple[int, int]], fallback: str) -> Page:
+    def _ocr_page(self, number: int, images: list[tuple[int, int]], fallback: str) -> Page:
         def unread(note: str) -> Page:
             return Page(number, fallback, "text" if fallback else "none", note)
 
@@ -154,33 +182,54 @@ class PageReader:
         setup = self.ocr_setup
         if setup.unavailable:
             return unread(setup.unavailable)
-        box = page.mediabox
-        dpi = _render_dpi(float(box.width), float(box.height), self.limits)
-        if dpi < MIN_OCR_DPI:
-            size = f"{float(box.width):,.0f} × {float(box.height):,.0f} pt"
-            return unread(f"page of {size} is over the {limit:,}-pixel bound at {MIN_OCR_DPI} dpi; not OCRed")
-        image = self._render(number, dpi)
         try:
-            text = ocr.recognise(image, setup, round(dpi))
+            image = self._render(number)
+        except RenderRefused as exc:
+            return unread(str(exc))
+        try:
+            text = ocr.recognise(image.path, setup, round(image.dpi))
         except CalledProcessError as exc:
             lines = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
             return unread(f"OCR failed: {(lines[-1] if lines else f'exit {exc.returncode}')[:200]}")
         except OSError as exc:
             return unread(f"OCR failed: {exc}")
         finally:
-            image.unlink(missing_ok=True)
+            image.path.unlink(missing_ok=True)
         return Page(number, text, "ocr")
 
-    def _render(self, number: int, dpi: float) -> Path:
-        """The page as a grayscale PNG at `dpi` (pdfium; the pixel bound was checked from the page box first)."""
+    def _render(self, number: int) -> Rendered:
+        """The page as a grayscale PNG, at `ocr_dpi` or the resolution that fits the pixel bound, measured on the
+        renderer's own page size (crop box, rotation) before any pixel is drawn."""
         import pypdfium2 as pdfium  # only a document that needs OCR pays for loading pdfium
 
-        if self._pdfium is None:
-            self._pdfium = pdfium.PdfDocument(self.data, password="")
-        bitmap = self._pdfium[number - 1].render(scale=dpi / 72.0, grayscale=True)
-        path = Path(self._tmp.name) / f"page-{number}.png"
-        bitmap.to_pil().save(path, dpi=(round(dpi), round(dpi)))
-        return path
+        try:
+            if self._pdfium is None:
+                self._pdfium = pdfium.PdfDocument(self.data, password="")
+            page = self._pdfium[number - 1]
+            width, height = page.get_size()
+            dpi = _render_dpi(width, height, self.limits)
+            if dpi < MIN_OCR_DPI:
+                raise RenderRefused(
+                    f"page of {width:,.0f} × {height:,.0f} pt is over the {self.limits.max_pixels_per_page:,}-pixel "
+                    f"bound at {MIN_OCR_DPI} dpi; not OCRed"
+                )
+            bitmap = page.render(scale=dpi / 72.0, grayscale=True)
+            path = Path(self._tmp.name) / f"page-{number}.png"
+            bitmap.to_pil().save(path, dpi=(round(dpi), round(dpi)))
+        except (pdfium.PdfiumError, OSError, ValueError) as exc:
+            raise RenderRefused(f"page could not be rendered: {exc}") from exc
+        return Rendered(path, dpi)
+
+
+class RenderRefused(DocumentError):
+    """A page not rendered (over the pixel bound, or PDFium cannot draw it); the message is that page's note, the
+    other pages are still read."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    path: Path
+    dpi: float
 
 
 class Reading:
