@@ -122,7 +122,8 @@ def test_locations_inside_a_source_and_a_term_set(tmp_path: Path):
     )
     where = tmp_path / "local.yaml"
     assert problems(tmp_path) == [
-        f"{where}:9: sources[0].fields: unknown field(s) ['titel']; allowed: title, link, published, "
-        "summary, id",
+        f"{where}:9: sources[0].fields: unknown field 'titel'; did you mean 'title'? (fields: id, title, link, "
+        "published, summary, act_date, number, doc_type, issuer, published_on, document_url; any other name is "
+        "kept with the item)",
         f"{where}:2: terms.feed: unknown language 'xx'; use one of en, ru, fr, pt, de, es",
     ]

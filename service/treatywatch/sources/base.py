@@ -156,7 +156,9 @@ class Backlog:
     numbers shift as items are published at the head). `mark`: the last successful poll before the gap; it had read
     everything published before it, so the walk is over at the first item dated before it (less a day). `tail`:
     keys of the last items read, newest first; the walk resumes after them. `at`: where the last of them stood
-    (0-based) when read, a hint for the page to look on; `page`: the page the next poll reads (for operators)."""
+    (0-based) when read, a hint for the page to look on; `page`: the page the next poll reads (for operators).
+    `resume`: for a listing paged by links alone (a cursor), the URL of the page that ended with the tail, fetched
+    again to find it when the links of the head do not reach it (a cursor names the items after it, not a page)."""
 
     mark: datetime
     since: datetime
@@ -165,6 +167,7 @@ class Backlog:
     tail: tuple[str, ...]
     pages: int = 0
     items: int = 0
+    resume: str = ""
 
     def to_cursor(self) -> str:
         return json.dumps(
@@ -177,6 +180,7 @@ class Backlog:
                     "tail": list(self.tail),
                     "pages": self.pages,
                     "items": self.items,
+                    "resume": self.resume,
                 }
             },
             ensure_ascii=False,
@@ -199,6 +203,7 @@ class Backlog:
                 tail=tuple(str(k) for k in b["tail"]),
                 pages=int(b["pages"]),
                 items=int(b["items"]),
+                resume=str(b.get("resume") or ""),
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"unreadable source cursor: {exc}") from exc
@@ -252,6 +257,7 @@ class ListingReader:
         self.size, self.budget = plugin.paging(cfg)
         self.pages: dict[int, list[Item]] = {}
         self.links: dict[int, Request] = {}  # page n+1's request, as page n linked to it
+        self.asked: dict[int, Request] = {}  # each page's request, as fetched this poll
         self.unreachable: set[int] = set()  # pages neither the plugin nor a link read this poll can ask for
         self.items: dict[str, Item] = {}
         self.fetched = 0
@@ -270,6 +276,7 @@ class ListingReader:
             self.unreachable.add(n)
             return None
         self.trying = n
+        self.asked[n] = request
         response = self.fetch(request, validators)
         self.fetched += 1
         if n == 1:
@@ -280,6 +287,7 @@ class ListingReader:
         self.pages[n] = page.items
         if page.next_request is not None:
             self.links[n + 1] = replace(page.next_request, page=n + 1)
+            self.unreachable.discard(n + 1)  # a page no request could be built for, linked to now
         if page.next_request is None or not page.items:
             self.last = n if page.items else n - 1
         for item in page.items:
@@ -294,8 +302,9 @@ class ListingReader:
         own = self.plugin.page_request(self.cfg, n)
         if own is not None:
             return own
+        first = self.asked.get(1)
         for k, link in sorted(self.links.items()):
-            url = renumber(link.url, k, n, self.size)
+            url = renumber(link.url, k, n, self.size, first.url if first is not None else "")
             if url is not None:
                 return Request(url, link.params, n)
         return None
@@ -356,6 +365,7 @@ class ListingReader:
                 tail=tail,
                 pages=backlog.pages + head,
                 items=backlog.items + len(self.items),
+                resume=self._resume_at(head),
             )
         if mark is None:
             log.info(
@@ -374,7 +384,16 @@ class ListingReader:
             self.budget,
             _when(mark),
         )
-        return Backlog(mark, now, at, head + 1, tail, pages=head, items=len(self.items))
+        return Backlog(
+            mark, now, at, head + 1, tail, pages=head, items=len(self.items), resume=self._resume_at(head)
+        )
+
+    def _resume_at(self, n: int) -> str:
+        """Page n's URL, kept for the next poll, when the listing pages by links alone (see Backlog.resume)."""
+        asked = self.asked.get(n)
+        if asked is None or asked.params or self.plugin.page_request(self.cfg, 2) is not None:
+            return ""
+        return asked.url
 
     def _find(self, tail: tuple[str, ...]) -> tuple[int, int] | int | None:
         """Where the walk stopped, on this poll's pages: (page, index) of the tail item read last that is here,
@@ -397,6 +416,7 @@ class ListingReader:
         head, reading again (with the head as the tail). Out of pages first: the backlog that looks on next poll."""
         guess = backlog.at // self.size + 1
         probes = [guess]
+        resume = backlog.resume
         while True:
             where = self._find(backlog.tail)
             if isinstance(where, tuple):
@@ -404,6 +424,9 @@ class ListingReader:
             probes = [p for p in probes if self._unread(p)]
             if probes:
                 probe = probes.pop(0)
+            elif resume:  # the page that ended with the tail, as the last poll fetched it
+                probe = max(self.pages, default=0) + 1
+                self.links[probe], resume = Request(resume, (), probe), ""
             elif isinstance(where, int) and where not in self.unreachable:
                 probe = where
             elif guess > 1 and self._unread(guess - 1):
@@ -455,6 +478,7 @@ class ListingReader:
                     tail=(*progress.tail, *(i.key for i in items))[-TAIL_KEYS:],
                     pages=backlog.pages + self.fetched - start,
                     items=progress.items + len(fresh),
+                    resume=self._resume_at(page),
                 )
                 if any(_ends(i, backlog.mark) for i in items) or self.last == page:
                     log.info(
@@ -489,14 +513,16 @@ class ListingReader:
         return progress
 
 
-def renumber(url: str, page: int, wanted: int, size: int) -> str | None:
+def renumber(url: str, page: int, wanted: int, size: int, first: str = "") -> str | None:
     """A link to page `page` made a link to page `wanted`: the query parameter whose value is that page's number
-    (page=2), else its first item's offset (offset=10, start=10), takes the wanted page's. None: the link names
-    its page some other way (an opaque cursor); that page is reached through the links only."""
+    (page=2), else its first item's offset (offset=10, start=10), takes the wanted page's; a parameter page 1's URL
+    (`first`) has with the same value is no page's (size=10 beside a cursor). None: the link names its page some
+    other way (an opaque cursor); that page is reached through the links only."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
+    same = set(parse_qsl(urlsplit(first).query, keep_blank_values=True)) if first else set()
     for old, new in ((str(page), str(wanted)), (str((page - 1) * size), str((wanted - 1) * size))):
-        at = [i for i, (_, v) in enumerate(query) if v == old]
+        at = [i for i, (k, v) in enumerate(query) if v == old and (k, v) not in same]
         if len(at) == 1:
             query[at[0]] = (query[at[0]][0], new)
             return urlunsplit(parts._replace(query=urlencode(query)))

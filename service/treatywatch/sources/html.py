@@ -1,4 +1,4 @@
-"""`html`: a list page without a feed, read with CSS selectors (selectolax)."""
+"""`html`: a list page without a feed, read with CSS selectors (selectolax); paged by a page number in its URL."""
 
 from __future__ import annotations
 
@@ -14,24 +14,28 @@ from .base import MAX_ITEMS_PER_PAGE, Page, Request, Response, SourceConfig
 from .dates import DateFields
 from .encoding import decode
 from .identity import fetch_independent
+from .mapped import act_and_extra, check_names
+from .paging import PageNumbers, following, numbered
 from .safeparse import refuse_deep_html
 from .selectors import split_attr
 
-FIELDS = ("title", "link", "published", "summary", "id")
 
-
-class HtmlConfig(SourceConfig):
+class HtmlConfig(SourceConfig, PageNumbers):
     type: Literal["html"] = "html"
     items: str = Field(description="CSS selector of one item on the list page, e.g. li.doc-item.")
-    fields: dict[str, str] = Field(description="Field -> 'css' or 'css@attr'; title and link are required.")
+    fields: dict[str, str] = Field(
+        description="Field -> 'css' or 'css@attr'; title is required. id, title, link, published and summary make "
+        "the item; act_date, number, doc_type, issuer, published_on and document_url are the act's typed fields; "
+        "any other name is kept with the item."
+    )
     timezone: str = Field(default="UTC", description="Zone of dates written without one (Europe/Moscow).")
+    page_size: int = Field(default=20, ge=1, le=1000, description="Items per page (where a backlog walk looks).")
+    max_pages: int = Field(default=1, ge=1, le=50, description="Pages one poll reads (with page_param).")
 
     @field_validator("fields")
     @classmethod
     def _known_fields(cls, v: dict[str, str]) -> dict[str, str]:
-        unknown = set(v) - set(FIELDS)
-        if unknown:
-            raise ValueError(f"unknown field(s) {sorted(unknown)}; allowed: {', '.join(FIELDS)}")
+        check_names(v)
         if "title" not in v:
             raise ValueError("'title' is required")
         return v
@@ -75,11 +79,23 @@ def _head_of_page(text: str) -> str:
 class HtmlSource:
     """A list page without a feed, read with CSS selectors; `css@attr` takes an attribute."""
 
+    # a PagingSource (sources/base.py) when page_param is set: page n is the URL with its number
+
     name: ClassVar[str] = "html"
     config_model: ClassVar[type[SourceConfig]] = HtmlConfig
 
     def first_request(self, cfg: HtmlConfig) -> Request:
         return Request(str(cfg.url))
+
+    def page_request(self, cfg: HtmlConfig, page: int) -> Request | None:
+        return numbered(cfg, page)
+
+    def pages(self, cfg: HtmlConfig) -> bool:
+        """Paged only when configured so; otherwise one request a poll, as before."""
+        return cfg.page_param is not None
+
+    def paging(self, cfg: HtmlConfig) -> tuple[int, int]:
+        return cfg.page_size, cfg.max_pages if cfg.page_param else 1
 
     def parse(self, cfg: HtmlConfig, request: Request, response: Response) -> Page:
         text, _ = decode(response.content, response.headers.get("content-type"))
@@ -102,6 +118,7 @@ class HtmlSource:
             title = values.get("title")
             if not title and not values.get("summary"):
                 continue
+            act, extra = act_and_extra(values, cfg.timezone)
             item = make_item(
                 cfg.id,
                 title=title,
@@ -111,7 +128,9 @@ class HtmlSource:
                 guid=values.get("id"),
                 language=cfg.language,
                 base_url=base,
+                extra=extra,
+                act=act,
             )
             items.append(fetch_independent(item, response.url, values.get("id"), values.get("id")))
         dates.report()
-        return Page(items)
+        return Page(items, following(cfg, request, bool(records)))

@@ -4,6 +4,7 @@ other name, kept with the item. Values come from a dotted path or a template of 
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import date
 from typing import Any
@@ -26,11 +27,25 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _URL_SAFE = ":/?#@!$&'()*+,;=%~"
 
 
-def check_fields(fields: dict[str, str]) -> dict[str, str]:
-    """Field names are identifiers (they name the item's extra fields); a template's braces are balanced."""
-    for name, spec in fields.items():
+def check_names(fields: dict[str, str]) -> None:
+    """Field names are identifiers (they name the item's extra fields); a name a letter or two off one of the
+    item's or the act's fields is a typo of it, not a field of its own."""
+    for name in fields:
         if not FIELD_NAME.match(name):
             raise ValueError(f"field name '{name}': lower-case letters, digits and _ only")
+        known = ITEM_FIELDS + ACT_FIELDS
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.8) if name not in known else []
+        if near:
+            raise ValueError(
+                f"unknown field '{name}'; did you mean '{near[0]}'? (fields: {', '.join(known)}; "
+                "any other name is kept with the item)"
+            )
+
+
+def check_fields(fields: dict[str, str]) -> dict[str, str]:
+    """`check_names`, and a template's braces are balanced."""
+    check_names(fields)
+    for name, spec in fields.items():
         if spec.count("{") != spec.count("}"):
             raise ValueError(f"field '{name}': unbalanced braces in template '{spec}'")
     return fields
