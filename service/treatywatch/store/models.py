@@ -24,6 +24,16 @@ class SourceState:
     total_items: int = 0
     # a paging source's place in its backlog between polls (opaque to the store; the source type reads it)
     cursor: str | None = None
+    # paused from the console or the CLI (store/sources.py): when and by whom; None runs. A poll never writes these
+    paused_at: datetime | None = None
+    paused_by: str | None = None
+    # the source's first poll, set by the store at the first save (_save_state): how long one that never
+    # succeeded has been failing
+    first_attempt: datetime | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
 
 
 @dataclass(frozen=True)
