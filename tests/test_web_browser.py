@@ -278,8 +278,9 @@ def test_retry_button_and_tester_form_work_in_chromium(dead_console, browser, to
     app, base = dead_console(f"  web_token: {token}\n" if token else "")
     target, other = (d.id for d in app.store.deliveries("dead"))
     browser.open(f"{base}/outbox")
-    if token:
-        browser.type(f"#delivery-{target} input[name=token]", token)
+    if token:  # one token field for the page's retry buttons (each row used to repeat one)
+        assert browser.js("document.querySelectorAll('input[name=token]').length") == 1
+        browser.type("#retry-dead input[name=token]", token)
     browser.click(f"#delivery-{target} button")
     assert "Re-queued 1 dead deliveries." in browser.text(), browser.text()[:500]
     assert browser.js("location.pathname + location.search") == "/outbox?requeued=1"

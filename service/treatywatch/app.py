@@ -138,6 +138,8 @@ class App:
     reloader: Callable[[str], bool] | None = None
     # set by the daemon when the last reload lost alerts the desk called correct: the console's banner says so
     reload_warning: str | None = None
+    # set by the daemon: a source made due now in the store (poll now, resume) is looked at now, not at its next turn
+    poll_soon: Callable[[str], None] | None = None
 
     def state_lock(self) -> StateLock:
         return StateLock(self.config.settings.state_dir)

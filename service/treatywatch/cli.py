@@ -225,11 +225,15 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
     """Poll SOURCE (or every source) once, then deliver what is due."""
     app = _app(ctx)
     ids = [source] if source else [s.id for s in app.config.sources if s.enabled]
+    paused = app.store.paused_sources() if not dry_run else set()  # a dry run stores nothing: it may try one
     if not dry_run:  # claims of passes or daemons of this machine that were killed go back now
         app.store.forget_dead_claims()
     failed = 0
     for sid in ids:
         app.config.source(sid)  # an unknown id is the operator's mistake, said before anything is fetched
+        if sid in paused:
+            click.echo(f"{sid}: skipped, paused (treatywatch sources resume {sid})")
+            continue
         # a one-shot pass claims each source as the daemons' dispatchers do (store/claims.py): a source a daemon or
         # another pass is polling, or polled within most of its interval, is skipped, and they leave this one alone
         # until most of the way to its next turn
@@ -416,14 +420,17 @@ def search(ctx: click.Context, text: str, limit: int, as_json: bool) -> None:
         click.echo(f"#{stored.id} {stored.item.source_id}: {stored.item.title}\n    {stored.item.link}")
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 @_errors
 def sources(ctx: click.Context, as_json: bool) -> None:
-    """Each source's health: last success, failures in a row, last error, items last seen."""
+    """Each source's health: last success, failures in a row, last error, items last seen, paused. `sources pause
+    ID`, `resume ID` and `poll-now ID` are the operator's (cli_desk.py)."""
     from .views import source_rows
 
+    if ctx.invoked_subcommand:
+        return
     app = _app(ctx)
     rows = source_rows(app.config, app.store.source_states())
     if as_json:
@@ -435,6 +442,8 @@ def sources(ctx: click.Context, as_json: bool) -> None:
             f"{s['id']:<24} {s['type']:<6} {s['every']:<14} last ok: {s['last_success'] or '-':<26} "
             f"failures: {s['consecutive_failures']}  items: {s['items_last_seen'] or 0}  baseline {s['baseline']}{warn}"
         )
+        if s["paused"]:
+            click.echo(f"    paused by {s['paused_by']} since {s['paused_at'][:16].replace('T', ' ')} UTC: not polled")
         if s["last_error"]:
             click.echo(f"    last error: {s['last_error']}")
         if b := s["backlog"]:

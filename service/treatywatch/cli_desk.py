@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .cli import JSON_HELP, _app, _emit_json, _errors, cli
+from .cli import JSON_HELP, _app, _emit_json, _errors, cli, sources
 from .cli_filters import FILTER_KEYS, filter_options
 from .errors import FilterError
 from .filters import ALERT_STATES, ITEM_STATES, DeskFilter
@@ -140,6 +140,27 @@ def verdict(
 
     v = run(_app(ctx), said, _actor(who), alert_id=alert_id, item_id=item_id, watch=watch, note=note)
     click.echo(f"{v.subject}: {v.verdict.replace('_', ' ')} ({v.watch_id}) by {v.actor}")
+
+
+def _source_command(action: str, doc: str) -> None:
+    """`treatywatch sources ACTION ID`: the console's buttons (desk.source_action), recorded under --as."""
+
+    @click.argument("source_id")
+    @click.option("--as", "who", default=None, help="The name the history records (default: your login name@cli).")
+    @click.pass_context
+    @_errors
+    def command(ctx: click.Context, source_id: str, who: str | None) -> None:
+        from .desk import source_action
+
+        click.echo(source_action(_app(ctx), source_id, action, _actor(who)))
+
+    command.__doc__ = doc
+    sources.command(action)(command)
+
+
+_source_command("pause", "Pause a source: not polled (by the daemon or poll --once) until resumed.")
+_source_command("resume", "Resume a paused source; it is due at once.")
+_source_command("poll-now", "Make a source due now (its backoff too): the daemon polls it at its next look.")
 
 
 @cli.command()

@@ -119,6 +119,7 @@ class Daemon:
         self._horizon = 0.0  # seconds ahead beyond which a turn is a clock gone back (schedule.clock_back_horizon)
         self.files = ConfigFiles(app.config_path) if app.config_path is not None else None
         app.reloader = self.reload  # the console's "apply" (web/deskpages.py), as SIGHUP does
+        app.poll_soon = self.poll_soon  # the console's "poll now" and "resume" (desk.source_action)
 
     def _guard(self, name: str, fn: Callable[[], object]) -> bool:
         """A job's failure is logged and the job runs again next time; it never takes the daemon down.

@@ -13,6 +13,7 @@ from .config.common import parse_duration
 from .errors import FilterError, NotFoundError
 from .store.desk import MUTE_KINDS, TRIAGE_ACTIONS
 from .store.models import AlertView, DeskEvent, Triage, Verdict
+from .store.sources import SOURCE_ACTIONS
 from .views import iso
 
 if TYPE_CHECKING:
@@ -79,6 +80,27 @@ def triage(
     else:
         raise FilterError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
     return app.store.triage_states([alert_id], app.clock())[alert_id]
+
+
+def source_action(app: App, source_id: str, action: str, actor: str) -> str:
+    """pause, resume or poll-now a configured source (the operator's); says what was done, for the page or the
+    terminal. Poll now makes it due at once: the daemon claims it on its next look at the store."""
+    if source_id not in {s.id for s in app.config.sources}:
+        raise NotFoundError(f"no source {source_id!r} in the configuration")
+    now, store = app.clock(), app.store
+    if action == "pause":
+        return f"{source_id} paused" if store.pause_source(source_id, actor, now) else f"{source_id} was paused"
+    if action == "resume":
+        done = store.resume_source(source_id, actor, now)
+        if done and app.poll_soon is not None:
+            app.poll_soon(source_id)
+        return f"{source_id} resumed, polled now" if done else f"{source_id} was not paused"
+    if action == "poll-now":
+        store.poll_source_now(source_id, actor, now)
+        if app.poll_soon is not None:
+            app.poll_soon(source_id)
+        return f"{source_id}: poll scheduled now"
+    raise FilterError(f"action must be one of {', '.join(SOURCE_ACTIONS)}, got {action!r}")
 
 
 VERDICT_WORDS = {"correct": "correct", "false-alarm": "false_alarm", "false_alarm": "false_alarm", "miss": "miss"}

@@ -166,8 +166,10 @@ class Runner:
         state = self.store.source_state(source_id)
         now = self.clock()
         settings = self.config.settings
+        # a dry run shows what the source holds now: no If-None-Match / If-Modified-Since, or a 304 would show nothing
+        fetched_as = replace(state, etag=None, last_modified=None) if dry_run else state
         try:
-            reading = self.fetch_items(source_id, state, now)
+            reading = self.fetch_items(source_id, fetched_as, now)
         except SourceError as exc:
             failures = state.consecutive_failures + 1
             delay = backoff(

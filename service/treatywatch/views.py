@@ -30,6 +30,7 @@ def source_rows(config: Config, states: dict[str, SourceState]) -> list[dict]:
                 "every": src.every.describe(),
                 "every_seconds": src.every.seconds,
                 "cron": src.every.cron,
+                "first_attempt": iso(st.first_attempt) if st else None,
                 "last_attempt": iso(st.last_attempt) if st else None,
                 "last_success": iso(st.last_success) if st else None,
                 "next_due": iso(st.next_due) if st else None,
@@ -40,6 +41,9 @@ def source_rows(config: Config, states: dict[str, SourceState]) -> list[dict]:
                 "empty_flag": bool(st and st.empty_flag),
                 "baseline": baseline_status(config, src, st.last_success if st else None),
                 "backlog": _backlog(st),
+                "paused": bool(st and st.paused),
+                "paused_at": iso(st.paused_at) if st else None,
+                "paused_by": st.paused_by if st else None,
             }
         )
     return rows

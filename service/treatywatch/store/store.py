@@ -20,6 +20,7 @@ from .claims import SourceClaims
 from .deliveries import DeliveryStore
 from .documents import DocumentStore, DocumentWant, text_names
 from .models import AlertView, KnownItem, ReportView, SourceState, StoredItem
+from .sources import SourceControl
 from .verdicts import VerdictStore
 
 __all__ = ["SqlStore", "dt", "dt_req", "ts"]
@@ -54,16 +55,21 @@ def _state(r: Row) -> SourceState:
         bool(r["empty_flag"]),
         r["total_items"],
         r["cursor"],
+        dt(r["paused_at"]),
+        r["paused_by"],
+        dt(r["first_attempt"]),
     )
 
 
 ROWS_PER_INSERT = 200  # rows of one multi-row INSERT: 2,400 parameters, far below either engine's limit
 
 
-STATE_FIELDS = fields(SourceState)
+# what a poll writes: the pause is the desk's (store/sources.py), and a poll finishing must not undo one made meanwhile;
+# first_attempt is the store's (the first save's last_attempt)
+STATE_FIELDS = [f for f in fields(SourceState) if f.name not in ("paused_at", "paused_by", "first_attempt")]
 
 
-class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceClaims):
+class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, SourceClaims):
     """The shared SQL of both engines. Built once by the CLI from settings.database (open_store); passed to the
     runner, daemon, web and commands."""
 
@@ -81,8 +87,10 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceClaims):
         for key in ("last_attempt", "last_success", "next_due"):
             row[key] = ts(row[key])
         row["empty_flag"] = int(state.empty_flag)
+        row["first_attempt"] = row["last_attempt"]
         cols = ", ".join(row)
-        update = ", ".join(f"{c} = excluded.{c}" for c in row if c != "id")
+        update = ", ".join(f"{c} = excluded.{c}" for c in row if c not in ("id", "first_attempt"))
+        update += ", first_attempt = COALESCE(sources.first_attempt, excluded.first_attempt)"
         conn.execute(
             f"INSERT INTO sources ({cols}) VALUES ({', '.join('?' * len(row))})"
             f" ON CONFLICT (id) DO UPDATE SET {update}",

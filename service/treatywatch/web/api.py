@@ -121,21 +121,25 @@ def interval(row: Mapping[str, Any], trigger: CronTrigger | None, now: datetime)
 
 
 def health(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """What the console adds to a source row: health (disabled, new, ok, failing, broken), the next poll as
-    schedule and backoff put it, and `stale`: polled, but no success within STALE_AFTER intervals."""
+    """What the console adds to a source row: health (disabled, paused, new, ok, failing, broken), the next poll
+    as schedule and backoff put it, and `stale`: polled, but no success within STALE_AFTER intervals of the last
+    success, or of the first poll for a source that never succeeded (one failure is `failing`, not stale)."""
     attempt, success, due = _at(row["last_attempt"]), _at(row["last_success"]), _at(row["next_due"])
     trigger = CronTrigger.from_crontab(row["cron"], timezone=UTC) if row.get("cron") else None
     gap = interval(row, trigger, now)
     failures = row["consecutive_failures"]
+    polling = row["enabled"] and not row.get("paused")
     if not row["enabled"]:
         state = "disabled"
+    elif row.get("paused"):
+        state = "paused"
     elif attempt is None:
         state = "new"
     else:
         state = "broken" if failures >= BROKEN_AFTER else "failing" if failures else "ok"
     next_poll: datetime | None = None
-    if row["enabled"]:
-        if due is not None:  # backing off after a failure: the retry
+    if polling:
+        if due is not None:  # backing off after a failure (the retry), or an operator's "poll now"
             next_poll = due
         elif attempt is not None and trigger is not None:
             next_poll = trigger.get_next_fire_time(attempt, attempt)
@@ -143,10 +147,12 @@ def health(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
             next_poll = attempt + timedelta(seconds=gap)
         else:
             next_poll = now  # never polled: at the daemon's start
+    since = success or _at(row.get("first_attempt")) or attempt
     stale = bool(
-        row["enabled"]
-        and attempt is not None
-        and (success is None or (gap is not None and (now - success).total_seconds() > STALE_AFTER * gap))
+        polling
+        and since is not None
+        and gap is not None
+        and (now - since).total_seconds() > STALE_AFTER * gap
     )
     return {"health": state, "stale": stale, "next_poll": iso(next_poll), "broken_after": BROKEN_AFTER}
 

@@ -215,6 +215,25 @@ def desk_routes(
     def reload_act(request: Request, fields: Fields, person: auth.Credential) -> str:
         return pages.apply_reload(person.name)
 
+    # -- sources: the operator's pause, resume and poll now (desk.source_action) --------------------------------
+    def source_of(request: Request) -> str:
+        return str(request.path_params["source_id"])
+
+    def source_page(request: Request) -> HTMLResponse:
+        person = signed_in(request)
+        operators = any(c.may("operator") for c in credentials())
+        allowed = operators or auth.local(loopback, request.headers)
+        needed = operators and not (person is not None and person.may("operator"))  # one token field, or none
+        seen = pages.seen_by(person)
+        return html(seen.source_page(source_of(request), needed, allowed, request.query_params.get("done")))
+
+    def source_act(request: Request, fields: Fields, person: auth.Credential) -> str:
+        return desk.source_action(app, source_of(request), _str(fields, "action"), person.name)
+
+    def source_json_after(request: Request, fields: Fields, person: auth.Credential) -> dict:
+        done = source_act(request, fields, person)
+        return {"done": done, "source": pages.source_row(source_of(request))}
+
     # -- a message's verdict link (links.py): the token is the credential, for one alert ---------------------------
     def link_secret() -> str:
         secret = app.config.settings.verdict_link_secret
@@ -270,6 +289,15 @@ def desk_routes(
         Route("/evaluation", lambda r: html(pages.seen_by(signed_in(r)).evaluation_page())),
         Route("/impact", impact_page),
         Route("/impact/apply", form("operator", reload_act, lambda r: "/impact"), methods=["POST"]),
+        Route("/sources", lambda r: html(pages.seen_by(signed_in(r)).sources_page())),
+        Route("/sources/{source_id}", source_page),
+        Route(
+            "/sources/{source_id}/action",
+            form("operator", source_act, lambda r: f"/sources/{quote(source_of(r))}"),
+            methods=["POST"],
+        ),
+        Route("/api/sources/{source_id}", lambda r: json_response(pages.source_json(source_of(r)))),
+        Route("/api/sources/{source_id}", json_action("operator", source_json_after), methods=["POST"]),
         Route("/verdict-link/{alert_id:int}", link_page),
         Route("/verdict-link/{alert_id:int}", link_post, methods=["POST"]),
         Route("/api/alerts/{alert_id:int}", alert_api),

@@ -18,13 +18,14 @@ from ..impact import Impact, changed_watches, impact
 from ..matching import Watchlist
 from . import api, docpages
 from .auth import Credential
-from .pages import ALERTS_PER_PAGE, OUTBOX_STATUSES, REFRESH, Pages
+from .pages import ALERTS_PER_PAGE, OUTBOX_STATUSES, REFRESH
+from .sourcepages import SourcePages
 
 log = logging.getLogger("treatywatch.web")
 MUTE_SPANS = ("1h", "4h", "1d", "3d", "1w", "30d")
 
 
-class DeskPages(Pages):
+class DeskPages(SourcePages):
     user: Credential | None = None  # who is signed in, on a copy made for one request (seen_by)
 
     def seen_by(self, user: Credential | None) -> DeskPages:

@@ -19,7 +19,8 @@ from . import auth
 if TYPE_CHECKING:
     from ..config.models import Settings
 
-OPEN = ("/healthz", "/login")  # liveness (the container's HEALTHCHECK) and the sign-in form: they tell nothing
+# liveness (the container's HEALTHCHECK), the sign-in form and the icon browsers fetch by themselves: they tell nothing
+OPEN = ("/healthz", "/login", "/favicon.ico")
 READINESS = ("/readyz", "/health")  # the status for any probe; the reasons for readers only
 LINKS = "/verdict-link/"  # a message's verdict link: its signed token is the reader's only credential (links.py)
 

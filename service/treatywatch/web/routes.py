@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.responses import JSONResponse as StarletteJSON
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -274,6 +274,14 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
     def on_not_found(request: Request, exc: Exception) -> Response:
         return on_bad_request(request, api.BadRequest(str(exc), 404))
 
+    def no_route(request: Request, exc: Exception) -> Response:
+        """A path nothing answers: the console's own 404 page, with its navigation (Starlette's is bare text)."""
+        return on_bad_request(request, api.BadRequest(f"nothing here at {request.url.path}", 404))
+
+    def favicon(request: Request) -> Response:
+        """Browsers ask for /favicon.ico on their own (a JSON answer, a feed): the console's icon, not a 404."""
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     routes = [
         Route("/", lambda r: HTMLResponse(view(r).overview())),
         Route("/alerts", lambda r: HTMLResponse(view(r).alerts(r.query_params))),
@@ -284,6 +292,7 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
         Route("/readyz", ready),
         Route("/health", ready),  # the old name: what it always claimed to check, now checked
         Route("/metrics", lambda r: Response(app.metrics.exposition(), media_type=METRICS_TYPE)),
+        Route("/favicon.ico", favicon),
         Route("/alerts.atom", atom),
         Route("/api/sources", lambda r: listing(api.sources_page(app, r.query_params), r)),
         Route("/api/alerts", alerts_api),
@@ -301,6 +310,7 @@ def create_app(app: App, *, loopback: bool, env: Mapping[str, str] | None = None
         auth.Denied: on_bad_request,
         FilterError: on_bad_request,
         NotFoundError: on_not_found,
+        404: no_route,
     }
     console = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..config.models import LANGUAGES
-from ..items import make_item
+from ..items import Item, make_item
 from ..matching import Match, Watchlist
 from ..matching.explain import match_to_dict
 from ..matching.language import LanguageStage
@@ -60,8 +60,12 @@ def parse_request(fields: Mapping[str, str], sources: list[str]) -> tuple[str, s
 def run(watchlist: Watchlist, title: str, summary: str, language: str | None, source: str) -> TestResult:
     """What fires and why, and which watches held on the words but were set aside as talk."""
     # the language given is the prior, as a source's declared one is in the runner
-    item = LanguageStage().apply(make_item(source, title=title, summary=summary, language=language))
+    return check(watchlist, LanguageStage().apply(make_item(source, title=title, summary=summary, language=language)))
+
+
+def check(watchlist: Watchlist, item: Item) -> TestResult:
+    """The tester on an item already read for its language (a stored one: a source's page shows its last items so)."""
     matches = watchlist.match(item)
     fired = {m.watch_id for m in matches}
     aside = [(w, cues) for w, cues in watchlist.set_aside(item) if w not in fired]
-    return TestResult(item.title, item.summary, item.language, source, matches, aside)
+    return TestResult(item.title, item.summary, item.language, item.source_id, matches, aside)

@@ -1,0 +1,59 @@
+"""A source in the operator's hands: paused (not polled until resumed) and "poll now" (its next_due set to now, so
+whichever daemon claims due sources takes it at once). Both go through the store, so they hold whichever process
+made them (the console inside the daemon, `treatywatch sources pause` beside it) and on both engines; each is
+recorded in the desk's history with who and when. A poll's own write of the source's state (SqlStore._save_state)
+never touches the pause."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..errors import FilterError
+from .base import Tx, ts
+from .desk import DeskStore
+
+SOURCE_ACTIONS = ("pause", "resume", "poll-now")
+
+
+class SourceControl(DeskStore):
+    def _ensure_source_row(self, conn: Tx, source_id: str) -> None:
+        """A source never polled has no row yet; its pause (or poll now) makes one."""
+        conn.execute("INSERT INTO sources (id) VALUES (?) ON CONFLICT (id) DO NOTHING", (source_id,))
+
+    def pause_source(self, source_id: str, actor: str, now: datetime) -> bool:
+        """Pause; False when it was paused already (the first pause keeps its who and when)."""
+        with self.transaction() as conn:
+            self._ensure_source_row(conn, source_id)
+            cur = conn.execute(
+                "UPDATE sources SET paused_at = ?, paused_by = ? WHERE id = ? AND paused_at IS NULL",
+                (ts(now), actor, source_id),
+            )
+            if cur.rowcount:
+                self._event(conn, "source", source_id, "pause", "", actor, now)
+            return bool(cur.rowcount)
+
+    def resume_source(self, source_id: str, actor: str, now: datetime) -> bool:
+        """Resume, polled at once (next_due now); False when it was not paused."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE sources SET paused_at = NULL, paused_by = NULL, next_due = ? WHERE id = ?"
+                " AND paused_at IS NOT NULL",
+                (ts(now), source_id),
+            )
+            if cur.rowcount:
+                self._event(conn, "source", source_id, "resume", "", actor, now)
+            return bool(cur.rowcount)
+
+    def poll_source_now(self, source_id: str, actor: str, now: datetime) -> None:
+        """Make the source due now (a backoff's retry date included). A paused source is refused: resume it."""
+        with self.transaction() as conn:
+            self._ensure_source_row(conn, source_id)
+            row = conn.execute("SELECT paused_at, paused_by FROM sources WHERE id = ?", (source_id,)).fetchone()
+            if row["paused_at"] is not None:
+                raise FilterError(f"source {source_id} is paused (by {row['paused_by']}): resume it to poll it")
+            conn.execute("UPDATE sources SET next_due = ? WHERE id = ?", (ts(now), source_id))
+            self._event(conn, "source", source_id, "poll now", "", actor, now)
+
+    def paused_sources(self) -> set[str]:
+        """The ids of the sources paused now: what a pass over all sources leaves out."""
+        return {r["id"] for r in self._rows("SELECT id FROM sources WHERE paused_at IS NOT NULL")}

@@ -1,0 +1,81 @@
+"""The sources in the operator's hands: the list (health, schedule, paused), and a source's own page with pause,
+resume and "poll now" (desk.source_action, the operator's) and its last items, each run through the watch tester
+(tester.check) so the page says what it matches now, or why not (no watch fires; words set aside as talk)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..desk import event_json
+from ..errors import NotFoundError
+from ..filters import DeskFilter
+from ..store import StoredItem
+from ..views import iso
+from . import api
+from .pages import REFRESH, Pages
+from .tester import TestResult, check
+
+LAST_ITEMS = 20  # a source's page: its newest items, each through the tester (a few ms each)
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One of a source's last items: what the running watchlist makes of it, and the alerts it is in."""
+
+    stored: StoredItem
+    result: TestResult
+    alerts: list[int]
+
+    def to_json(self) -> dict[str, Any]:
+        item = self.stored.item
+        return api.plain(
+            {
+                "id": self.stored.id,
+                "title": item.title,
+                "link": item.link,
+                "language": item.language,
+                "first_seen": iso(self.stored.first_seen),
+                "alerts": self.alerts,
+                "fires": [{"watch": m.watch_id, "severity": m.severity, "why": m.why()} for m in self.result.matches],
+                "set_aside": [{"watch": w, "cues": cues} for w, cues in self.result.set_aside],
+            }
+        )
+
+
+class SourcePages(Pages):
+    def source_row(self, source_id: str) -> dict[str, Any]:
+        """The source as /api/sources shows it (health, paused, next poll); a source not configured is a 404."""
+        for row in api.sources(self.app):
+            if row["id"] == source_id:
+                return row
+        raise NotFoundError(f"no source {source_id!r} in the configuration")
+
+    def source_items(self, source_id: str, limit: int = LAST_ITEMS) -> list[SourceItem]:
+        found, _ = self.app.store.item_rows(DeskFilter(source=source_id), limit)
+        return [
+            SourceItem(s, check(self.app.watchlist, s.item), self.app.store.alerts_of_item(s.id)) for s in found
+        ]
+
+    def source_json(self, source_id: str) -> dict[str, Any]:
+        return self.source_row(source_id) | {
+            "history": [event_json(e) for e in self.app.store.history("source", source_id)],
+            "last_items": [i.to_json() for i in self.source_items(source_id)],
+        }
+
+    def sources_page(self) -> str:
+        return self.render("sources.html", refresh=REFRESH, sources=api.sources(self.app))
+
+    def source_page(self, source_id: str, token_needed: bool, allowed: bool, done: str | None) -> str:
+        row = self.source_row(source_id)
+        cfg = self.app.config.source(source_id)
+        return self.render(
+            "source.html",
+            s=row,
+            url=getattr(cfg, "url", None),
+            items=self.source_items(source_id),
+            history=self.app.store.history("source", source_id),
+            token_needed=token_needed,
+            allowed=allowed,
+            done=done,
+        )
