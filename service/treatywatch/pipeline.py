@@ -24,8 +24,6 @@ from .notify.routing import route
 from .retry import backoff
 from .schedule import next_turn
 from .sources.base import (
-    Backlog,
-    ListingReader,
     Page,
     Reading,
     Request,
@@ -34,6 +32,7 @@ from .sources.base import (
     SourceType,
     reads_listing,
 )
+from .sources.listing import Backlog, ListingReader, Reading
 from .sources.fetch import Fetcher, FetchLimits, Validators
 from .sources.registry import SOURCE_TYPES
 from .store import KnownItem, SourceState, SqlStore

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from .config.models import Config
 from .config.policy import baseline_status
-from .sources.base import Backlog
+from .sources.listing import Backlog
 from .store import Delivery, SourceState
 
 
