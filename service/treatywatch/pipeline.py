@@ -25,7 +25,6 @@ from .retry import backoff
 from .schedule import next_turn
 from .sources.base import (
     Page,
-    Reading,
     Request,
     Response,
     SourceConfig,
