@@ -31,8 +31,8 @@ from .sources.base import (
     SourceType,
     reads_listing,
 )
-from .sources.listing import Backlog, ListingReader, Reading
 from .sources.fetch import Fetcher, FetchLimits, Validators
+from .sources.listing import Backlog, ListingReader, Reading
 from .sources.registry import SOURCE_TYPES
 from .store import KnownItem, SourceState, SqlStore
 
