@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import difflib
 import io
+import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -349,6 +355,34 @@ def _live_members(pgid: int) -> list[str]:
         except (ProcessLookupError, psutil.Error):
             continue
     return live
+
+
+@needs_tesseract
+def test_an_orphaned_worker_ends_itself(tmp_path: Path) -> None:
+    """A daemon killed with SIGKILL cannot kill its reading process: the worker and its Tesseract end on their own
+    a little after the document's time bound."""
+    limits = {**dataclasses.asdict(DocumentLimits(timeout_s=1.0))}
+    args = json.dumps({"limits": limits, "languages": ["ru", "en", "fr", "de", "pt", "es"]})
+    pdf = tmp_path / "act.pdf"
+    pdf.write_bytes(docgen.scanned_pdf(docgen.TEN_STATE_ACT))
+    with pdf.open("rb") as stdin:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "treatywatch.documents.worker", args],
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        worker.wait(timeout=30)  # nobody kills it: its own alarm does (at 1.1 × 1 s + 2 s)
+        assert worker.returncode == -signal.SIGKILL
+        deadline = time.monotonic() + 5
+        while _live_members(worker.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _live_members(worker.pid) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
 
 
 def test_pages_read_before_the_reading_stopped_are_kept() -> None:

@@ -1,8 +1,8 @@
 """The reading process: `python -m treatywatch.documents.worker '<limits as JSON>'` with the PDF on stdin.
 
-It limits its own address space first (RLIMIT_AS, inherited by Tesseract), then writes one JSON object a line:
-{"page_count": n}, one {"page": {...}} per page as soon as it is read, and a last line {"done": note} or
-{"unreadable": reason}. The parent (`reader.read_document`) kills it on its timeout and keeps the pages it has.
+It limits its own address space first (RLIMIT_AS, inherited by Tesseract) and its own life, then writes one JSON
+object a line: {"page_count": n}, one {"page": {...}} per page as soon as it is read, and a last line {"done": note}
+or {"unreadable": reason}. The parent (`reader.read_document`) kills it on its timeout and keeps the pages it has.
 """
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
+import os
 import resource
+import signal
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -19,6 +22,15 @@ from typing import Any
 def _limit_memory(memory_mb: int) -> None:
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _limit_life(timeout_s: float) -> None:
+    """End this process group by itself a little after the parent would have: a daemon killed with SIGKILL cannot
+    kill its reading process, and an orphan must not read (or OCR) on for ever."""
+    grace = math.ceil(timeout_s * 1.1) + 2
+    signal.signal(signal.SIGALRM, lambda *_: os.killpg(0, signal.SIGKILL))
+    signal.alarm(grace)
+    resource.setrlimit(resource.RLIMIT_CPU, (grace, grace + 5))  # per process: Tesseract inherits it
 
 
 def _peak_rss_mb() -> float:
@@ -61,6 +73,7 @@ def run(args: dict[str, Any], data: bytes) -> dict[str, Any]:
 
 def main() -> None:
     args = json.loads(sys.argv[1])
+    _limit_life(float(args["limits"]["timeout_s"]))
     _limit_memory(int(args["limits"]["memory_mb"]))
     # a damaged PDF can make pypdf warn for every object: the note says what matters, stderr stays small
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)
