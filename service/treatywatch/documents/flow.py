@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("treatywatch.documents")
 
 Reader = Callable[[bytes, DocumentLimits, Sequence[str]], DocumentText]
+# how the matcher's explanation names a place in the body (matching/reading.py): "body p. 2, line 14: …"
+BODY_REASON = "body p."
 # documents one pass of the job takes: each may cost a minute of OCR, and the job must not hold a worker for long
 PER_PASS = 4
 
@@ -84,7 +86,9 @@ def text_names(
     for m in after:
         for a in m.agreements:
             if a.subject and a.id not in had and a.id not in out:
-                out[a.id] = TextName(a.id, a.title, a.reasons)
+                # where the text names it ("body p. 2, line 14: …"); the other reasons are the match's to explain
+                places = tuple(r for r in a.reasons if r.startswith(BODY_REASON))
+                out[a.id] = TextName(a.id, a.title, places or a.reasons)
     return tuple(out.values())
 
 
@@ -200,14 +204,16 @@ class DocumentJob:
         return text
 
     def _languages(self, item: Item) -> tuple[str, ...]:
-        """The OCR's languages: the item's (the poll read it), else its source's; Tesseract reads faster with one."""
-        if item.language:
-            return (item.language,)
-        try:
-            declared = self.runner.config.source(item.source_id).language
-        except NotFoundError:
-            declared = None
-        return (declared,) if declared else ("ru", "en")
+        """The OCR's languages: the item's (the poll read it), else its source's, and English, whose letters acts of
+        every language quote (names, codes, addresses); without either, Russian and English. Fewer languages read
+        faster: never all six."""
+        language = item.language
+        if not language:
+            try:
+                language = self.runner.config.source(item.source_id).language
+            except NotFoundError:
+                language = None
+        return tuple(dict.fromkeys((language or "ru", "en")))
 
     def _failed(self, work: DocumentWork, error: str, stats: DocumentStats) -> None:
         s, now = self.runner.config.settings, self.runner.clock()
