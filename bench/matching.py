@@ -79,8 +79,9 @@ def measure(label: str, watchlist: Watchlist, items: list) -> None:
     print(f"{label:<34} cold {figures[0]:>8,.0f} items/s   warm {figures[1]:>8,.0f} items/s   ({fired} matches)")
 
 
-def measure_with_language(label: str, watchlist: Watchlist, items: list) -> None:
-    """The language stage, then matching, as the runner does. Cold: a new stage and watchlist. New texts: the
+def measure_with_language(label: str, watchlist: Watchlist, items: list, poll: int) -> None:
+    """The language stage, then matching, as the runner does: `poll` items at a time read for their language
+    together (LanguageStage.apply_all), then matched one by one. Cold: a new stage and watchlist. New texts: the
     watchlist's caches warm and every text new to the stage (its cache, CACHE_SIZE texts, is smaller than the
     corpus, so the second pass identifies every item again): what a running daemon pays for each new item.
     Seen texts: the last CACHE_SIZE items again, answered by the stage's cache (a re-match, impact or backtest)."""
@@ -90,11 +91,13 @@ def measure_with_language(label: str, watchlist: Watchlist, items: list) -> None
     figures = []
     for batch in (items, items, seen):
         start = time.process_time()
-        fired = sum(len(watchlist.match(stage.apply(item))) for item in batch)
+        fired = 0
+        for at in range(0, len(batch), poll):
+            fired += sum(len(watchlist.match(item)) for item in stage.apply_all(batch[at : at + poll]))
         elapsed = time.process_time() - start
         figures.append(len(batch) / elapsed)
     print(
-        f"{label:<34} cold {figures[0]:>8,.0f} items/s   new texts {figures[1]:>8,.0f} items/s   "
+        f"{label:<38} cold {figures[0]:>8,.0f} items/s   new texts {figures[1]:>8,.0f} items/s   "
         f"seen texts {figures[2]:>8,.0f} items/s   ({fired} matches in the last)"
     )
 
@@ -110,10 +113,14 @@ def main() -> None:
         print(f"-- {len(items):,} items, {label}")
         measure(f"example watchlists ({len(example.watches)} watches)", example, items)
         measure("1,000 generated watches", big, items)
-        measure_with_language("language stage + example", Watchlist(config), items)
-        measure_with_language(
-            "language stage + 1,000 watches", Watchlist(config.model_copy(update={"watches": watches})), items
-        )
+        for poll in (1, 100):
+            measure_with_language(f"language + example, {poll} a poll", Watchlist(config), items, poll)
+            measure_with_language(
+                f"language + 1,000 watches, {poll} a poll",
+                Watchlist(config.model_copy(update={"watches": watches})),
+                items,
+                poll,
+            )
     tracemalloc.start()
     Watchlist(config.model_copy(update={"watches": generated_watches(1000, rng)}))
     _, peak = tracemalloc.get_traced_memory()

@@ -373,3 +373,33 @@ def test_the_scorer_gives_the_packages_probabilities(text: str):
     assert set(expected) == set(LANGS)
     for lang, p in zip(LANGS, got, strict=True):
         assert p == pytest.approx(expected[lang], abs=1e-5), (lang, p, expected[lang])
+
+
+def test_a_polls_texts_read_together_get_the_answers_read_one_by_one():
+    """The scorer reads a poll's texts in step (numpy) from BATCH texts on: the same probabilities as one by one,
+    for texts of every length; and apply_all stores on each item what apply does."""
+    from treatywatch.matching import language
+
+    texts = [f"{t}\n{s}" for event in EVENTS.values() for t, s in event.values()]
+    texts += [t for event in EVENTS.values() for t, _ in event.values()]
+    texts += ["\U0001f4f0", "Euroclear", "A" * 400, "12 345 678 910 1112"]
+    assert len(texts) >= language.BATCH
+    scorer = language._scorer(LANGS)
+    together = scorer.probabilities_of(texts)
+    for text, probs in zip(texts, together, strict=True):
+        assert probs == pytest.approx(scorer.probabilities(text), abs=1e-5), text
+
+    items = [
+        make_item("s", title=t, summary=s, language=declared, guid=f"{event}/{lang}/{declared}")
+        for event, by_lang in EVENTS.items()
+        for lang, (t, s) in by_lang.items()
+        for declared in ("pt", "ru", None, "it")
+    ]
+    items += [make_item("s", title="Sanções", language="en"), make_item("s", title="Lula, Sánchez, Macron")]
+    items.append(LanguageStage().apply(items[0]))  # read already: passes unchanged
+    one_by_one = [LanguageStage().apply(item) for item in items]
+    stage = LanguageStage()
+    all_at_once = stage.apply_all(items)
+    assert [(i.language, i.extra) for i in all_at_once] == [(i.language, i.extra) for i in one_by_one]
+    assert all_at_once[-1] is items[-1]
+    assert stage.apply_all([]) == []

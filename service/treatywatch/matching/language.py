@@ -54,6 +54,8 @@ MIN_WORDS = 4
 # characters and a 300-character title with 100 of summary, the rule before), and the model's cost is in its walk
 # over the bytes: a long title or summary costs no more than this.
 MODEL_CHARS = 120
+# From this many texts at once (a poll's new items), the model reads them together (Scorer.probabilities_of).
+BATCH = 24
 # The model's answers by text, cleared when full: the same wire headline in many feeds, a feed that re-publishes
 # an item under a new link, a poll redone after a conflict. At most about 4 MB (400 characters a text).
 CACHE_SIZE = 10_000
@@ -82,12 +84,21 @@ class _Scorer:
         self._ptc = np.ascontiguousarray(np.asarray(model.nb_ptc, dtype=np.float32)[:, order])  # float16 in the package
         self._pc = np.asarray(model.nb_pc, dtype=np.float32)[order]
         self._uniform = (1.0 / len(languages),) * len(languages)
+        # the same tables as numpy arrays for many texts at once (the automaton's is a view, not a copy)
+        self._np_nextmove = np.frombuffer(model.tk_nextmove, dtype=np.dtype(model.tk_nextmove.typecode))
+        self._np_rowbase = np.asarray(self._rowbase, dtype=np.intp)
+        self._np_output = np.asarray(self._output, dtype=np.intp)
+
+    @staticmethod
+    def _bytes(text: str) -> bytes:
+        """The text as the model reads it: lower-cased when all capitals, NFC, UTF-8."""
+        if text.isupper():
+            text = text.lower()
+        return unicodedata.normalize("NFC", text).encode("utf-8", "surrogatepass")
 
     def probabilities(self, text: str) -> tuple[float, ...]:
         """Each language's probability for `text`, in the order of the languages the scorer was built for."""
-        if text.isupper():
-            text = text.lower()
-        data = unicodedata.normalize("NFC", text).encode("utf-8", "surrogatepass")
+        data = self._bytes(text)
         nextmove, rowbase, output = self._nextmove, self._rowbase, self._output
         state, found = 0, list[int]()
         add = found.append
@@ -106,6 +117,36 @@ class _Scorer:
         exps = [math.exp((score - top) * scale) for score in scores]
         total = sum(exps)
         return tuple([e / total for e in exps])
+
+    def probabilities_of(self, texts: list[str]) -> list[tuple[float, ...]]:
+        """`probabilities` of each text. From BATCH texts on, the automaton walks all of them a byte at a time in
+        step, in numpy: one Python step per byte of the longest instead of one per byte of each text, and the
+        features counted and weighed for all texts in a few array operations."""
+        if len(texts) < BATCH:
+            return [self.probabilities(text) for text in texts]
+        data = [self._bytes(text) for text in texts]
+        lengths = np.fromiter(map(len, data), dtype=np.intp, count=len(data))
+        width = int(lengths.max())
+        inside = np.arange(width)[:, None] < lengths  # (byte, text): the bytes each text has
+        flat = np.frombuffer(b"".join(data) or b"\0", dtype=np.uint8)
+        starts = np.cumsum(lengths) - lengths
+        columns = np.where(inside, flat[np.where(inside, starts + np.arange(width)[:, None], 0)], 0)
+        state, states = np.zeros(len(data), dtype=np.intp), np.empty((width, len(data)), dtype=np.intp)
+        for i in range(width):
+            state = self._np_nextmove[self._np_rowbase[state] + columns[i]]
+            states[i] = state
+        features = self._np_output[states]
+        found = inside & (features >= 0)
+        keys, counts = np.unique(np.nonzero(found)[1] * len(self._ptc) + features[found], return_counts=True)
+        owner, feature = np.divmod(keys, len(self._ptc))
+        weighed = np.log1p(counts.astype(np.float32))[:, None] * self._ptc[feature]
+        first = np.flatnonzero(np.diff(owner, prepend=-1))  # the texts' runs in the sorted keys
+        scores = np.zeros((len(data), len(self._pc)))
+        scores[owner[first]] = np.add.reduceat(weighed, first, axis=0) + self._pc if len(first) else 0.0
+        scores *= 1.0 / np.sqrt(np.maximum(lengths, 1))[:, None]
+        np.exp(scores - scores.max(axis=1, keepdims=True), out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)  # a text with no features: all zeros, so uniform, as rank()
+        return [tuple(row) for row in scores.tolist()]
 
 
 @functools.cache
@@ -223,22 +264,27 @@ class LanguageStage:
     def _probabilities(self, title: str, summary: str) -> tuple[float, ...] | None:
         """As `probabilities`, in the order of `languages`, cached by text: the declared language only weighs
         them, so one answer serves every source."""
-        text = title[:MODEL_CHARS]
-        if len(text) < MODEL_CHARS - 1 and summary:
-            text = f"{text}\n{summary[: MODEL_CHARS - 1 - len(text)]}"
+        text = _text(title, summary)
         probs = self._cache.get(text, _UNSEEN)
         if probs is _UNSEEN:
-            if len(self._cache) >= CACHE_SIZE:
-                self._cache.clear()
-            probs = self._cache[text] = self._ask(text)
+            probs = self._without_model(text)
+            if probs is _UNSEEN:
+                probs = _scorer(self.languages).probabilities(text)
+            self._remember(text, probs)
         return probs
 
-    def _ask(self, text: str) -> tuple[float, ...] | None:
+    def _remember(self, text: str, probs: tuple[float, ...] | None) -> None:
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.clear()
+        self._cache[text] = probs
+
+    def _without_model(self, text: str) -> tuple[float, ...] | None:
+        """The answer when the text decides it without the model (None: too short to say), else _UNSEEN."""
         if not self._long_enough(text):
             return None
         if "ru" in self.languages and not _LATIN.search(text) and _CYRILLIC.search(text):
             return tuple(float(lang == "ru") for lang in self.languages)
-        return _scorer(self.languages).probabilities(text)
+        return _UNSEEN
 
     def _long_enough(self, text: str) -> bool:
         """At least min_words words that are not numbers; stops counting there."""
@@ -250,6 +296,27 @@ class LanguageStage:
                     return True
         return False
 
+    def apply_all(self, items: list[Item]) -> list[Item]:
+        """`apply` to each item, the model asked about their texts together (see BATCH): a poll's new items."""
+        out: list[Item] = []
+        for start in range(0, len(items), CACHE_SIZE // 2):  # what is asked for stays in the cache until read
+            chunk = items[start : start + CACHE_SIZE // 2]
+            ask: dict[str, None] = {}
+            for item in chunk:
+                if LANGUAGE_ORIGIN in item.extra or (item.language and item.language not in self.languages):
+                    continue  # as apply and read decide without the text
+                text = _text(item.title, item.summary)
+                if text not in self._cache and text not in ask:
+                    probs = self._without_model(text)
+                    if probs is _UNSEEN:
+                        ask[text] = None
+                    else:
+                        self._remember(text, probs)
+            for text, probs in zip(ask, _scorer(self.languages).probabilities_of(list(ask)), strict=True):
+                self._remember(text, probs)
+            out += [self.apply(item) for item in chunk]
+        return out
+
     def apply(self, item: Item) -> Item:
         """The item with its language read from its text, and where it came from noted in `extra`. An item the
         stage has seen already passes unchanged."""
@@ -260,6 +327,14 @@ class LanguageStage:
         if item.language is not None:
             extra[DECLARED_LANGUAGE] = item.language
         return item.with_(language=reading.language, extra=extra)
+
+
+def _text(title: str, summary: str) -> str:
+    """What the model reads of an item: the title, then the summary, MODEL_CHARS in all."""
+    text = title[:MODEL_CHARS]
+    if len(text) < MODEL_CHARS - 1 and summary:
+        text = f"{text}\n{summary[: MODEL_CHARS - 1 - len(text)]}"
+    return text
 
 
 def language_note(item: Item) -> LanguageNote:
