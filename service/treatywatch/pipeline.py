@@ -252,12 +252,10 @@ class Runner:
         if adopted := self.store.adopt_keys(source_id, {i.key: i.legacy_key for i in items if i.legacy_key}):
             log.info("source %s: %d stored items took keys that do not hold the feed's URL", source_id, adopted)
         known = self.store.known_items(source_id, [i.key for i in items])
-        # new and changed items only, each read for its language (the source's is the prior) before matching
-        changed = [
-            (self.languages.apply(i), known.get(i.key))
-            for i in items
-            if i.key not in known or known[i.key].content_hash != i.content_hash
-        ]
+        # new and changed items only, each read for its language (the source's is the prior) before matching; the
+        # language model reads the poll's texts together
+        fresh = [i for i in items if i.key not in known or known[i.key].content_hash != i.content_hash]
+        changed = [(i, known.get(i.key)) for i in self.languages.apply_all(fresh)]
         # a revised item keeps the text of its document read earlier: its matches still see the act's operative part
         changed = [(self._with_body(i, k), k) for i, k in changed]
         # seen again unchanged: only last_seen moves, in the same transaction as the rest of the poll
