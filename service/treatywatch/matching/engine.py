@@ -20,6 +20,8 @@ from .explain import Hit, LanguageNote, Match, place_hits, snippet
 from .language import language_note
 from .modality import Cues, Talk, cue_lists, describe, talk
 from .mood import Mood
+from .ownership import compile_owners, entity_states, owner_entities, read_owned, with_institutions
+from .support import Support
 from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, MAX_TOKEN_CHARS, Analyzer, fold, is_cyrillic
 
 DOC_CACHE_SIZE = 500_000  # words; a few tens of MB at most, cleared when full
@@ -44,6 +46,11 @@ def _alternatives(nodes: list[CNode]) -> CNode:
     return others[0] if len(others) == 1 else COr(tuple(others))
 
 
+def _particle_noun(word: str) -> str:
+    """The key of a German noun written as a separable particle (das Aus), apart from the particle's."""
+    return f"de:{word.lower()}#noun"
+
+
 @dataclass(frozen=True)
 class CompiledWatch:
     id: str
@@ -54,6 +61,8 @@ class CompiledWatch:
     agreements: frozenset[str] | None  # None: not required; empty: any tracked agreement
     source_query: str
     decided: bool = False  # set aside words in the scope of talk, negation or retrospection
+    # the entities (states) a watch names beside other terms: the property it finds must be theirs (ownership.py)
+    entities: frozenset[str] = frozenset()
 
 
 class Watchlist:
@@ -61,6 +70,8 @@ class Watchlist:
 
     def __init__(self, config: Config, analyzer: Analyzer | None = None) -> None:
         self.analyzer = analyzer or Analyzer()
+        cues = cue_lists()
+        self._support = Support.of_lists(cues.get("support", {}), cues["history"]["ending"])
         self._sets: dict[str, CNode] = {}
         for name, ts in config.terms.items():
             self._sets[name] = self._compile_set(name, ts)
@@ -126,6 +137,9 @@ class Watchlist:
                     w.decided if w.decided is not None else agreements is not None,
                 )
             )
+        self.owners = compile_owners(self._phrase, _alternatives)
+        self._states = entity_states(config.entities, self.analyzer, self.owners)
+        self.watches = [replace(w, entities=owner_entities(w.source_query, self.entities)) for w in self.watches]
         self._vocabulary = self._collect_vocabulary()
         self._doc_keys: dict[str | None, dict[str, tuple[str, ...]]] = {}
         self._joined: dict[tuple[str, str], tuple[str, ...]] = {}  # particle + lemma -> keys (bounded in doc())
@@ -133,7 +147,7 @@ class Watchlist:
         self._always: list[int] = []
         prefixes: set[str] = set()
         for i, watch in enumerate(self.watches):
-            keys = watch.node.triggers()
+            keys = with_institutions(watch.node.triggers(), watch.entities, self._states, self.owners)
             if keys is None:
                 self._always.append(i)
                 continue
@@ -150,6 +164,8 @@ class Watchlist:
         words = self.analyzer.words(text)
         if not words:
             return CNever()
+        if lang == "de" and len(words) == 1 and words[0][:1].isupper() and words[0].lower() in DE_PARTICLES:
+            return CPhrase((frozenset({_particle_noun(words[0])}),), label)  # das Aus: the noun, not the particle
         return CPhrase(tuple(self.analyzer.term_keys(lang, w) for w in words), label)
 
     def _compile_countries(self) -> CNode:
@@ -204,10 +220,17 @@ class Watchlist:
         return CUnlessNear(node, self._compile_terms(f"@{name} unless near", ts.unless_near), ts.unless_within)
 
     def _compile_terms(self, label: str, by_language: dict[str, list[str]]) -> CNode:
-        """Terms by language, one alternative each, labelled `label: term (lang)` in explanations."""
-        return _alternatives(
-            [self._phrase(t, lang, f"{label}: {t} ({lang})") for lang, terms in by_language.items() for t in terms]
-        )
+        """Terms by language, one alternative each, labelled `label: term (lang)` in explanations; a support-verb
+        term also by its noun and complement (support.py)."""
+        nodes = []
+        for lang, terms in by_language.items():
+            for t in terms:
+                nodes.append(self._phrase(t, lang, f"{label}: {t} ({lang})"))
+                nodes += [
+                    self._phrase(noun, lang, f"{label}: {t} ({lang}, as «{noun}»)")
+                    for noun in self._support.nominal(self.analyzer, t, lang)
+                ]
+        return _alternatives(nodes)
 
     def _compile_names(self, title: str, aliases: dict[str, list[str]]) -> CNode | None:
         phrases = [self._phrase(title, None, f"title: {title}")]
@@ -254,6 +277,11 @@ class Watchlist:
             self.cues.ending,
             self.cues.period,
             self.cues.acts,
+            self.owners.private,
+            self.owners.state,
+            self.owners.whose,
+            self.owners.person_possessive,
+            *self.owners.institutions.values(),
             self._countries,
         ]
         while stack:
@@ -286,6 +314,21 @@ class Watchlist:
             folded = self.analyzer.fold(word)
             keys += tuple("*:" + p for p in self._prefixes if folded.startswith(p))
         return keys
+
+    def _particle_nouns(self, doc: Doc) -> None:
+        """German nouns written as a particle ("das Aus", "Moskaus Aus für das Abkommen"): capitalised where no
+        sentence opens, they get the noun's key, which a term written "Aus" has (and the preposition has not)."""
+        additions: dict[int, tuple[str, ...]] = {}
+        for p, word in enumerate(doc.words):
+            if not (p and doc.words[p - 1] and word[:1].isupper() and word.lower() in DE_PARTICLES):
+                continue
+            key = _particle_noun(word)
+            field, span = doc.locate(p)
+            text = doc.title if field == "title" else doc.summary if field == "summary" else doc.body
+            if key in self._vocabulary and not re.search(r"[.!?:;]\s*$", text[: span.start]):
+                additions[p] = (key,)
+        if additions:
+            doc.add_keys(additions)
 
     def _join_separable(self, doc: Doc) -> None:
         """German separable verbs: "setzt das Abkommen aus" gives the verb's position the keys of aussetzen.
@@ -343,6 +386,7 @@ class Watchlist:
         doc = Doc(lambda w: self._keys(w, lang), self.analyzer.fold, title, summary, cache, self.analyzer.dates)
         if lang in (None, "de") and not _PARTICLE_FORMS.isdisjoint(doc.words):
             self._join_separable(doc)
+            self._particle_nouns(doc)
         return doc
 
     def item_doc(self, item: Item) -> Doc:
@@ -386,6 +430,11 @@ class Watchlist:
             if watch.sources is not None and item.source_id not in watch.sources:
                 continue
             hits = watch.node.eval(doc, None)
+            owner_notes: tuple[str, ...] = ()
+            if watch.entities:
+                hits, owner_notes = read_owned(
+                    doc, watch.node, hits, watch.entities, self.entities, self.owners, self._states
+                )
             if hits is None:
                 continue
             if watch.decided:
@@ -413,7 +462,8 @@ class Watchlist:
                     continue
                 concerned = mark_subjects(doc, concerned)
                 hits = [*hits, *(h for _, agreement_hits in concerned for h in agreement_hits)]
-            out.append(self._explain(doc, watch, hits, tuple(a for a, _ in concerned), language))
+            found = self._explain(doc, watch, hits, tuple(a for a, _ in concerned), language)
+            out.append(replace(found, notes=owner_notes) if owner_notes else found)
         return out
 
     def set_aside(self, item: Item) -> list[tuple[str, list[str]]]:

@@ -85,6 +85,8 @@ class Match:
     agreements: tuple[AgreementHit, ...] = ()
     snippet: Snippet = field(default_factory=lambda: Snippet(""))
     language: LanguageNote | None = None
+    # how the engine read the item beyond its terms: a foreign party found or not, ownership, an institution
+    notes: tuple[str, ...] = ()
 
     def why(self) -> str:
         """One line: each distinct term that hit, with the words it hit, the agreements concerned, the language."""
@@ -94,6 +96,7 @@ class Match:
         parts = [f"{label} «{'», «'.join(words)}»" for label, words in seen.items()]
         for a in self.agreements:
             parts.append(f"concerns {a.id} ({'; '.join(a.reasons)})")
+        parts += self.notes
         if self.language is not None:
             parts.append(self.language.text())
         return "; ".join(parts)
@@ -162,4 +165,5 @@ def match_from_dict(d: dict) -> Match:
         ),
         snippet=Snippet(d["snippet"]["text"], tuple(tuple(x) for x in d["snippet"]["marks"])),  # type: ignore[misc]
         language=LanguageNote(**d["language"]) if d.get("language") else None,  # None: stored before the stage
+        notes=tuple(d.get("notes", ())),
     )

@@ -41,9 +41,9 @@ _CLAUSE_OPENERS = frozenset(
 _RU_RELATIVE = "котор"
 # "N years ago" and its equivalents: a sentence that dates what it tells back from today is a retrospective
 _AGO = re.compile(
-    r"\b(?:years?|decades?)\s+ago\b|\bil\s+y\s+a\s+\S+\s+(?:ans|années|décennies)\b|"
-    r"\b(?:лет|года?|десятилети\w*)\s+назад\b|\bvor\s+\S+\s+(?:Jahren|Jahrzehnten)\b|"
-    r"\bhá\s+\S+\s+(?:anos|décadas)\b|\bhace\s+\S+\s+(?:años|décadas)\b",
+    r"\b(?:years?|decades?)\s+ago\b|\bil\s+y\s+a\s+(?:\S+\s+){1,3}(?:ans|années|décennies)\b|"
+    r"\b(?:лет|года?|десятилети\w*)\s+назад\b|\bvor\s+(?:\S+\s+){1,3}(?:Jahren|Jahrzehnten)\b|"
+    r"\bhá\s+(?:\S+\s+){1,3}(?:anos|décadas)\b|\bhace\s+(?:\S+\s+){1,3}(?:años|décadas)\b",
     re.I,
 )
 HISTORY_REACH = 4  # words from a noun of ending to the period it ends ("the end of the Cold War": 4)
@@ -110,6 +110,12 @@ def _fields(doc: Doc) -> list[tuple[str, int]]:
     return out
 
 
+def short_clauses(doc: Doc) -> list[int]:
+    """A short-clause number for every position: clauses also end at commas and before conjunctions and
+    relative pronouns (a noun phrase never crosses one)."""
+    return _clauses(doc, _SHORT_CLAUSE_END, openers=True)
+
+
 def _members(clause: list[int]) -> dict[int, list[int]]:
     members: dict[int, list[int]] = {}
     for p, c in enumerate(clause):
@@ -154,8 +160,8 @@ def talk(doc: Doc, cues: Cues, mood: Mood | None = None, lang: str | None = None
                 out.add(p)
             found.append((kind, h.start))
     if frames:
-        short = _members(_clauses(doc, _SHORT_CLAUSE_END, openers=True))
-        ids = _clauses(doc, _SHORT_CLAUSE_END, openers=True)
+        ids = short_clauses(doc)
+        short = _members(ids)
         for start, end, kind in frames:
             out.update(short[ids[start]])
             out.update(range(start, end + 1))
