@@ -28,6 +28,10 @@ from treatywatch.documents.ocr import setup as ocr_setup
 from treatywatch.documents.textclean import clean_ocr, dehyphenate
 
 LIMITS = DocumentLimits()
+pytestmark = pytest.mark.skipif(
+    not Path(docgen.SERIF).exists(),
+    reason=f"the test PDFs are drawn with {docgen.SERIF} (Debian: apt-get install fonts-dejavu-core)",
+)
 ACTS = {
     "ten-state": docgen.TEN_STATE_ACT,
     "canada-1989": docgen.CANADA_1989_ACT,
