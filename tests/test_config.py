@@ -59,7 +59,7 @@ def test_duplicate_ids_across_files_name_both(tmp_path: Path):
 def test_query_error_names_watch_file_and_position(tmp_path: Path):
     write_config(tmp_path, 'watches:\n  - id: w\n    query: "(a OR b"\n')
     (p,) = problems(tmp_path)
-    assert "watch 'w'" in p and "local.yaml:2" in p and "missing ')'" in p and "position 7" in p
+    assert "watch 'w'" in p and "local.yaml:3" in p and "missing ')'" in p and "position 7" in p  # the query's line
 
 
 def test_unknown_reference_in_query(tmp_path: Path):

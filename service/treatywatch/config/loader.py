@@ -169,10 +169,54 @@ def config_files(path: Path) -> list[Path]:
     return files
 
 
+def _salvage(doc: YamlDoc, exc: ValidationError) -> tuple[ConfigFile | None, dict[str, list[int]], set[str]]:
+    """What of a file that failed validation can still be checked: the file without its faulty entries (and faulty
+    top-level keys), with the original index of each entry kept (so locations stay exact), and the names the faulty
+    entries define (`section:id`), which references elsewhere may use without being told they do not exist."""
+    bad: dict[str, set[Any]] = {}
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        if loc:
+            bad.setdefault(str(loc[0]), set()).add(loc[1] if len(loc) > 1 else None)
+    data: dict[str, Any] = {}
+    kept: dict[str, list[int]] = {}
+    broken: set[str] = set()
+    for key, value in doc.data.items():
+        faults = bad.get(key, set())
+        if None in faults or (faults and not isinstance(value, list | dict)):
+            broken |= {f"{key}:{n}" for n in _names(key, value)}
+            continue
+        if isinstance(value, list):
+            kept[key] = [i for i in range(len(value)) if i not in faults]
+            data[key] = [value[i] for i in kept[key]]
+            broken |= {f"{key}:{n}" for i in faults if isinstance(i, int) for n in _names(key, [value[i]])}
+        elif isinstance(value, dict):
+            data[key] = {k: v for k, v in value.items() if k not in faults}
+            broken |= {f"{key}:{k}" for k in faults if k in value}
+        else:
+            data[key] = value
+    try:
+        return ConfigFile.model_validate(data), kept, broken
+    except ValidationError:
+        return None, {}, broken | {f"{key}:{n}" for key, value in doc.data.items() for n in _names(key, value)}
+
+
+def _names(section: str, value: Any) -> list[str]:
+    """The ids (or keys) a raw section defines, whatever else is wrong with it."""
+    if isinstance(value, dict):
+        return [str(k) for k in value]
+    if isinstance(value, list):
+        return [str(e["id"]) for e in value if isinstance(e, dict) and "id" in e]
+    return []
+
+
 def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
-    """Validate each file alone (so locations are exact), then merge and cross-check references."""
+    """Validate each file alone (so locations are exact), then merge and cross-check references. Every file's
+    problems come in one run: a file with a faulty entry still has its other entries merged and checked, and
+    references to the faulty entries are not reported as missing."""
     problems: list[str] = []
-    parsed: list[tuple[YamlDoc, ConfigFile]] = []
+    parsed: list[tuple[YamlDoc, ConfigFile, dict[str, list[int]]]] = []
+    broken: set[str] = set()  # `section:id` of entries that failed validation: they exist, only wrongly written
     for file in config_files(path):
         try:
             doc = load_yaml(file, env)
@@ -180,9 +224,13 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
             problems.extend(exc.problems)
             continue
         try:
-            parsed.append((doc, ConfigFile.model_validate(doc.data)))
+            parsed.append((doc, ConfigFile.model_validate(doc.data), {}))
         except ValidationError as exc:
             problems.extend(_describe(doc, exc))
+            part, kept, names = _salvage(doc, exc)
+            broken |= names
+            if part is not None:
+                parsed.append((doc, part, kept))
     # the files that did validate are still merged: their duplicates and unknown vocabularies come in this run too
 
     merged: dict[str, Any] = {name: [] for name in SECTIONS_WITH_IDS} | {name: {} for name in SECTIONS_BY_KEY}
@@ -191,7 +239,8 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     gazetteer_from: YamlDoc | None = None
     requests: list[tuple[YamlDoc, str, list[str]]] = []
     pins: dict[str, str] = {}
-    for doc, part in parsed:
+    places: dict[str, tuple[YamlDoc, int]] = {}  # `section:id` -> its file and index there: where() for its keys
+    for doc, part, kept in parsed:
         if part.gazetteer is not None:
             if gazetteer_from is not None:
                 problems.append(
@@ -213,12 +262,16 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
             settings_from = doc
             merged["settings"] = part.settings
         for section in SECTIONS_WITH_IDS:
-            for i, entry in enumerate(getattr(part, section)):
+            for n, entry in enumerate(getattr(part, section)):
+                i = kept[section][n] if section in kept else n  # its index in the file as written
                 key = f"{section}:{entry.id}"
                 here = doc.where((section, i, "id"))
                 if key in origins:
                     problems.append(f"{here}: {section}: duplicate id '{entry.id}' (first in {origins[key]})")
                 origins[key] = here
+                places.setdefault(key, (doc, i))
+                if section == "watches":  # the matcher's query errors name the query's line (Config.where)
+                    origins[f"{key}.query"] = doc.where((section, i, "query"))
                 merged[section].append(entry)
         for section in SECTIONS_BY_KEY:
             for name, value in getattr(part, section).items():
@@ -235,14 +288,28 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
                 merged[section][name] = value
     problems.extend(_apply_vocabularies(merged, requests, origins))
     problems.extend(_apply_gazetteer(merged, pins))
-    if problems:
-        raise ConfigError(problems)
-    config = Config(**merged)
-    problems.extend(_check_references(config, origins))
+    try:
+        config = Config(**merged)
+    except ValidationError as exc:  # what only the merged whole can say; reported with the files' own problems
+        merged_problems = [f"{path}: {_field(_clean(tuple(e['loc'])))}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError([*problems, *merged_problems]) from None
+    problems.extend(_check_references(config, Places(places), broken))
     if problems:
         raise ConfigError(problems)
     config._origins.update(origins)
     return config
+
+
+class Places:
+    """file:line of a key inside an entry (`watches`, `w1`, `agreements`, 2): the line of that list element or
+    key as written, for errors found after merging (a reference, a URL) that are the key's, not the entry's."""
+
+    def __init__(self, places: dict[str, tuple[YamlDoc, int]]) -> None:
+        self.places = places
+
+    def __call__(self, section: str, ident: str, *path: str | int) -> str:
+        doc, i = self.places[f"{section}:{ident}"]
+        return doc.where((section, i, *path))
 
 
 def _apply_vocabularies(
@@ -313,9 +380,10 @@ def _apply_gazetteer(merged: dict[str, Any], pins: dict[str, str]) -> list[str]:
 _SET_REF = re.compile(r'"[^"]*"?|@(?P<ref>[A-Za-z0-9_.-]+)')
 
 
-def _check_queries(config: Config, origins: dict[str, str]) -> list[str]:
-    """Unknown @names in every watch at once, with a guess; other query errors are the matcher's to report."""
-    known = sorted(set(config.terms) | set(config.entities))
+def _check_queries(config: Config, where: Places, defined: set[str]) -> list[str]:
+    """Unknown @names in every watch at once, with a guess; other query errors are the matcher's to report.
+    `defined`: names of term sets and entities, those of a file that failed validation included."""
+    known = sorted(defined)
     problems = []
     for w in config.watches:
         for m in _SET_REF.finditer(w.query):
@@ -323,55 +391,64 @@ def _check_queries(config: Config, origins: dict[str, str]) -> list[str]:
             if name is None or name in known:
                 continue
             problems.append(
-                f"{origins[f'watches:{w.id}']}: watches[{w.id}].query: unknown term set or entity '@{name}'"
+                f"{where('watches', w.id, 'query')}: watches[{w.id}].query: unknown term set or entity '@{name}'"
                 f"{did_you_mean(name, known, '@')} (known: {', '.join(known) or 'none defined'}) "
                 f"at position {p}: {w.query[:p]}\u2192{w.query[p:]}"
             )
     return problems
 
 
-def _check_references(config: Config, origins: dict[str, str]) -> list[str]:
+def _check_references(config: Config, where: Places, broken: set[str]) -> list[str]:
+    """Every reference to something not defined, at the line of the key that makes it. `broken`: entries that
+    failed validation (`section:id`); they exist, so a reference to one is not reported again."""
     problems = []
     source_ids = {s.id for s in config.sources}
     agreement_ids = {a.id for a in config.agreements}
     watch_ids = {w.id for w in config.watches}
+    written = {k.partition(":")[2] for k in broken if k.startswith(("entities:", "terms:"))}
+    entities = set(config.entities) | written
+
+    def missing(section: str, name: str, known: set[str]) -> bool:
+        return name not in known and f"{section}:{name}" not in broken
+
     for a in config.agreements:
-        for party in a.parties:
-            if party not in config.entities:
+        for i, party in enumerate(a.parties):
+            if party not in entities:
                 problems.append(
-                    f"{origins[f'agreements:{a.id}']}: agreements[{a.id}].parties: "
+                    f"{where('agreements', a.id, 'parties', i)}: agreements[{a.id}].parties: "
                     f"no entity '{party}'{did_you_mean(party, config.entities)}; define it under entities:"
                 )
     for src in config.sources:
-        for entity in src.implies:
-            if entity not in config.entities:
+        for i, entity in enumerate(src.implies):
+            if entity not in entities:
                 problems.append(
-                    f"{origins[f'sources:{src.id}']}: sources[{src.id}].implies: no entity '{entity}'"
+                    f"{where('sources', src.id, 'implies', i)}: sources[{src.id}].implies: no entity '{entity}'"
                     + did_you_mean(entity, config.entities)
                 )
     for w in config.watches:
-        for s in w.sources or []:
-            if s not in source_ids:
+        for i, s in enumerate(w.sources or []):
+            if missing("sources", s, source_ids):
                 problems.append(
-                    f"{origins[f'watches:{w.id}']}: watches[{w.id}].sources: no source '{s}'"
+                    f"{where('watches', w.id, 'sources', i)}: watches[{w.id}].sources: no source '{s}'"
                     + did_you_mean(s, source_ids)
                 )
         if isinstance(w.agreements, list):
-            for a_id in w.agreements:
-                if a_id not in agreement_ids:
+            for i, a_id in enumerate(w.agreements):
+                if missing("agreements", a_id, agreement_ids):
                     problems.append(
-                        f"{origins[f'watches:{w.id}']}: watches[{w.id}].agreements: no agreement '{a_id}'"
-                        + did_you_mean(a_id, agreement_ids)
+                        f"{where('watches', w.id, 'agreements', i)}: watches[{w.id}].agreements: no agreement"
+                        f" '{a_id}'" + did_you_mean(a_id, agreement_ids)
                     )
     for sub in config.subscribers:
         if isinstance(sub.watches, list):
-            for w_id in sub.watches:
-                if w_id not in watch_ids:
+            for i, w_id in enumerate(sub.watches):
+                if missing("watches", w_id, watch_ids):
                     problems.append(
-                        f"{origins[f'subscribers:{sub.id}']}: subscribers[{sub.id}].watches: no watch '{w_id}'"
-                        + did_you_mean(w_id, watch_ids)
+                        f"{where('subscribers', sub.id, 'watches', i)}: subscribers[{sub.id}].watches: no watch"
+                        f" '{w_id}'" + did_you_mean(w_id, watch_ids)
                     )
-    return problems + _check_queries(config, origins) + _check_notify(config, origins)
+    problems += _check_queries(config, where, set(config.terms) | entities)
+    return problems + _check_notify(config, where)
 
 
 def apprise_schemes() -> list[str]:
@@ -386,7 +463,7 @@ def apprise_schemes() -> list[str]:
     return sorted(out)
 
 
-def _check_notify(config: Config, origins: dict[str, str]) -> list[str]:
+def _check_notify(config: Config, where: Places) -> list[str]:
     """Every unusable apprise URL of every subscriber, with a guess when the scheme is misspelt; checked here so
     they come in one run with the other reference errors."""
     urls = [(sub, i, url) for sub in config.subscribers for i, url in enumerate(sub.notify)]
@@ -409,5 +486,5 @@ def _check_notify(config: Config, origins: dict[str, str]) -> list[str]:
                 detail = "not an apprise URL: write scheme://… (mailto://, json://, tgram://, …)"
             else:
                 detail = f"apprise knows {scheme}:// but cannot use this URL; check its parts against the apprise wiki"
-            problems.append(f"{origins[f'subscribers:{sub.id}']}: subscribers[{sub.id}].notify[{i}]: {detail}")
+            problems.append(f"{where('subscribers', sub.id, 'notify', i)}: subscribers[{sub.id}].notify[{i}]: {detail}")
     return problems

@@ -386,8 +386,11 @@ class Config(Sections):
     gazetteer: bool = Field(default=False, description="Whether the gazetteer was applied to the entities at load.")
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
-    def where(self, kind: str, ident: str) -> str:
-        """file:line where `kind` (watches, sources, ...) `ident` was defined, for errors found after loading."""
+    def where(self, kind: str, ident: str, key: str | None = None) -> str:
+        """file:line where `kind` (watches, sources, ...) `ident` was defined, for errors found after loading; with
+        `key` (a watch's query), the line of that key when the loader kept it."""
+        if key is not None and (line := self._origins.get(f"{kind}:{ident}.{key}")):
+            return line
         return self._origins.get(f"{kind}:{ident}", "<config>")
 
     def source(self, source_id: str) -> AnySourceConfig:

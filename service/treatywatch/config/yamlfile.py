@@ -258,6 +258,63 @@ def _line(mark: Mark | None) -> int:
     return mark.line + 1 if mark is not None else 1
 
 
+_KEY_LINE = re.compile(r"""(?P<dash>-\s+)?(?P<key>"[^"]*"|'[^']*'|[^\s#"'\[\]{}:][^#:]*?)\s*:(?:\s|$)""")
+
+
+def keys_around(text: str, line: int) -> str:
+    """The key path of the block the given line sits in (watches[1].agreements), read from the lines' indentation
+    alone: a file that does not parse has no tree to ask."""
+    stack: list[tuple[int, str]] = []  # (indent, "key" or "[n]")
+    items: dict[tuple[str, ...], int] = {}
+    for raw in text.splitlines()[: max(0, line - 1)] + text.splitlines()[line - 1 : line]:
+        body = raw.lstrip(" \t")
+        if not body or body.startswith("#"):
+            continue
+        indent = len(raw) - len(body)
+        m = _KEY_LINE.match(body)
+        dash = body.startswith("-") and (len(body) == 1 or body[1] in " \t")
+        if dash:
+            while stack and (stack[-1][0] > indent or (stack[-1][0] == indent and stack[-1][1].startswith("["))):
+                stack.pop()
+            parent = tuple(label for _, label in stack)
+            items[parent] = items.get(parent, -1) + 1
+            stack.append((indent, f"[{items[parent]}]"))
+            if m and m.group("dash"):
+                stack.append((indent + len(m.group("dash")), m.group("key").strip("\"'")))
+            continue
+        if m:
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            stack.append((indent, m.group("key").strip("\"'")))
+    return "".join(label if label.startswith("[") else f".{label}" for _, label in stack).lstrip(".")
+
+
+def syntax_problem(path: Path, text: str, exc: yaml.MarkedYAMLError) -> str:
+    """file:line: YAML syntax error at column C (in the key path around it): what the parser found; a hint."""
+    mark = exc.problem_mark or exc.context_mark
+    problem = str(exc.problem or exc)
+    context = str(exc.context or "")
+    unclosed = exc.context_mark is not None and ("flow" in context or "quoted" in context)
+    if unclosed:  # the parser noticed at the end of the value; the fault is where the bracket or quote opened
+        mark = exc.context_mark
+        problem = f"{context} (opened here) the parser {problem.removeprefix('found ')}"
+    line, column = _line(mark), (mark.column + 1 if mark is not None else 1)
+    where = keys_around(text, line)
+    source = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+    if "\t" in source[: max(column, len(source) - len(source.lstrip(" \t")))] or "'\\t'" in problem:
+        at = source.index("\t") + 1 if "\t" in source else column
+        hint = f"a tab at column {at}: YAML indents with spaces only; replace the tab with spaces"
+    elif "could not find expected ':'" in problem or "expected <block end>" in problem:
+        hint = "a line is indented differently from its neighbours, or a key lacks its ':'"
+    elif "mapping values are not allowed" in problem:
+        hint = "a value holds ': ' (quote it), or a key is indented under a value"
+    elif unclosed:
+        hint = "a quote or bracket opened here is not closed (or a value inside it needs quotes)"
+    else:
+        hint = "check the indentation and the quotes of this line and the one before"
+    return f"{path}:{line}: YAML syntax error at column {column}{f' (in {where})' if where else ''}: {problem}; {hint}"
+
+
 def load_yaml(path: Path, env: dict[str, str] | None = None) -> YamlDoc:
     """Parse one file within bounds; every failure is a ConfigError whose problems name file:line."""
     env = dict(os.environ) if env is None else env
@@ -272,8 +329,9 @@ def load_yaml(path: Path, env: dict[str, str] | None = None) -> YamlDoc:
         node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        kind = "refused" if isinstance(exc, _Refused) else "YAML syntax error"
-        raise ConfigError([f"{path}:{_line(mark)}: {kind}: {exc.problem or exc}"]) from None
+        if isinstance(exc, _Refused):
+            raise ConfigError([f"{path}:{_line(mark)}: refused: {exc.problem or exc}"]) from None
+        raise ConfigError([syntax_problem(path, text, exc)]) from None
     except yaml.YAMLError as exc:  # ReaderError and the like: no mark, a position at best
         pos = getattr(exc, "position", None)
         line = text.count("\n", 0, pos) + 1 if isinstance(pos, int) else 1

@@ -116,7 +116,7 @@ class Watchlist:
                 node = self._compile(q.parse_query(w.query), w.query)
             except QueryError as exc:
                 raise QueryError(
-                    f"watch '{w.id}' ({config.where('watches', w.id)}): {exc.args[0].split(' at ')[0]}",
+                    f"watch '{w.id}' ({config.where('watches', w.id, 'query')}): {exc.args[0].split(' at ')[0]}",
                     exc.query,
                     exc.position,
                 ) from exc

@@ -1,0 +1,227 @@
+"""An act's operative part: the clause that terminates, suspends or denounces, and the agreements it lists.
+
+A government act reads "1. Прекратить действие следующих соглашений:" and then a list, one agreement an entry
+("Соглашение между Правительством Российской Федерации и Правительством Республики Болгария о военном
+сотрудничестве, подписанное …;"), or names one agreement after the verb. Its title may name none of them. The verb
+of an operative clause is a termination or suspension term (the shipped vocabularies and the operator's sets of
+those names) written as an order: in its dictionary form (infinitive, imperative) at the start of a clause (the
+start of a point, a sentence or what follows a colon). "Каждая из Сторон может прекратить действие настоящего
+Соглашения" in a ratified treaty's text is not one (the verb is not where a clause starts), nor is "Прекращение
+действия Соглашения не затрагивает …" (a noun). Pure text work: values in, values out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .compiled import CNode
+from .doc import Doc, page_line
+from .explain import Hit
+
+# Enumerators that open a point or a list entry at the start of a line: 1. 1) (1) а) (a) IV. - – — •
+_ENUMERATOR = re.compile(
+    r"[ \t]*(?:(?P<num>\(?\d{1,3}(?:\.\d{1,3})*[.)])|(?P<letter>\(?[^\W\d_][)])|(?P<roman>\(?[IVXLC]{1,6}[.)])"
+    r"|(?P<dash>[-–—•·]))[ \t]+"
+)
+# a running page number or header line ("2", "- 2 -"): not text of the entry it interrupts
+_PAGE_NUMBER = re.compile(r"\s*[-–—]?\s*\d{1,4}\s*[-–—]?\s*")
+_WORD_BEFORE = re.compile(r"([^\W_]+)\W*$")
+_SENTENCE_END = re.compile(r"\.(?=\s+[^\W\d_])")
+MAX_ENTRIES = 300  # per clause; a real act lists a few dozen at most
+MAX_CLAUSE_CHARS = 60_000  # a list past this is cut: bounded work on any body
+MAX_ENTRY_CHARS = 3_000  # an agreement's title with its place and date of signing is a few hundred
+WORD_REACH = 80  # characters back from a full stop to the word before it
+ABBREVIATION_MAX = 2  # "г.", "ст.", "No.": a shorter word before a full stop does not end a sentence
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One agreement the clause lists: characters start..end of the body, where a reader finds it."""
+
+    start: int
+    end: int
+    page: int
+    line: int
+    text: str  # one line of text: the entry's line breaks and page breaks are spaces
+
+    def where(self) -> str:
+        return f"body p. {self.page}, line {self.line}"
+
+
+@dataclass(frozen=True)
+class Clause:
+    """An operative clause: its verb (a hit in the body's Doc) and the entries it governs."""
+
+    verb: Hit
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class _Line:
+    start: int
+    end: int
+
+
+def _lines(body: str) -> list[_Line]:
+    """The body's lines, pages' ends being line ends too."""
+    out, start = [], 0
+    for m in re.finditer(r"[\n\f]", body):
+        out.append(_Line(start, m.start()))
+        start = m.end()
+    out.append(_Line(start, len(body)))
+    return out
+
+
+def _enumerator(text: str) -> tuple[str, int | None, int] | None:
+    """(kind, number, length) of an enumerator opening a line; the number of "3." or "3)" counts the entries."""
+    m = _ENUMERATOR.match(text)
+    if not m:
+        return None
+    kind = m.lastgroup or ""
+    number: int | None = None
+    if kind == "num":
+        token = m.group("num")
+        kind = "num" + token[-1] + ("(" if token.startswith("(") else "")
+        number = int(re.split(r"\D", token.lstrip("("))[0])
+    return kind, number, m.end()
+
+
+def _ends_sentence(text: str) -> bool:
+    """A full stop that ends the entry: not after an abbreviation (г., ст.)."""
+    text = text[-WORD_REACH:].rstrip()  # the word before the stop is all that counts
+    if not text.endswith("."):
+        return False
+    before = _WORD_BEFORE.search(text[:-1])
+    return before is None or len(before.group(1)) > ABBREVIATION_MAX or before.group(1).isdigit()
+
+
+def clause_initial(body: str, offset: int) -> bool:
+    """Does a clause start at this character: the body's start, after an enumerator opening a line, or after
+    . : ; (the preamble's "постановляет:", the previous sentence)?"""
+    line_start = max(body.rfind("\n", 0, offset), body.rfind("\f", 0, offset)) + 1
+    head = body[line_start:offset]
+    enum = _enumerator(head)
+    if enum is not None and not head[enum[2] :].strip():
+        return True
+    before = head.rstrip() if head.strip() else body[max(0, line_start - MAX_ENTRY_CHARS) : line_start].rstrip()
+    return not before or (before[-1] in ".:;" and (before[-1] != "." or _ends_sentence(before)))
+
+
+def read_clauses(doc: Doc, verbs: CNode, is_order: Callable[[str], bool]) -> list[Clause]:
+    """Every operative clause of the doc's body with the entries it lists, in reading order. `is_order` says
+    whether a word is a verb written as an order (an infinitive or imperative)."""
+    if not doc.pages:
+        return []
+    body = doc.body
+    hits = [h for h in verbs.eval(doc, "body") or () if h.start >= doc.body_start]
+    out: list[Clause] = []
+    covered_to = -1
+    for hit in sorted(hits, key=lambda h: h.start):
+        _, first = doc.locate(hit.start)
+        if first.start < covered_to or not clause_initial(body, first.start):
+            continue
+        words = [doc.words[p] for p in range(hit.start, hit.end + 1) if doc.words[p]]
+        if not any(is_order(w) for w in words):
+            continue
+        _, last = doc.locate(hit.end)
+        entries, end = _entries(body, last.end)
+        if entries:
+            out.append(Clause(hit, tuple(entries)))
+            covered_to = end
+    return out
+
+
+def _entries(body: str, after: int) -> tuple[list[Entry], int]:
+    """The entries of the clause whose verb ends at `after`, and where the clause ends. A colon before the
+    clause's sentence or point ends opens a list; without one, the rest of the clause is the one entry."""
+    lines = _lines(body)
+    index = next(i for i, ln in enumerate(lines) if ln.end >= after)
+    point_end = _point_end(body, lines, index)
+    limit = min(point_end, after + MAX_ENTRY_CHARS)
+    sentence = _SENTENCE_END.search(body, after, limit)
+    while sentence is not None and not _ends_sentence(body[after : sentence.end()]):
+        sentence = _SENTENCE_END.search(body, sentence.end(), limit)
+    clause_end = sentence.end() if sentence else limit
+    colon = body.find(":", after, clause_end)
+    if colon < 0:
+        spans = [(after, clause_end)]
+        return _make(body, spans), clause_end
+    spans, end = _list(body, lines, colon + 1, index)
+    return _make(body, spans), end
+
+
+def _point_end(body: str, lines: list[_Line], index: int) -> int:
+    """Where the point holding line `index` ends: at the next line that opens with an enumerator, a blank line,
+    or the end of the body."""
+    for ln in lines[index + 1 :]:
+        text = body[ln.start : ln.end]
+        if not text.strip() or _enumerator(text) is not None:
+            return ln.start
+    return len(body)
+
+
+def _list(body: str, lines: list[_Line], start: int, index: int) -> tuple[list[tuple[int, int]], int]:
+    """The entries of a list opened by a colon at `start`: lines opening with the list's enumerators, or lines
+    and ";"-separated pieces of an unnumbered list, until a point of another numbering or the sentence that
+    closes an unnumbered list. Returns character spans and the list's end."""
+    spans: list[tuple[int, int]] = []
+    style: str | None = None
+    expected: int | None = None
+    current: list[int] | None = None
+    rest = body[start : lines[index].end]
+    if rest.strip():
+        current = [start, lines[index].end]
+    end = lines[index].end
+    for ln in lines[index + 1 :]:
+        text = body[ln.start : ln.end]
+        if not text.strip() or _PAGE_NUMBER.fullmatch(text):
+            continue
+        if ln.start - start > MAX_CLAUSE_CHARS or len(spans) >= MAX_ENTRIES:
+            break
+        enum = _enumerator(text)
+        if enum is not None:
+            kind, number, length = enum
+            if current is None and style is None:
+                style, expected = kind, (number + 1 if number is not None else None)
+            elif kind == style and (number is None or number == expected):
+                expected = number + 1 if number is not None else None
+            else:
+                break  # the act's next point
+            if current is not None:
+                spans.append((current[0], current[1]))
+            current = [ln.start + length, ln.end]
+        elif current is None:
+            current = [ln.start, ln.end]
+        else:
+            so_far = body[current[0] : current[1]].rstrip()
+            if style is None and so_far.endswith(";"):
+                spans.append((current[0], current[1]))
+                current = [ln.start, ln.end]
+            elif style is None and _ends_sentence(so_far):
+                break  # an unnumbered list ends with its sentence
+            else:
+                current[1] = ln.end
+        end = ln.end
+    if current is not None:
+        spans.append((current[0], current[1]))
+    return spans, end
+
+
+def _make(body: str, spans: list[tuple[int, int]]) -> list[Entry]:
+    """Entries from spans, each split at ";" (an inline list) and trimmed of list punctuation."""
+    out: list[Entry] = []
+    for start, end in spans:
+        piece_start = start
+        for m in [*re.finditer(";", body[start:end]), None]:
+            piece_end = start + m.start() if m else end
+            raw = body[piece_start:piece_end]
+            lead = len(raw) - len(raw.lstrip())
+            text = " ".join(raw.split()).strip(" ,;.")
+            if len(text) > 3 and len(out) < MAX_ENTRIES:
+                at = piece_start + lead
+                page, line = page_line(body, at)
+                out.append(Entry(at, piece_end, page, line, text[:MAX_ENTRY_CHARS]))
+            piece_start = piece_end + 1
+    return out
