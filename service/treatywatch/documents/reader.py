@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import signal
+import site
 import subprocess
 import sys
 import time
@@ -39,6 +40,16 @@ def _not_pdf(data: bytes) -> str:
     return f"not a PDF (starts with {head})"
 
 
+def _child_pythonpath() -> str:
+    """PYTHONPATH for the worker: this package's folder first, unless it is site-packages (an installed package is
+    found anyway, and site-packages ahead of the standard library could shadow it)."""
+    inherited = os.environ.get("PYTHONPATH", "")
+    installed = {str(Path(p).resolve()) for p in site.getsitepackages()}
+    if _PACKAGE_ROOT in installed:
+        return inherited
+    return os.pathsep.join(p for p in (_PACKAGE_ROOT, inherited) if p)
+
+
 def _kill(proc: subprocess.Popen[bytes]) -> bytes:
     """Kill the worker and everything it started (it leads its own process group); the output it had written."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -50,8 +61,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> bytes:
 
 def _run_worker(data: bytes, limits: DocumentLimits, languages: Sequence[str]) -> _Answer:
     args = json.dumps({"limits": asdict(limits), "languages": list(languages)})
-    path = os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")) if p)
-    env = dict(os.environ, OMP_THREAD_LIMIT="1", PYTHONPATH=path)
+    env = dict(os.environ, OMP_THREAD_LIMIT="1", PYTHONPATH=_child_pythonpath())
     proc = subprocess.Popen(
         [sys.executable, "-m", "treatywatch.documents.worker", args],
         stdin=subprocess.PIPE,
