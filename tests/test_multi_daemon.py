@@ -11,6 +11,7 @@ it leaves that delivery to be sent again: at most one message per killed daemon 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -332,3 +333,178 @@ def test_two_one_shot_polls_on_one_database_fetch_each_source_once(pg_url: str, 
         assert set(fetched) == {f"/farm/{i}.xml" for i in range(feeds)} and max(fetched.values()) == 1, (fetched, outs)
         assert sum(o.count("skipped, another process is polling it") for o in outs) >= 1, outs
         assert scalar(pg_url, "SELECT count(*) FROM items") == feeds * (FILLER + 1)
+
+
+# -- the dispatcher's claim: three daemons and two one-shot passes, each source fetched once per interval ----------
+SHARED_EVERY = 15  # seconds: long enough that every process has started and claimed before the second turn
+
+
+def counting_feed(feed: int, fetched: Counter[int], lock: threading.Lock):
+    body = rss(feed)
+
+    def route(_handler: object) -> tuple[int, dict[str, str], bytes]:
+        with lock:
+            fetched[feed] += 1
+        time.sleep(0.2)  # polls overlap across processes
+        return 200, {"Content-Type": "application/rss+xml"}, body
+
+    return route
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("engine", ["postgresql", "sqlite"])
+def test_three_daemons_and_two_one_shot_passes_fetch_each_source_once_per_interval(
+    engine: str, request: pytest.FixtureRequest, config_dir: Path, tmp_path: Path
+):
+    """Every process claims from the store's schedule: over two turns each source is fetched exactly twice (once
+    per interval) whoever fetched it, and every item, alert and message is there once. SQLite: the five processes
+    share one database file (each daemon its own state directory)."""
+    database = request.getfixturevalue("pg_url") if engine == "postgresql" else f"sqlite:///{tmp_path / 'shared.db'}"
+    fetched: Counter[int] = Counter()
+    lock = threading.Lock()
+    with FixtureServer() as http, WebhookSink() as hook:
+        for i in range(FEEDS):
+            http.routes[f"/farm/{i}.xml"] = counting_feed(i, fetched, lock)
+        farm_config(config_dir, http.base, database, hook.url)
+        text = (config_dir / "farm.yaml").read_text().replace(f"every: {EVERY}s", f"every: {SHARED_EVERY}s")
+        write_config(config_dir, text.replace(f"lease: {LEASE}", "lease: 30"), "farm.yaml")
+        logs = [tmp_path / f"daemon{n}.log" for n in range(3)]
+        procs = [start_daemon(config_dir, tmp_path / f"state{n}", logs[n]) for n in range(3)]
+        once = [
+            subprocess.Popen([sys.executable, "-m", "treatywatch", "--config", str(config_dir), "--state-dir",
+                              str(tmp_path / f"once{n}"), "poll", "--once"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+            for n in range(2)
+        ]  # fmt: skip
+        try:
+            outs = [p.communicate(timeout=120)[0] for p in once]
+            assert all(p.returncode == 0 for p in once), outs
+            second_turn = lambda: len(fetched) == FEEDS and min(fetched.values()) >= 2  # noqa: E731
+            wait_for(second_turn, 90, "every source's second turn", logs)
+            with lock:
+                twice = dict(fetched)
+            assert max(twice.values()) == 2, sorted(twice.items())  # never a second fetch within one interval
+            counts = _counts(database)
+            wait_for(lambda: len(hook.bodies) >= len(COUNTRIES), 30, "every alert's message", logs)
+            time.sleep(2)  # a late duplicate message would arrive now
+            assert counts["items"] == FEEDS * (FILLER + 1) and counts["distinct"] == counts["items"]
+            assert counts["alerts"] == len(COUNTRIES) and counts["reports"] == FEEDS
+            titles = [b["title"] for b in hook.bodies]
+            assert len(titles) == len(set(titles)) == len(COUNTRIES)
+        finally:
+            stop_daemons(procs)
+        for n, p in enumerate(procs):
+            assert p.returncode == 0, logs[n].read_text(errors="replace")[-3000:]
+            assert "Traceback" not in logs[n].read_text(errors="replace")
+
+
+def _counts(database: str) -> dict[str, int]:
+    sql = {
+        "items": "SELECT count(*) FROM items",
+        "distinct": "SELECT count(*) FROM (SELECT DISTINCT source_id, key FROM items) AS k",
+        "alerts": "SELECT count(*) FROM alerts",
+        "reports": "SELECT count(*) FROM alert_reports",
+    }
+    if database.startswith("postgresql"):
+        return {k: scalar(database, q) for k, q in sql.items()}
+    import sqlite3
+
+    conn = sqlite3.connect(database.removeprefix("sqlite:///"))
+    try:
+        return {k: int(conn.execute(q).fetchone()[0]) for k, q in sql.items()}
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "sqlite"])
+def test_two_claimers_at_the_same_instant_never_share_a_source(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path
+):
+    """Two dispatchers claim at once (a barrier releases them together; on PostgreSQL the first also holds its
+    transaction open until the second has claimed): the batches are disjoint and together all that was due."""
+    from datetime import UTC, datetime, timedelta
+
+    from treatywatch.store import open_store
+    from treatywatch.store.claims import Planned
+
+    database = request.getfixturevalue("pg_url") if engine == "postgresql" else f"sqlite:///{tmp_path / 'c.db'}"
+    now = datetime.now(UTC)
+    a, b = open_store(database, tmp_path), open_store(database, tmp_path)
+    try:
+        a.plan_sources({f"s{i:02d}": Planned(60.0, now - timedelta(seconds=i)) for i in range(40)})
+        barrier = threading.Barrier(2, timeout=20)
+        got: dict[str, list[str]] = {}
+        if engine == "postgresql":  # a's claim stays uncommitted until b has claimed: b must skip a's rows, not wait
+            real = a.transaction
+
+            from contextlib import contextmanager
+
+            @contextmanager
+            def slow_commit():  # type: ignore[no-untyped-def]
+                with real() as tx:
+                    yield tx
+                    barrier.wait()  # a has claimed (rows locked, not committed); b claims now
+                    inner.wait()
+
+            inner = threading.Barrier(2, timeout=20)
+            a.transaction = slow_commit  # type: ignore[method-assign]
+
+        def claim(name: str, store: object) -> None:
+            if engine == "sqlite" or name == "b":
+                barrier.wait()
+            got[name] = [c.id for c in store.claim_due(now, 25, 60.0)]  # type: ignore[attr-defined]
+            if engine == "postgresql" and name == "b":
+                inner.wait()
+
+        threads = [threading.Thread(target=claim, args=(n, s)) for n, s in (("a", a), ("b", b))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        a.__dict__.pop("transaction", None)
+        assert set(got) == {"a", "b"}, got
+        assert not set(got["a"]) & set(got["b"])  # no source claimed twice
+        assert len(got["a"]) == 25 and len(got["b"]) == 15  # and all 40 due ones claimed, the longest due first
+        if engine == "postgresql":  # a claimed first
+            assert got["a"] == [f"s{i:02d}" for i in range(39, 14, -1)]
+    finally:
+        a.__dict__.pop("transaction", None)
+        a.close(), b.close()
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "sqlite"])
+def test_the_host_gate_spaces_polls_across_daemons(engine: str, request: pytest.FixtureRequest, tmp_path: Path):
+    """per_host_delay holds across daemons: two stores reserving one host's turns at once get turns a gap apart,
+    never the same one; another host is not held up."""
+    from datetime import UTC, datetime
+
+    from treatywatch.store import open_store
+
+    database = request.getfixturevalue("pg_url") if engine == "postgresql" else f"sqlite:///{tmp_path / 'g.db'}"
+    stores = [open_store(database, tmp_path), open_store(database, tmp_path)]
+    waits: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(2)
+
+    def reserve(store: object) -> None:
+        barrier.wait()
+        for _ in range(5):
+            wait = store.reserve_host("portal.example", 0.5, datetime.now(UTC))  # type: ignore[attr-defined]
+            with lock:
+                waits.append(wait)
+
+    try:
+        threads = [threading.Thread(target=reserve, args=(s,)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert len(waits) == 10
+        ordered = sorted(waits)
+        assert ordered[0] < 0.5 and ordered[-1] > 4.0  # ten turns half a second apart: the last 4.5 s on
+        gaps = [b - a for a, b in itertools.pairwise(ordered)]
+        assert min(gaps) > 0.3, ordered  # no two polls share a turn (reserving takes a little time itself)
+        assert stores[0].reserve_host("other.example", 0.5, datetime.now(UTC)) == 0.0
+    finally:
+        for s in stores:
+            s.close()

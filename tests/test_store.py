@@ -121,20 +121,28 @@ def test_password_never_shown(pg_server, tmp_path: Path, monkeypatch: pytest.Mon
 # -- work sharing on PostgreSQL ----------------------------------------------------------------------------------
 def test_one_daemon_at_a_time_holds_a_source_until_its_lease_expires(pg_url: str, tmp_path: Path):
     a, b = open_store(pg_url, tmp_path, lease=1.0), open_store(pg_url, tmp_path, lease=1.0)
-    assert a.claim_source("s") and a.claim_source("s")  # its own lease renews
-    assert not b.claim_source("s")
-    a.release_source("s", 0.0)  # polled: free for the next turn
-    assert b.claim_source("s") and not a.claim_source("s")
-    # b dies holding it (no release): a takes over once the lease expired
+    now = datetime.now(UTC)
+    assert a.claim_source("s", now, 1.0) and a.claim_source("s", now, 1.0)  # its own lease renews
+    assert not b.claim_source("s", now, 1.0)
+    a.release_source("s", now, 0.0)  # polled: free for the next turn
+    assert b.claim_source("s", now, 1.0) and not a.claim_source("s", now, 1.0)
+    # b dies holding it (no release; on another machine as far as a can tell): a takes over once the lease expired
+    b._rows("UPDATE sources SET claimed_by = 'elsewhere:1:x' WHERE id = 's' RETURNING id")
     deadline = datetime.now(UTC) + timedelta(seconds=5)
-    while not a.claim_source("s"):
+    while not a.claim_source("s", datetime.now(UTC), 1.0):
         assert datetime.now(UTC) < deadline, "the dead daemon's lease never expired"
     a.close(), b.close()
 
 
-def test_sqlite_grants_every_source(tmp_path: Path):
-    s = Store(tmp_path / "tw.db")
-    assert s.claim_source("x") and s.claim_source("x")
+def test_sqlite_claims_sources_between_processes(tmp_path: Path):
+    """SQLite has claims too: a daemon and `poll --once` beside it share the file."""
+    a, b = Store(tmp_path / "tw.db"), Store(tmp_path / "tw.db")
+    assert a.claim_source("x", NOW, 60.0) and a.claim_source("x", NOW, 60.0)
+    assert not b.claim_source("x", NOW, 60.0)
+    a.release_source("x", NOW, 30.0)  # polled: held for most of its interval
+    assert not b.claim_source("x", NOW + timedelta(seconds=29), 60.0)
+    assert b.claim_source("x", NOW + timedelta(seconds=31), 60.0)
+    a.close(), b.close()
 
 
 def _alert_with_delivery(store: SqlStore) -> None:
@@ -253,7 +261,8 @@ def test_every_read_path(store: SqlStore):
 
 
 def test_database_gone_means_no_claims_and_a_warning(pg_server, pg_url: str, tmp_path: Path, caplog):
-    """A daemon that cannot reach PostgreSQL polls nothing (it could store nothing) and says why, not 'held'."""
+    """A daemon that cannot reach PostgreSQL claims nothing (it could store nothing): a StoreError that says why, not
+    'held'."""
     import psycopg
 
     from treatywatch.store.postgres import PostgresStore
@@ -261,9 +270,11 @@ def test_database_gone_means_no_claims_and_a_warning(pg_server, pg_url: str, tmp
     s = PostgresStore(pg_url, pool_timeout=1.0)
     with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE {pg_url.rsplit('/', 1)[1]} WITH (FORCE)")
-    assert not s.claim_source("x")
-    assert "source x not polled: cannot write to" in caplog.text
-    s.close()  # its leases cannot be handed back: closing still ends cleanly
+    with pytest.raises(StoreError, match="cannot write to"):  # said once by the daemon, exit 3 by the CLI
+        s.claim_due(datetime.now(UTC), 10, 60.0)
+    with pytest.raises(StoreError, match="cannot write to"):
+        s.claim_source("x", datetime.now(UTC), 60.0)
+    s.close()  # its claims cannot be handed back: closing still ends cleanly
 
 
 def test_postgresql_upgrade_from_an_older_schema(pg_url: str, tmp_path: Path):

@@ -18,8 +18,9 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -38,6 +39,7 @@ from .store.claims import Claimed
 from .web.server import StatusServer
 
 log = logging.getLogger("treatywatch.daemon")
+HOST_WAIT_MAX = 5.0  # seconds a poll worker waits for its host's turn; a longer wait moves the source's turn instead
 
 
 class ConfigFiles:
@@ -204,6 +206,8 @@ class Daemon:
             self.app.store.reschedule([sid], {sid: now + timedelta(seconds=config.settings.lease)})
             self.app.store.release_source(sid, now, 0)
             return
+        if not self._host_turn(sid, now):
+            return
         result: list[PollResult] = []
         try:
             polled = self._guard(f"poll:{sid}", lambda: result.append(self.app.runner.poll(sid)))
@@ -215,6 +219,28 @@ class Daemon:
                 self.app.store.release_source(sid, self.app.clock(), hold)
         if polled:  # starts sending what this poll queued and returns: a slow channel never holds a poll worker
             self._guard("deliver", self.app.outbox.dispatch)
+
+    def _host_turn(self, sid: str, now: datetime) -> bool:
+        """settings.per_host_delay between polls of one host across every worker and daemon (the store's gate; the
+        fetcher spaces this process's requests too). A short wait is waited; a long one (many sources on one host)
+        moves the source's turn to its slot and frees the worker. False: not polled now, claim handed back."""
+        settings = self.app.config.settings
+        if settings.per_host_delay <= 0:
+            return True
+        host = urlsplit(str(self.app.config.source(sid).url)).hostname or ""
+        try:
+            wait = self.app.store.reserve_host(host, settings.per_host_delay, now)
+        except StoreError as exc:
+            self._database_away(exc, f"{sid} is polled when it is back")
+            wait = 0.0  # its claim is kept (the poll would fail the same way); the fetcher still spaces requests
+        if wait <= HOST_WAIT_MAX:
+            self._stop.wait(wait)
+            return True
+        log.debug("source %s: host %s is busy for %.0fs; polled then", sid, host, wait)
+        with suppress(StoreError):
+            self.app.store.reschedule([sid], {sid: now + timedelta(seconds=wait)})
+            self.app.store.release_source(sid, now, 0)
+        return False
 
     def poll_soon(self, source_id: str) -> None:
         """The store made this source due now (the console's "poll now", a resume): the dispatcher looks now rather

@@ -137,6 +137,22 @@ class SourceClaims(StoreBase):
         with self.transaction() as tx:
             tx.execute("UPDATE sources SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = ?", [self.owner])
 
+    def reserve_host(self, host: str, gap: float, now: datetime) -> float:
+        """Take the host's next free start, `gap` seconds after the one before (settings.per_host_delay), across
+        every worker and daemon on this database; returns the seconds to wait for it (0: now)."""
+        with self.transaction() as tx:
+            return self._reserve(tx, host, gap, now)
+
+    def _reserve(self, tx: Tx, host: str, gap: float, now: datetime) -> float:
+        row = tx.execute("SELECT next_start FROM host_gates WHERE host = ?", (host,)).fetchone()
+        start = max(now, dt(row["next_start"]) or now) if row is not None else now
+        tx.execute(
+            "INSERT INTO host_gates (host, next_start) VALUES (?, ?) ON CONFLICT (host) DO UPDATE"
+            " SET next_start = excluded.next_start",
+            (host, ts(start + timedelta(seconds=gap))),
+        )
+        return (start - now).total_seconds()
+
     def forget_dead_claims(self) -> int:
         """Claims of processes of this machine that no longer run (killed mid-poll) are void at once; returns how
         many processes' claims went."""

@@ -238,6 +238,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sources ADD COLUMN claim_expires TIMESTAMPTZ;
     CREATE INDEX sources_due ON sources (next_due) WHERE enabled = 1;
     """,
+    # 10: as SQLite's 8, each host's next free start, on the server's clock
+    """
+    CREATE TABLE host_gates (
+        host TEXT PRIMARY KEY,
+        next_start TIMESTAMPTZ NOT NULL
+    );
+    """,
 ]
 
 

@@ -212,6 +212,16 @@ class PostgresStore(SqlStore):
     def _held_now(self, now: datetime) -> tuple[str, list[object]]:
         return "clock_timestamp()", []
 
+    def _reserve(self, tx: Tx, host: str, gap: float, now: datetime) -> float:
+        """One statement on the server's clock; concurrent reservers of one host queue on its row."""
+        row = tx.execute(
+            "INSERT INTO host_gates (host, next_start) VALUES (?, clock_timestamp() + make_interval(secs => ?))"
+            " ON CONFLICT (host) DO UPDATE SET next_start = GREATEST(host_gates.next_start, clock_timestamp())"
+            " + make_interval(secs => ?) RETURNING extract(epoch FROM next_start - clock_timestamp()) - ? AS wait",
+            (host, float(gap), float(gap), float(gap)),
+        ).fetchone()
+        return max(0.0, float(row["wait"]))
+
     def _executemany(self, tx: Tx, sql: str, rows: list[tuple[Any, ...]]) -> None:
         assert isinstance(tx, _PgTx)
         if rows:

@@ -208,6 +208,13 @@ MIGRATIONS: list[str | Step] = [
     ALTER TABLE sources ADD COLUMN claim_expires TEXT;
     CREATE INDEX sources_due ON sources (next_due) WHERE enabled = 1;
     """,
+    # 8: per-host politeness across daemons and one-shot passes: each host's next free start (host_gates.next_start)
+    """
+    CREATE TABLE host_gates (
+        host TEXT PRIMARY KEY,
+        next_start TEXT NOT NULL
+    );
+    """,
 ]
 
 

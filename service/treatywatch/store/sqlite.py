@@ -5,11 +5,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import filelock
 import sqlite_utils
 
 from ..errors import QueryError, StoreConflict, StoreError
@@ -17,6 +18,14 @@ from .base import new_owner, owner_alive
 from .models import Delivery
 from .schema import migrate
 from .store import SqlStore
+
+
+def _migrating(path: Path | str, timeout: float) -> AbstractContextManager[object]:
+    """Processes opening one new file at once (daemons and one-shot passes started together) migrate it one at a
+    time: the version is read before a step's script runs, so two would both run it ("table already exists")."""
+    if str(path) == ":memory:":
+        return nullcontext()
+    return filelock.FileLock(f"{path}.migrate.lock", timeout=timeout)
 
 
 class Store(SqlStore):
@@ -33,9 +42,12 @@ class Store(SqlStore):
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
             self.db = sqlite_utils.Database(conn)
-            migrate(self.db)
+            with _migrating(path, busy_timeout):
+                migrate(self.db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
+        except filelock.Timeout:
+            raise StoreError(f"cannot open database {path}: another process kept migrating it") from None
         self.path = path
         self.owner = new_owner()
         self._busy_ms = int(busy_timeout * 1000)
