@@ -10,11 +10,14 @@ tmp folder.
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import os
+import re
 import select
 import shutil
+import signal
 import sqlite3
 import struct
 import subprocess
@@ -353,3 +356,76 @@ def test_a_12600_character_title_stays_within_the_window_in_chromium(app_with, h
         tab.close()
         server.stop()
         app.close()
+
+
+def test_an_operator_pauses_resumes_and_polls_a_source_now_in_chromium(config_dir, tmp_path, http, smtp, browser):
+    """The real daemon (`treatywatch run`) with one feed polled hourly: on the source's page, Poll now makes the
+    loopback feed server see one more fetch within seconds; Pause stops it (the page says who paused it) and Resume
+    polls it at once. Screenshots of the sources page at desktop and phone width, and once in the dark theme."""
+    from test_baseline import daemon_files
+    from test_reload import free_port
+    from test_shutdown import RunningDaemon
+
+    fetched: list[float] = []
+    rss = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>http://x/</link>' + b"".join(
+        f"<item><title>{title}</title><link>http://x/{n}</link></item>".encode()
+        for n, title in enumerate(("Russia terminates military cooperation agreement with France", "Snow in Moscow"))
+    ) + b"</channel></rss>"
+
+    def feed(h: Any) -> tuple[int, dict, bytes]:
+        fetched.append(time.monotonic())
+        return 200, {"Content-Type": "application/rss+xml"}, rss
+
+    http.routes["/live.xml"] = feed
+    daemon_files(config_dir, http.base, smtp.url(), every="1h")
+    port = free_port()
+    settings = (config_dir / "settings.yaml").read_text(encoding="utf-8").replace("web_port: 0", f"web_port: {port}")
+    write_config(config_dir, settings, "settings.yaml")
+    daemon = RunningDaemon(config_dir, tmp_path / "state", tmp_path / "d.log")
+    base = f"http://127.0.0.1:{port}"
+
+    def wait_for(n: int, what: str) -> None:
+        deadline = time.monotonic() + 20
+        while len(fetched) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(fetched) == n, f"{what}: {len(fetched)} fetches, not {n}\n{daemon.text()}"
+
+    try:
+        daemon.wait_for("status page on")
+        browser.open(f"{base}/sources/live")
+        before = len(fetched)  # its first hourly turn may or may not have come yet
+        browser.click("button[value=poll-now]")
+        assert "live: poll scheduled now" in browser.text()
+        wait_for(before + 1, "poll now")
+        browser.click("button[value=pause]")
+        page = browser.text()
+        assert "live paused" in page and re.search(r"paused by local, .*not polled until resumed", page), page[:600]
+        assert browser.js("document.querySelector('button[value=poll-now]')") is None  # a paused source: no poll now
+        time.sleep(2)
+        assert len(fetched) == before + 1  # nothing while paused
+        browser.click("button[value=resume]")
+        assert "live resumed, polled now" in browser.text()
+        wait_for(before + 2, "resume")
+        browser.open(f"{base}/sources/live")
+        assert browser.js("document.querySelectorAll('.source-items > li').length") == 2
+        page = browser.text()
+        assert "agreement-terminated fires:" in page and "No watch fires" in page and "local: resume" in page
+
+        shots = Path(os.environ.get("TREATYWATCH_ARTIFACTS") or tmp_path / "screenshots")
+        shots.mkdir(parents=True, exist_ok=True)
+        profile = tmp_path / "profile-shots"
+        for page_path, name in (("/sources", "sources"), ("/sources/live", "source")):
+            for (width, height), kind in ((DESKTOP, "desktop"), (PHONE, "phone")):
+                path = shots / f"console-{name}-{kind}.png"
+                chromium(profile, f"--window-size={width},{height}", f"--screenshot={path}", f"{base}{page_path}")
+                assert png_size(path) == (width, height)
+        browser.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": "dark"}])
+        browser.open(f"{base}/sources/live")
+        background = browser.js("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(13, 17, 23)", background  # the dark theme's --bg
+        dark = shots / "console-source-dark.png"
+        dark.write_bytes(base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"]))
+        assert png_size(dark)[0] == 1280
+    finally:
+        daemon.stop(signal.SIGTERM, 30)
+        daemon.close()
