@@ -295,10 +295,20 @@ class Agreement(Strict):
     aliases: TermLists = Field(default_factory=dict, description="Other names, by language.")
 
 
+ItemField = Literal["title", "summary", "body"]  # an item's fields a watch's query may fire on
+
+
 class Watch(Strict):
     id: str = Field(pattern=ID, description=f"Unique id, named by subscribers and in alerts; {ID_RULE}.")
     title: str = ""
-    query: str = Field(description='Terms, "phrases", @sets, *, AND/OR/NOT, (), NEAR/n, title:.')
+    query: str = Field(description='Terms, "phrases", @sets, *, AND/OR/NOT, (), NEAR/n, title:, summary:, body:.')
+    fields: list[ItemField] = Field(
+        default_factory=lambda: list[ItemField](("title", "summary")),
+        min_length=1,
+        description="The item's fields the query may fire on. The body (an act's document, an article's text) is "
+        "read anyway to add the agreements an act's operative part lists to a match the title or summary fired; "
+        "with `body` here the body alone can fire the watch. A field the query names (body:) is read too.",
+    )
     sources: list[str] | None = Field(default=None, description="Only items of these sources (default: all).")
     agreements: Literal["all"] | list[str] | None = Field(
         default=None, description="Fire only when the item concerns a tracked agreement (all, or these ids)."

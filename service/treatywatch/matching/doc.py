@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import copy
 import re
+from bisect import bisect_right
 from collections import ChainMap
 from collections.abc import Callable
 from functools import cached_property
 
+from .query import MAX_NEAR
 from .text import MAX_TOKEN_CHARS, TOKEN, Span, spans
 
 # Positions between title and summary, so a phrase or NEAR never spans the two fields.
 FIELD_GAP = 50
 _GAP = [""] * FIELD_GAP
+# Positions before the body and between its pages: wider than any NEAR/n or phrase slop, so neither spans a page
+# or joins the body to the title and summary.
+PAGE_GAP = MAX_NEAR + 8
+_PAGE_GAP = [""] * PAGE_GAP
 # a dateline opens with a place of a few words and a comma, then the date
 _DATELINE_PLACE = re.compile(r"\s*(?P<place>[^\W\d_][^\W\d_ .'-]*(?:[ .'-]+[^\W\d_]+){0,3}),\s*")
 
@@ -28,14 +34,31 @@ class Doc:
         summary: str,
         cache: dict[str, tuple[str, ...]],
         dates: re.Pattern[str] | None = None,
+        body: str = "",
     ) -> None:
         self.title = title
         self.summary = summary
+        self.body = body
         title_words = TOKEN.findall(title)
         summary_words = TOKEN.findall(summary)
         self.title_end = len(title_words)
         self.summary_start = self.title_end + FIELD_GAP
         words = title_words + _GAP + summary_words
+        self.body_start = len(words)
+        # each page of the body: (its first position, its first character in the body), and where each of its
+        # tokens starts and ends in the body (read once here, so explanations and the operative part cost nothing)
+        self.pages: list[tuple[int, int]] = []
+        self._page_tokens: list[tuple[list[int], list[int]]] = []
+        if body:
+            offset = 0
+            for page in body.split("\f"):
+                words += _PAGE_GAP
+                self.pages.append((len(words), offset))
+                found = list(TOKEN.finditer(page))
+                words += [m.group() for m in found]
+                self._page_tokens.append(([m.start() + offset for m in found], [m.end() + offset for m in found]))
+                offset += len(page) + 1
+            self.body_start = self.pages[0][0]
         self.words = words
         # The hot path of matching, kept in C where possible: new words are analysed once into the shared cache,
         # then only positions whose word carries keys (few: most words match no term) are looked at. Tokens over
@@ -49,7 +72,16 @@ class Doc:
                 cache[word] = keys_of(word) if word else ()
         if long:
             lookup = ChainMap(long, cache)
-        keyed = [(pos, keys) for pos, keys in enumerate(map(lookup.__getitem__, words)) if keys]
+        if self.pages:  # the pages' gaps are most of a body's positions: only its words are looked up
+            segments = [(0, words[: self.body_start])] + [
+                (first, words[first : first + len(starts)])
+                for (first, _), (starts, _) in zip(self.pages, self._page_tokens, strict=True)
+            ]
+            keyed = [
+                (at + i, keys) for at, seg in segments for i, keys in enumerate(map(lookup.__getitem__, seg)) if keys
+            ]
+        else:
+            keyed = [(pos, keys) for pos, keys in enumerate(map(lookup.__getitem__, words)) if keys]
         key_pos: dict[str, list[int]] = {}
         for pos, keys in keyed:
             for key in keys:
@@ -96,10 +128,16 @@ class Doc:
 
     @cached_property
     def folded(self) -> list[str]:
-        return [self._fold(w) for w in self.words]
+        return [self._fold(w) if w else "" for w in self.words]  # a body's page gaps are most of its positions
 
     def in_field(self, pos: int, field: str | None) -> bool:
-        return field is None or (field == "title" and pos < self.title_end)
+        if field is None:
+            return True
+        if field == "title":
+            return pos < self.title_end
+        if field == "summary":
+            return self.summary_start <= pos < self.body_start
+        return field == "body" and pos >= self.body_start
 
     @cached_property
     def dateline(self) -> frozenset[int]:
@@ -136,4 +174,15 @@ class Doc:
         title_spans, summary_spans = self._spans
         if pos < self.title_end:
             return "title", title_spans[pos]
+        if pos >= self.body_start and self.pages:
+            page = bisect_right(self.pages, (pos, len(self.body) + 1)) - 1
+            starts, ends = self._page_tokens[page]
+            i = pos - self.pages[page][0]
+            return "body", Span(pos, starts[i], ends[i])
         return "summary", summary_spans[pos - self.summary_start]
+
+
+def page_line(body: str, offset: int) -> tuple[int, int]:
+    """The page ("\f"-separated, from 1) and the line on it (from 1) of a character of a body."""
+    page_start = body.rfind("\f", 0, offset) + 1
+    return body.count("\f", 0, offset) + 1, body.count("\n", page_start, offset) + 1

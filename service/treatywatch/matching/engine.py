@@ -11,16 +11,17 @@ from babel import Locale
 
 from ..config.models import Config, TermSet
 from ..errors import QueryError
-from ..items import SUMMARY_MAX_CHARS, TITLE_MAX_CHARS, Item
+from ..items import BODY_MAX_CHARS, SUMMARY_MAX_CHARS, TITLE_MAX_CHARS, Item
 from . import query as q
 from .agreements import CompiledAgreement, EntityHits, assess, era, mark_subjects
 from .compiled import CAct, CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix, CUnlessNear
 from .doc import Doc
-from .explain import Hit, LanguageNote, Match, place_hits, snippet
+from .explain import HitPlace, Match, place_hits, snippet
 from .language import language_note
 from .modality import Cues, Talk, cue_lists, describe, talk
 from .mood import Mood
 from .ownership import compile_owners, entity_states, owner_entities, read_owned, with_institutions
+from .reading import DEFAULT_FIELDS, Finder, ItemReading, fields_named, verb_terms, with_body
 from .support import Support
 from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, MAX_TOKEN_CHARS, Analyzer, fold, is_cyrillic
 
@@ -61,6 +62,7 @@ class CompiledWatch:
     agreements: frozenset[str] | None  # None: not required; empty: any tracked agreement
     source_query: str
     decided: bool = False  # set aside words in the scope of talk, negation or retrospection
+    fields: frozenset[str] = DEFAULT_FIELDS  # what the query may fire on: `fields` and the fields the query names
     # the entities (states) a watch names beside other terms: the property it finds must be theirs (ownership.py)
     entities: frozenset[str] = frozenset()
 
@@ -110,10 +112,21 @@ class Watchlist:
         self._countries = self._compile_countries() if self._common else None
         self._parties = frozenset(p for a in self.agreements for p in a.parties)
         self._implied = {s.id: frozenset(s.implies) for s in config.sources if s.implies}
+        # an act's operative clause and the agreements its entries list (reading.py, operative.py)
+        self._verbs = self._compile_terms("operative verb", verb_terms(config.terms, self.analyzer))
+        self._finder = Finder.of(
+            self.agreements,
+            entities=self.entities,
+            era=self._era,
+            common=self._common,
+            countries=self._countries,
+            parties=self._parties,
+        )
         self.watches: list[CompiledWatch] = []
         for w in config.watches:
             try:
-                node = self._compile(q.parse_query(w.query), w.query)
+                parsed = q.parse_query(w.query)
+                node = self._compile(parsed, w.query)
             except QueryError as exc:
                 raise QueryError(
                     f"watch '{w.id}' ({config.where('watches', w.id, 'query')}): {exc.args[0].split(' at ')[0]}",
@@ -135,6 +148,7 @@ class Watchlist:
                     agreements,
                     w.query,
                     w.decided if w.decided is not None else agreements is not None,
+                    fields=frozenset(w.fields) | fields_named(parsed),
                 )
             )
         self.owners = compile_owners(self._phrase, _alternatives)
@@ -283,6 +297,7 @@ class Watchlist:
             self.owners.person_possessive,
             *self.owners.institutions.values(),
             self._countries,
+            self._verbs,
         ]
         while stack:
             node = stack.pop()
@@ -373,17 +388,17 @@ class Watchlist:
         return joined
 
     # -- matching --------------------------------------------------------------------------------------------
-    def doc(self, title: str, summary: str = "", lang: str | None = None) -> Doc:
+    def doc(self, title: str, summary: str = "", lang: str | None = None, body: str = "") -> Doc:
         """The item's index. make_item caps the fields; an item that did not pass through it (stored before the
         caps) is held to them here too, so no text makes matching longer than the caps allow."""
-        title, summary = title[:TITLE_MAX_CHARS], summary[:SUMMARY_MAX_CHARS]
+        title, summary, body = title[:TITLE_MAX_CHARS], summary[:SUMMARY_MAX_CHARS], body[:BODY_MAX_CHARS]
         lang = lang if lang in LANGUAGES else None
         cache = self._doc_keys.setdefault(lang, {})
         if len(cache) > DOC_CACHE_SIZE:
             cache.clear()
         if len(self._joined) > DOC_CACHE_SIZE:
             self._joined.clear()
-        doc = Doc(lambda w: self._keys(w, lang), self.analyzer.fold, title, summary, cache, self.analyzer.dates)
+        doc = Doc(lambda w: self._keys(w, lang), self.analyzer.fold, title, summary, cache, self.analyzer.dates, body)
         if lang in (None, "de") and not _PARTICLE_FORMS.isdisjoint(doc.words):
             self._join_separable(doc)
             self._particle_nouns(doc)
@@ -413,22 +428,30 @@ class Watchlist:
                 found.update(hit)
         return sorted(found)
 
+    def reading(self, item: Item) -> ItemReading:
+        """The item's docs by fields and its body's agreements, built when first asked."""
+        implied = self._implied.get(item.source_id, frozenset())
+        return ItemReading(item, self.doc, self.act_facets, self._finder, self._verbs, self.analyzer, implied)
+
     def match(self, item: Item, only: Iterable[str] | None = None) -> list[Match]:
         """Every watch that fires on the item, each with its explanation. Pure: no I/O, no clock."""
-        doc = self.item_doc(item)
+        reading = self.reading(item)
+        reads_body = bool(item.body) and any("body" in w.fields for w in self.watches)
         wanted = set(only) if only is not None else None
-        entity_hits: EntityHits | None = None
-        decided_doc: Doc | None = None
+        entity_hits: dict[int, EntityHits] = {}
+        decided_docs: dict[int, Doc] = {}
         published = item.published.year if item.published else None
         note = language_note(item)
         language = note if note.language is not None or note.origin is not None else None
+        act = item.act
         out: list[Match] = []
-        for i in self.candidates(doc):
+        for i in self.candidates(reading.doc(DEFAULT_FIELDS | {"body"} if reads_body else DEFAULT_FIELDS)):
             watch = self.watches[i]
             if wanted is not None and watch.id not in wanted:
                 continue
             if watch.sources is not None and item.source_id not in watch.sources:
                 continue
+            doc = reading.doc(watch.fields)
             hits = watch.node.eval(doc, None)
             owner_notes: tuple[str, ...] = ()
             if watch.entities:
@@ -438,32 +461,46 @@ class Watchlist:
             if hits is None:
                 continue
             if watch.decided:
+                decided_doc = decided_docs.get(id(doc))
                 if decided_doc is None:
                     said = self.talk(doc, item.language)
-                    decided_doc = doc.masked(said.positions) if said.positions else doc
+                    decided_doc = decided_docs[id(doc)] = doc.masked(said.positions) if said.positions else doc
                 if decided_doc is not doc:
                     hits = watch.node.eval(decided_doc, None)
                     if hits is None:
                         continue
             concerned = []
+            body_places: list[HitPlace] = []
             if watch.agreements is not None:
-                entity_hits = entity_hits or EntityHits(
-                    doc, self.entities, self._implied.get(item.source_id, frozenset())
-                )
+                head = reading.doc(watch.fields - {"body"})  # the title's positions are the same in `doc`
+                found = entity_hits.get(id(head))
+                if found is None:
+                    found = entity_hits[id(head)] = EntityHits(
+                        head, self.entities, self._implied.get(item.source_id, frozenset())
+                    )
                 for agreement in self.agreements:
                     if watch.agreements and agreement.id not in watch.agreements:
                         continue
                     got = assess(
-                        agreement, doc, entity_hits, self._era, published, self._common, self._countries, self._parties
+                        agreement, head, found, self._era, published, self._common, self._countries, self._parties
                     )
                     if got is not None:
                         concerned.append(got)
+                if concerned:
+                    concerned = mark_subjects(head, concerned)
+                if item.body:
+                    listed, verbs = reading.listed()
+                    before = len(concerned)
+                    concerned = with_body(concerned, listed, watch.agreements or None)
+                    body_places = verbs if len(concerned) > before or any(x.subject for x in listed) else []
                 if not concerned:
                     continue
-                concerned = mark_subjects(doc, concerned)
                 hits = [*hits, *(h for _, agreement_hits in concerned for h in agreement_hits)]
-            found = self._explain(doc, watch, hits, tuple(a for a, _ in concerned), language)
-            out.append(replace(found, notes=owner_notes) if owner_notes else found)
+            places = tuple(dict.fromkeys((*place_hits(doc, hits), *body_places)))
+            document_url = act.document_url if act is not None else ""
+            agreements = tuple(a for a, _ in concerned)
+            shown = snippet(doc, places, document_url)
+            out.append(Match(watch.id, watch.title, watch.severity, places, agreements, shown, language, owner_notes))
         return out
 
     def set_aside(self, item: Item) -> list[tuple[str, list[str]]]:
@@ -480,12 +517,6 @@ class Watchlist:
             if watch.decided and watch.node.eval(doc, None) is not None and watch.node.eval(masked, None) is None:
                 out.append((watch.id, words))
         return out
-
-    def _explain(
-        self, doc: Doc, watch: CompiledWatch, hits: list[Hit], agreements: tuple, language: LanguageNote | None
-    ) -> Match:
-        places = place_hits(doc, hits)
-        return Match(watch.id, watch.title, watch.severity, places, agreements, snippet(doc, places), language)
 
     def talk(self, doc: Doc, lang: str | None) -> Talk:
         """What the item says is proposed, possible, negated, looked back on or historical (modality.py)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .doc import Doc
+from .doc import Doc, page_line
 
 SNIPPET_CHARS = 240
 
@@ -25,6 +25,12 @@ class HitPlace:
     start: int
     end: int
     text: str
+    page: int | None = None  # in the body: the page (from 1) and the line on it (from 1) a reader finds it at
+    line: int | None = None
+
+    def where(self) -> str:
+        """`title`, `summary`, or `body p. 2, l. 14`."""
+        return f"body p. {self.page}, l. {self.line}" if self.page is not None else self.field
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class Snippet:
 
     text: str
     marks: tuple[tuple[int, int], ...] = ()
+    link: str = ""  # a window of the body: its page of the act's document (document_url#page=N)
 
     def marked(self, before: str = "[", after: str = "]") -> str:
         out, last = [], 0
@@ -92,8 +99,9 @@ class Match:
         """One line: each distinct term that hit, with the words it hit, the agreements concerned, the language."""
         seen: dict[str, dict[str, None]] = {}
         for h in self.hits:
-            seen.setdefault(h.label, {})[h.text] = None  # a dict keeps the order without a search per hit
-        parts = [f"{label} «{'», «'.join(words)}»" for label, words in seen.items()]
+            at = f" ({h.where()})" if h.page is not None else ""
+            seen.setdefault(h.label, {})[f"«{h.text}»{at}"] = None  # a dict keeps the order without a search per hit
+        parts = [f"{label} {', '.join(words)}" for label, words in seen.items()]
         for a in self.agreements:
             parts.append(f"concerns {a.id} ({'; '.join(a.reasons)})")
         parts += self.notes
@@ -105,24 +113,38 @@ class Match:
 def place_hits(doc: Doc, hits: list[Hit]) -> tuple[HitPlace, ...]:
     """Positions to characters, one entry per distinct place, in reading order."""
     seen: dict[tuple[str, int, int], HitPlace] = {}
+    texts = {"title": doc.title, "summary": doc.summary, "body": doc.body}
     for h in sorted(hits, key=lambda h: (h.start, h.end)):
         field_name, first = doc.locate(h.start)
         _, last = doc.locate(h.end)
-        text = (doc.title if field_name == "title" else doc.summary)[first.start : last.end]
+        text = texts[field_name][first.start : last.end]
         key = (field_name, first.start, last.end)
         if key not in seen:
-            seen[key] = HitPlace(h.label, field_name, first.start, last.end, text)
+            page, line = page_line(doc.body, first.start) if field_name == "body" else (None, None)
+            seen[key] = HitPlace(h.label, field_name, first.start, last.end, text, page, line)
     return tuple(seen.values())
 
 
-def snippet(doc: Doc, places: tuple[HitPlace, ...]) -> Snippet:
-    """The title if it holds hits, else a window of the summary around the first hit; hits marked."""
+def snippet(doc: Doc, places: tuple[HitPlace, ...], document_url: str = "") -> Snippet:
+    """The title if it holds hits, else a window of the summary around the first hit, else one of the body
+    linked to its page of the document; hits marked. Title evidence stays first."""
     in_title = [p for p in places if p.field == "title"]
     in_summary = [p for p in places if p.field == "summary"]
-    if in_title or not in_summary:
+    in_body = [p for p in places if p.field == "body"]
+    if in_title or not (in_summary or in_body):
         return Snippet(doc.title, _merge([(p.start, p.end) for p in in_title]))
-    text = doc.summary
-    first = in_summary[0].start
+    if in_summary:
+        return _window(doc.summary, in_summary)
+    page = in_body[0].page
+    link = f"{document_url}#page={page}" if document_url and page else ""
+    on_page = [p for p in in_body if p.page == page]
+    window = _window(doc.body.replace("\f", " ").replace("\n", " "), on_page)
+    return Snippet(window.text, window.marks, link)
+
+
+def _window(text: str, places: list[HitPlace]) -> Snippet:
+    """About SNIPPET_CHARS of the text around the first of the places, cut at spaces; the places marked."""
+    first = places[0].start
     begin = max(0, first - SNIPPET_CHARS // 3)
     if begin:
         space = text.rfind(" ", 0, begin)
@@ -134,7 +156,7 @@ def snippet(doc: Doc, places: tuple[HitPlace, ...]) -> Snippet:
     prefix = "…" if begin else ""
     suffix = "…" if end < len(text) else ""
     shift = len(prefix) - begin
-    marks = [(s + shift, e + shift) for s, e in ((p.start, p.end) for p in in_summary) if s >= begin and e <= end]
+    marks = [(s + shift, e + shift) for s, e in ((p.start, p.end) for p in places) if s >= begin and e <= end]
     return Snippet(prefix + text[begin:end] + suffix, _merge(marks))
 
 
@@ -163,7 +185,11 @@ def match_from_dict(d: dict) -> Match:
             AgreementHit(a["id"], a["title"], a["score"], tuple(a["reasons"]), a.get("subject", True))
             for a in d["agreements"]
         ),
-        snippet=Snippet(d["snippet"]["text"], tuple(tuple(x) for x in d["snippet"]["marks"])),  # type: ignore[misc]
+        snippet=Snippet(
+            d["snippet"]["text"],
+            tuple(tuple(x) for x in d["snippet"]["marks"]),  # type: ignore[misc]
+            d["snippet"].get("link", ""),
+        ),
         language=LanguageNote(**d["language"]) if d.get("language") else None,  # None: stored before the stage
         notes=tuple(d.get("notes", ())),
     )

@@ -1,4 +1,4 @@
-"""The watch query language: terms, "phrases", @sets, prefix*, AND/OR/NOT, (), NEAR/n, title:.
+"""The watch query language: terms, "phrases", @sets, prefix*, AND/OR/NOT, (), NEAR/n, title:, summary:, body:.
 
 Parsing gives a small tree of frozen dataclasses; `engine.py` compiles it against the term sets.
 Adjacent terms without an operator are ANDed. Operators are upper case so that "or"/"not" stay words.
@@ -68,7 +68,7 @@ _LEXER = re.compile(
       (?P<act>doc_type|issuer):(?=\S) |
       (?P<near>NEAR/(?P<n>\d+))(?![\w]) |
       (?P<op>AND|OR|NOT)(?![\w*]) |
-      (?P<field>title):(?=\S) |
+      (?P<field>title|summary|body):(?=\S) |
       "(?P<phrase>[^"]*)" |
       (?P<unclosed>"[^"]*$) |
       @(?P<ref>[A-Za-z0-9_.-]+) |
@@ -76,7 +76,7 @@ _LEXER = re.compile(
     )""",
     re.X | re.U,
 )
-FIELDS = ("title",)
+FIELDS = ("title", "summary", "body")  # body: the item's document or article (Item.body), page by page
 MAX_LENGTH = 4000  # characters; the example watches are under 150
 MAX_DEPTH = 32  # nested (), NOT, title: and NEAR/n chains, each a level of the tree the matcher walks
 MAX_NEAR = 1000  # words apart; more is "anywhere in the text", which AND says better

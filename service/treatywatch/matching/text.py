@@ -128,6 +128,11 @@ class Analyzer:
         self._cache_size = cache_size
         self.dates = date_pattern()
 
+    @property
+    def morph(self) -> pymorphy3.MorphAnalyzer:
+        """The Russian analyser, for grammar beyond lemmas (is this word an infinitive?)."""
+        return self._morph
+
     def fold(self, word: str) -> str:
         folded = self._fold_cache.get(word)
         if folded is None:
