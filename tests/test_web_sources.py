@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,8 +17,10 @@ import pytest
 from conftest import FIXTURES, Clock, local_sources, make_app, tw, write_config
 from test_web_browser import dead_console  # noqa: F401 - the fixture: an outbox with two dead deliveries
 from treatywatch.app import App
+from treatywatch.errors import FilterError
 from treatywatch.filters import DeskFilter
 from treatywatch.localserve import FixtureServer
+from treatywatch.store import SourceState, open_store
 from treatywatch.web.server import StatusServer
 
 OLGA, ALICE = "olga-operator-token-1", "alice-analyst-token-1"
@@ -237,3 +241,28 @@ def test_poll_dry_run_ignores_the_stored_validators(config_dir: Path, tmp_path: 
     dry = tw("poll", "f", "--dry-run", config=config_dir, state=state)
     assert dry.returncode == 0 and re.search(r"^f: [1-9]\d* items$", dry.stdout, re.M), dry.stdout
     assert asked == [None, '"v1"', None]
+
+
+def test_pause_resume_and_poll_now_on_both_engines(database: str, tmp_path: Path):
+    """The store's part, on SQLite and PostgreSQL: a pause survives a poll's own write of the source's state, poll
+    now is refused while paused, resume makes it due; the first poll is kept through later saves (stale's anchor)."""
+    store = open_store(database, tmp_path)
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    try:
+        store.save_source_state(SourceState("s", last_attempt=t0, consecutive_failures=1))
+        store.save_source_state(SourceState("s", last_attempt=t0 + timedelta(minutes=5), consecutive_failures=2))
+        assert store.source_state("s").first_attempt == t0
+        assert store.pause_source("s", "olga", t0) and not store.pause_source("s", "bob", t0)
+        store.save_source_state(replace(store.source_state("s"), paused_at=None, consecutive_failures=3))
+        state = store.source_state("s")
+        assert state.paused_by == "olga" and state.paused_at == t0 and state.consecutive_failures == 3
+        assert store.paused_sources() == {"s"}
+        with pytest.raises(FilterError, match="paused"):
+            store.poll_source_now("s", "olga", t0)
+        assert store.resume_source("s", "olga", t0 + timedelta(hours=1)) and not store.resume_source("s", "x", t0)
+        assert store.source_state("s").next_due == t0 + timedelta(hours=1) and store.paused_sources() == set()
+        store.poll_source_now("never-polled", "olga", t0)  # a source with no row yet gets one
+        assert store.source_state("never-polled").next_due == t0
+        assert [(e.action, e.actor) for e in store.history("source", "s")] == [("pause", "olga"), ("resume", "olga")]
+    finally:
+        store.close()
