@@ -38,6 +38,7 @@ EO = "0001202611120001"
 def listing(base_item: dict) -> bytes:
     head, _, name = TEN_STATE_TITLE.partition(' "')
     item = {**base_item, "eoNumber": EO, "complexName": f'{head}\n "{name}', "name": name.rstrip('"'),
+            "number": head.split("№ ")[1],
             "publishDateShort": "2026-11-12T00:00:00", "documentDate": "2026-11-12T00:00:00"}  # fmt: skip
     return json.dumps({"items": [item], "itemsTotalCount": 1, "itemsPerPage": 10, "currentPage": 1,
                        "pagesTotalCount": 1}, ensure_ascii=False).encode()  # fmt: skip

@@ -184,6 +184,9 @@ class Renderer:
         for r in alert.reports:
             for a in r.match.agreements:
                 seen.setdefault(a.id, a)
+        # a follow-up that only brings what an act's text names (its document was read) says so
+        text_read = followup and all(r.text_names and r.version for r in reports)
+        news = "Act's text read: " if text_read else "Also reported: " if followup else ""
         body = self._render(
             "alert",
             fmt,
@@ -192,11 +195,9 @@ class Renderer:
             earlier=earlier,
             agreements=list(seen.values()),
             followup=followup,
+            news=news,
             verdict_link=safe_link(verdict_link) if verdict_link else "",
         )
-        # a follow-up that only brings what an act's text names (its document was read) says so
-        text_read = followup and all(r.text_names and r.version for r in reports)
-        news = "Act's text read: " if text_read else "Also reported: " if followup else ""
         prefix = f"[{alert.severity.upper()}] {news}"
         return Message(prefix + safe_title(alert.title), body.strip() + "\n", fmt)
 
