@@ -63,3 +63,9 @@ def test_an_unknown_key_in_one_file_does_not_hide_the_errors_of_the_others(tmp_p
     assert f"{b}:6: sources[f].implies: no entity 'ghost'" in errors
     assert not any("no watch 'w'" in e for e in errors)
     assert len(errors) == 3
+
+    # a query's syntax error (the matcher's parser) comes in the same run as another file's unknown key
+    write_config(tmp_path, "watches:\n  - id: v\n    title: t\n    query: '(accord OR treaty'\n", "b.yaml")
+    code, errors = check(tmp_path)
+    assert code == 2 and len(errors) == 2, errors
+    assert errors[1].startswith(f"watch 'v' ({b}:4): missing ')' at position 17")

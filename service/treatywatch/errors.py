@@ -29,6 +29,10 @@ class QueryError(TreatyWatchError):
         self.position = position
         super().__init__(f"{message} at position {position}: {query[:position]}\u2192{query[position:]}")
 
+    def in_watch(self, watch_id: str, where: str) -> QueryError:
+        """The same error said of a watch, at its query's file:line (the matcher and `check` word it alike)."""
+        return QueryError(f"watch '{watch_id}' ({where}): {self.args[0].split(' at ')[0]}", self.query, self.position)
+
 
 class SourceError(TreatyWatchError):
     """Fetching or parsing one source failed; the daemon logs it and retries that source later."""

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from ..errors import ConfigError
+from ..errors import ConfigError, QueryError
 from ..sources.registry import SOURCE_TYPES
 from ..vocabularies import Gazetteer, merge_terms, read_vocabulary, vocabulary_names
 from .common import Schedule, config_duration
@@ -295,7 +295,7 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
         raise ConfigError([*problems, *merged_problems]) from None
     problems.extend(_check_references(config, Places(places), broken))
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems + _query_syntax(config, Places(places)))
     config._origins.update(origins)
     return config
 
@@ -395,6 +395,20 @@ def _check_queries(config: Config, where: Places, defined: set[str]) -> list[str
                 f"{did_you_mean(name, known, '@')} (known: {', '.join(known) or 'none defined'}) "
                 f"at position {p}: {w.query[:p]}\u2192{w.query[p:]}"
             )
+    return problems
+
+
+def _query_syntax(config: Config, where: Places) -> list[str]:
+    """The matcher's parse of every query, when other problems stop the load before the matcher would run: a query's
+    syntax error (a missing ')') comes in the same run as the rest. Only then, as it imports the matcher."""
+    from ..matching.query import parse_query
+
+    problems = []
+    for w in config.watches:
+        try:
+            parse_query(w.query)
+        except QueryError as exc:
+            problems.append(str(exc.in_watch(w.id, where("watches", w.id, "query"))))
     return problems
 
 

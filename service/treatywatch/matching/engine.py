@@ -128,11 +128,7 @@ class Watchlist:
                 parsed = q.parse_query(w.query)
                 node = self._compile(parsed, w.query)
             except QueryError as exc:
-                raise QueryError(
-                    f"watch '{w.id}' ({config.where('watches', w.id, 'query')}): {exc.args[0].split(' at ')[0]}",
-                    exc.query,
-                    exc.position,
-                ) from exc
+                raise exc.in_watch(w.id, config.where("watches", w.id, "query")) from exc
             agreements: frozenset[str] | None = None
             if w.agreements == "all":
                 agreements = frozenset()
