@@ -152,9 +152,9 @@ def _page_list(numbers: list[int]) -> str:
 def _document(sha256: str, answer: _Answer, seconds: float) -> DocumentText:
     """The DocumentText of the worker's answer: pages it read stay read even when it stopped early."""
     pages = tuple(answer.pages)
-    if answer.unreadable and not pages:
+    if answer.unreadable and not any(page.text for page in pages):
         note = f"document unreadable: {answer.unreadable}"
-        return DocumentText(sha256, "unreadable", (), answer.page_count, note, seconds, answer.peak_rss_mb)
+        return DocumentText(sha256, "unreadable", pages, answer.page_count, note, seconds, answer.peak_rss_mb)
     notes: list[str] = []
     if answer.unreadable:
         notes.append(f"document partly read: {answer.unreadable}")
