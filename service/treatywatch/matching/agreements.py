@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from .compiled import CNode
 from .doc import Doc
 from .explain import AgreementHit, Hit
+from .modality import short_clauses
 from .text import TOKEN
 
 _SENTENCE_END = re.compile(r"[.!?;]\s")
@@ -24,6 +25,7 @@ THRESHOLD = 0.5
 # A year counts against an agreement only inside the era of the tracked agreements (signing years give or take
 # this many years): "not applied since 2014" or "the 2022 invasion" are context, not another signing year.
 ERA_MARGIN = 5
+TIE_REACH = 5  # words between a year and the instrument noun or verb of signing it belongs to
 
 
 @dataclass(frozen=True)
@@ -41,14 +43,34 @@ class CompiledAgreement:
     year_unique: bool = False
 
 
+@dataclass(frozen=True)
+class Ties:
+    """What ties a year to an agreement (cues.yaml `signing`): instrument nouns and verbs of signing near it,
+    and no word of duration or limit right before it."""
+
+    ties: CNode
+    duration: frozenset[str]  # folded
+
+
 class EntityHits:
     """Per-document cache: each entity is looked up once however many agreements name it."""
 
-    def __init__(self, doc: Doc, entities: dict[str, CNode], implied: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, doc: Doc, entities: dict[str, CNode], implied: frozenset[str] = frozenset(), ties: Ties | None = None
+    ) -> None:
         self._doc = doc
         self._entities = entities
         self._cache: dict[str, list[Hit] | None] = {e: [] for e in implied}
         self._other_country: bool | None = None
+        self._ties = ties
+        self._years: frozenset[int] | None = None
+
+    def years(self) -> frozenset[int]:
+        """The years the item ties to an agreement ("the 1994 accord", "signed in 1994"), once per item; every
+        year the text mentions on its own when no ties are known."""
+        if self._years is None:
+            self._years = self._doc.years if self._ties is None else signing_years(self._doc, self._ties)
+        return self._years
 
     def other_country_named(self, parties: frozenset[str], countries: CNode | None) -> bool:
         """Does the item name a country none of these entities stands for? Once per item, however many
@@ -69,6 +91,39 @@ class EntityHits:
                 hits = [h for h in hits if h.start not in self._doc.dateline] or None
             self._cache[entity_id] = hits
         return self._cache[entity_id]
+
+
+def signing_years(doc: Doc, ties: Ties) -> frozenset[int]:
+    """Years with an instrument noun or a verb of signing within TIE_REACH words in their sentence, and no word of
+    duration or limit right before them: "the 1994 accord", "accord de 1994", "соглашение 1996 года", "signed in
+    1994"; not "since 2014", "until 2029", "the 2022 invasion"."""
+    years = doc.years
+    if not years:
+        return years
+    tie_hits = ties.ties.eval(doc, None) or []
+    if not tie_hits:
+        return frozenset()
+    clause = short_clauses(doc)
+    out: set[int] = set()
+    for year in years:
+        for pos in doc.key_pos.get(f"#{year}", ()):
+            if ties.duration.intersection(doc.folded[max(0, pos - 2) : pos]):
+                continue  # since 2014, since the 2022 invasion, с 2014 года
+            if any(_tied(pos, h, clause) for h in tie_hits):
+                out.add(year)
+                break
+    return frozenset(out)
+
+
+def _tied(pos: int, tie: Hit, clause: list[int]) -> bool:
+    """The tie is within TIE_REACH words of the year, in its short clause (no comma or conjunction between)."""
+    if tie.start > pos:
+        lo, hi = pos, tie.start
+    elif tie.end < pos:
+        lo, hi = tie.end, pos
+    else:
+        return False
+    return hi - lo - 1 <= TIE_REACH and clause[lo] == clause[hi]
 
 
 def era(agreements: list[CompiledAgreement]) -> tuple[int, int] | None:
@@ -106,7 +161,7 @@ def assess(
         # France" is another state's decision, not Russia's.
         # A partner state may go unnamed too when the year tells the agreement apart ("Moscow denounces the 2000
         # military accord"), under the same conditions: its subject spoken of, no other country named.
-        by_year = agreement.year_unique and agreement.signed in doc.years
+        by_year = agreement.year_unique and agreement.signed in entities.years()
         if (unnamed - common and not by_year) or len(unnamed) == len(agreement.parties):
             return None
         about = agreement.subject.eval(doc, None) if agreement.subject is not None else None
@@ -133,13 +188,13 @@ def assess(
     if agreement.signed is not None:
         historic = {
             y
-            for y in doc.years
+            for y in entities.years()
             if signing_era
             and signing_era[0] <= y <= signing_era[1]
             and y != published
             and y not in agreement.others_years
         }
-        if agreement.signed in doc.years:
+        if agreement.signed in entities.years():
             score += YEAR_BONUS
             reasons.append(f"year {agreement.signed} mentioned")
         elif historic and not named:

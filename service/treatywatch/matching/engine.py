@@ -13,7 +13,7 @@ from ..config.models import Config, TermSet
 from ..errors import QueryError
 from ..items import BODY_MAX_CHARS, SUMMARY_MAX_CHARS, TITLE_MAX_CHARS, Item
 from . import query as q
-from .agreements import CompiledAgreement, EntityHits, assess, era, mark_subjects
+from .agreements import CompiledAgreement, EntityHits, Ties, assess, era, mark_subjects
 from .compiled import CAct, CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix, CUnlessNear
 from .doc import Doc
 from .explain import HitPlace, Match, place_hits, snippet
@@ -81,6 +81,11 @@ class Watchlist:
         self._sets.update(self.entities)
         self.cues = self._compile_cues()
         self.mood = Mood(self.analyzer)
+        signing = cue_lists()["signing"]
+        self._ties = Ties(
+            self._compile_terms("signing", signing["ties"]),
+            frozenset(fold(w) for words in signing["duration"].values() for w in words),
+        )
         # the sets agreement watches ask for (@agreement, @termination) are present in every report: no evidence
         query_sets = {n for w in config.watches if w.agreements for n in re.findall(r"@([\w-]+)", w.query)}
         self.agreements = [
@@ -287,6 +292,7 @@ class Watchlist:
             self.cues.ending,
             self.cues.period,
             self.cues.acts,
+            self._ties.ties,
             self.owners.private,
             self.owners.state,
             self.owners.whose,
@@ -472,7 +478,7 @@ class Watchlist:
                 found = entity_hits.get(id(head))
                 if found is None:
                     found = entity_hits[id(head)] = EntityHits(
-                        head, self.entities, self._implied.get(item.source_id, frozenset())
+                        head, self.entities, self._implied.get(item.source_id, frozenset()), self._ties
                     )
                 for agreement in self.agreements:
                     if watch.agreements and agreement.id not in watch.agreements:
