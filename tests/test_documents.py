@@ -8,6 +8,7 @@ import difflib
 import io
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -428,3 +429,47 @@ def test_memory_bound_ends_the_document_not_the_service() -> None:
     doc = read_document(docgen.text_pdf(docgen.DOMESTIC_ACT), DocumentLimits(memory_mb=40), ["ru"])
     assert doc.state == "unreadable"
     assert "40 MB" in doc.note
+
+
+# --- damaged bytes ------------------------------------------------------------------------------------------------
+
+
+def _mutate(data: bytes, rng: random.Random) -> bytes:
+    """Bytes of a PDF damaged the ways downloads and tools damage them: flipped bytes, a cut, a hole."""
+    out = bytearray(data)
+    for _ in range(rng.choice([1, 5, 50, 500])):
+        out[rng.randrange(len(out))] = rng.randrange(256)
+    if rng.random() < 0.3:
+        start = rng.randrange(len(out))
+        del out[start : start + rng.randrange(1, 2000)]
+    return bytes(out)
+
+
+def _check_damaged(count: int, seed: int) -> None:
+    rng = random.Random(seed)
+    acts = (docgen.CANADA_1989_ACT, docgen.TEN_STATE_ACT)
+    sources = [*(docgen.text_pdf(act) for act in acts), docgen.many_pages_pdf(50)]
+    limits = DocumentLimits(timeout_s=30)
+    before = rss_mb()
+    for n in range(count):
+        data = _mutate(sources[n % len(sources)], rng)
+        doc = read_document(data, limits, ["ru"])  # never raises
+        assert doc.state in ("read", "ocr", "unreadable")
+        assert doc.seconds < limits.timeout_s + 5
+        if doc.state == "unreadable":
+            assert doc.note.startswith("document unreadable: ")
+        if doc.pages:
+            assert [p.number for p in doc.pages] == list(range(1, len(doc.pages) + 1))
+            assert doc.body().count("\f") == len(doc.pages) - 1
+    assert rss_mb() - before < 100
+
+
+def test_damaged_bytes_end_as_a_document_or_a_note() -> None:
+    _check_damaged(6, seed=1)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.skipif(not os.environ.get("TREATYWATCH_FUZZ"), reason="300 damaged PDFs: set TREATYWATCH_FUZZ=1")
+def test_damaged_bytes_end_as_a_document_or_a_note_long() -> None:
+    _check_damaged(300, seed=int(os.environ.get("TREATYWATCH_FUZZ_SEED", "2")))
