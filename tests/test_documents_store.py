@@ -114,3 +114,30 @@ def test_a_document_gains_the_alert_its_agreements_once(store: SqlStore):
     store.mark_sent({followup.id: {item_id: 1}}, NOW)
     assert store.carried_items(alert_id, "desk", CHANNEL) == {item_id}
     assert store.document_items(PDF)[0].matched_sha256 == "ab" * 32
+
+
+def test_what_a_message_says_of_the_acts_text(store: SqlStore):
+    """The report's text names in the alert's follow-up (its subject says so) and in a digest, in every format."""
+    from treatywatch.notify.render import DigestEntry, Renderer
+
+    item_id, alert_id = alerted(store)
+    stored = store.get_item(item_id)
+    hit = AgreementHit("ru-ca", "USSR–Canada visits", 2.0, ("body p. 2, line 1: …",), subject=True)
+    names = (TextName("ru-ca", "USSR–Canada visits", ("body p. 2, line 1: …",)),)
+    news = BodyNews(alert_id, names, frozenset({"portal-decree"}), [])
+    outcome = BodyOutcome(
+        stored.item, item_id, stored.revision, (Match("portal-decree", "D", "high", (), (hit,)),), (news,)
+    )
+    store.commit_document(PDF, text(), NOW, NOW, [outcome])
+    view = store.alert(alert_id)
+    renderer = Renderer()
+    for fmt in ("text", "markdown", "html"):
+        followup = renderer.alert(view, fmt, frozenset())
+        assert followup.title.startswith("[HIGH] Act's text read: ")
+        said = followup.body.replace("\\", "")  # Markdown escapes the dots
+        assert "USSR–Canada visits" in said and "body p. 2, line 1" in said
+        first = renderer.alert(view, fmt)
+        assert "Act's text read" not in first.title and "Also reported" not in first.title
+        digest = renderer.digest([DigestEntry(view, view.reports)], fmt)
+        assert "The act's text names" in digest.body
+        assert "USSR–Canada visits" in digest.body
