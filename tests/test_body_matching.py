@@ -11,12 +11,13 @@ import pytest
 import yaml
 
 import docgen
-from conftest import EXAMPLE_CONFIG
+from conftest import EXAMPLE_CONFIG, tw
 from treatywatch.app import compile_config
 from treatywatch.errors import ConfigError
 from treatywatch.items import ActFields, Item, make_item
 from treatywatch.matching import Watchlist
 from treatywatch.matching.explain import match_from_dict, match_to_dict
+from treatywatch.web.api import match_json
 
 DOC_URL = "http://publication.pravo.gov.ru/file/pdf?eoNumber=0001202611120001"
 CANADA = "ru-ca-1989-military-visits"
@@ -263,3 +264,15 @@ def test_fields_option_is_checked(tmp_path: Path):
     with pytest.raises(ConfigError) as exc:
         compile_config(d, {})
     assert "watches.yaml:4: watches[0].fields[1]: Input should be 'title', 'summary' or 'body'" in str(exc.value)
+
+
+def test_match_command_reads_a_body_and_the_api_gives_the_page_link(wl: Watchlist, tmp_path: Path):
+    body = tmp_path / "act.txt"
+    body.write_text("\f".join(docgen.CANADA_1989_ACT), "utf-8")
+    run = tw("match", "--source", "pravo-government", "--body", str(body), docgen.CANADA_1989_TITLE)
+    assert run.returncode == 0, run.stderr
+    assert "«Прекратить» in body p. 1, l. 11" in run.stdout
+    assert "agreement ru-ca-1989-military-visits" in run.stdout and "body p. 1, line 11: " in run.stdout
+    bare = act("Распоряжение Правительства Российской Федерации от 03.12.2026 № 3421-р", docgen.CANADA_1989_ACT)
+    m = fired(wl, bare)["ended-anywhere"]
+    assert match_json(m, bare.title)["snippet"]["link"] == DOC_URL + "#page=1"

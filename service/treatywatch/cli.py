@@ -288,10 +288,18 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
 @click.option(
     "--source", default="cli", help="Pretend the text came from this source (its filters, its declared language)."
 )
+@click.option(
+    "--body",
+    "body_file",
+    type=click.File("r", encoding="utf-8"),
+    help="The item's body from a file: a document's text, pages separated by form feeds (\\f).",
+)
 @click.pass_context
 @_errors
-def match(ctx: click.Context, text: str | None, file_: Any, item_id: int | None, source: str) -> None:
-    """Which watches fire on TEXT (first line: title, rest: summary), and why."""
+def match(
+    ctx: click.Context, text: str | None, file_: Any, item_id: int | None, source: str, body_file: Any = None
+) -> None:
+    """Which watches fire on TEXT (first line: title, rest: summary), and why; with --body, the body too."""
     app = _app(ctx)
     if item_id is not None:
         item = app.store.get_item(item_id).item
@@ -303,6 +311,8 @@ def match(ctx: click.Context, text: str | None, file_: Any, item_id: int | None,
         declared = next((s.language for s in app.config.sources if s.id == source), None)
         item = make_item(source, title=title, summary=summary, language=declared)
     item = app.runner.languages.apply(item)  # as the runner reads it (a stored item has been read already)
+    if body_file is not None:
+        item = item.with_(body=body_file.read())
     matches = app.watchlist.match(item)
     if not matches:
         click.echo("no watch fires")
@@ -311,10 +321,10 @@ def match(ctx: click.Context, text: str | None, file_: Any, item_id: int | None,
     for m in matches:
         click.echo(f"{m.watch_id} [{m.severity}]")
         for h in m.hits:
-            click.echo(f"  hit {h.label}: «{h.text}» in {h.field} at {h.start}-{h.end}")
+            click.echo(f"  hit {h.label}: «{h.text}» in {h.where()}" + ("" if h.page else f" at {h.start}-{h.end}"))
         for a in m.agreements:
             click.echo(f"  agreement {a.id} (score {a.score}): {'; '.join(a.reasons)}")
-        click.echo(f"  snippet: {m.snippet.marked('[', ']')}")
+        click.echo(f"  snippet: {m.snippet.marked('[', ']')}" + (f" ({m.snippet.link})" if m.snippet.link else ""))
         if m.language is not None:
             click.echo(f"  {m.language.text()}")
 

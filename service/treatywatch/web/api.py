@@ -193,7 +193,7 @@ def match_json(m: Match, title: str) -> dict:
     """A match as `match_to_dict`, plain; the snippet's marks and the title's hits keep pointing at their words."""
     out = plain(match_to_dict(m))
     text, marks = clean_marked(m.snippet.text, m.snippet.marks)
-    out["snippet"] = {"text": text, "marks": [list(span) for span in marks]}
+    out["snippet"] = {"text": text, "marks": [list(span) for span in marks], "link": m.snippet.link or None}
     for hit, place in zip(out["hits"], m.hits, strict=True):
         if place.field == "title" and title[place.start : place.end] == place.text:  # positions in this title
             ((hit["start"], hit["end"]),) = clean_marked(title, [(place.start, place.end)])[1]
