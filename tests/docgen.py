@@ -5,9 +5,9 @@ a bench script adds tests/ to sys.path first.
 
 Makers of readable documents (pages are lists of paragraphs; `layout` wraps them into the lines a page shows):
 - `text_pdf(pages)`: a real text layer (fpdf2, DejaVu Serif, Cyrillic), each laid-out line one line of text;
-- `scanned_pdf(pages, dpi=150, noise=True, skew_deg=0.7)`: the same pages drawn with Pillow and scanned: grayscale
-  JPEG images at portal-like resolution (the portal's 22-page act weighs 3.7 MB), speckle noise and a slight skew,
-  and no text layer at all.
+- `scanned_pdf(pages, dpi=150, noise=True, skew_deg=0.7, bitonal=False)`: the same pages drawn with Pillow and
+  scanned: grayscale JPEG images (or black-and-white CCITT G4) at portal-like resolution (the portal's 22-page act
+  weighs 3.7 MB), speckle noise and a slight skew, and no text layer at all.
 
 Hostile makers (hand-written PDF objects, small on disk): `pdf_bomb()`, `encrypted_pdf()`, `many_pages_pdf(n)`,
 `huge_image_pdf(w, h, inline=False)`, `truncated_pdf()`; and `blank_pdf(n)`.
@@ -335,13 +335,20 @@ def page_image(
     return image
 
 
-def scanned_pdf(pages: Sequence[str], dpi: int = 150, noise: bool = True, skew_deg: float = 0.7) -> bytes:
-    """An image-only PDF of the pages (JPEG in /DCTDecode, as scanners write them); no text layer."""
+def scanned_pdf(
+    pages: Sequence[str], dpi: int = 150, noise: bool = True, skew_deg: float = 0.7, bitonal: bool = False
+) -> bytes:
+    """An image-only PDF of the pages, no text layer: grayscale JPEG (/DCTDecode), or with `bitonal` black and
+    white in CCITT Group 4 (/CCITTFaxDecode), the two ways scanners at government offices write them."""
     images = [
         page_image(lines, dpi, noise, skew_deg * (1 if n % 2 else -1), seed=n) for n, lines in enumerate(layout(pages))
     ]
+    options = {"quality": 75}  # JPEG's
+    if bitonal:
+        images = [image.point(lambda v: 255 if v > 150 else 0).convert("1") for image in images]
+        options = {}
     out = io.BytesIO()
-    images[0].save(out, "PDF", resolution=float(dpi), save_all=True, append_images=images[1:], quality=75)
+    images[0].save(out, "PDF", resolution=float(dpi), save_all=True, append_images=images[1:], **options)
     return out.getvalue()
 
 

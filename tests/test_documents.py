@@ -158,6 +158,16 @@ def test_scanned_canada_act_names_the_1989_agreement_in_its_body() -> None:
 
 
 @needs_tesseract
+def test_black_and_white_ccitt_scan_is_ocred() -> None:
+    data = docgen.scanned_pdf(docgen.CANADA_1989_ACT[:1], bitonal=True)
+    assert b"/CCITTFaxDecode" in data
+    doc = read_document(data, LIMITS, ["ru"])
+    assert doc.state == "ocr", doc.note
+    assert fuzzy_find("Правительством Союза Советских Социалистических Республик", doc.body(), 0.85) >= 0
+    assert fuzzy_find("Правительством Канады о взаимных визитах по военной линии", doc.body(), 0.85) >= 0
+
+
+@needs_tesseract
 def test_a_page_without_text_layer_is_ocred_and_the_others_read_from_text() -> None:
     """Per page: a text page stays "text", a scanned page beside it goes to OCR; page numbers hold across both."""
     writer = pypdf.PdfWriter()
