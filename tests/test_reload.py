@@ -67,9 +67,9 @@ def test_real_daemon_reloads_an_edit_and_keeps_running_through_a_broken_one(
         write_config(config_dir, "watches:\n  - id: broken\n    query: '(oops'\n", "broken.yaml")
         daemon.wait_for("configuration not reloaded (file change)")
         (bad,) = lines_with(daemon.text(), "configuration not reloaded")
-        assert "broken.yaml:2" in bad and "last good one stays in force" in bad
+        assert "broken.yaml:3" in bad and "last good one stays in force" in bad  # the query's line
         status, body = ready(port)
-        assert status == 503 and "broken.yaml:2" in body
+        assert status == 503 and "broken.yaml:3" in body
         live.publish("A second blizzard closes the Arctic ports", datetime.now(UTC))
         wait(lambda: len(smtp.messages) == 2, 30, "a mail under the old configuration", daemon)
 
