@@ -301,3 +301,27 @@ def test_poll_once_reads_what_it_polled_and_documents_lists_it(config_dir: Path,
     finally:
         app.close()
     assert jobs["documents"] == app.config.settings.documents_every == 30.0
+
+
+def test_a_document_over_the_cap_is_the_items_note_at_once(config_dir: Path, tmp_path: Path, clock: Clock):
+    """A PDF larger than the document cap is cut off while it downloads and given up at once (asking again brings
+    the same bytes): the item's note says so after one fetch, the source stays healthy."""
+    clock.now = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    big = text_pdf(CANADA_1989_ACT) + b"%" * 3_000_000
+    fetched: list[str] = []
+    with FixtureServer() as portal:
+        portal.routes["/api/Documents"] = lambda h: (
+            200, {"Content-Type": "application/json"}, portal_answer([(TEN, TEN_STATE_TITLE)])
+        )  # fmt: skip
+        portal.routes["/file/pdf"] = lambda h: (fetched.append(h.path), (200, {}, big))[1]  # type: ignore[attr-defined]
+        write_config(config_dir, CONFIG.format(base=portal.base, mail="json://127.0.0.1:9/x"), "sources.yaml")
+        app = make_app(config_dir, tmp_path / "state", clock)
+        try:
+            assert app.runner.poll("pravo-government").error is None
+            stats = DocumentJob(app.runner, limits=DocumentLimits(max_bytes=1_000_000)).run_all()
+            assert stats.unreadable == 1 and stats.failed == 0 and len(fetched) == 1
+            (doc,) = app.store.documents()
+            assert doc.state == "unreadable" and "exceeds the cap of 1000000 bytes" in doc.note
+            assert app.store.source_state("pravo-government").consecutive_failures == 0
+        finally:
+            app.close()

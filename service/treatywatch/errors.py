@@ -46,6 +46,10 @@ class FetchError(SourceError):
     """The network part failed: connection, timeout, HTTP status, size cap, redirects."""
 
 
+class TooLargeError(FetchError):
+    """The answer is larger than the cap: asking again brings the same bytes (a document is given up at once)."""
+
+
 class ParseError(SourceError):
     """The bytes arrived but are not what the source type expects."""
 

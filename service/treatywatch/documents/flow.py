@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ..alerts import Report, plan_alerts
 from ..config.policy import age_limit
-from ..errors import FetchError, NotFoundError, SourceError, StoreConflict
+from ..errors import FetchError, NotFoundError, SourceError, StoreConflict, TooLargeError
 from ..items import Item
 from ..matching import Match
 from ..notify.routing import route
@@ -154,6 +154,9 @@ class DocumentJob:
             return
         try:
             data = self._fetch(work, items[0].item)
+        except TooLargeError as exc:  # the same bytes every time: given up at once, not after hours of retries
+            self._failed(work, str(exc), stats, final=True)
+            return
         except SourceError as exc:
             self._failed(work, str(exc), stats)
             return
@@ -215,11 +218,11 @@ class DocumentJob:
                 language = None
         return tuple(dict.fromkeys((language or "ru", "en")))
 
-    def _failed(self, work: DocumentWork, error: str, stats: DocumentStats) -> None:
+    def _failed(self, work: DocumentWork, error: str, stats: DocumentStats, final: bool = False) -> None:
         s, now = self.runner.config.settings, self.runner.clock()
         attempts = work.attempts + 1
-        if attempts >= s.document_attempts:
-            note = f"document unreadable: {error} (after {attempts} attempts)"
+        if final or attempts >= s.document_attempts:
+            note = f"document unreadable: {error}" + ("" if final else f" (after {attempts} attempts)")
             log.warning("document %s: %s", work.url, note)
             self.runner.store.document_failed(work.url, note, None, now)
             stats.unreadable += 1

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from ..errors import FetchError
+from ..errors import FetchError, TooLargeError
 from ..items import clean_text
 from .base import Request, Response
 from .inflate import decoded, read_capped
@@ -106,7 +106,7 @@ def _capped(chunks: Iterator[bytes], cap: int, what: str) -> Iterator[bytes]:
     for chunk in chunks:
         size += len(chunk)
         if size > cap:
-            raise FetchError(f"{what} exceeds the cap of {cap} bytes; stopped reading")
+            raise TooLargeError(f"{what} exceeds the cap of {cap} bytes; stopped reading")
         yield chunk
 
 
@@ -294,7 +294,7 @@ class Fetcher:
                     )
                 declared = resp.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > limits.max_bytes:
-                    raise FetchError(f"response of {declared} bytes exceeds the cap of {limits.max_bytes} bytes")
+                    raise TooLargeError(f"response of {declared} bytes exceeds the cap of {limits.max_bytes} bytes")
                 # httpx would inflate each wire chunk whole; we inflate in bounded pieces and cap every layer
                 raw = _capped(
                     self._before(resp.iter_raw(), start, limits.timeout * WHOLE_RESPONSE_FACTOR, shown),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Iterator
 
-from ..errors import FetchError
+from ..errors import FetchError, TooLargeError
 
 _PIECE = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
@@ -105,6 +105,6 @@ def read_capped(pieces: Iterable[bytes], cap: int, what: str) -> bytes:
     for piece in pieces:
         size += len(piece)
         if size > cap:
-            raise FetchError(f"{what} exceeds the cap of {cap} bytes; stopped reading")
+            raise TooLargeError(f"{what} exceeds the cap of {cap} bytes; stopped reading")
         out.append(piece)
     return b"".join(out)
