@@ -218,6 +218,29 @@ def test_ocr_cleaning_joins_hyphenated_words_and_keeps_lines() -> None:
         "конец страницы",
     ]
     assert dehyphenate(["сотруд-", "ничестве"]) == ["сотрудничестве", ""]
+    known = {"военно-техническом"}.__contains__
+    assert dehyphenate(["о военно-", "техническом сотрудничестве"], known) == ["о военно-техническом", "сотрудничестве"]
+    assert dehyphenate(["между-", "", "народных договоров"]) == ["международных", "", "договоров"]
+
+
+@needs_tesseract
+def test_a_compound_broken_at_a_line_end_keeps_its_own_hyphen() -> None:
+    """Through Tesseract and the dictionary: "военно-" / "техническом" is one hyphenated word, "между-" / "народных"
+    one word broken by the line end."""
+    page = "\n".join(
+        [
+            "Соглашение между Правительством Российской Федерации и Правитель-",
+            "ством Федеративной Республики Германия о военно-",
+            "техническом сотрудничестве, подписанное в Бонне 16 декабря 1996",
+            "года, а также ряда между-",
+            "народных договоров Российской Федерации о взаимной защите прав.",
+        ]
+    )
+    doc = read_document(docgen.scanned_pdf([page], noise=False, skew_deg=0), LIMITS, ["ru"])
+    flat = " ".join(doc.body().split())
+    assert "военно-техническом сотрудничестве" in flat, doc.body()
+    assert "международных договоров" in flat, doc.body()
+    assert "Правительством Федеративной" in flat, doc.body()
 
 
 def test_ocr_cleaning_repairs_mixed_script_words_and_drops_dust() -> None:

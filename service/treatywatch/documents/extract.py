@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ MIN_TEXT_LETTERS = 20  # fewer letters than a line of an act: a stamp or a page 
 SCANNED_TEXT_LETTERS = 200  # a page with an image needs this much text to be taken as read (a portal stamp is less)
 MIN_OCR_DPI = 100  # a page that only fits the pixel bound below this is not worth Tesseract's time
 MAX_XOBJECT_DEPTH = 4
+_CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+(?:-[\u0400-\u04ff]+)*")
 
 
 def open_pdf(data: bytes) -> pypdf.PdfReader:
@@ -133,12 +135,23 @@ class PageReader:
         self.languages = tuple(languages)
         self._pdfium: Any = None
         self._ocr: ocr.OcrSetup | None = None
+        self._morph: Any = None
         self._tmp = tempfile.TemporaryDirectory(prefix="treatywatch-ocr-")
 
     def close(self) -> None:
         if self._pdfium is not None:
             self._pdfium.close()
         self._tmp.cleanup()
+
+    def is_word(self, word: str) -> bool:
+        """Whether a Russian word is in the dictionary (pymorphy3's, loaded by the first hyphen at a line end)."""
+        if not _CYRILLIC_WORD.fullmatch(word):
+            return False
+        if self._morph is None:
+            import pymorphy3  # a scan without a hyphenated line end never pays for the dictionary
+
+            self._morph = pymorphy3.MorphAnalyzer()
+        return bool(self._morph.word_is_known(word))
 
     @property
     def ocr_note(self) -> str:
@@ -187,7 +200,7 @@ class PageReader:
         except RenderRefused as exc:
             return unread(str(exc))
         try:
-            text = ocr.recognise(image.path, setup, round(image.dpi))
+            text = ocr.recognise(image.path, setup, round(image.dpi), self.is_word)
         except CalledProcessError as exc:
             lines = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
             return unread(f"OCR failed: {(lines[-1] if lines else f'exit {exc.returncode}')[:200]}")

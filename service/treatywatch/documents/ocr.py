@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +60,9 @@ def setup(languages: Sequence[str]) -> OcrSetup:
     return OcrSetup(program=program, languages=tuple(usable), note=note)
 
 
-def recognise(image: Path, ocr: OcrSetup, dpi: int) -> str:
-    """The page image's text, cleaned; raises OSError/CalledProcessError when Tesseract fails on it."""
+def recognise(image: Path, ocr: OcrSetup, dpi: int, is_word: Callable[[str], bool] | None = None) -> str:
+    """The page image's text, cleaned (`is_word`: see `clean_ocr`); raises OSError/CalledProcessError when
+    Tesseract fails on it."""
     env = dict(os.environ, OMP_THREAD_LIMIT="1")  # one core a page: the daemon shares the machine
     run = subprocess.run(
         [ocr.program, str(image), "stdout", "-l", ocr.lang_arg(), "--dpi", str(dpi), "--psm", "3"],
@@ -69,4 +70,4 @@ def recognise(image: Path, ocr: OcrSetup, dpi: int) -> str:
         env=env,
         check=True,
     )
-    return clean_ocr(run.stdout.decode("utf-8", "replace"))
+    return clean_ocr(run.stdout.decode("utf-8", "replace"), is_word)

@@ -7,6 +7,7 @@ first line and the next line keeps the rest.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b\u200c\u200d\ufeff]")
@@ -55,27 +56,37 @@ def _fix_script(word: str) -> str:
     return word.translate(_HOMOGLYPHS)
 
 
-def dehyphenate(lines: list[str]) -> list[str]:
-    """Join a word broken across a line end; a capitalised continuation is a name pair ("Нью-\\nЙорк") and stays."""
+def dehyphenate(lines: list[str], is_word: Callable[[str], bool] | None = None) -> list[str]:
+    """Join a word broken across a line end onto the first line; the next line keeps the rest.
+
+    A capitalised continuation is a name pair ("Нью-" / "Йорк") and stays as it is. Where `is_word` knows the
+    hyphenated form ("военно-техническом", "российско-индийского") the hyphen is the word's own and is kept.
+    """
     out = list(lines)
     for i in range(len(out) - 1):
         broken = _BROKEN.search(out[i])
         if not broken:
             continue
-        rest = _REST.match(out[i + 1])
+        # OCR may see a paragraph break after the hyphen; no paragraph ends in one, so the word goes on below it
+        nxt = i + 2 if not out[i + 1] and i + 2 < len(out) else i + 1
+        rest = _REST.match(out[nxt])
         if not rest or not rest.group(1)[0].islower():
             continue
-        out[i] = out[i][: broken.end(1)] + rest.group(1)
-        out[i + 1] = out[i + 1][rest.end() :]
+        left, right = broken.group(1), rest.group(1)
+        word = _WORD.match(right)
+        compound = word is not None and is_word is not None and is_word(f"{left}-{word.group(0)}".lower())
+        out[i] = out[i][: broken.end(1)] + ("-" if compound else "") + right
+        out[nxt] = out[nxt][rest.end() :]
     return out
 
 
-def clean_ocr(text: str) -> str:
-    """Tesseract's page text, made fit for matching: spacing, look-alike letters, words broken at line ends."""
+def clean_ocr(text: str, is_word: Callable[[str], bool] | None = None) -> str:
+    """Tesseract's page text, made fit for matching: spacing, look-alike letters, words broken at line ends
+    (`is_word` tells a compound's own hyphen from a line-end one)."""
     text = normalise(text.translate(_STRAY))
     text = _WORD.sub(lambda m: _fix_script(m.group(0)), text)
     lines = [_OPEN_QUOTE.sub("", _EDGE_JUNK.sub("", line)).strip() for line in text.split("\n")]
-    return "\n".join(dehyphenate(lines))
+    return "\n".join(dehyphenate(lines, is_word))
 
 
 def meaningful_letters(text: str) -> int:
