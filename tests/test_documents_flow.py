@@ -14,6 +14,8 @@ layer. Mail goes to the aiosmtpd sink.
 from __future__ import annotations
 
 import json
+import signal
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -325,3 +327,42 @@ def test_a_document_over_the_cap_is_the_items_note_at_once(config_dir: Path, tmp
             assert app.store.source_state("pravo-government").consecutive_failures == 0
         finally:
             app.close()
+
+
+def test_the_running_daemon_reads_documents_and_tells_the_desk(config_dir: Path, tmp_path: Path, smtp: SmtpSink):
+    """`treatywatch run` (a real process): its documents job reads the act's PDF after the poll, and the desk's
+    mailbox gets the agreements the text names exactly once, in the alert's message or in its one follow-up."""
+    from test_shutdown import RunningDaemon
+
+    with FixtureServer() as portal:
+        portal.routes["/api/Documents"] = lambda h: (  # the act in the government's block, the president's empty
+            200, {"Content-Type": "application/json"},
+            portal_answer([] if "Block=president" in h.path else [(TEN, TEN_STATE_TITLE)]),  # type: ignore[attr-defined]
+        )  # fmt: skip
+        text = text_pdf(TEN_STATE_ACT)
+        portal.routes["/file/pdf"] = lambda h: (200, {"Content-Type": "application/pdf"}, text)
+        settings = (
+            "settings:\n  web_port: 0\n  per_host_delay: 0\n  deliver_every: 0.5\n  documents_every: 0.5\n"
+            "  baseline: false\n  shutdown_timeout: 5\n"
+        )
+        write_config(config_dir, CONFIG.format(base=portal.base, mail=smtp.url()).replace("settings:\n", settings),
+                     "sources.yaml")  # fmt: skip
+        daemon = RunningDaemon(config_dir, tmp_path / "state", tmp_path / "daemon.log")
+        try:
+            deadline = time.monotonic() + 90
+            said = []
+            while time.monotonic() < deadline and not said:
+                time.sleep(0.2)
+                said = [m for m in list(smtp.messages) if "The act's text names" in _plain(m)]
+            assert said, f"no message named the act's agreements:\n{daemon.text()}"
+            time.sleep(2)  # a second message naming them would come within the next passes
+            assert daemon.stop(signal.SIGTERM, 20)[0] == 0
+        finally:
+            daemon.close()
+    named = [m for m in smtp.messages if "The act's text names" in _plain(m)]
+    assert len(named) == 1 and _plain(named[0]).count("body p. ") == len(TEN_AGREEMENTS)
+    assert len(smtp.messages) <= 2 and all("ряда международных договоров" in m["Subject"] for m in smtp.messages)
+
+
+def _plain(message: object) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[attr-defined]
