@@ -197,7 +197,7 @@ class DocumentJob:
         if cached is not None:
             stats.cached += 1
             return cached
-        if work.kind == "article":
+        if work.kind == "article" and b"%PDF-" not in data[:1024]:  # a story whose link is a PDF is read as one
             from .article import read_article
 
             text = read_article(data, work.url, self.limits)
