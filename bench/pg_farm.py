@@ -45,11 +45,18 @@ class Pass:
     items: int
     alerts: int
 
-    def row(self, feeds: int) -> str:
+    @property
+    def cpu_per_item(self) -> float:
+        """Milliseconds of CPU per stored item, the daemons' and the database server's together."""
+        return 1000 * (self.cpu_daemons + self.cpu_db) / self.items if self.items else 0.0
+
+    def row(self, feeds: int, sqlite: Pass | None = None) -> str:
         rate = self.items / self.wall if self.wall else 0.0
+        ratio = f"{self.cpu_per_item / sqlite.cpu_per_item:.2f}x" if sqlite and sqlite.cpu_per_item else "-"
         return (
             f"| {self.engine} | {self.daemons} | {self.wall:.1f} | {feeds / self.wall:.0f} | {rate:.0f} "
-            f"| {self.cpu_daemons:.1f} | {self.cpu_db:.1f} | {self.items} | {self.alerts} |"
+            f"| {self.cpu_daemons:.1f} | {self.cpu_db:.1f} | {self.cpu_per_item:.3f} | {ratio} | {self.items} "
+            f"| {self.alerts} |"
         )
 
 
@@ -156,10 +163,11 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, {cores} cores, Python {platform.python_version()}; "
         "every daemon a `treatywatch run` on an empty database; wall = start of the daemons to the last item "
         "stored.\n\n"
-        "| engine | daemons | wall s | feeds/s | items/s | CPU daemons s | CPU PostgreSQL s | items | alerts |\n"
-        "|---|---|---|---|---|---|---|---|---|\n"
+        "| engine | daemons | wall s | feeds/s | items/s | CPU daemons s | CPU PostgreSQL s | CPU ms/item "
+        "| CPU/item vs SQLite | items | alerts |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
-    table = head + "\n".join(r.row(args.feeds) for r in results) + "\n"
+    table = head + "\n".join(r.row(args.feeds, results[0]) for r in results) + "\n"
     print(table)
     out = args.out or HERE / "results" / f"pg-farm-{datetime.now(UTC):%Y%m%d}-{args.feeds}.md"
     out.parent.mkdir(exist_ok=True)

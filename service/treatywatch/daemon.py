@@ -119,6 +119,7 @@ class Daemon:
         self._every: dict[str, float] = {}  # housekeeping jobs scheduled, by id: their interval
         self._planned: Config | None = None  # the configuration whose sources the store's schedule holds
         self._horizon = 0.0  # seconds ahead beyond which a turn is a clock gone back (schedule.clock_back_horizon)
+        self._enabled: frozenset[str] = frozenset()  # the planned config's enabled sources
         self.files = ConfigFiles(app.config_path) if app.config_path is not None else None
         app.reloader = self.reload  # the console's "apply" (web/deskpages.py), as SIGHUP does
         app.poll_soon = self.poll_soon  # the console's "poll now" and "resume" (desk.source_action)
@@ -188,6 +189,7 @@ class Daemon:
             due = plan(config, now, [sid for sid in enabled if sid not in before or sid in added or sid in changed])
             self.app.store.reschedule(due, {sid: p.first_due for sid, p in due.items()})
         self.app.store.forget_dead_claims()
+        self._enabled = frozenset(s.id for s in config.sources if s.enabled)
         self._planned = config
 
     def _poll_claimed(self, claimed: Claimed) -> None:
@@ -200,7 +202,7 @@ class Daemon:
                 log.warning("source %s: its turn %s is beyond any interval or backoff (clock went back?); polling now",
                             sid, claimed.due.isoformat())  # fmt: skip
             self.app.metrics.schedule_lag.observe(max(0.0, (now - claimed.due).total_seconds()))
-        if not any(s.id == sid and s.enabled for s in config.sources):
+        if sid not in self._enabled:
             # another daemon's configuration has it (configurations differ): ours leaves it to them for a while
             log.info("source %s: claimed but not in this daemon's configuration; left to the others", sid)
             self.app.store.reschedule([sid], {sid: now + timedelta(seconds=config.settings.lease)})
@@ -217,7 +219,9 @@ class Daemon:
                 hold = 0.8 * max(0.0, (result[0].next_due - self.app.clock()).total_seconds())
             with suppress(StoreError):  # unreachable: the claim simply expires (settings.lease)
                 self.app.store.release_source(sid, self.app.clock(), hold)
-        if polled:  # starts sending what this poll queued and returns: a slow channel never holds a poll worker
+        # starts sending what this poll queued and returns: a slow channel never holds a poll worker. A poll that
+        # queued nothing asks the outbox nothing (the deliver job's timer still looks for retries and digests)
+        if polled and result and (result[0].alerts or result[0].followups):
             self._guard("deliver", self.app.outbox.dispatch)
 
     def _host_turn(self, sid: str, now: datetime) -> bool:

@@ -280,7 +280,9 @@ class Runner:
             if held:
                 kept_quiet.append(Report(item, held))
                 result.quieted += not too_old
-        plan = plan_alerts(reports, self.store.open_alerts(now - timedelta(seconds=settings.event_window)))
+        # no report, no alert to join: the open ones are read only when a poll has something to add (most do not)
+        open_alerts = self.store.open_alerts(now - timedelta(seconds=settings.event_window)) if reports else []
+        plan = plan_alerts(reports, open_alerts)
         subs = self.config.subscribers
         for_new = [route(subs, n.watches, n.severity, "alert", now) for n in plan.new]
         for_attach = [

@@ -403,10 +403,16 @@ class Config(Sections):
             return line
         return self._origins.get(f"{kind}:{ident}", "<config>")
 
+    # sources by id, built on first use for the list it was built from (a poll asks several times, and 50,000
+    # sources made each a scan of the list)
+    _source_index: tuple[object, int, dict[str, AnySourceConfig]] | None = PrivateAttr(default=None)
+
     def source(self, source_id: str) -> AnySourceConfig:
-        for s in self.sources:
-            if s.id == source_id:
-                return s
+        index = self._source_index
+        if index is None or index[0] is not self.sources or index[1] != len(self.sources):
+            index = self._source_index = (self.sources, len(self.sources), {s.id: s for s in self.sources})
+        if (found := index[2].get(source_id)) is not None:
+            return found
         from ..errors import NotFoundError
 
         raise NotFoundError(f"no source '{source_id}'; known: {', '.join(s.id for s in self.sources)}")

@@ -49,6 +49,12 @@ class SourceClaims(StoreBase):
     def _held_now(self, now: datetime) -> tuple[str, list[object]]:
         return "?", [ts(now)]
 
+    def _statement(self, sql: str, params: list[Any]) -> list[Any]:
+        """One writing statement in a transaction of its own; PostgreSQL sends it alone (autocommit: one round
+        trip, not BEGIN, statement, COMMIT)."""
+        with self.transaction() as tx:
+            return list(tx.execute(sql, params).fetchall())
+
     def _executemany(self, tx: Tx, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """Many rows of one statement; PostgreSQL overrides it with a pipelined executemany."""
         for row in rows:
@@ -103,8 +109,7 @@ class SourceClaims(StoreBase):
             f"{not_busy} ORDER BY next_due LIMIT ?{self._skip_locked}) RETURNING id, next_due"
         )
         params = [self.owner, *until_params, ts(now), *late_params, self.owner, *held_params, *busy, limit]
-        with self.transaction() as tx:
-            rows = tx.execute(sql, params).fetchall()
+        rows = self._statement(sql, params)
         out = [Claimed(r["id"], dt(r["next_due"])) for r in rows]
         return sorted(out, key=lambda c: (c.due is None, c.due or now))
 
@@ -113,14 +118,13 @@ class SourceClaims(StoreBase):
         polled it within most of its interval)."""
         until, until_params = self._hold_until(now, lease)
         held, held_params = self._held_now(now)
-        with self.transaction() as tx:
-            tx.execute("INSERT INTO sources (id) VALUES (?) ON CONFLICT (id) DO NOTHING", (source_id,))
-            row = tx.execute(
-                f"UPDATE sources SET claimed_by = ?, claim_expires = {until} WHERE id = ?"
-                f" AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires <= {held}) RETURNING id",
-                [self.owner, *until_params, source_id, self.owner, *held_params],
-            ).fetchone()
-        return row is not None
+        rows = self._statement(  # a source never polled has no row yet: the claim makes it
+            f"INSERT INTO sources (id, claimed_by, claim_expires) VALUES (?, ?, {until}) ON CONFLICT (id) DO UPDATE"
+            " SET claimed_by = excluded.claimed_by, claim_expires = excluded.claim_expires WHERE"
+            f" sources.claimed_by IS NULL OR sources.claimed_by = ? OR sources.claim_expires <= {held} RETURNING id",
+            [source_id, self.owner, *until_params, self.owner, *held_params],
+        )
+        return bool(rows)
 
     def release_source(self, source_id: str, now: datetime, hold: float) -> None:
         """The poll ended: one-shot passes leave the source alone for `hold` seconds more (0: at once)."""
@@ -129,8 +133,7 @@ class SourceClaims(StoreBase):
             sql = f"UPDATE sources SET claim_expires = {until}"
         else:
             sql, params = "UPDATE sources SET claimed_by = NULL, claim_expires = NULL", []
-        with self.transaction() as tx:
-            tx.execute(f"{sql} WHERE id = ? AND claimed_by = ?", [*params, source_id, self.owner])
+        self._statement(f"{sql} WHERE id = ? AND claimed_by = ? RETURNING id", [*params, source_id, self.owner])
 
     def release_sources(self) -> None:
         """A clean stop: every claim and hold of this process goes back at once."""

@@ -245,6 +245,19 @@ MIGRATIONS: list[str] = [
         next_start TIMESTAMPTZ NOT NULL
     );
     """,
+    # 11: as SQLite's 9, full text built once per text: tsv was a generated column, recomputed (unaccent and
+    # to_tsvector over title and summary) on every update of the row, last_seen's included; now a trigger fills it
+    # when an item is stored and when its title or summary changes
+    """
+    ALTER TABLE items ALTER COLUMN tsv DROP EXPRESSION;
+    CREATE FUNCTION tw_items_tsv() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.tsv := to_tsvector('simple', tw_fold(NEW.title || ' ' || NEW.summary));
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER items_tsv BEFORE INSERT OR UPDATE OF title, summary ON items
+        FOR EACH ROW EXECUTE FUNCTION tw_items_tsv();
+    """,
 ]
 
 

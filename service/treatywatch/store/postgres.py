@@ -212,6 +212,14 @@ class PostgresStore(SqlStore):
     def _held_now(self, now: datetime) -> tuple[str, list[object]]:
         return "clock_timestamp()", []
 
+    def _statement(self, sql: str, params: list[Any]) -> list[Any]:
+        try:
+            with self.pool.connection() as conn:
+                return conn.execute(pg_sql(sql), tuple(params)).fetchall()
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            why = redact(str(exc))
+            raise StoreError(f"cannot write to {self.path}, nothing of this change was kept: {why}") from None
+
     def _reserve(self, tx: Tx, host: str, gap: float, now: datetime) -> float:
         """One statement on the server's clock; concurrent reservers of one host queue on its row."""
         row = tx.execute(

@@ -215,6 +215,15 @@ MIGRATIONS: list[str | Step] = [
         next_start TEXT NOT NULL
     );
     """,
+    # 9: full text built once per text: the index follows an item's title and summary, not every update of its row
+    # (a poll moves last_seen on every item it sees again, which rewrote each one's full-text entry)
+    """
+    DROP TRIGGER IF EXISTS items_au;
+    CREATE TRIGGER items_au AFTER UPDATE OF title, summary ON items BEGIN
+      INSERT INTO items_fts (items_fts, rowid, title, summary) VALUES('delete', old.rowid, old.title, old.summary);
+      INSERT INTO items_fts (rowid, title, summary) VALUES (new.rowid, new.title, new.summary);
+    END;
+    """,
 ]
 
 

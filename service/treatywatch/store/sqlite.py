@@ -120,6 +120,9 @@ class Store(SqlStore):
                     raise StoreConflict(f"{self.path}: written meanwhile by another process: {exc}") from exc
                 raise
 
+    def _executemany(self, tx: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        tx.executemany(sql, rows)
+
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
