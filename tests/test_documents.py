@@ -108,6 +108,27 @@ def test_ten_state_act_spans_three_pages_and_body_offsets_give_page_numbers() ->
         assert body.count("\f", 0, offset) + 1 == expected_page[n]
 
 
+def test_words_broken_at_line_ends_of_a_text_layer_are_joined() -> None:
+    """A typeset PDF's text layer breaks words at line ends as a scan does; a compound keeps its own hyphen."""
+    page = "\n".join(
+        [
+            "The Russian Federation notified the termination of the agree-",
+            "ment on military cooperation with the French Republic; the",
+            "Соглашение о военно-",
+            "техническом сотрудничестве и о между-",
+            "народных перевозках грузов",
+        ]
+    )
+    doc = read_document(docgen.text_pdf([page]), LIMITS, ["en", "ru"])
+    assert doc.pages[0].text.split("\n") == [
+        "The Russian Federation notified the termination of the agreement",
+        "on military cooperation with the French Republic; the",
+        "Соглашение о военно-техническом",
+        "сотрудничестве и о международных",
+        "перевозках грузов",
+    ]
+
+
 def test_sha256_is_of_the_bytes() -> None:
     import hashlib
 

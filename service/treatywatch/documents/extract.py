@@ -23,7 +23,7 @@ from pypdf.generic import ContentStream
 
 from treatywatch.documents import ocr
 from treatywatch.documents.models import BLANK_PAGE, DocumentLimits, Page
-from treatywatch.documents.textclean import meaningful_letters, normalise
+from treatywatch.documents.textclean import dehyphenate, meaningful_letters, normalise
 from treatywatch.errors import DocumentError
 
 MIN_TEXT_LETTERS = 20  # fewer letters than a line of an act: a stamp or a page number, not the page's text
@@ -172,7 +172,8 @@ class PageReader:
         except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             images = []
         if letters >= SCANNED_TEXT_LETTERS or (letters >= MIN_TEXT_LETTERS and not images):
-            return Page(number, text, "text")
+            # typeset PDFs (the Federal Register's columns, EUR-Lex) break words at line ends too
+            return Page(number, "\n".join(dehyphenate(text.split("\n"), self.is_word)), "text")
         try:  # only pages that go to OCR pay for parsing their content stream
             images += _inline_images(page)
             drawn = bool(images) or _draws_something(page)
