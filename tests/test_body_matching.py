@@ -155,6 +155,7 @@ def test_body_query_reads_the_body_and_title_query_does_not(wl: Watchlist):
     first = m.hits[0]
     assert (first.field, first.page, first.line) == ("body", 1, 12)
     assert "body p. 1, l. 12" in m.why()
+    assert [(h.page, h.line) for h in m.hits] == [(1, 12), (1, 13), (1, 14)]  # of ten: the first places explain it
     assert m.snippet.link == DOC_URL + "#page=1"
     # without a body, a body: query has nothing to read
     assert "body-words" not in fired(wl, make_item("pravo", title="о военном сотрудничестве"))

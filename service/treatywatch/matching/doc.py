@@ -182,7 +182,12 @@ class Doc:
         return "summary", summary_spans[pos - self.summary_start]
 
 
-def page_line(body: str, offset: int) -> tuple[int, int]:
-    """The page ("\f"-separated, from 1) and the line on it (from 1) of a character of a body."""
+def page_line(body: str, offset: int, pages: list[tuple[int, int]] | None = None) -> tuple[int, int]:
+    """The page ("\f"-separated, from 1) and the line on it (from 1) of a character of a body; with a Doc's
+    `pages`, the page is looked up rather than counted from the start (many hits in a long act)."""
+    if pages:
+        page = bisect_right(pages, offset, key=lambda p: p[1]) - 1
+        page_start = pages[page][1]
+        return page + 1, body.count("\n", page_start, offset) + 1
     page_start = body.rfind("\f", 0, offset) + 1
     return body.count("\f", 0, offset) + 1, body.count("\n", page_start, offset) + 1

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from .doc import Doc, page_line
 
 SNIPPET_CHARS = 240
+# a term of a watch that reads the body may recur hundreds of times in a long act: its first places explain it
+BODY_PLACES_PER_TERM = 3
 
 
 @dataclass(frozen=True)
@@ -114,13 +116,18 @@ def place_hits(doc: Doc, hits: list[Hit]) -> tuple[HitPlace, ...]:
     """Positions to characters, one entry per distinct place, in reading order."""
     seen: dict[tuple[str, int, int], HitPlace] = {}
     texts = {"title": doc.title, "summary": doc.summary, "body": doc.body}
+    in_body: dict[str, int] = {}
     for h in sorted(hits, key=lambda h: (h.start, h.end)):
+        if h.start >= doc.body_start and doc.pages:
+            if in_body.get(h.label, 0) >= BODY_PLACES_PER_TERM:
+                continue
+            in_body[h.label] = in_body.get(h.label, 0) + 1
         field_name, first = doc.locate(h.start)
         _, last = doc.locate(h.end)
         text = texts[field_name][first.start : last.end]
         key = (field_name, first.start, last.end)
         if key not in seen:
-            page, line = page_line(doc.body, first.start) if field_name == "body" else (None, None)
+            page, line = page_line(doc.body, first.start, doc.pages) if field_name == "body" else (None, None)
             seen[key] = HitPlace(h.label, field_name, first.start, last.end, text, page, line)
     return tuple(seen.values())
 

@@ -223,7 +223,7 @@ class ItemReading:
                         listed[agreement.id] = Listed(agreement, reason, True)
         for agreement, at, text in self._context(doc, clauses, published):
             if agreement.id not in listed:
-                page, line = page_line(doc.body, at)
+                page, line = page_line(doc.body, at, doc.pages)
                 listed[agreement.id] = Listed(agreement, f"body p. {page}, line {line}: {_short(text)}", False)
         return list(listed.values()), verbs
 
