@@ -87,3 +87,36 @@ subscribers:
             assert sum(1 for path, _ in site.requests if path == "/world/pact.html") == 1
         finally:
             app.close()
+
+
+def test_a_story_whose_link_is_a_pdf_is_read_as_one(config_dir: Path, tmp_path: Path, clock: Clock):
+    """A feed of acts whose items link their PDF: with fetch_article the link is read as a PDF (pages, text layer),
+    not handed to the HTML extractor (which finds no article in it)."""
+    from docgen import CANADA_1989_ACT, text_pdf
+
+    clock.now = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    pdf = text_pdf(CANADA_1989_ACT)
+    with FixtureServer() as site:
+        site.routes["/world/pact.html"] = lambda h: (200, {"Content-Type": "application/pdf"}, pdf)
+        site.routes["/feed.xml"] = lambda h: (
+            200, {"Content-Type": "application/rss+xml"}, FEED.format(base=site.base).encode()
+        )  # fmt: skip
+        write_config(
+            config_dir,
+            f"""sources:
+  - {{id: news, type: feed, url: "{site.base}/feed.xml", language: ru, fetch_article: true}}
+  - {{id: pravo-government, type: feed, url: "http://127.0.0.1:9/x", enabled: false}}
+  - {{id: pravo-government-rss, type: feed, url: "http://127.0.0.1:9/y", enabled: false}}
+  - {{id: government-docs, type: feed, url: "http://127.0.0.1:9/z", enabled: false}}
+""",
+            "sources.yaml",
+        )
+        app = make_app(config_dir, tmp_path / "state", clock)
+        try:
+            assert app.runner.poll("news").error is None
+            assert DocumentJob(app.runner).run_all().read == 1
+            (doc,) = app.store.documents()
+            assert doc.kind == "article" and doc.state == "read" and doc.text is not None
+            assert doc.text.page_count == 2 and "Правительством Канады" in doc.text.pages[0].text
+        finally:
+            app.close()
