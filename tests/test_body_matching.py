@@ -210,9 +210,24 @@ def test_no_phrase_or_near_spans_fields_or_pages(wl: Watchlist):
             "o Acordo entre o Governo da Federação da Rússia e o Governo do Reino da Noruega sobre cooperação "
             "militar, assinado em Oslo em 26 de abril de 1996.",
         ),
+        (
+            "ru",
+            "Правительство Российской Федерации постановляет: приостановить действие следующих соглашений: "
+            "Соглашения между Правительством Российской Федерации и Правительством Французской Республики о военном "
+            "сотрудничестве, подписанного в Париже 4 февраля 1994 г.; Соглашения между Правительством Российской "
+            "Федерации и Правительством Королевства Норвегия о военном сотрудничестве, подписанного в Осло 26 "
+            "апреля 1996 г.\nМИДу России уведомить Правительство Канады.",
+        ),
+        (
+            "ru",
+            "1. Денонсировать Соглашение между Правительством Российской Федерации и Правительством Французской "
+            "Республики о военном сотрудничестве, подписанное в Париже 4 февраля 1994 г., и Соглашение между "
+            "Правительством Российской Федерации и Правительством Королевства Норвегия о военном сотрудничестве.\n"
+            "2. МИДу России уведомить Правительство Канады.",
+        ),
     ],
 )
-def test_operative_clauses_in_other_languages(wl: Watchlist, lang: str, body: str):
+def test_operative_clauses_in_six_languages(wl: Watchlist, lang: str, body: str):
     item = make_item("gazette", title="Decree No. 12 / Décret n° 12", language=lang, body=body)
     m = fired(wl, item)["ended-anywhere"]
     ids = {a.id for a in m.agreements}
@@ -277,3 +292,17 @@ def test_match_command_reads_a_body_and_the_api_gives_the_page_link(wl: Watchlis
     bare = act("Распоряжение Правительства Российской Федерации от 03.12.2026 № 3421-р", docgen.CANADA_1989_ACT)
     m = fired(wl, bare)["ended-anywhere"]
     assert match_json(m, bare.title)["snippet"]["link"] == DOC_URL + "#page=1"
+
+
+def test_ten_state_act_as_its_pdf_lays_it_out(wl: Watchlist):
+    """The text a PDF's reader gives: paragraphs wrapped into the page's lines, the page numbers as lines; an
+    entry runs over two or three lines and its reason points at the line it starts on."""
+    pages = docgen.page_texts(docgen.TEN_STATE_ACT)
+    m = fired(wl, act(docgen.TEN_STATE_TITLE, tuple(pages)))["ended"]
+    assert {a.id for a in m.agreements} == set(TEN)
+    starts = []
+    for a in m.agreements:
+        where = next(r for r in a.reasons if r.startswith("body p. ")).split(": ", 1)[0]
+        page, line = (int(x.split()[-1]) for x in where.removeprefix("body ").split(", "))
+        starts.append(pages[page - 1].split("\n")[line - 1])
+    assert all(s.split(")")[0].isdigit() and " Соглашение между" in s for s in starts), starts

@@ -28,6 +28,7 @@ _ENUMERATOR = re.compile(
 # a running page number or header line ("2", "- 2 -"): not text of the entry it interrupts
 _PAGE_NUMBER = re.compile(r"\s*[-–—]?\s*\d{1,4}\s*[-–—]?\s*")
 _WORD_BEFORE = re.compile(r"([^\W_]+)\W*$")
+_YEAR_ABBREVIATION = re.compile(r"\b\d{4}\s*[^\W\d_]{1,2}\.$")
 _SENTENCE_END = re.compile(r"\.(?=\s+[^\W\d_])")
 MAX_ENTRIES = 300  # per clause; a real act lists a few dozen at most
 MAX_CLAUSE_CHARS = 60_000  # a list past this is cut: bounded work on any body
@@ -94,7 +95,9 @@ def _ends_sentence(text: str) -> bool:
     if not text.endswith("."):
         return False
     before = _WORD_BEFORE.search(text[:-1])
-    return before is None or len(before.group(1)) > ABBREVIATION_MAX or before.group(1).isdigit()
+    if before is None or len(before.group(1)) > ABBREVIATION_MAX or before.group(1).isdigit():
+        return True
+    return bool(_YEAR_ABBREVIATION.search(text))  # "… 1996 г.": a date, the last words of an agreement's entry
 
 
 def clause_initial(body: str, offset: int) -> bool:
