@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -266,3 +268,42 @@ def test_pause_resume_and_poll_now_on_both_engines(database: str, tmp_path: Path
         assert [(e.action, e.actor) for e in store.history("source", "s")] == [("pause", "olga"), ("resume", "olga")]
     finally:
         store.close()
+
+
+def test_poll_now_from_the_command_line_reaches_the_running_daemon(config_dir: Path, tmp_path: Path, http, smtp):
+    """`treatywatch sources poll-now` in another process than the daemon: the store makes the source due, and the
+    daemon's dispatcher (which looks every second) polls it; a paused source is left alone by the daemon."""
+    from test_baseline import daemon_files
+    from test_shutdown import RunningDaemon
+
+    fetched: list[float] = []
+    rss = (FIXTURES / "news" / "euronews_world.xml").read_bytes()
+
+    def feed(h) -> tuple[int, dict, bytes]:
+        fetched.append(time.monotonic())
+        return 200, {"Content-Type": "application/rss+xml"}, rss
+
+    http.routes["/live.xml"] = feed
+    daemon_files(config_dir, http.base, smtp.url(), every="1h")
+    state = tmp_path / "state"
+    daemon = RunningDaemon(config_dir, state, tmp_path / "d.log")
+
+    def settle(n: int, what: str) -> None:
+        deadline = time.monotonic() + 20
+        while len(fetched) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(fetched) == n, f"{what}: {len(fetched)} fetches, not {n}\n{daemon.text()}"
+
+    try:
+        daemon.wait_for("source live: ")  # its first turn, at the start (one source: no spreading)
+        before = len(fetched)
+        assert tw("sources", "poll-now", "live", config=config_dir, state=state).returncode == 0
+        settle(before + 1, "poll-now from the CLI")
+        assert tw("sources", "pause", "live", config=config_dir, state=state).returncode == 0
+        time.sleep(3)  # three looks of the dispatcher at the store
+        assert len(fetched) == before + 1
+        assert tw("sources", "resume", "live", config=config_dir, state=state).returncode == 0
+        settle(before + 2, "resume from the CLI")
+    finally:
+        daemon.stop(signal.SIGTERM, 30)
+        daemon.close()
