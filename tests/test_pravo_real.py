@@ -171,8 +171,10 @@ def test_real_acts_poll_into_the_fields_the_portal_shows(app_with, portal: Fixtu
 """
     )
     items = app.runner.poll("pravo-all").items + app.runner.poll("pravo-mintrud").items
-    queries = [dict(parse_qsl(urlsplit(path).query)) for path, _ in portal.requests]
-    assert [urlsplit(p).path for p, _ in portal.requests] == ["/api/Documents", "/api/Documents"]
+    # the portal's dictionaries are not served here: the bundled copy and the titles name types and issuers
+    documents = [path for path, _ in portal.requests if urlsplit(path).path == "/api/Documents"]
+    queries = [dict(parse_qsl(urlsplit(path).query)) for path in documents]
+    assert len(documents) == 2
     assert queries[0] == {
         "Block": "government",
         "PageSize": "10",

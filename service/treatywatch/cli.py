@@ -188,6 +188,13 @@ def check(ctx: click.Context, impact: bool, days: float, current: Path | None, a
         check_impact(ctx, days, current, as_json)
         return
     config, watchlist = compile_config(ctx.obj["config_path"])
+    from .errors import ConfigError
+    from .sources.refcache import reference_problems
+
+    state_dir = Path(ctx.obj["state_dir"]) if ctx.obj.get("state_dir") else config.settings.state_dir
+    problems = reference_problems(config, state_dir)  # names the portals' dictionaries, as last read, do not hold
+    if problems:
+        raise ConfigError(problems)
     click.echo(
         f"OK: {len(config.sources)} sources, {len(config.terms)} term sets, {len(config.entities)} entities, "
         f"{len(config.agreements)} agreements, {len(watchlist.watches)} watches, "

@@ -33,6 +33,7 @@ from .sources.base import (
 )
 from .sources.fetch import Fetcher, FetchLimits, Validators
 from .sources.listing import Backlog, ListingReader, Reading
+from .sources.refcache import ReferenceCache
 from .sources.registry import SOURCE_TYPES
 from .store import KnownItem, SourceState, SqlStore
 
@@ -81,6 +82,7 @@ class Runner:
         self._ingest_lock = threading.Lock()
         self.metrics = metrics or Metrics()
         self.languages = LanguageStage()  # survives reloads: its model and cache do not depend on the watchlist
+        self.references = ReferenceCache()  # a portal's dictionaries, fetched a day at a time (sources/refcache.py)
 
     def _limits(self, cfg: SourceConfig) -> FetchLimits:
         s = self.config.settings
@@ -127,6 +129,8 @@ class Runner:
         cfg = self.config.source(source_id)
         plugin = SOURCE_TYPES[cfg.type]
         limits = self._limits(cfg)
+        fetch = functools.partial(self._fetch, source_id, limits=limits)
+        cfg = self.references.bind(plugin, cfg, fetch, now or self.clock(), self.config.settings.state_dir)
         validators = Validators(state.etag, state.last_modified)
         parse = functools.partial(self._parse, source_id, cfg, plugin)
         if reads_listing(plugin, cfg):

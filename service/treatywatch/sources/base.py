@@ -118,6 +118,25 @@ class PagingSource(Protocol):
         ...
 
 
+@runtime_checkable
+class ReferenceSource(Protocol):
+    """A source type that reads a portal's reference data beside its listing (the pravo portal's dictionaries):
+    the runner fetches `references` through the fetcher, keeps them a day (refcache.py), and `bind` gives the config
+    they complete (names resolved, names for the GUIDs a listing gives)."""
+
+    def references(self, cfg: Any) -> dict[str, Request]:
+        """The reference requests, by name."""
+        ...
+
+    def reference(self, name: str, response: Response) -> Any:
+        """One reference answer read; raises ParseError when it is not one (the last good one then serves)."""
+        ...
+
+    def bind(self, cfg: Any, references: dict[str, Any]) -> Any:
+        """The config completed with the references read (those the portal could not give are left out)."""
+        ...
+
+
 def reads_listing(plugin: object, cfg: Any) -> TypeGuard[PagingSource]:
     """Whether this source's polls go through the ListingReader: a paging plugin, unless its config pages nothing
     (a feed without follow_next, a json source without next_page: one request, as before paging existed)."""

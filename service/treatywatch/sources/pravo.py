@@ -7,26 +7,27 @@ import re
 from datetime import date
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, HttpUrl, field_validator
+from pydantic import Field, HttpUrl, PrivateAttr, field_validator
 
 from ..errors import ParseError
 from ..items import ActFields, make_item
 from .base import Page, Request, Response, SourceConfig
 from .dates import DateFields
 from .jsonapi import load_json
-from .pravo_dicts import BLOCKS, DOCUMENT_TYPES, ISSUER_HEADS
+from .pravo_dicts import (
+    BLOCKS,
+    BUNDLED,
+    DOCUMENT_TYPES,
+    ISSUER_HEADS,
+    PATHS,
+    SIGNATORY_ALIASES,
+    Dictionaries,
+    read_dictionary,
+    with_portals,
+)
 
-SIGNATORIES = {
-    "правительство": "8005d8c9-4b6d-48d3-861a-2a37e69fccb3",
-    "правительство российской федерации": "8005d8c9-4b6d-48d3-861a-2a37e69fccb3",
-    "government": "8005d8c9-4b6d-48d3-861a-2a37e69fccb3",
-    "президент": "225698f1-cfbc-4e42-9caa-32f9f7403211",
-    "президент российской федерации": "225698f1-cfbc-4e42-9caa-32f9f7403211",
-    "president": "225698f1-cfbc-4e42-9caa-32f9f7403211",
-}
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 _TYPES = {name.lower(): guid for name, guid in DOCUMENT_TYPES.items()}
-_TYPE_NAMES = {guid: name for name, guid in DOCUMENT_TYPES.items()}
 # "<type> <issuer> от DD.MM.YYYY № <number>" opens every complexName
 _HEAD = re.compile(r"^(?P<head>.+?)\s+от\s+(?P<date>\d{2}\.\d{2}\.\d{4})\s+№\s*(?P<number>\S+)")
 
@@ -108,16 +109,18 @@ def portal_date(raw: object) -> date | None:
         return None
 
 
-def act_fields(doc: dict[str, Any], title: str, base: str) -> ActFields:
+def act_fields(doc: dict[str, Any], title: str, base: str, dicts: Dictionaries = BUNDLED) -> ActFields:
     """Type, issuer, number and dates of one list item: the number and date as the portal gives them, the type
-    by its GUID in the portal's dictionary, the issuer as the title names it (list items carry its GUID only)."""
+    and the issuer by their GUIDs in the portal's dictionaries; a GUID they lack, as the title names it."""
     eo = str(doc.get("eoNumber") or "").strip()
     head = _HEAD.match(title)
     lead = head.group("head") if head else ""
-    doc_type = _TYPE_NAMES.get(str(doc.get("documentTypeId") or "").lower(), "")
-    if not doc_type:  # a type the dictionary of 2026-01 does not hold: the longest one the title opens with
-        doc_type = max((n for n in DOCUMENT_TYPES if lead.lower().startswith(n.lower())), key=len, default="")
-    issuer = issuer_name(lead[len(doc_type) :].strip()) if lead.lower().startswith(doc_type.lower()) else ""
+    doc_type = dicts.name("types", str(doc.get("documentTypeId") or ""))
+    if not doc_type:  # a type the dictionary does not hold: the longest one the title opens with
+        doc_type = max((n for n in dicts.types if lead.lower().startswith(n.lower())), key=len, default="")
+    issuer = dicts.name("signatories", str(doc.get("signatoryAuthorityId") or ""))
+    if not issuer and lead.lower().startswith(doc_type.lower()):
+        issuer = issuer_name(lead[len(doc_type) :].strip())
     number = str(doc.get("number") or "").strip() or (head.group("number") if head else "")
     act_date = portal_date(doc.get("documentDate"))
     if act_date is None and head:
@@ -149,7 +152,11 @@ class PravoConfig(SourceConfig):
         default_factory=list,
         description="Document types by the portal's name (Распоряжение, Международный договор, Соглашение) or GUID.",
     )
-    signatory: str | None = Field(default=None, description="Signatory name (Правительство) or GUID.")
+    signatory: str | None = Field(
+        default=None,
+        description="Signatory by the portal's name (Правительство Российской Федерации, Министерство иностранных "
+        "дел Российской Федерации) or GUID; names resolve through the portal's dictionary, fetched daily.",
+    )
     page_size: Literal[10, 30, 100, 200] = Field(default=30, description="Acts per page: the portal takes these.")
     max_pages: int = Field(default=5, ge=1, le=50, description="Stop paging after this many pages in one poll.")
 
@@ -163,10 +170,38 @@ class PravoConfig(SourceConfig):
     def _types(cls, v: list[str]) -> list[str]:
         return [_resolve(x, _TYPES, "document type") for x in v]
 
+    _dicts: Dictionaries | None = PrivateAttr(default=None)
+
     @field_validator("signatory")
     @classmethod
     def _signatory(cls, v: str | None) -> str | None:
-        return _resolve(v, SIGNATORIES, "signatory") if v else None
+        """A GUID, or a name: the bundled dictionary's resolves now, any other at the poll, through the portal's."""
+        if not v or not v.strip():
+            return None
+        name = " ".join(v.split())
+        return BUNDLED.guid("signatories", name) or SIGNATORY_ALIASES.get(name.lower()) or name
+
+    def dictionaries(self) -> Dictionaries:
+        """The portal's dictionaries as the runner last read them (PravoSource.bind), else the bundled copy."""
+        return self._dicts or BUNDLED
+
+    def signatory_guid(self) -> str | None:
+        """The signatory's GUID; ParseError (the source's error, shown in its health) for a name the portal's
+        dictionary does not hold."""
+        if self.signatory is None or _GUID.match(self.signatory):
+            return self.signatory
+        dicts = self.dictionaries()
+        guid = dicts.guid("signatories", self.signatory)
+        if guid is None:
+            near = dicts.near("signatories", self.signatory)
+            hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+            held = (
+                "the portal's dictionary"
+                if "signatories" in dicts.read
+                else "the bundled dictionary (the portal's is not read yet)"
+            )
+            raise ParseError(f"signatory '{self.signatory}' is not in {held}{hint}")
+        return guid
 
 
 class PravoSource:
@@ -186,9 +221,25 @@ class PravoSource:
             ("SortDestination", "1"),
         ]
         params += [("DocumentTypes", guid) for guid in cfg.document_types]
-        if cfg.signatory:
-            params.append(("SignatoryAuthorityId", cfg.signatory))
+        signatory = cfg.signatory_guid()
+        if signatory:
+            params.append(("SignatoryAuthorityId", signatory))
         return Request(str(cfg.url).rstrip("/") + "/api/Documents", tuple(params), page)
+
+    # a ReferenceSource (sources/base.py): the portal's dictionaries, fetched and kept a day by the runner
+
+    def references(self, cfg: PravoConfig) -> dict[str, Request]:
+        return {what: Request(str(cfg.url).rstrip("/") + path) for what, path in PATHS.items()}
+
+    def reference(self, name: str, response: Response) -> dict[str, str]:
+        if response.content.lstrip()[:1] == b"<":
+            raise ParseError(f"the portal answered {PATHS[name]} with its site's HTML page, not the API's JSON")
+        return read_dictionary(name, load_json(response))
+
+    def bind(self, cfg: PravoConfig, references: dict[str, Any]) -> PravoConfig:
+        bound = cfg.model_copy()
+        bound._dicts = with_portals(references)
+        return bound
 
     def first_request(self, cfg: PravoConfig) -> Request:
         return self.page_request(cfg, 1)
@@ -228,7 +279,7 @@ class PravoSource:
                         "document_type_id": str(doc.get("documentTypeId") or ""),
                         "signatory_id": str(doc.get("signatoryAuthorityId") or ""),
                     },
-                    act=act_fields(doc, title, base),
+                    act=act_fields(doc, title, base, cfg.dictionaries()),
                 )
             )
         dates.report()

@@ -1,11 +1,17 @@
-"""The portal's own dictionaries, as publication.pravo.gov.ru served them on 2026-01-19 (`/api/DocumentTypes`,
-`/api/PublicBlocks`): names resolve to GUIDs and block codes offline, at config load, and list items (which carry
-GUIDs only) get their type's name. Generated from the captures in tests/data/pravo/."""
+"""The portal's own dictionaries (`/api/DocumentTypes`, `/api/SignatoryAuthorities`, `/api/PublicBlocks`): the
+copy bundled here, as publication.pravo.gov.ru served them on 2026-01-19 (generated from the captures in
+tests/data/pravo/), and the same read from the portal's answers. The runner fetches them daily (refcache.py); the
+bundled copy serves at config load, offline, and whenever the portal's cannot be had."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
+
+from ..errors import ParseError
 
 # name -> GUID, all 46 types the portal lists
 DOCUMENT_TYPES: Mapping[str, str] = MappingProxyType(
@@ -106,3 +112,91 @@ ISSUER_HEADS: Mapping[str, str] = MappingProxyType(
         "областной думы": "Областная Дума",
     }
 )
+
+# signatory name -> GUID: the two whose acts the example configuration watches (the portal's dictionary has them all)
+SIGNATORIES: Mapping[str, str] = MappingProxyType(
+    {
+        "Президент Российской Федерации": "225698f1-cfbc-4e42-9caa-32f9f7403211",
+        "Правительство Российской Федерации": "8005d8c9-4b6d-48d3-861a-2a37e69fccb3",
+    }
+)
+# short names of those two, as configurations written before the dictionaries named them
+SIGNATORY_ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "президент": SIGNATORIES["Президент Российской Федерации"],
+        "president": SIGNATORIES["Президент Российской Федерации"],
+        "правительство": SIGNATORIES["Правительство Российской Федерации"],
+        "government": SIGNATORIES["Правительство Российской Федерации"],
+    }
+)
+# the dictionaries' paths on the portal, by what they name
+PATHS: Mapping[str, str] = MappingProxyType(
+    {"types": "/api/DocumentTypes", "signatories": "/api/SignatoryAuthorities", "blocks": "/api/PublicBlocks"}
+)
+
+
+def _key(name: str) -> str:
+    return " ".join(name.split()).lower()
+
+
+@dataclass(frozen=True)
+class Dictionaries:
+    """Names and GUIDs of document types and signatories, names of blocks by code; looked up without regard to
+    case and spacing, with the closest names for a "did you mean"."""
+
+    types: Mapping[str, str]
+    signatories: Mapping[str, str]
+    blocks: Mapping[str, str]
+    read: frozenset[str] = frozenset()  # the dictionaries read from the portal (the others are the bundled copy)
+
+    def guid(self, table: str, value: str) -> str | None:
+        """A name's GUID in `types` or `signatories` (a GUID stands for itself); None when unknown."""
+        names: Mapping[str, str] = getattr(self, table)
+        wanted = _key(value)
+        if wanted in {g.lower() for g in names.values()}:
+            return wanted
+        return next((g.lower() for n, g in names.items() if _key(n) == wanted), None)
+
+    def name(self, table: str, guid: str) -> str:
+        """A GUID's name in `types` or `signatories`; '' when unknown."""
+        wanted = guid.strip().lower()
+        names: Mapping[str, str] = getattr(self, table)
+        return next((n for n, g in names.items() if g.lower() == wanted), "")
+
+    def near(self, table: str, value: str) -> list[str]:
+        names: Mapping[str, str] = getattr(self, table)
+        lowered = {_key(n): n for n in names}
+        # 0.75: the names share "Российской Федерации", so a lower cutoff offers the Government for any ministry
+        return [lowered[k] for k in difflib.get_close_matches(_key(value), list(lowered), n=3, cutoff=0.75)]
+
+
+BUNDLED = Dictionaries(DOCUMENT_TYPES, SIGNATORIES, BLOCKS)
+
+
+def read_dictionary(what: str, data: Any) -> dict[str, str]:
+    """One of the portal's answers (a list of {id, name} or, for blocks, {code, name}; or such a list under
+    `items`) as name -> GUID, or code -> name for blocks. ParseError when it is not one."""
+    rows = data.get("items") if isinstance(data, dict) else data
+    if not isinstance(rows, list):
+        raise ParseError(f"the portal's {PATHS[what]} is not a list")
+    out: dict[str, str] = {}
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        name = " ".join(str(row.get("name") or row.get("shortName") or "").split())
+        key = str(row.get("code") if what == "blocks" else row.get("id") or "").strip()
+        if name and key:
+            out[key if what == "blocks" else name] = name if what == "blocks" else key
+    if not out:
+        raise ParseError(f"the portal's {PATHS[what]} names nothing")
+    return out
+
+
+def with_portals(fetched: Mapping[str, Mapping[str, str]]) -> Dictionaries:
+    """The bundled dictionaries with what the portal answered laid over them (a name it renamed keeps working)."""
+    return Dictionaries(
+        types={**BUNDLED.types, **fetched.get("types", {})},
+        signatories={**BUNDLED.signatories, **fetched.get("signatories", {})},
+        blocks={**BUNDLED.blocks, **fetched.get("blocks", {})},
+        read=frozenset(fetched),
+    )
