@@ -14,6 +14,7 @@ from treatywatch.app import compile_config
 from treatywatch.config import load_config
 from treatywatch.config.models import LANGUAGES
 from treatywatch.errors import ConfigError
+from treatywatch.items import ActFields, make_item
 from treatywatch.vocabularies import (
     HERE,
     KINDS,
@@ -251,10 +252,11 @@ def test_every_vocabulary_is_clean(name: str):
     assert head.startswith(f"# {name}:"), "each file opens with a comment saying what the concept covers"
 
 
-def test_the_shipped_vocabularies_are_the_documented_six():
+def test_the_shipped_vocabularies_are_the_documented_seven():
     assert vocabulary_names() == [
         "agreement",
         "frozen_state_assets",
+        "international",
         "military_cooperation",
         "official_act",
         "suspension",
@@ -295,3 +297,38 @@ def test_vocab_watchlist_is_the_devset_one_plus_only_the_opt_in_lines():
             text = original.read_text(encoding="utf-8")
             assert VOCAB_WATCHLIST.read_text(encoding="utf-8").startswith(text)
             assert yaml.safe_load(text) == plain
+
+
+def test_the_international_vocabulary_names_every_country_but_the_home_one(tmp_path: Path):
+    """An act on a domestic budget-loan agreement names no foreign party; one with Croatia does, and says so."""
+    write_config(
+        tmp_path,
+        "vocabularies:\n  international: [international]\n"
+        "terms:\n  agreement: {ru: [соглашение]}\n  termination: {ru: [прекращение]}\n"
+        "entities:\n  russia: {ru: [Россия, \"Российская Федерация\"]}\n  croatia: {ru: [Хорватия]}\n"
+        "  france: {ru: [Франция]}\n  india: {ru: [Индия]}\n"
+        "agreements:\n"
+        "  - {id: a1, title: Russia–Croatia agreement, parties: [russia, croatia]}\n"
+        "  - {id: a2, title: Russia–France agreement, parties: [russia, france]}\n"
+        "  - {id: a3, title: Russia–India agreement, parties: [russia, india]}\n"
+        'watches:\n  - {id: w, query: "@termination AND @agreement AND @international"}\n',
+        "w.yaml",
+    )
+    config, wl = compile_config(tmp_path, {})
+    assert "Хорватия" in config.terms["international"].by_language["ru"]
+    assert "Россия" not in config.terms["international"].by_language["ru"]
+    act = ActFields(doc_type="Распоряжение")
+    croatia = make_item(
+        "t",
+        title="О прекращении действия Соглашения между Правительством Российской Федерации и Правительством "
+        "Республики Хорватия о сотрудничестве в военной области",
+        language="ru",
+        act=act,
+    )
+    [match] = wl.match(croatia)
+    assert "foreign party: «Хорватия»" in match.why()
+    domestic = "О прекращении действия соглашения о предоставлении из федерального бюджета субсидии обществу"
+    assert wl.match(make_item("t", title=domestic, language="ru", act=act)) == []
+    international = "О прекращении действия международного соглашения о сотрудничестве"
+    [match] = wl.match(make_item("t", title=international, language="ru", act=act))
+    assert "foreign party: «международного»" in match.why()

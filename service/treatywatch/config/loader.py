@@ -15,7 +15,7 @@ from pydantic_core import core_schema
 
 from ..errors import ConfigError, QueryError
 from ..sources.registry import SOURCE_TYPES
-from ..vocabularies import Gazetteer, merge_terms, read_vocabulary, vocabulary_names
+from ..vocabularies import Gazetteer, merge_terms, names_foreign_states, read_vocabulary, vocabulary_names
 from .common import Schedule, config_duration
 from .models import ID, ID_RULE, LANGUAGES, UNLESS_WITHIN, Config, ConfigFile, Entity, TermSet
 from .yamlfile import YamlDoc, load_yaml
@@ -339,6 +339,8 @@ def _apply_vocabularies(
                 continue
             terms, near = read_vocabulary(name)
             extra, unless = merge_terms(extra, terms), merge_terms(unless, near)
+            if names_foreign_states(name):
+                extra = merge_terms(extra, _foreign_state_names(merged))
         own = merged["terms"].get(set_name)
         merged["terms"][set_name] = TermSet(
             by_language=merge_terms(own.by_language if own else {}, extra),
@@ -348,6 +350,26 @@ def _apply_vocabularies(
         merged["vocabularies"][set_name] = names
         origins.setdefault(f"terms:{set_name}", here)
     return problems
+
+
+def _foreign_state_names(merged: dict[str, Any]) -> dict[str, list[str]]:
+    """The gazetteer's names of every country but the watchlist's home: the states party to every tracked
+    agreement (three or more of them) and the states the sources imply (a Russian portal's acts are Russia's)."""
+    gazetteer = Gazetteer.load()
+    entities: dict[str, Entity] = merged["entities"]
+    parties = [set(a.parties) for a in merged.get("agreements", [])]
+    home_ids = set.intersection(*parties) if len(parties) >= 3 else set()
+    home_ids |= {e for source in merged.get("sources", []) for e in getattr(source, "implies", None) or []}
+    home: set[str] = set()
+    for entity_id in home_ids & set(entities):
+        entity = entities[entity_id]
+        pinned = entity.countries()
+        home |= set(pinned) if pinned is not None else set(gazetteer.resolve(entity_id, entity.by_language))
+    names: dict[str, list[str]] = {}
+    for code, country in gazetteer.countries.items():
+        if code not in home:
+            names = merge_terms(names, country.kinds.get("names", {}))
+    return names
 
 
 def _apply_gazetteer(merged: dict[str, Any], pins: dict[str, str]) -> list[str]:

@@ -12,6 +12,7 @@ from babel import Locale
 from ..config.models import Config, TermSet
 from ..errors import QueryError
 from ..items import BODY_MAX_CHARS, SUMMARY_MAX_CHARS, TITLE_MAX_CHARS, Item
+from ..vocabularies import load_vocabulary
 from . import query as q
 from .agreements import CompiledAgreement, EntityHits, Ties, assess, era, mark_subjects
 from .compiled import CAct, CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix, CUnlessNear
@@ -45,6 +46,11 @@ def _alternatives(nodes: list[CNode]) -> CNode:
     else:
         others = phrases + others
     return others[0] if len(others) == 1 else COr(tuple(others))
+
+
+def international() -> dict[str, list[str]]:
+    """The shipped international vocabulary's words (its country names come from CLDR here)."""
+    return load_vocabulary("international")
 
 
 def _particle_noun(word: str) -> str:
@@ -116,6 +122,11 @@ class Watchlist:
         self._common = frozenset(set.intersection(*party_sets)) if len(party_sets) >= 3 else frozenset()
         self._countries = self._compile_countries() if self._common else None
         self._parties = frozenset(p for a in self.agreements for p in a.parties)
+        # what a portal act's explanation says of its foreign party: a country other than the home one, or an
+        # international word or organisation (vocabularies/international.yaml)
+        self._foreign = _alternatives(
+            [self._countries or self._compile_countries(), self._compile_terms("international", international())]
+        )
         self._implied = {s.id: frozenset(s.implies) for s in config.sources if s.implies}
         # an act's operative clause and the agreements its entries list (reading.py, operative.py)
         self._verbs = self._compile_terms("operative verb", verb_terms(config.terms, self.analyzer))
@@ -216,12 +227,15 @@ class Watchlist:
             for h in (node.eval(doc, None) if node is not None else None) or []:
                 taken.update(range(h.start, h.end + 1))
         evidence: list[CNode] = []
+        parties_at = frozenset(taken)
         for name, node in self._sets.items():
             hits = node.eval(doc, None) if name not in self.entities else None
             if not hits:
                 continue
-            taken.update(p for h in hits for p in range(h.start, h.end + 1))
-            if name not in query_sets:
+            places = {p for h in hits for p in range(h.start, h.end + 1)}
+            taken.update(places)
+            # a set that only names the parties (countries in @international) says nothing of the subject
+            if name not in query_sets and not places <= parties_at:
                 evidence.append(node)
         for pos, word in enumerate(doc.words):
             if pos not in taken and len(word) >= SUBJECT_WORD_MIN and not word.isdigit():
@@ -299,6 +313,7 @@ class Watchlist:
             self.owners.person_possessive,
             *self.owners.institutions.values(),
             self._countries,
+            self._foreign,
             self._verbs,
         ]
         while stack:
@@ -442,6 +457,7 @@ class Watchlist:
         wanted = set(only) if only is not None else None
         entity_hits: dict[int, EntityHits] = {}
         decided_docs: dict[int, Doc] = {}
+        foreign: str | None = None  # a portal act's foreign party, found once per item
         published = item.published.year if item.published else None
         note = language_note(item)
         language = note if note.language is not None or note.origin is not None else None
@@ -502,7 +518,10 @@ class Watchlist:
             document_url = act.document_url if act is not None else ""
             agreements = tuple(a for a, _ in concerned)
             shown = snippet(doc, places, document_url)
-            out.append(Match(watch.id, watch.title, watch.severity, places, agreements, shown, language, owner_notes))
+            if act is not None and foreign is None:
+                foreign = self.foreign_party(doc, item.source_id)
+            notes = (*owner_notes, foreign) if foreign is not None else owner_notes
+            out.append(Match(watch.id, watch.title, watch.severity, places, agreements, shown, language, notes))
         return out
 
     def set_aside(self, item: Item) -> list[tuple[str, list[str]]]:
@@ -519,6 +538,17 @@ class Watchlist:
             if watch.decided and watch.node.eval(doc, None) is not None and watch.node.eval(masked, None) is None:
                 out.append((watch.id, words))
         return out
+
+    def foreign_party(self, doc: Doc, source_id: str) -> str:
+        """Whether an act names a party outside the watchlist's home (the states party to every tracked agreement
+        and those its source implies): `foreign party: «Хорватия»`, or `no foreign party named`."""
+        home = (self._common | self._implied.get(source_id, frozenset())) & set(self.entities)
+        covered = {p for e in home for h in self.entities[e].eval(doc, None) or [] for p in range(h.start, h.end + 1)}
+        found = [h for h in self._foreign.eval(doc, None) or [] if h.start not in covered]
+        if not found:
+            return "no foreign party named"
+        words = dict.fromkeys(" ".join(doc.words[h.start : h.end + 1]) for h in sorted(found, key=lambda h: h.start))
+        return "foreign party: " + ", ".join(f"«{w}»" for w in list(words)[:3])
 
     def talk(self, doc: Doc, lang: str | None) -> Talk:
         """What the item says is proposed, possible, negated, looked back on or historical (modality.py)."""

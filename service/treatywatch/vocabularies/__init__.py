@@ -20,7 +20,16 @@ KINDS = ("names", "capitals", "adjectives", "demonyms")
 _NOT_VOCABULARIES = frozenset({"gazetteer", "gazetteer_hand"})
 _SHORT_I = "\x00"
 
-__all__ = ["KINDS", "Country", "Gazetteer", "fold", "load_vocabulary", "merge_terms", "vocabulary_names"]
+__all__ = [
+    "KINDS",
+    "Country",
+    "Gazetteer",
+    "fold",
+    "load_vocabulary",
+    "merge_terms",
+    "names_foreign_states",
+    "vocabulary_names",
+]
 
 
 def fold(text: str) -> str:
@@ -35,7 +44,8 @@ def _read(path: Path) -> object:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
 
 
-UNLESS_NEAR = "unless_near"  # the one key of a vocabulary file that is not a language
+UNLESS_NEAR = "unless_near"  # keys of a vocabulary file that are not languages
+FOREIGN_STATES = "foreign_states"  # true: the set also names every gazetteer country but the watchlist's home
 
 
 def vocabulary_names() -> list[str]:
@@ -51,13 +61,20 @@ def read_vocabulary(name: str) -> tuple[TermLists, TermLists]:
         raise KeyError(name)
     data = _read(HERE / f"{name}.yaml")
     unless = data.get(UNLESS_NEAR, {}) if isinstance(data, dict) else None
-    return _term_lists(data, f"{name}.yaml", skip=UNLESS_NEAR), _term_lists(unless, f"{name}.yaml: {UNLESS_NEAR}")
+    skip = frozenset({UNLESS_NEAR, FOREIGN_STATES})
+    return _term_lists(data, f"{name}.yaml", skip=skip), _term_lists(unless, f"{name}.yaml: {UNLESS_NEAR}")
 
 
-def _term_lists(data: object, where: str, skip: str = "") -> TermLists:
-    if not isinstance(data, dict) or not all(isinstance(v, list) for k, v in data.items() if k != skip):
+def names_foreign_states(name: str) -> bool:
+    """Does the shipped vocabulary also stand for every country but the watchlist's home (international)?"""
+    data = _read(HERE / f"{name}.yaml")
+    return isinstance(data, dict) and data.get(FOREIGN_STATES) is True
+
+
+def _term_lists(data: object, where: str, skip: frozenset[str] = frozenset()) -> TermLists:
+    if not isinstance(data, dict) or not all(isinstance(v, list) for k, v in data.items() if k not in skip):
         raise ValueError(f"{where}: expected language -> list of terms")
-    return {str(lang): [str(t) for t in terms] for lang, terms in data.items() if lang != skip}
+    return {str(lang): [str(t) for t in terms] for lang, terms in data.items() if lang not in skip}
 
 
 def load_vocabulary(name: str) -> TermLists:
