@@ -141,3 +141,22 @@ def test_what_a_message_says_of_the_acts_text(store: SqlStore):
         digest = renderer.digest([DigestEntry(view, view.reports)], fmt)
         assert "The act's text names" in digest.body
         assert "USSR–Canada visits" in digest.body
+
+
+def test_documents_move_with_migrate(tmp_path: Path, pg_url: str):
+    """`treatywatch migrate` copies the documents and which items they serve, with their text, to PostgreSQL."""
+    from treatywatch.store.migrate import copy_database
+
+    source = open_store("sqlite:///" + str(tmp_path / "tw.db"), tmp_path)
+    target = open_store(pg_url, tmp_path)
+    try:
+        item_id, _ = alerted(source)
+        (work,) = source.claim_documents(NOW, 1)  # a claim is the engine's own: not copied
+        source.commit_document(work.url, text(), NOW, NOW, [])
+        counts = copy_database(source, target)
+        assert counts["documents"] == 1 and counts["document_items"] == 1
+        (doc,) = target.item_documents(item_id)
+        assert doc.state == "ocr" and doc.body == source.item_body(item_id) and target.read_by_hash("ab" * 32)
+    finally:
+        source.close()
+        target.close()
