@@ -101,8 +101,10 @@ def rss_feed(feed: int, items: Sequence[str], lang: str) -> bytes:
     ).encode()
 
 
-def write_feeds(www: Path, n: int, seed: int = 12, topical_every: int = 97) -> int:
-    """n feeds of ITEMS_PER_FEED items as static files; returns the bytes written."""
+def write_feeds(
+    www: Path, n: int, seed: int = 12, topical_every: int = 97, items_per_feed: int = ITEMS_PER_FEED
+) -> int:
+    """n feeds of `items_per_feed` items as static files; returns the bytes written."""
     rng = random.Random(seed)
     base = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     total = 0
@@ -110,7 +112,7 @@ def write_feeds(www: Path, n: int, seed: int = 12, topical_every: int = 97) -> i
         lang, words = LANGS[f % len(LANGS)]
         items = [
             rss_item(rng, lang, words, f, i, base - timedelta(minutes=17 * i + f), topical_every)
-            for i in range(ITEMS_PER_FEED)
+            for i in range(items_per_feed)
         ]
         body = rss_feed(f, items, lang)
         (www / f"f{f}.xml").write_bytes(body)
