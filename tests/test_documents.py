@@ -479,6 +479,26 @@ def test_reading_that_stops_before_any_text_is_unreadable() -> None:
     assert doc.body() == ""
 
 
+def test_a_page_that_breaks_the_parser_is_that_pages_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the worker's own code (in-process here): an unexpected error on one page costs that page only."""
+    from treatywatch.documents import extract
+
+    real_read = extract.PageReader.read
+
+    def read(self: extract.PageReader, number: int, page: pypdf.PageObject) -> extract.Page:
+        if number == 1:
+            raise ZeroDivisionError("float division by zero")
+        return real_read(self, number, page)
+
+    monkeypatch.setattr(extract.PageReader, "read", read)
+    reading = extract.Reading(docgen.text_pdf(docgen.CANADA_1989_ACT), LIMITS, ["ru"])
+    pages = list(reading.pages())
+    assert [(p.number, p.method, p.note) for p in pages] == [
+        (1, "none", "page damaged: float division by zero"),
+        (2, "text", ""),
+    ]
+
+
 def test_memory_bound_ends_the_document_not_the_service() -> None:
     doc = read_document(docgen.text_pdf(docgen.DOMESTIC_ACT), DocumentLimits(memory_mb=40), ["ru"])
     assert doc.state == "unreadable"

@@ -53,7 +53,9 @@ def open_pdf(data: bytes) -> pypdf.PdfReader:
         raise DocumentError("encrypted PDF (needs a password to open)") from exc
     except LimitReachedError as exc:
         raise _bomb() from exc
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:  # a hostile file reaches parser paths of every kind; each is this document's note
         raise DocumentError(f"truncated / damaged: {exc or type(exc).__name__}") from exc
     return reader
 
@@ -260,11 +262,12 @@ class Reading:
         try:
             for index in range(min(self.page_count, self.limits.max_pages)):
                 try:
-                    page = self.pdf.pages[index]
-                except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-                    yield Page(index + 1, "", "none", f"page damaged: {exc}")
-                    continue
-                yield self._pages.read(index + 1, page)
+                    page = self._pages.read(index + 1, self.pdf.pages[index])
+                except (DocumentError, MemoryError):
+                    raise  # the whole document's end (a bomb, the memory bound)
+                except Exception as exc:  # one damaged page is that page's note; the next pages are still read
+                    page = Page(index + 1, "", "none", f"page damaged: {exc or type(exc).__name__}")
+                yield page
         finally:
             self._pages.close()
 
