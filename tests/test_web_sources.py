@@ -307,3 +307,24 @@ def test_poll_now_from_the_command_line_reaches_the_running_daemon(config_dir: P
     finally:
         daemon.stop(signal.SIGTERM, 30)
         daemon.close()
+
+
+def test_a_source_page_says_what_its_poll_found_beside_what_fires_now(app_with, http: FixtureServer):
+    """A baseline poll stores its matches quietly: the page says the item fires now but opened no alert, and why."""
+    rss = (FIXTURES / "news" / "euronews_world.xml").read_bytes()
+    http.routes["/f"] = lambda h: (200, {"Content-Type": "application/rss+xml"}, rss)
+    app = app_with(f"  - {{id: f, type: feed, url: '{http.base}/f'}}\n", baseline=True)
+    server = StatusServer(app, "127.0.0.1", 0)
+    server.start()
+    try:
+        assert app.runner.poll("f").baseline
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as client:
+            items = client.get("/api/sources/f").json()["last_items"]
+            quiet = [i for i in items if i["fires"]]
+            assert quiet and all(i["alerts"] == [] and i["at_poll"] for i in quiet)
+            page = client.get("/sources/f").text
+            block = re.search(rf'<li id="item-{quiet[0]["id"]}">.*?</li>\n(?=<li|</ul>)', page, re.S)
+            assert block and "matched at its poll without an alert: the source&#39;s baseline" in block[0]
+    finally:
+        server.stop()
+        app.close()

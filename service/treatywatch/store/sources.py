@@ -54,6 +54,15 @@ class SourceControl(DeskStore):
             conn.execute("UPDATE sources SET next_due = ? WHERE id = ?", (ts(now), source_id))
             self._event(conn, "source", source_id, "poll now", "", actor, now)
 
+    def poll_matches(self, item_ids: list[int]) -> dict[int, set[str]]:
+        """The watches that fired on each item when it was polled (stored matches, quiet ones included)."""
+        out: dict[int, set[str]] = {i: set() for i in item_ids}
+        if item_ids:
+            marks = ", ".join("?" * len(item_ids))
+            for r in self._rows(f"SELECT item_id, watch_id FROM matches WHERE item_id IN ({marks})", item_ids):
+                out[int(r["item_id"])].add(r["watch_id"])
+        return out
+
     def paused_sources(self) -> set[str]:
         """The ids of the sources paused now: what a pass over all sources leaves out."""
         return {r["id"] for r in self._rows("SELECT id FROM sources WHERE paused_at IS NOT NULL")}

@@ -21,11 +21,25 @@ LAST_ITEMS = 20  # a source's page: its newest items, each through the tester (a
 
 @dataclass(frozen=True)
 class SourceItem:
-    """One of a source's last items: what the running watchlist makes of it, and the alerts it is in."""
+    """One of a source's last items: what the running watchlist makes of it, the alerts it is in, and the watches
+    that fired when it was polled (a quiet match: its source's baseline, or older than its age limit)."""
 
     stored: StoredItem
     result: TestResult
     alerts: list[int]
+    at_poll: frozenset[str]
+
+    @property
+    def since_poll(self) -> str:
+        """How the running watchlist differs from what the poll found, said for the page ('' when it does not)."""
+        now = {m.watch_id for m in self.result.matches}
+        if now and now <= self.at_poll and not self.alerts:
+            return "matched at its poll without an alert: the source's baseline, or older than its age limit"
+        if now - self.at_poll:
+            return f"not at its poll ({', '.join(sorted(now - self.at_poll))}): the watchlist changed since"
+        if self.at_poll - now:
+            return f"fired at its poll ({', '.join(sorted(self.at_poll - now))}), not with the running watchlist"
+        return ""
 
     def to_json(self) -> dict[str, Any]:
         item = self.stored.item
@@ -37,6 +51,7 @@ class SourceItem:
                 "language": item.language,
                 "first_seen": iso(self.stored.first_seen),
                 "alerts": self.alerts,
+                "at_poll": sorted(self.at_poll),
                 "fires": [{"watch": m.watch_id, "severity": m.severity, "why": m.why()} for m in self.result.matches],
                 "set_aside": [{"watch": w, "cues": cues} for w, cues in self.result.set_aside],
             }
@@ -53,8 +68,10 @@ class SourcePages(Pages):
 
     def source_items(self, source_id: str, limit: int = LAST_ITEMS) -> list[SourceItem]:
         found, _ = self.app.store.item_rows(DeskFilter(source=source_id), limit)
+        polled = self.app.store.poll_matches([s.id for s in found])
+        store, watchlist = self.app.store, self.app.watchlist
         return [
-            SourceItem(s, check(self.app.watchlist, s.item), self.app.store.alerts_of_item(s.id)) for s in found
+            SourceItem(s, check(watchlist, s.item), store.alerts_of_item(s.id), frozenset(polled[s.id])) for s in found
         ]
 
     def source_json(self, source_id: str) -> dict[str, Any]:
