@@ -449,6 +449,23 @@ def test_an_orphaned_worker_ends_itself(tmp_path: Path) -> None:
             os.killpg(worker.pid, signal.SIGKILL)
 
 
+@needs_tesseract
+def test_a_timeout_keeps_the_pages_read_before_it() -> None:
+    """A text page, then three scanned pages read in six languages (seconds each): the bound strikes during OCR."""
+    writer = pypdf.PdfWriter()
+    for part in (docgen.text_pdf(docgen.CANADA_1989_ACT[:1]), docgen.scanned_pdf(docgen.TEN_STATE_ACT)):
+        writer.append(pypdf.PdfReader(io.BytesIO(part)))
+    out = io.BytesIO()
+    writer.write(out)
+    limits = DocumentLimits(timeout_s=2.5)
+    doc = read_document(out.getvalue(), limits, ["ru", "en", "fr", "de", "pt", "es"])
+    assert doc.note.startswith("document partly read: took longer than 2.5 s; first "), doc.note
+    assert doc.note.endswith(" of 4 pages read")
+    assert doc.pages[0].method == "text" and "Канады" in doc.pages[0].text
+    assert doc.page_count == 4 and len(doc.pages) < 4
+    assert doc.state in ("read", "ocr")
+
+
 def test_pages_read_before_the_reading_stopped_are_kept() -> None:
     """A bomb on page 3: the act's two pages before it stay read, and the note says where reading stopped."""
     writer = pypdf.PdfWriter()
