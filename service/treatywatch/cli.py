@@ -372,6 +372,11 @@ def backtest(ctx: click.Context, watch: str, since: float, as_json: bool) -> Non
 @click.option("--json", "as_json", is_flag=True, help="--verdicts: one JSON document.")
 @click.option("--min", "minimum", type=float, default=0.0, help="Exit 6 if overall precision or recall is below.")
 @click.option(
+    "--errors",
+    is_flag=True,
+    help="Each false alarm and miss with its hits, the rule that decided and its class, and a count by class.",
+)
+@click.option(
     "--watchlist",
     "watchlist_file",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
@@ -381,7 +386,13 @@ def backtest(ctx: click.Context, watch: str, since: float, as_json: bool) -> Non
 @click.pass_context
 @_errors
 def evaluate(
-    ctx: click.Context, cases: Path | None, verdicts: bool, as_json: bool, minimum: float, watchlist_file: Path | None
+    ctx: click.Context,
+    cases: Path | None,
+    verdicts: bool,
+    as_json: bool,
+    minimum: float,
+    errors: bool,
+    watchlist_file: Path | None,
 ) -> None:
     """Precision and recall of the watchlists on labeled cases, per watch and per language.
 
@@ -406,8 +417,10 @@ def evaluate(
             settings = config.settings.model_copy(update={"state_dir": state_dir})
             return build_app(config.model_copy(update={"settings": settings}), watchlist, echo=lambda _: None)
 
-        dev = run_devset(cases, watchlist_file or cases / "watchlist.yaml", build)
+        dev = run_devset(cases, watchlist_file or cases / "watchlist.yaml", build, errors=errors)
         click.echo(dev.text())
+        if errors:
+            click.echo(dev.errors)
         if min(dev.overall.precision, dev.overall.recall) < minimum:
             sys.exit(6)
         return
@@ -415,8 +428,10 @@ def evaluate(
     from .evaluation import load_cases
 
     _, watchlist = compile_config(ctx.obj["config_path"])
-    report = run(watchlist, load_cases(cases))
+    report = run(watchlist, load_cases(cases), errors=errors)
     click.echo(f"{report.cases} cases\n{report.table()}")
+    if errors:
+        click.echo(report.errors())
     if min(report.overall.precision, report.overall.recall) < minimum:
         sys.exit(6)
 

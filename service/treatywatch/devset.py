@@ -16,10 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 from .evaluation import Score
 from .matching.text import LANGUAGES
+
+if TYPE_CHECKING:
+    from .matching import Watchlist
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class DevReport:
     by_language: dict[str, Score] = field(default_factory=dict)
     attribution: tuple[int, int] = (0, 0)
     misses: list[str] = field(default_factory=list)
+    errors: str = ""  # with errors=True: each false alarm and miss diagnosed (evaluation.errors_text)
 
     def text(self) -> str:
         lines = [f"{w}: {_line(t)}" for w, t in sorted(self.by_watch.items())]
@@ -127,8 +132,10 @@ def run(
     folder: Path,
     watchlist_file: Path,
     build: Callable[[Path, Path], object],
+    errors: bool = False,
 ) -> DevReport:
-    """Serve the items, poll them through the app `build(config_dir, state_dir)` returns, and score."""
+    """Serve the items, poll them through the app `build(config_dir, state_dir)` returns, and score; with
+    `errors`, diagnose each wrong outcome on the item as the runner read it (its language identified)."""
     from .localserve import FixtureServer
 
     items = load_items(folder)
@@ -159,13 +166,42 @@ def run(
                 app.runner.poll(source)  # type: ignore[attr-defined]
         found = app.store.matches_by_link()  # type: ignore[attr-defined]
         app.store.close()  # type: ignore[attr-defined]
+        watchlist = app.watchlist  # type: ignore[attr-defined]
     got: dict[str, dict[str, frozenset[str]]] = {}
     for link, matches in found.items():
         item_id = link.rsplit("/", 1)[-1].removesuffix(".html")
         item_id = eo_to_id.get(item_id, item_id)
         if item_id in by_id:
             got[item_id] = matches
-    return score(items, got)
+    report = score(items, got)
+    if errors:
+        report.errors = _diagnose(items, got, watchlist)
+    return report
+
+
+def _diagnose(items: list[DevItem], got: dict[str, dict[str, frozenset[str]]], watchlist: Watchlist) -> str:
+    """Each item whose watches differ from its labels, matched again as the runner read it, diagnosed."""
+    from .evaluation import errors_text
+    from .items import make_item
+    from .matching.diagnose import diagnose
+    from .matching.language import LanguageStage
+
+    stage = LanguageStage()
+    ids = {w.id.lower(): w.id for w in watchlist.watches}
+    rows = []
+    for i in items:
+        fired = {w.lower() for w in got.get(i.id, {})}
+        wrong = (fired ^ {w.lower() for w in i.watches}) & set(ids)
+        if not wrong:
+            continue
+        portal = i.source == "portal" and i.lang == "ru"  # the portal's API gives the act's title, no summary
+        source, summary = ("devset-portal", "") if portal else (f"devset-news-{i.lang}", i.summary)
+        item = stage.apply(make_item(source, title=i.title, summary=summary, published=i.published, language=i.lang))
+        matches = {m.watch_id.lower(): m for m in watchlist.match(item)}
+        for w in sorted(wrong):
+            d = diagnose(watchlist, item, ids[w], matches.get(w) if w in fired else None, i.lang, i.agreements)
+            rows.append((i.id, i.title, d))
+    return errors_text(rows)
 
 
 def score(items: list[DevItem], got: dict[str, dict[str, frozenset[str]]]) -> DevReport:

@@ -18,6 +18,7 @@ from .config.yamlfile import load_yaml
 from .errors import ConfigError
 from .items import Item, make_item
 from .matching import Watchlist
+from .matching.diagnose import Diagnosis, diagnose
 from .matching.language import LanguageStage
 
 if TYPE_CHECKING:
@@ -79,6 +80,12 @@ class Report:
     by_language: dict[str, Score] = field(default_factory=dict)
     mistakes: list[tuple[Case, frozenset[str], frozenset[str]]] = field(default_factory=list)  # missed, extra
     attribution: list[bool] = field(default_factory=list)  # per caught agreement-watch case: the exact set?
+    # with errors=True: each false alarm and miss with its hits, the rule that decided and its class
+    diagnoses: list[tuple[Case, Diagnosis]] = field(default_factory=list)
+
+    def errors(self) -> str:
+        """Each false alarm and miss, why, and how many of each class (`treatywatch evaluate --errors`)."""
+        return errors_text([(c.where, c.title, d) for c, d in self.diagnoses])
 
     def table(self) -> str:
         lines = [f"{'':<24} {'precision':>9} {'recall':>7}  tp  fp  fn"]
@@ -119,9 +126,26 @@ def load_cases(path: Path) -> list[Case]:
     return out
 
 
-def evaluate(watchlist: Watchlist, cases: list[Case], languages: LanguageStage | None = None) -> Report:
+def errors_text(rows: list[tuple[str, str, Diagnosis]]) -> str:
+    """Each error as `where: title` and its diagnosis, then the count of false alarms and misses by class."""
+    lines = []
+    counts: dict[str, list[int]] = {}
+    for where, title, d in rows:
+        lines.append(f"  {where}: {title[:100]}\n    {d.text()}")
+        n = counts.setdefault(d.cls, [0, 0])
+        n[d.error == "miss"] += 1
+    lines.append(f"errors by class ({len(rows)}): false alarms / misses")
+    ranked = sorted(counts.items(), key=lambda kv: -sum(kv[1]))
+    lines += [f"  {cls:<16} {fp:>3} {fn:>3}" for cls, (fp, fn) in ranked]
+    return "\n".join(lines)
+
+
+def evaluate(
+    watchlist: Watchlist, cases: list[Case], languages: LanguageStage | None = None, errors: bool = False
+) -> Report:
     """Pure: counts per watch and per language; a case expecting nothing counts false positives only. A case's
-    `language` is its source's, the prior the language stage reads the text with, as the runner does."""
+    `language` is its source's, the prior the language stage reads the text with, as the runner does. With
+    `errors`, each wrong outcome is diagnosed (matching/diagnose.py)."""
     report = Report(cases=len(cases))
     languages = languages or LanguageStage()
     for case in cases:
@@ -151,6 +175,11 @@ def evaluate(watchlist: Watchlist, cases: list[Case], languages: LanguageStage |
                     score.fn += 1
         if fired != case.expect:
             report.mistakes.append((case, case.expect - fired, fired - case.expect))
+            if errors:
+                by_id = {m.watch_id: m for m in matches}
+                for watch in sorted(fired ^ case.expect):
+                    found = diagnose(watchlist, item, watch, by_id.get(watch), case.language, case.agreements)
+                    report.diagnoses.append((case, found))
     return report
 
 
