@@ -301,7 +301,10 @@ ItemField = Literal["title", "summary", "body"]  # an item's fields a watch's qu
 class Watch(Strict):
     id: str = Field(pattern=ID, description=f"Unique id, named by subscribers and in alerts; {ID_RULE}.")
     title: str = ""
-    query: str = Field(description='Terms, "phrases", @sets, *, AND/OR/NOT, (), NEAR/n, title:, summary:, body:.')
+    query: str = Field(
+        description='Terms, "phrases", @sets, *, AND/OR/NOT, (), NEAR/n, title:, summary:, body:, and an act\'s '
+        "doc_type: and issuer: (docs/sources.md)."
+    )
     fields: list[ItemField] = Field(
         default_factory=lambda: list[ItemField](("title", "summary")),
         min_length=1,
