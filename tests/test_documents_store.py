@@ -160,3 +160,24 @@ def test_documents_move_with_migrate(tmp_path: Path, pg_url: str):
     finally:
         source.close()
         target.close()
+
+
+def test_a_killed_readers_claim_is_void_at_once(tmp_path: Path):
+    """A process of this machine killed while reading a document (its claim lasts minutes) does not hold it: the
+    next claim takes it at once; a clean stop hands claims back."""
+    import socket
+
+    from treatywatch.store import Store
+
+    a, b = Store(tmp_path / "tw.db"), Store(tmp_path / "tw.db")
+    try:
+        alerted(a)
+        (work,) = a.claim_documents(NOW, 1, hold=600)
+        assert b.claim_documents(NOW, 1) == []  # a lives and holds it
+        with a.transaction() as tx:  # as if the holder had been a process that is gone now
+            tx.execute("UPDATE documents SET claimed_by = ?", (f"{socket.gethostname()}:999999999:dead",))
+        assert [w.url for w in b.claim_documents(NOW, 1)] == [work.url]
+        b.close()
+        assert [w.url for w in a.claim_documents(NOW, 1)] == [work.url]  # b stopped cleanly: its claim went back
+    finally:
+        a.close()

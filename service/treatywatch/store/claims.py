@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .base import StoreBase, Tx, dt, owner_alive, ts
+from .base import StoreBase, Tx, dt, ts
 
 
 @dataclass(frozen=True)
@@ -159,15 +159,4 @@ class SourceClaims(StoreBase):
     def forget_dead_claims(self) -> int:
         """Claims of processes of this machine that no longer run (killed mid-poll) are void at once; returns how
         many processes' claims went."""
-        rows = self._rows(
-            "SELECT DISTINCT claimed_by FROM sources WHERE claimed_by IS NOT NULL AND claimed_by <> ?", [self.owner]
-        )
-        dead = [r["claimed_by"] for r in rows if not owner_alive(r["claimed_by"])]
-        if dead:
-            with self.transaction() as tx:
-                tx.execute(
-                    "UPDATE sources SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by IN"
-                    f" ({', '.join('?' * len(dead))})",
-                    dead,
-                )
-        return len(dead)
+        return self._void_dead_claims("sources")

@@ -273,6 +273,7 @@ class DocumentStore(DeliveryStore):
         """Up to `limit` queued documents that are due, claimed for this process for `hold` seconds (default: the
         lease; reading one may take minutes): another daemon (or `poll --once` beside the daemon) skips them until
         the claim is settled or expires."""
+        self._void_dead_claims("documents")  # a process killed while reading: its documents are not left waiting
         until, until_params = self._claim_until(now, hold)
         expired, now_params = self._claim_now(now)
         with self.transaction() as conn:

@@ -205,6 +205,7 @@ class PostgresStore(SqlStore):
     def release_all(self) -> None:
         self.release_sources()
         self.release_deliveries()
+        self.release_documents()
 
     def _hold_until(self, now: datetime, seconds: float) -> tuple[str, list[object]]:
         return "clock_timestamp() + make_interval(secs => ?)", [float(seconds)]

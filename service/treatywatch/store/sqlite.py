@@ -14,7 +14,7 @@ import filelock
 import sqlite_utils
 
 from ..errors import QueryError, StoreConflict, StoreError
-from .base import new_owner, owner_alive
+from .base import new_owner
 from .models import Delivery
 from .schema import migrate
 from .store import SqlStore
@@ -58,6 +58,7 @@ class Store(SqlStore):
         with suppress(StoreError, sqlite3.Error):  # locked, or closed already: the claims expire by themselves
             self.release_sources()
             self.release_deliveries()
+            self.release_documents()
         with self._lock:  # never under a thread still using it (that crashes the interpreter)
             self._conn.close()
 
@@ -65,16 +66,7 @@ class Store(SqlStore):
         """Claims of a process of this machine that no longer runs (killed while sending) are void at once: one
         SQLite file is shared only by processes of one machine, and a restarted daemon should not wait out a
         dead one's lease."""
-        rows = self._rows("SELECT DISTINCT claimed_by FROM deliveries WHERE claimed_by IS NOT NULL AND claimed_by <> ?",
-                          [self.owner])  # fmt: skip
-        dead = [r["claimed_by"] for r in rows if not owner_alive(r["claimed_by"])]
-        if dead:
-            with self.transaction() as conn:
-                conn.execute(
-                    "UPDATE deliveries SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by IN"
-                    f" ({', '.join('?' * len(dead))})",
-                    dead,
-                )
+        self._void_dead_claims("deliveries")
         return super().due_deliveries(now)
 
     def checkpoint(self, timeout: float, mode: str = "TRUNCATE") -> bool:
