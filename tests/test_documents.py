@@ -27,6 +27,7 @@ from treatywatch.documents import reader as reader_module
 from treatywatch.documents.extract import _render_dpi
 from treatywatch.documents.ocr import setup as ocr_setup
 from treatywatch.documents.textclean import clean_ocr, dehyphenate
+from treatywatch.matching.doc import page_line
 
 LIMITS = DocumentLimits()
 pytestmark = pytest.mark.skipif(
@@ -104,7 +105,7 @@ def test_ten_state_act_spans_three_pages_and_body_offsets_give_page_numbers() ->
     for n, agreement in enumerate(docgen.TEN_STATES, start=1):
         offset = fuzzy_find(f"Правительством {agreement.state}", body)
         assert offset >= 0, agreement.state
-        assert doc.page_of(offset) == expected_page[n], agreement.state
+        assert page_line(body, offset)[0] == expected_page[n], agreement.state
         assert body.count("\f", 0, offset) + 1 == expected_page[n]
 
 
@@ -162,7 +163,7 @@ def test_scanned_ten_state_act_is_ocred_with_every_state_on_its_page() -> None:
     for n, agreement in enumerate(docgen.TEN_STATES, start=1):
         offset = fuzzy_find(f"Правительством {agreement.state} о военном сотрудничестве", body, 0.85)
         assert offset >= 0, f"{agreement.state} not in the OCR text:\n{body}"
-        assert doc.page_of(offset) == expected_page[n], agreement.state
+        assert page_line(body, offset)[0] == expected_page[n], agreement.state
         assert fuzzy_find(f"{agreement.city} {agreement.date} года", body, 0.85) >= 0, agreement.city
     assert body.replace("\n", " ").count("военном сотрудничестве") >= 8
     assert fuzzy_find("1. Прекратить действие следующих соглашений:", body, 0.9) >= 0
@@ -200,7 +201,7 @@ def test_a_page_without_text_layer_is_ocred_and_the_others_read_from_text() -> N
     assert [p.method for p in doc.pages] == ["text", "ocr"]
     assert doc.state == "ocr"
     assert doc.pages[0].text == docgen.page_texts(docgen.INDIA_RATIFICATION_ACT[:1])[0]
-    assert doc.page_of(doc.body().find("Канады")) == 2
+    assert page_line(doc.body(), doc.body().find("Канады"))[0] == 2
 
 
 def test_tesseract_absent_is_a_note_not_a_crash(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

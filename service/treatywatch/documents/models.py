@@ -47,13 +47,7 @@ class DocumentText:
     peak_rss_mb: float = 0.0  # the reading process's (and Tesseract's) peak resident memory
 
     def body(self) -> str:
-        """Page texts joined by a form feed: page N of an offset is the count of "\\f" before it, plus one.
-
-        Pages are always consecutive from 1 (a page not read is present with empty text), and no page text
-        contains a form feed, so the count holds.
-        """
+        """Page texts joined by a form feed: page N of an offset is the count of "\\f" before it, plus one
+        (`matching.doc.page_line`). Pages are consecutive from 1 (a page not read is present with empty text) and
+        no page text contains a form feed, so the count holds."""
         return "\f".join(page.text for page in self.pages)
-
-    def page_of(self, offset: int) -> int:
-        """The 1-based page number of a character offset into `body()`."""
-        return self.body().count("\f", 0, max(0, offset)) + 1
