@@ -10,12 +10,15 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
+from markupsafe import escape
 
 from conftest import tw
 from treatywatch.items import ActFields
 from treatywatch.localserve import FixtureServer
 from treatywatch.sources.pravo import PravoConfig, official_title
+from treatywatch.web.server import StatusServer
 
 DATA = Path(__file__).parent / "data" / "pravo"
 ALL = DATA / "api_documents_all_pagesize10_2026-01-17.json"
@@ -241,9 +244,12 @@ def test_document_types_by_the_portals_names_and_did_you_mean():
         PravoConfig(id="p", document_types=["Международный догвор"])
 
 
-def test_the_portals_error_body_and_html_shell_are_shown_as_what_they_say(app_with):
+def test_the_portals_error_body_and_html_shell_are_shown_as_what_they_say(
+    app_with, config_dir: Path, tmp_path: Path
+):
     """A source's health speaks of the portal: its JSON error body is shown as its message, its site's HTML shell
-    (what /api/Document/{eoNumber} answers, status 200) as that, not as a parse failure of some JSON."""
+    (what /api/Document/{eoNumber} answers, status 200) as that, not as a parse failure of some JSON; so in
+    `treatywatch sources`, /api/sources and the console's sources page."""
     error = (DATA / "api_categories_no_block_error_2026-01-19.json").read_bytes()
     shell = (DATA / "api_document_path_form_returns_spa_shell_2026-01-19.html").read_bytes()
     with FixtureServer() as http:
@@ -263,6 +269,21 @@ def test_the_portals_error_body_and_html_shell_are_shown_as_what_they_say(app_wi
     assert html.error == (
         "the portal answered with its site's HTML page, not the API's JSON (is url the portal's root?)"
     )
+    said = "Ошибки валидации: 'Block Code' не должно быть пусто."
+    server = StatusServer(app, "127.0.0.1", 0)
+    server.start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as console:
+            rows = {row["id"]: row for row in console.get("/api/sources").json()}
+            page = console.get("/sources").text
+    finally:
+        server.stop()
+        app.close()
+    assert rows["pravo-bad"]["last_error"] == bad.error and rows["pravo-shell"]["last_error"] == html.error
+    assert str(escape(said)) in page and str(escape(html.error)) in page
+    cli = tw("sources", config=config_dir, state=tmp_path / "state")
+    assert f"last error: {bad.error}" in cli.stdout and said in cli.stdout
+    assert "not a feed" not in cli.stdout + page
 
 
 def test_check_says_did_you_mean_for_a_block_or_a_type(tmp_path):
