@@ -139,7 +139,8 @@ def test_digests_and_the_consoles_lists_show_the_act_line(
     config_dir: Path, tmp_path: Path, smtp: SmtpSink, clock: Clock
 ):
     """A digest (email through the SMTP sink, Markdown and text chats) lists each act with its line and PDF; the
-    console's alerts list, items list and item page (in Chromium, where present) show the same line."""
+    console's alerts list, an alert's page, the items list and an item's page (in Chromium, where present) show
+    the same line."""
     clock.now = datetime(2026, 1, 17, 6, 0, tzinfo=UTC)
     with FixtureServer() as portal, WebhookSink() as chat, WebhookSink() as plain_hook:
         serve_portal(portal)
@@ -175,7 +176,8 @@ def test_digests_and_the_consoles_lists_show_the_act_line(
                     pages = {p: console.get(p).text for p in ("/alerts", "/items", f"/items/{item_id}")}
                 if CHROMIUM:
                     profile = tmp_path / "profile"
-                    pages |= {f"chromium {p}": chromium(profile, "--dump-dom", base + p) for p in ("/alerts", "/items")}
+                    shown = ("/alerts", f"/alerts/{alert['id']}", "/items")
+                    pages |= {f"chromium {p}": chromium(profile, "--dump-dom", base + p) for p in shown}
             finally:
                 server.stop()
         finally:
