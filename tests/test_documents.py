@@ -361,6 +361,34 @@ def test_truncated_pdf_is_unreadable() -> None:
     assert doc.note.startswith("document unreadable: truncated / damaged: no end-of-file marker")
 
 
+_CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
+_A4 = b"/Type /Page /Parent 2 0 R /MediaBox [0 0 595 842]"
+
+
+def test_page_tree_that_loops_is_unreadable() -> None:
+    data = docgen._pdf([_CATALOG, b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>", b"<< " + _A4 + b" >>"])
+    doc = read_document(data, LIMITS, ["ru"])
+    assert doc.state == "unreadable"
+    assert doc.note.startswith("document unreadable: truncated / damaged: ")
+
+
+def test_form_that_draws_itself_ends() -> None:
+    """A form XObject that draws itself: the image walk visits each object once, PDFium stops its own recursion."""
+    data = docgen._pdf(
+        [
+            _CATALOG,
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< " + _A4 + b" /Contents 4 0 R /Resources << /XObject << /F1 5 0 R >> >> >>",
+            docgen._stream(b"/F1 Do"),
+            docgen._stream(b"/F1 Do", b"/Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources 6 0 R "),
+            b"<< /XObject << /F1 5 0 R >> >>",
+        ]
+    )
+    doc = read_document(data, LIMITS, ["ru"])
+    assert doc.page_count == 1
+    assert doc.seconds < 30
+
+
 def test_damaged_pdf_with_an_end_marker_is_unreadable() -> None:
     data = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 9 0 R >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
     doc = read_document(data, LIMITS, ["ru"])
