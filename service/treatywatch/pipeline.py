@@ -13,14 +13,14 @@ from datetime import datetime, timedelta
 
 from .alerts import Report, plan_alerts
 from .config.models import Config
-from .config.policy import age_limit, quiet_watches
+from .config.policy import age_cutoff, quiet_watches
 from .documents.flow import document_wants
 from .errors import ParseError, SourceError, StoreConflict
 from .items import Item
 from .matching import Watchlist
 from .matching.language import LanguageStage
 from .metrics import Metrics
-from .notify.routing import route
+from .notify.routing import plan_deliveries
 from .retry import backoff
 from .schedule import next_turn
 from .sources.base import (
@@ -269,8 +269,7 @@ class Runner:
         quiet = quiet_watches(self.config, cfg) if state.last_success is None else frozenset()
         result.baseline, result.quieted = bool(quiet), 0
         reports = []
-        limit = age_limit(self.config, cfg)
-        cutoff = now - timedelta(seconds=limit) if limit else None
+        cutoff = age_cutoff(self.config, cfg, now)
         kept_quiet: list[Report] = []  # matched and stored like the rest, but they open nothing
         for item, _ in changed:
             matches = self.watchlist.match(item)
@@ -287,12 +286,7 @@ class Runner:
         # no report, no alert to join: the open ones are read only when a poll has something to add (most do not)
         open_alerts = self.store.open_alerts(now - timedelta(seconds=settings.event_window)) if reports else []
         plan = plan_alerts(reports, open_alerts)
-        subs = self.config.subscribers
-        for_new = [route(subs, n.watches, n.severity, "alert", now) for n in plan.new]
-        for_attach = [
-            route(subs, a.report.watch_ids, a.report.top.severity, "followup", now, settings.followup_delay)
-            for a in plan.attach
-        ]
+        for_new, for_attach = plan_deliveries(self.config.subscribers, plan, now, settings.followup_delay)
         result.alerts = len(plan.new)
         started_alerts = [n.watches for n in plan.new]
         was = state.items_last_seen or 0

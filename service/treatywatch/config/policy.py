@@ -4,7 +4,7 @@ all ask here, so they agree."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..sources.base import SourceConfig
 from .models import Config
@@ -14,6 +14,12 @@ def age_limit(config: Config, cfg: SourceConfig) -> float | None:
     """Seconds after which an item is too old to alert, or None: the source's own limit, else the settings'."""
     limit = cfg.ignore_older_than if cfg.ignore_older_than is not None else config.settings.ignore_older_than
     return limit or None
+
+
+def age_cutoff(config: Config, cfg: SourceConfig, now: datetime) -> datetime | None:
+    """Items of this source published before this moment are too old to alert (None: no limit)."""
+    limit = age_limit(config, cfg)
+    return now - timedelta(seconds=limit) if limit else None
 
 
 def baseline_on(config: Config, cfg: SourceConfig) -> bool:

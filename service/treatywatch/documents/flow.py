@@ -23,11 +23,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..alerts import Report, plan_alerts
-from ..config.policy import age_limit
+from ..config.policy import age_cutoff
 from ..errors import FetchError, NotFoundError, SourceError, StoreConflict, TooLargeError
 from ..items import Item
 from ..matching import Match
-from ..notify.routing import route
+from ..notify.routing import plan_deliveries, route
 from ..retry import backoff
 from ..sources.base import Request, SourceConfig
 from ..sources.fetch import WHOLE_RESPONSE_FACTOR, FetchLimits
@@ -293,20 +293,15 @@ class DocumentJob:
         plan = plan_alerts(
             [Report(item, matches)], runner.store.open_alerts(now - timedelta(seconds=settings.event_window))
         )
-        subs = runner.config.subscribers
-        for_new = [route(subs, n.watches, n.severity, "alert", now) for n in plan.new]
-        for_attach = [
-            route(subs, a.report.watch_ids, a.report.top.severity, "followup", now, settings.followup_delay)
-            for a in plan.attach
-        ]
+        for_new, for_attach = plan_deliveries(runner.config.subscribers, plan, now, settings.followup_delay)
         return BodyOutcome(item, stored.id, stored.revision, matches, plan=plan, for_new=for_new, for_attach=for_attach)
 
     def _too_old(self, item: Item, now: datetime) -> bool:
         try:
-            limit = age_limit(self.runner.config, self.runner.config.source(item.source_id))
+            cutoff = age_cutoff(self.runner.config, self.runner.config.source(item.source_id), now)
         except NotFoundError:
             return False
-        return bool(limit) and item.published is not None and item.published < now - timedelta(seconds=limit or 0)
+        return cutoff is not None and item.published is not None and item.published < cutoff
 
 
 def _rank(severity: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..alerts import AlertPlan
 from ..config.models import SEVERITY_RANK, Subscriber
 from .channels import TERMINAL, channel
 from .schedule import next_digest, quiet_end
@@ -59,3 +60,16 @@ def route(
             ch = channel(url)
             out.append(DeliverySpec(sub.id, ch.key, ch.label, sub.mode, kind, when))
     return out
+
+
+def plan_deliveries(
+    subscribers: list[Subscriber], plan: AlertPlan, now: datetime, followup_delay: float
+) -> tuple[list[list[DeliverySpec]], list[list[DeliverySpec]]]:
+    """The deliveries of an alert plan: for each new alert its message, for each report joining an alert its
+    follow-up (after `followup_delay`). A poll's plan and a read document's. Pure."""
+    for_new = [route(subscribers, n.watches, n.severity, "alert", now) for n in plan.new]
+    for_attach = [
+        route(subscribers, a.report.watch_ids, a.report.top.severity, "followup", now, followup_delay)
+        for a in plan.attach
+    ]
+    return for_new, for_attach
