@@ -30,6 +30,7 @@ DICTIONARIES = {
 MINTRUD_ID = "2c4929b0-9323-4541-9705-76185b9e284b"
 MINTRUD_NAME = "Министерство труда и социальной защиты Российской Федерации"
 DICT_PATHS = set(DICTIONARIES)
+JAN17 = datetime(2026, 1, 17, 9, 0, tzinfo=UTC)
 
 
 class Portal:
@@ -75,12 +76,17 @@ def portal():
         yield Portal(http)
 
 
+def portal_app(portal: Portal, config_dir: Path, tmp_path: Path, clock: Clock, now=JAN17, signatory=MINTRUD_NAME):
+    """The app with the two pravo sources on the loopback portal, at `now`, its state in tmp_path/state."""
+    clock.now = now
+    pravo_config(config_dir, portal.http.base, signatory)
+    return make_app(config_dir, tmp_path / "state", clock)
+
+
 def test_a_signatory_by_name_resolves_through_the_portals_dictionary(
     portal: Portal, config_dir: Path, tmp_path: Path, clock: Clock
 ):
-    clock.now = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
-    pravo_config(config_dir, portal.http.base, MINTRUD_NAME)
-    app = make_app(config_dir, tmp_path / "state", clock)
+    app = portal_app(portal, config_dir, tmp_path, clock, datetime(2026, 6, 10, 9, 0, tzinfo=UTC))
     try:
         r = app.runner.poll("pravo-ministry")
         assert r.error is None and len(r.items) == 2
@@ -96,9 +102,7 @@ def test_a_signatory_by_name_resolves_through_the_portals_dictionary(
 def test_issuers_and_types_by_their_guids_and_the_dictionaries_kept_a_day(
     portal: Portal, config_dir: Path, tmp_path: Path, clock: Clock
 ):
-    clock.now = datetime(2026, 1, 17, 9, 0, tzinfo=UTC)
-    pravo_config(config_dir, portal.http.base, MINTRUD_NAME)
-    app = make_app(config_dir, tmp_path / "state", clock)
+    app = portal_app(portal, config_dir, tmp_path, clock)
     try:
         r = app.runner.poll("pravo-all")
         asked = portal.asked()
@@ -136,9 +140,7 @@ def test_a_portal_without_its_dictionaries_falls_back_and_says_so(
     """The dictionaries do not answer: the bundled copy serves (the acts still poll, types and issuers named), a
     signatory only the portal's dictionary knows is the source's error, and the next try is an hour later."""
     portal.down = True
-    clock.now = datetime(2026, 1, 17, 9, 0, tzinfo=UTC)
-    pravo_config(config_dir, portal.http.base, MINTRUD_NAME)
-    app = make_app(config_dir, tmp_path / "state", clock)
+    app = portal_app(portal, config_dir, tmp_path, clock)
     try:
         everything = app.runner.poll("pravo-all")
         assert everything.error is None and len(everything.items) == 10
@@ -164,10 +166,8 @@ def test_a_portal_without_its_dictionaries_falls_back_and_says_so(
 def test_a_misspelt_signatory_did_you_mean_at_the_poll_and_in_check(
     portal: Portal, config_dir: Path, tmp_path: Path, clock: Clock
 ):
-    clock.now = datetime(2026, 1, 17, 9, 0, tzinfo=UTC)
-    pravo_config(config_dir, portal.http.base, "Министерство труда и соцзащиты Российской Федерации")
-    state = tmp_path / "state"
-    app = make_app(config_dir, state, clock)
+    misspelt = "Министерство труда и соцзащиты Российской Федерации"
+    app = portal_app(portal, config_dir, tmp_path, clock, signatory=misspelt)
     try:
         r = app.runner.poll("pravo-ministry")
     finally:
@@ -177,18 +177,16 @@ def test_a_misspelt_signatory_did_you_mean_at_the_poll_and_in_check(
         f"did you mean '{MINTRUD_NAME}'?"
     )
     # check, offline, against the dictionaries the poll kept in the state directory
-    out = tw("check", config=config_dir, state=state)
+    out = tw("check", config=config_dir, state=tmp_path / "state")
     assert out.returncode == 2, out.stdout
     assert "sources.yaml:2: sources pravo-ministry: signatory 'Министерство труда и соцзащиты" in out.stderr
     assert f"did you mean '{MINTRUD_NAME}'?" in out.stderr
     pravo_config(config_dir, portal.http.base, MINTRUD_NAME)
-    assert tw("check", config=config_dir, state=state).returncode == 0
+    assert tw("check", config=config_dir, state=tmp_path / "state").returncode == 0
 
 
 def test_kept_dictionaries_are_refetched_when_unreadable(portal: Portal, config_dir: Path, tmp_path: Path, clock):
-    clock.now = datetime(2026, 1, 17, 9, 0, tzinfo=UTC)
-    pravo_config(config_dir, portal.http.base, MINTRUD_NAME)
-    app = make_app(config_dir, tmp_path / "state", clock)
+    app = portal_app(portal, config_dir, tmp_path, clock)
     try:
         app.runner.poll("pravo-all")
     finally:
