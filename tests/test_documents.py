@@ -204,6 +204,26 @@ def test_a_page_without_text_layer_is_ocred_and_the_others_read_from_text() -> N
     assert page_line(doc.body(), doc.body().find("Канады"))[0] == 2
 
 
+def test_the_reading_process_gets_no_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon's environment holds the operators' secrets; the process that parses untrusted PDFs does not."""
+    monkeypatch.setenv("SMTP_PASSWORD", "hunter2")
+    monkeypatch.setenv("TESSDATA_PREFIX", "/usr/share/tesseract-ocr/5/tessdata")
+    envs: list[dict[str, str]] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        envs.append(dict(kwargs["env"]))  # type: ignore[call-overload]
+        return real_popen(*args, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(reader_module.subprocess, "Popen", recording_popen)
+    doc = read_document(docgen.text_pdf(docgen.DOMESTIC_ACT), LIMITS, ["ru"])
+    assert doc.state == "read"
+    (env,) = envs
+    assert "SMTP_PASSWORD" not in env
+    assert "hunter2" not in "".join(env.values())
+    assert env["PATH"] == os.environ["PATH"] and env["TESSDATA_PREFIX"] == "/usr/share/tesseract-ocr/5/tessdata"
+
+
 def test_tesseract_absent_is_a_note_not_a_crash(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # the worker runs sys.executable; nothing else is on PATH
     scanned = read_document(docgen.scanned_pdf(docgen.CANADA_1989_ACT), LIMITS, ["ru"])

@@ -24,6 +24,7 @@ from pathlib import Path
 from treatywatch.documents.models import BLANK_PAGE, DocumentLimits, DocumentState, DocumentText, Page
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # service/, so the worker imports this same code
+_CHILD_ENV = {"PATH", "LANG", "TMPDIR", "TESSDATA_PREFIX", "PYTHONPATH"}
 _HEADER_WINDOW = 1024  # PDF readers accept junk before "%PDF-" within the first KiB
 
 
@@ -50,6 +51,15 @@ def _child_pythonpath() -> str:
     return os.pathsep.join(p for p in (_PACKAGE_ROOT, inherited) if p)
 
 
+def _child_env() -> dict[str, str]:
+    """The worker's environment: what Python, Tesseract and temporary files need, and nothing else. The daemon's
+    environment holds the operators' secrets (`${SMTP_PASSWORD}` in the YAML); the process that parses untrusted
+    PDFs gets none of them."""
+    env = {name: value for name, value in os.environ.items() if name in _CHILD_ENV or name.startswith("LC_")}
+    env.update(OMP_THREAD_LIMIT="1", PYTHONPATH=_child_pythonpath())
+    return env
+
+
 def _kill(proc: subprocess.Popen[bytes]) -> bytes:
     """Kill the worker and everything it started (it leads its own process group); the output it had written."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -61,7 +71,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> bytes:
 
 def _run_worker(data: bytes, limits: DocumentLimits, languages: Sequence[str]) -> _Answer:
     args = json.dumps({"limits": asdict(limits), "languages": list(languages)})
-    env = dict(os.environ, OMP_THREAD_LIMIT="1", PYTHONPATH=_child_pythonpath())
+    env = _child_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "treatywatch.documents.worker", args],
         stdin=subprocess.PIPE,
