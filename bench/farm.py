@@ -98,9 +98,10 @@ def run_size(n: int, tmp: Path, reader_python: Path) -> SizeResult:
     return result
 
 
-def steady_state(n: int, tmp: Path, seconds: float, interval: int = 10) -> str:
+def steady_state(n: int, tmp: Path, seconds: float, reader_python: Path, interval: int = 10) -> str:
     """CPU per pass of a running daemon over the farm: the first (cold) pass is let through, then CPU time is read
-    from the process before and after `seconds` of passes every `interval` s, all 304s."""
+    from the process before and after `seconds` of passes every `interval` s, all 304s. Then reader the same way:
+    one process, a cold update_feeds, then a warm one every `interval` s (reader_run.py steady), its CPU per pass."""
     www = tmp / "www"
     www.mkdir()
     write_feeds(www, n)
@@ -134,12 +135,24 @@ def steady_state(n: int, tmp: Path, seconds: float, interval: int = 10) -> str:
         finally:
             daemon.terminate()
             daemon.wait(30)
+        urls = tmp / "urls.txt"
+        urls.write_text("\n".join(nginx.url(f) for f in range(n)) + "\n", encoding="utf-8")
+        db = tmp / "reader.sqlite"
+        runner = str(ROOT / "bench" / "reader_run.py")
+        subprocess.run([str(reader_python), runner, "add", str(db), str(urls)], check=True)
+        out = subprocess.run(
+            [str(reader_python), runner, "steady", str(db), str(seconds), str(interval)],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
     cpu = (after.user + after.system) - (before.user + before.system)
     passes = seconds / interval
+    theirs = float(out.split("per_pass")[1])
+    ours = cpu / passes
     return (
-        f"daemon steady state, {n} feeds every {interval}s (all 304): {cpu / passes:.2f} s CPU per pass "
-        f"({cpu:.1f} s over {seconds:.0f} s = {passes:.0f} passes; {100 * cpu / seconds:.0f} % of one core); "
-        f"RSS {rss_before / 1e6:.0f} -> {rss_after / 1e6:.0f} MB"
+        f"steady state, {n} feeds every {interval}s (all 304), each in one running process: the daemon "
+        f"{ours:.2f} s CPU per pass ({cpu:.1f} s over {seconds:.0f} s = {passes:.0f} passes; "
+        f"{100 * cpu / seconds:.0f} % of one core; RSS {rss_before / 1e6:.0f} -> {rss_after / 1e6:.0f} MB), "
+        f"reader's update_feeds {theirs:.2f} s CPU per pass ({out.strip()}): ours/reader {ours / theirs:.2f}"
     )
 
 
@@ -226,7 +239,7 @@ def main() -> None:
     steady = ""
     if args.steady > 0:
         with tempfile.TemporaryDirectory(prefix="steady-") as tmp:
-            steady = steady_state(min(args.sizes), Path(tmp), args.steady)
+            steady = steady_state(min(args.sizes), Path(tmp), args.steady, reader_python)
         print(steady, flush=True)
     notes = [f"- {r.feeds} feeds: {note}" for r in results for note in r.notes]
     sizes = ", ".join(f"{r.feeds} feeds = {r.mbytes:.1f} MB" for r in results)

@@ -1,5 +1,6 @@
 """Runs inside bench/.venv-reader: reader 3.x on the farm. `add DB URLS` subscribes (set-up, not timed);
-`update DB` is the timed pass.
+`update DB` is the timed pass; `steady DB SECONDS INTERVAL` is reader in a running process, as a daemon is: after
+a first (cold) pass, a warm pass every INTERVAL seconds for SECONDS, printing the process's CPU per pass.
 
 update_feeds(scheduled=False): reader 3.x's default (scheduled=True) skips a feed until its update interval (1 h)
 has passed, so a warm pass right after the cold one would send no request at all; scheduled=False makes it send a
@@ -9,6 +10,7 @@ conditional GET for every feed, as `treatywatch poll --once` does.
 from __future__ import annotations
 
 import sys
+import time
 
 from reader import make_reader
 
@@ -16,7 +18,19 @@ from reader import make_reader
 def main() -> None:
     mode, db = sys.argv[1], sys.argv[2]
     reader = make_reader(db)
-    if mode == "add":
+    if mode == "steady":
+        seconds, interval = float(sys.argv[3]), float(sys.argv[4])
+        reader.update_feeds(workers=16, scheduled=False)  # the cold pass, not measured
+        passes, cpu = 0, 0.0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            started, before = time.monotonic(), time.process_time()
+            reader.update_feeds(workers=16, scheduled=False)
+            cpu += time.process_time() - before
+            passes += 1
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+        print(f"passes {passes} cpu {cpu:.3f} per_pass {cpu / passes:.3f}")
+    elif mode == "add":
         with open(sys.argv[3], encoding="utf-8") as urls:
             for url in urls:
                 reader.add_feed(url.strip(), exist_ok=True)

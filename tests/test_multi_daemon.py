@@ -508,3 +508,20 @@ def test_the_host_gate_spaces_polls_across_daemons(engine: str, request: pytest.
     finally:
         for s in stores:
             s.close()
+
+
+def test_first_turns_of_many_new_sources_are_spread_over_their_interval():
+    """A start with 50,000 sources new to the store is no thundering herd: their first turns spread evenly over the
+    interval, each source's place fixed by its id; a handful start at once."""
+    from datetime import UTC, datetime, timedelta
+
+    from treatywatch.schedule import first_due
+
+    now = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    turns = [(first_due(f"src-{i}", 900.0, now, 50_000) - now).total_seconds() for i in range(50_000)]
+    assert min(turns) >= 0 and max(turns) < 900
+    per_minute = Counter(int(t // 60) for t in turns)
+    assert len(per_minute) == 15 and max(per_minute.values()) < 1.1 * 50_000 / 15  # about 3,333 a minute each
+    assert first_due("src-7", 900.0, now, 50_000) == first_due("src-7", 900.0, now, 50_000)  # the same every start
+    assert {first_due(f"s{i}", 900.0, now, 30) for i in range(30)} == {now}  # 30 new sources: all due now
+    assert first_due("s", 3600.0, now, 1_000) - now < timedelta(seconds=20)  # 1,000: within 1,000 / 50 s
