@@ -181,3 +181,16 @@ def test_a_killed_readers_claim_is_void_at_once(tmp_path: Path):
         assert [w.url for w in a.claim_documents(NOW, 1)] == [work.url]  # b stopped cleanly: its claim went back
     finally:
         a.close()
+
+
+def test_metrics_count_documents_by_state(store: SqlStore):
+    """/metrics: a gauge of documents by state, so a queue that grows (OCR falling behind) can page someone."""
+    from treatywatch.config.models import Config
+    from treatywatch.metrics import Metrics, StateSource
+
+    alerted(store)
+    metrics = Metrics()
+    metrics.watch_state(StateSource(lambda: Config(), store))
+    scraped = metrics.exposition().decode()
+    assert 'treatywatch_documents{state="queued"} 1.0' in scraped
+    assert 'treatywatch_documents{state="unreadable"} 0.0' in scraped

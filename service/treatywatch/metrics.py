@@ -97,6 +97,15 @@ class StateCollector(Collector):
         for table in ("items", "matches", "alerts"):
             stored.add_metric([table], counts.get(table, 0))
         yield stored
+        documents = GaugeMetricFamily(
+            "treatywatch_documents",
+            "Documents behind items (acts' PDFs, articles) now, by state: a growing queue is OCR falling behind",
+            labels=["state"],
+        )
+        by_state = store.document_counts()
+        for state in ("queued", "read", "ocr", "unreadable"):
+            documents.add_metric([state], by_state.get(state, 0))
+        yield documents
 
 
 class Metrics:
