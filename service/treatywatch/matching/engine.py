@@ -461,7 +461,7 @@ class Watchlist:
         published = item.published.year if item.published else None
         note = language_note(item)
         language = note if note.language is not None or note.origin is not None else None
-        act = item.act
+        act = item.act if item.body else None  # its document's URL links a snippet of the body to its page
         out: list[Match] = []
         for i in self.candidates(reading.doc(DEFAULT_FIELDS | {"body"} if reads_body else DEFAULT_FIELDS)):
             watch = self.watches[i]
@@ -514,7 +514,9 @@ class Watchlist:
                 if not concerned:
                     continue
                 hits = [*hits, *(h for _, agreement_hits in concerned for h in agreement_hits)]
-            places = tuple(dict.fromkeys((*place_hits(doc, hits), *body_places)))
+            places = place_hits(doc, hits)
+            if body_places:
+                places = tuple(dict.fromkeys((*places, *body_places)))
             document_url = act.document_url if act is not None else ""
             agreements = tuple(a for a, _ in concerned)
             shown = snippet(doc, places, document_url)

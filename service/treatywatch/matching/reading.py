@@ -185,7 +185,7 @@ class ItemReading:
 
     def doc(self, fields: frozenset[str]) -> Doc:
         """The item over these fields; the others are empty, so positions of title and summary stay the same."""
-        use_body = "body" in fields and bool(self.item.body)
+        use_body = bool(self.item.body) and "body" in fields
         key = ("title" in fields, "summary" in fields, use_body)
         doc = self._docs.get(key)
         if doc is None:
