@@ -109,7 +109,7 @@ def html_number(base: str) -> str:
     max_pages: 2
     ignore_older_than: 0
     fields: {{title: a, link: a@href, id: span.no, published: time, published_on: time, number: span.no,
-              document_url: a.pdf@href}}
+              document_url: "/files/{{id}}.pdf", pdf: a.pdf@href}}
 """
 
 
@@ -135,6 +135,8 @@ def test_a_backlog_of_three_times_max_pages_is_walked_none_skipped(
         first = app.runner.poll("acts")
         assert first.error is None and first.new == 7
         item = next(i for i in first.items if i.key == "A-0007")
+        if mode == "html page number":  # the PDF by a template over the id; its link as the page gives it
+            assert item.extra["pdf"] == "/files/A-0007.pdf"
         assert item.act == ActFields(
             number="A-0007", published_on=date(2026, 3, 2), document_url=f"{http.base}/files/A-0007.pdf"
         )

@@ -14,7 +14,7 @@ from .base import MAX_ITEMS_PER_PAGE, Page, Request, Response, SourceConfig
 from .dates import DateFields
 from .encoding import decode
 from .identity import fetch_independent
-from .mapped import act_and_extra, check_names
+from .mapped import act_and_extra, check_fields, value
 from .paging import PageNumbers, following, numbered
 from .safeparse import refuse_deep_html
 from .selectors import split_attr
@@ -24,9 +24,10 @@ class HtmlConfig(SourceConfig, PageNumbers):
     type: Literal["html"] = "html"
     items: str = Field(description="CSS selector of one item on the list page, e.g. li.doc-item.")
     fields: dict[str, str] = Field(
-        description="Field -> 'css' or 'css@attr'; title is required. id, title, link, published and summary make "
-        "the item; act_date, number, doc_type, issuer, published_on and document_url are the act's typed fields; "
-        "any other name is kept with the item."
+        description="Field -> 'css' or 'css@attr', or a template over the other fields ('https://example.org/acts/"
+        "{id}'); title is required. id, title, link, published and summary make the item; act_date, number, "
+        "doc_type, issuer, published_on and document_url are the act's typed fields; any other name is kept with "
+        "the item."
     )
     timezone: str = Field(default="UTC", description="Zone of dates written without one (Europe/Moscow).")
     page_size: int = Field(default=20, ge=1, le=1000, description="Items per page (where a backlog walk looks).")
@@ -35,7 +36,7 @@ class HtmlConfig(SourceConfig, PageNumbers):
     @field_validator("fields")
     @classmethod
     def _known_fields(cls, v: dict[str, str]) -> dict[str, str]:
-        check_names(v)
+        check_fields(v)
         if "title" not in v:
             raise ValueError("'title' is required")
         return v
@@ -110,7 +111,9 @@ class HtmlSource:
         # 5,000 deep) is then read once, not again inside each ancestor's text, which made the work quadratic.
         records = []
         for node in reversed(tree.css(cfg.items)[:MAX_ITEMS_PER_PAGE]):
-            records.append({name: _extract(node, spec) for name, spec in cfg.fields.items()})
+            found = {name: _extract(node, spec) for name, spec in cfg.fields.items() if "{" not in spec}
+            # a template over the fields read ('https://example.org/acts/{id}'), as the json type's
+            records.append(found | {n: value(found, spec, n) for n, spec in cfg.fields.items() if "{" in spec})
             node.decompose()
         dates = DateFields(cfg.id, cfg.timezone)
         items = []
