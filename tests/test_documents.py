@@ -613,3 +613,18 @@ def test_damaged_bytes_end_as_a_document_or_a_note() -> None:
 @pytest.mark.skipif(not os.environ.get("TREATYWATCH_FUZZ"), reason="300 damaged PDFs: set TREATYWATCH_FUZZ=1")
 def test_damaged_bytes_end_as_a_document_or_a_note_long() -> None:
     _check_damaged(300, seed=int(os.environ.get("TREATYWATCH_FUZZ_SEED", "2")))
+
+
+def test_reading_one_pdf_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from treatywatch.documents.__main__ import main
+
+    act = tmp_path / "act.pdf"
+    act.write_bytes(docgen.text_pdf(docgen.CANADA_1989_ACT))
+    assert main([str(act), "--lang", "ru"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{act}: read, 2 of 2 pages, ")
+    assert "--- page 2 (text)" in out and "Правительством Канады" in out
+    bad = tmp_path / "error.pdf"
+    bad.write_bytes(b"<html>503</html>")
+    assert main([str(bad), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["note"] == "document unreadable: not a PDF (starts with <html>)"
