@@ -17,17 +17,26 @@ part lists ten military cooperation agreements over three pages), `CANADA_1989_A
 USSR–Canada agreement only in the body), `DOMESTIC_ACT` (a concession agreement with a region: nothing
 international), `INDIA_RATIFICATION_ACT` (a ratification: nothing ends). `TEN_STATES` lists the ten agreements'
 states (genitive form as the act writes it), cities and dates, for assertions.
+
+Checking: `fuzzy_find(needle, body)` finds a phrase in OCR output that may differ by a letter or two;
+`needs_tesseract` and `needs_fonts` skip a test, saying what to install, where Tesseract's Russian data or the
+DejaVu fonts are missing.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import io
 import random
+import shutil
+import subprocess
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 FONT_DIR = "/usr/share/fonts/truetype/dejavu"
@@ -40,6 +49,48 @@ MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 85.0, 42.5, 57.0, 57.0
 FONT_PT = 12.0
 LEADING_PT = 17.0
 LINES_PER_PAGE = int((PAGE_H - MARGIN_T - MARGIN_B) // LEADING_PT)
+
+
+# --- checking what a reader made of them --------------------------------------------------------------------------
+
+
+def tesseract_languages() -> set[str]:
+    """The traineddata Tesseract has here (`tesseract --list-langs`), or nothing without Tesseract."""
+    if not shutil.which("tesseract"):
+        return set()
+    out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, check=False).stdout
+    return {line.strip() for line in out.splitlines()[1:]}
+
+
+needs_tesseract = pytest.mark.skipif(
+    "rus" not in tesseract_languages(),
+    reason="Tesseract with Russian data is not installed (Debian: apt-get install tesseract-ocr tesseract-ocr-rus)",
+)
+needs_fonts = pytest.mark.skipif(
+    not Path(SERIF).exists(),
+    reason=f"the test PDFs are drawn with {SERIF} (Debian: apt-get install fonts-dejavu-core)",
+)
+
+
+def fuzzy_find(needle: str, body: str, at_least: float = 0.8) -> int:
+    """Offset in `body` of `needle` or of the closest OCR reading of it (similarity ≥ at_least), else -1.
+
+    Lines are joined with spaces first (a name may wrap), keeping offsets: "\\n" and " " have one character each.
+    """
+    flat = body.replace("\n", " ")
+    exact = flat.find(needle)
+    if exact >= 0:
+        return exact
+    best, where = 0.0, -1
+    size = len(needle)
+    for start in range(0, max(1, len(flat) - size + 1)):
+        window = flat[start : start + size]
+        if window[:1] != needle[:1] and window[1:2] != needle[1:2]:
+            continue
+        ratio = difflib.SequenceMatcher(None, needle, window).ratio()
+        if ratio > best:
+            best, where = ratio, start
+    return where if best >= at_least else -1
 
 
 # --- the acts -------------------------------------------------------------------------------------------------------
