@@ -306,3 +306,24 @@ def test_ten_state_act_as_its_pdf_lays_it_out(wl: Watchlist):
         page, line = (int(x.split()[-1]) for x in where.removeprefix("body ").split(", "))
         starts.append(pages[page - 1].split("\n")[line - 1])
     assert all(s.split(")")[0].isdigit() and " Соглашение между" in s for s in starts), starts
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "1. Прекратить действие следующих соглашений:\n" * 5000,  # a clause on every line, none with entries
+        "Прекратить. " * 16000,  # one line of verbs
+        "Прекратить: " * 16000,
+        "1. Прекратить действие следующих соглашений:\n"
+        + "".join(f"{i}) Соглашение между Россией и Францией о военном сотрудничестве;\n" for i in range(1, 4000)),
+    ],
+)
+def test_hostile_bodies_are_read_within_bounds(wl: Watchlist, body: str):
+    """A body at the cap built to make the operative part's reading quadratic (it took 12 to 18 s) is read in
+    bounded work: clauses, verbs, entries and the characters looked back at are capped."""
+    item = make_item("pravo", title="О прекращении действия соглашения", language="ru", body=body)
+    assert len(item.body) > 190_000
+    got = fired(wl, item)
+    listed = {a.id for m in got.values() for a in m.agreements}
+    assert listed <= {"ru-france-1994"}
+    assert ("ru-france-1994" in listed) == body.startswith("1. Прекратить действие следующих соглашений:\n1)")

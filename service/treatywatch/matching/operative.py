@@ -13,6 +13,7 @@ start of a point, a sentence or what follows a colon). "Каждая из Сто
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,9 +32,12 @@ _WORD_BEFORE = re.compile(r"([^\W_]+)\W*$")
 _YEAR_ABBREVIATION = re.compile(r"\b\d{4}\s*[^\W\d_]{1,2}\.$")
 _SENTENCE_END = re.compile(r"\.(?=\s+[^\W\d_])")
 MAX_ENTRIES = 300  # per clause; a real act lists a few dozen at most
+MAX_CLAUSES = 100  # per body: an act has a few operative points
+MAX_VERBS = 1_000  # termination verbs looked at as clauses' openings, per body
 MAX_CLAUSE_CHARS = 60_000  # a list past this is cut: bounded work on any body
 MAX_ENTRY_CHARS = 3_000  # an agreement's title with its place and date of signing is a few hundred
 WORD_REACH = 80  # characters back from a full stop to the word before it
+ENUMERATOR_REACH = 16  # an enumerator and its spaces at a line's start ("(iv) ", "12.3. ")
 ABBREVIATION_MAX = 2  # "г.", "ст.", "No.": a shorter word before a full stop does not end a sentence
 
 
@@ -102,14 +106,19 @@ def _ends_sentence(text: str) -> bool:
 
 def clause_initial(body: str, offset: int) -> bool:
     """Does a clause start at this character: the body's start, after an enumerator opening a line, or after
-    . : ; (the preamble's "постановляет:", the previous sentence)?"""
-    line_start = max(body.rfind("\n", 0, offset), body.rfind("\f", 0, offset)) + 1
-    head = body[line_start:offset]
-    enum = _enumerator(head)
-    if enum is not None and not head[enum[2] :].strip():
-        return True
-    before = head.rstrip() if head.strip() else body[max(0, line_start - MAX_ENTRY_CHARS) : line_start].rstrip()
-    return not before or (before[-1] in ".:;" and (before[-1] != "." or _ends_sentence(before)))
+    . : ; (the preamble's "постановляет:", the previous sentence)? Reads a few dozen characters back, whatever
+    the body."""
+    reach = max(0, offset - ENUMERATOR_REACH)
+    line_start = max(body.rfind("\n", reach, offset), body.rfind("\f", reach, offset))
+    if line_start >= 0 or reach == 0:
+        head = body[line_start + 1 : offset]
+        enum = _enumerator(head)
+        if enum is not None and not head[enum[2] :].strip():
+            return True
+    before = body[max(0, offset - WORD_REACH) : offset].rstrip()
+    if not before:
+        return offset <= WORD_REACH or not body[:offset].strip()
+    return before[-1] in ".:;" and (before[-1] != "." or _ends_sentence(before))
 
 
 def read_clauses(doc: Doc, verbs: CNode, is_order: Callable[[str], bool]) -> list[Clause]:
@@ -119,9 +128,13 @@ def read_clauses(doc: Doc, verbs: CNode, is_order: Callable[[str], bool]) -> lis
         return []
     body = doc.body
     hits = [h for h in verbs.eval(doc, "body") or () if h.start >= doc.body_start]
+    lines = _lines(body)
+    ends = [ln.end for ln in lines]
     out: list[Clause] = []
     covered_to = -1
-    for hit in sorted(hits, key=lambda h: h.start):
+    for hit in sorted(hits, key=lambda h: h.start)[:MAX_VERBS]:
+        if len(out) >= MAX_CLAUSES:
+            break
         _, first = doc.locate(hit.start)
         if first.start < covered_to or not clause_initial(body, first.start):
             continue
@@ -129,18 +142,16 @@ def read_clauses(doc: Doc, verbs: CNode, is_order: Callable[[str], bool]) -> lis
         if not any(is_order(w) for w in words):
             continue
         _, last = doc.locate(hit.end)
-        entries, end = _entries(body, last.end)
+        entries, end = _entries(body, lines, bisect_left(ends, last.end), last.end)
         if entries:
             out.append(Clause(hit, tuple(entries)))
             covered_to = end
     return out
 
 
-def _entries(body: str, after: int) -> tuple[list[Entry], int]:
-    """The entries of the clause whose verb ends at `after`, and where the clause ends. A colon before the
-    clause's sentence or point ends opens a list; without one, the rest of the clause is the one entry."""
-    lines = _lines(body)
-    index = next(i for i, ln in enumerate(lines) if ln.end >= after)
+def _entries(body: str, lines: list[_Line], index: int, after: int) -> tuple[list[Entry], int]:
+    """The entries of the clause whose verb ends at `after` (on line `index`), and where the clause ends. A colon
+    before the clause's sentence or point ends opens a list; without one, the rest of the clause is the one entry."""
     point_end = _point_end(body, lines, index)
     limit = min(point_end, after + MAX_ENTRY_CHARS)
     sentence = _SENTENCE_END.search(body, after, limit)
@@ -158,9 +169,10 @@ def _entries(body: str, after: int) -> tuple[list[Entry], int]:
 def _point_end(body: str, lines: list[_Line], index: int) -> int:
     """Where the point holding line `index` ends: at the next line that opens with an enumerator, a blank line,
     or the end of the body."""
+    limit = lines[index].end + MAX_ENTRY_CHARS
     for ln in lines[index + 1 :]:
         text = body[ln.start : ln.end]
-        if not text.strip() or _enumerator(text) is not None:
+        if ln.start > limit or not text.strip() or _enumerator(text) is not None:
             return ln.start
     return len(body)
 

@@ -97,7 +97,15 @@ def order_test(analyzer: Analyzer, lang: str | None) -> Callable[[str], bool]:
     """Whether a word of an item in `lang` is a verb written as an order: its own dictionary form, shaped as an
     infinitive (Terminate, Dénoncer, Kündigen), or a Russian infinitive or imperative."""
 
+    seen: dict[str, bool] = {}
+
     def is_order(word: str) -> bool:
+        found = seen.get(word)
+        if found is None:
+            found = seen[word] = _is_order(word)
+        return found
+
+    def _is_order(word: str) -> bool:
         if is_cyrillic(word):
             return _russian_order(analyzer, word)
         folded = fold(word)
