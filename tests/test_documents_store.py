@@ -194,3 +194,15 @@ def test_metrics_count_documents_by_state(store: SqlStore):
     scraped = metrics.exposition().decode()
     assert 'treatywatch_documents{state="queued"} 1.0' in scraped
     assert 'treatywatch_documents{state="unreadable"} 0.0' in scraped
+
+
+def test_a_stored_item_comes_back_with_its_body(store: SqlStore):
+    """get_item and items_since (what `match --item`, back-tests, evaluations and the console's impact match again)
+    give an item the text of its documents, so it fires again as it did when its document was read."""
+    item_id, _ = alerted(store)
+    assert store.get_item(item_id).item.body == ""  # queued, not read yet
+    (work,) = store.claim_documents(NOW, 1)
+    store.commit_document(work.url, text(), NOW, NOW, [])
+    assert store.get_item(item_id).item.body == "ПРАВИТЕЛЬСТВО\f1) Соглашение … Канады"
+    (since,) = list(store.items_since(NOW - timedelta(days=1)))
+    assert since.id == item_id and since.item.body == store.get_item(item_id).item.body

@@ -114,8 +114,7 @@ class DeskPages(SourcePages):
 
     def item_page(self, item_id: int, user: Credential | None, done: str | None) -> str:
         stored = self.app.store.get_item(item_id)
-        # what fires now reads the body its documents give it, as the poll and the documents' job do
-        now_fires = self.app.watchlist.match(stored.item.with_(body=self.app.store.item_body(item_id)))
+        now_fires = self.app.watchlist.match(stored.item)  # with the body its documents give it (get_item)
         return self.render(
             "item.html",
             s=stored,

@@ -27,7 +27,7 @@ def item_detail_json(app: App, item_id: int) -> dict[str, Any]:
     """`/api/items/N`: the item, its act, its documents with their text by page, what fires on it now (with the body
     its documents give it) and the alerts it is in."""
     stored = app.store.get_item(item_id)
-    item = stored.item.with_(body=app.store.item_body(item_id))
+    item = stored.item  # with its body
     return plain(
         {
             "id": stored.id,
