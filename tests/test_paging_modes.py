@@ -33,6 +33,7 @@ class Acts:
 
     def __init__(self) -> None:
         self.acts: list[dict] = []
+        self.expired: set[str] = set()  # cursors the API no longer takes (HTTP 400)
 
     def publish(self, day: date) -> str:
         n = len(self.acts) + 1
@@ -56,6 +57,8 @@ class Acts:
         """An opaque cursor (the last act's id, reversed), as search APIs write them."""
         query = dict(parse_qsl(urlsplit(handler.path).query))
         after = query.get("after")
+        if after in self.expired:
+            return 400, {"Content-Type": "application/json"}, b'{"error": "cursor expired"}'
         start = 0
         if after is not None:
             start = next(i for i, a in enumerate(self.acts) if a["id"] == after[::-1]) + 1
@@ -192,3 +195,36 @@ def test_with_param_sets_a_parameter_in_place():
     assert with_param("http://h/a?x=1&page=1&y=2", "page", "3") == "http://h/a?x=1&page=3&y=2"
     assert with_param("http://h/a?x=1", "page", "2") == "http://h/a?x=1&page=2"
     assert with_param("http://h/a?f%5B%5D=a&f%5B%5D=b", "p", "2") == "http://h/a?f%5B%5D=a&f%5B%5D=b&p=2"
+
+
+def test_an_expired_cursor_costs_a_poll_and_the_walk_goes_on_none_skipped(app_with, clock: Clock, tmp_path: Path):
+    """The page a cursor backlog resumes from answers 400 (the cursor expired): that poll stores the head and
+    logs the failure; the resume URL is dropped and the next polls walk again from below the head."""
+    acts = Acts()
+    with FixtureServer() as http:
+        http.routes["/api/search"] = acts.json_by_cursor
+        for _ in range(7):
+            acts.publish(date(2026, 3, 1))
+        clock.now = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+        app = app_with(json_cursor(http.base))
+        assert app.runner.poll("acts").new == 7
+        gap = [acts.publish(date(2026, 3, 4)) for _ in range(3 * 2 * SIZE)]
+        clock.now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+        assert app.runner.poll("acts").new == 2 * SIZE
+        resume = json.loads(app.store.source_state("acts").cursor or "{}")["backlog"]["resume"]
+        acts.expired.add(dict(parse_qsl(urlsplit(resume).query))["after"])
+        clock.advance(minutes=15)
+        head = [acts.publish(date(2026, 3, 10))]
+        assert app.runner.poll("acts").error is None  # the head is read; the backlog page failed
+        assert json.loads(app.store.source_state("acts").cursor or "{}")["backlog"]["resume"] == ""
+        for _ in range(12):
+            clock.advance(minutes=15)
+            head.append(acts.publish(date(2026, 3, 10)))
+            assert app.runner.poll("acts").error is None
+            if app.store.source_state("acts").cursor is None:
+                break
+        else:
+            raise AssertionError("backlog not caught up")
+    with sqlite3.connect(tmp_path / "state" / "treatywatch.db") as db:
+        keys = {k for (k,) in db.execute("SELECT key FROM items WHERE source_id = 'acts'")}
+    assert set(gap) <= keys and set(head) <= keys and len(keys) == 7 + len(gap) + len(head)

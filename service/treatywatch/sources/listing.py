@@ -147,6 +147,7 @@ class ListingReader:
         self.last: int | None = None  # the listing's last page, once a page has said so
         self.first: Response | None = None
         self.trying = 0  # the page being fetched, for the log when it fails
+        self.resumed = 0  # the page fetched from a backlog's resume URL, if one was
 
     def _page(self, n: int, validators: bool = False) -> list[Item] | None:
         """Page n, fetched once per poll; None past the listing's end, or when page 1 was not modified."""
@@ -310,6 +311,7 @@ class ListingReader:
             elif resume:  # the page that ended with the tail, as the last poll fetched it
                 probe = max(self.pages, default=0) + 1
                 self.links[probe], resume = Request(resume, (), probe), ""
+                self.resumed = probe
             elif isinstance(where, int) and where not in self.unreachable:
                 probe = where
             elif guess > 1 and self._unread(guess - 1):
@@ -382,7 +384,9 @@ class ListingReader:
             log.warning(
                 "source %s: backlog page %d failed, tried again next poll: %s", self.source_id, self.trying, exc
             )
-            return replace(progress, pages=backlog.pages + self.fetched - start)
+            # a resume URL that fails (a cursor expired) is dropped: the walk then starts again below the head
+            resume = "" if self.trying == self.resumed else progress.resume
+            return replace(progress, pages=backlog.pages + self.fetched - start, resume=resume)
         log.info(
             "source %s: backlog: read %s (%s this poll), %s; the rest is deferred to the next poll (%s, %s since %s)",
             self.source_id,
