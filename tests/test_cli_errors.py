@@ -38,8 +38,8 @@ def test_errors_on_cases_name_the_rule_and_the_class(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "miss agreement-terminated [modality]: set aside: " in text and "«would»" in text
-    # the example opts into frozen_state_assets, whose private owners set a term aside within five words
-    assert "miss frozen-assets [ownership]: @frozen_assets set aside within 5 words of a private owner" in text
+    assert "miss frozen-assets [ownership]: privately owned: " in text
+    assert "«Russian» names a private owner's nationality; «frozen assets» privately owned" in text
     assert "false alarm agreement-terminated [words]: a term met in another sense" in text
     assert "hits: @russia: Russia (en) «Russia»; @termination: terminate (en) «terminates»" in text
     assert "miss agreement-terminated [retrospective]: set aside: " in text and "retrospective «museum»" in text

@@ -23,7 +23,7 @@ from .modality import Cues, Talk, cue_lists, describe, talk
 from .mood import Mood
 from .ownership import compile_owners, entity_states, owner_entities, read_owned, with_institutions
 from .reading import DEFAULT_FIELDS, Finder, ItemReading, fields_named, verb_terms, with_body
-from .support import Support
+from .support import PHRASAL_REACH, Support, phrasal
 from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, MAX_TOKEN_CHARS, Analyzer, fold, is_cyrillic
 
 DOC_CACHE_SIZE = 500_000  # words; a few tens of MB at most, cleared when full
@@ -259,6 +259,10 @@ class Watchlist:
                     self._phrase(noun, lang, f"{label}: {t} ({lang}, as «{noun}»)")
                     for noun in self._support.nominal(self.analyzer, t, lang)
                 ]
+                split = phrasal(t, lang)
+                if split:  # put the accord on hold
+                    verb, rest = (self._phrase(w, lang, f"{label}: {t} ({lang})") for w in split)
+                    nodes.append(CAnd((verb, CNear(verb, rest, PHRASAL_REACH))))
         return _alternatives(nodes)
 
     def _compile_names(self, title: str, aliases: dict[str, list[str]]) -> CNode | None:
@@ -520,7 +524,7 @@ class Watchlist:
             document_url = act.document_url if act is not None else ""
             agreements = tuple(a for a, _ in concerned)
             shown = snippet(doc, places, document_url)
-            if act is not None and foreign is None:
+            if foreign is None and item.act is not None:
                 foreign = self.foreign_party(doc, item.source_id)
             notes = (*owner_notes, foreign) if foreign is not None else owner_notes
             out.append(Match(watch.id, watch.title, watch.severity, places, agreements, shown, language, notes))

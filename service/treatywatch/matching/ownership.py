@@ -34,7 +34,7 @@ OWNER_REACH = 4  # words between a thing and its owner inside one noun phrase ("
 WHOSE_REACH = 6  # words back from a relative pronoun to the owner it stands for
 NATIONALITY_GAP = 1  # a country's adjective next to a private owner ("российского частного инвестора")
 # the words that open a complement of a noun in the Latin languages (Russian uses the genitive case)
-OF_WORDS = frozenset("of de du des d da do das dos del der dem den von".split())
+OF_WORDS = frozenset("of de du des d da do das dos del der dem den von eines einer".split())
 
 
 @dataclass(frozen=True)
@@ -264,4 +264,4 @@ def read_owned(
     owned = owned_privately(view, owners, [h for h in hits if (h.start, h.end) not in spans], entity_hits)
     if owned.private:
         hits = node.eval(view.masked(owned.private), None)
-    return (hits, (*added, *owned.notes)) if hits is not None else (None, ())
+    return hits, (*added, *owned.notes)  # the notes also when nothing is left: a diagnosis names them

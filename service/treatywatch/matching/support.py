@@ -9,6 +9,11 @@ from dataclasses import dataclass
 
 from .text import Analyzer, fold
 
+# English phrasal verbs take their object between the verb and the particle: "put the accord on hold", "tear the
+# treaty up", "break the talks off" (the grammars' separable phrasal verbs; the German ones are joined in engine.py)
+PARTICLES_EN = frozenset("on off up out down away back".split())
+PHRASAL_REACH = 7  # NEAR distance from an English verb to its particle: an object of up to six words between
+
 ARTICLES = frozenset("a an the un une le la les um uma o os as el los las ein eine einen einem einer".split())
 
 
@@ -49,3 +54,12 @@ class Support:
     def _is_verb(self, analyzer: Analyzer, lang: str, word: str) -> bool:
         forms, _ = analyzer.lemmas(lang, word)
         return fold(word) in self.verbs[lang] or any(f in self.verbs[lang] for f in forms)
+
+
+def phrasal(term: str, lang: str | None) -> tuple[str, str] | None:
+    """An English phrasal-verb term split into its verb and the rest ("put on hold" → "put", "on hold"), so the
+    rest may follow the verb's object; None for any other term."""
+    words = term.split()
+    if lang != "en" or len(words) < 2 or words[1].lower() not in PARTICLES_EN:
+        return None
+    return words[0], " ".join(words[1:])
