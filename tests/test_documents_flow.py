@@ -366,3 +366,27 @@ def test_the_running_daemon_reads_documents_and_tells_the_desk(config_dir: Path,
 
 def _plain(message: object) -> str:
     return message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[attr-defined]
+
+
+def test_an_unreadable_document_is_read_again_on_request(config_dir: Path, tmp_path: Path, smtp: SmtpSink):
+    """The portal served a truncated PDF: the item's note says so. Once it serves the whole file, `treatywatch
+    documents --retry --read` queues it again and reads it, and the alert gains what the act's text names."""
+    state = tmp_path / "state"
+    served = {"pdf": truncated_pdf()}
+    with FixtureServer() as portal:
+        portal.routes["/api/Documents"] = lambda h: (  # the act in the government's block, the president's empty
+            200, {"Content-Type": "application/json"},
+            portal_answer([] if "Block=president" in h.path else [(TEN, TEN_STATE_TITLE)]),  # type: ignore[attr-defined]
+        )  # fmt: skip
+        portal.routes["/file/pdf"] = lambda h: (200, {"Content-Type": "application/pdf"}, served["pdf"])
+        write_config(config_dir, CONFIG.format(base=portal.base, mail=smtp.url()).replace(
+            "settings:\n", "settings:\n  baseline: false\n"), "sources.yaml")  # fmt: skip
+        assert tw("poll", "--once", config=config_dir, state=state).returncode == 0
+        listed = tw("documents", "--state", "unreadable", config=config_dir, state=state).stdout
+        assert "unreadable: document unreadable: truncated" in listed
+        served["pdf"] = text_pdf(TEN_STATE_ACT)
+        again = tw("documents", "--retry", "--read", config=config_dir, state=state)
+    assert again.returncode == 0, again.stderr
+    assert "queued again: 1" in again.stdout and "documents: 1 read" in again.stdout
+    assert "1 read, 0 ocr, 0 unreadable" in again.stdout and "deliveries: 1 sent" in again.stdout
+    assert [m["Subject"].startswith("[HIGH] Act's text read") for m in smtp.messages] == [False, True]

@@ -31,18 +31,37 @@ def read_due_documents(app: App, echo: bool = True) -> None:
 @cli.command()
 @click.option("--state", type=click.Choice(STATES), help="Only documents in this state.")
 @click.option("--limit", default=50, show_default=True)
+@click.option(
+    "--retry",
+    "retry",
+    is_flag=True,
+    help="First queue unreadable documents again (all, or those given with --url): after installing Tesseract's "
+    "languages or raising a bound.",
+)
+@click.option("--url", "urls", multiple=True, help="With --retry: only this document (repeat for more).")
 @click.option("--read", "read_now", is_flag=True, help="First fetch and read the documents that are due, then list.")
 @click.option("--text", "with_text", is_flag=True, help="With --json: each document's text by page.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 @_errors
 def documents(
-    ctx: click.Context, state: str | None, limit: int, read_now: bool, with_text: bool, as_json: bool
+    ctx: click.Context,
+    state: str | None,
+    limit: int,
+    retry: bool,
+    urls: tuple[str, ...],
+    read_now: bool,
+    with_text: bool,
+    as_json: bool,
 ) -> None:
     """Documents behind items (acts' PDFs, articles): queued, read, read by OCR, unreadable with the reason."""
     from .documents.view import document_json, document_line
 
     app = _app(ctx)
+    if retry:
+        n = app.store.retry_documents(list(urls) or None, app.clock())
+        if not as_json:
+            click.echo(f"queued again: {n}")
     if read_now:
         read_due_documents(app, echo=not as_json)
         if not as_json:

@@ -304,9 +304,24 @@ class DocumentStore(DeliveryStore):
 
     def read_by_hash(self, sha256: str) -> DocumentText | None:
         """A document with these bytes read before (under any URL): its text, so the same bytes are never read
-        twice. Unreadable ones count too: the same bytes would fail the same way."""
-        rows = self._rows("SELECT * FROM documents WHERE sha256 = ? AND state <> 'queued' LIMIT 1", [sha256])
+        twice. Only a reading that gave text counts: an unreadable one may read once Tesseract is installed or a
+        bound is raised (`treatywatch documents --retry`), and reading it again costs a bounded process at most."""
+        rows = self._rows("SELECT * FROM documents WHERE sha256 = ? AND state IN ('read', 'ocr') LIMIT 1", [sha256])
         return _text(rows[0]) if rows else None
+
+    def retry_documents(self, urls: list[str] | None, now: datetime) -> int:
+        """Queue unreadable documents again (all, or these URLs) with a fresh count of attempts: after installing
+        Tesseract's languages, raising a bound, or when a portal put up a PDF it had not. Returns how many."""
+        sql = (
+            "UPDATE documents SET state = 'queued', attempts = 0, next_try = ?, note = '', claimed_by = NULL,"
+            " claim_expires = NULL WHERE state = 'unreadable'"
+        )
+        params: list[object] = [ts(now)]
+        if urls:
+            sql += f" AND url IN ({', '.join('?' * len(urls))})"
+            params += urls
+        with self.transaction() as conn:
+            return int(conn.execute(sql, params).rowcount)
 
     def _save_document(self, conn: Tx, url: str, text: DocumentText, fetched_at: datetime, now: datetime) -> None:
         conn.execute(
