@@ -30,6 +30,8 @@ _ENUMERATOR = re.compile(
 _PAGE_NUMBER = re.compile(r"\s*[-–—]?\s*\d{1,4}\s*[-–—]?\s*")
 _WORD_BEFORE = re.compile(r"([^\W_]+)\W*$")
 _YEAR_ABBREVIATION = re.compile(r"\b\d{4}\s*[^\W\d_]{1,2}\.$")
+_CAPITALISED = re.compile(r"\b[^\W\d_a-zа-яё]")
+NAME_REACH = 40  # characters from a single-entry clause's verb to the agreement's name
 _SENTENCE_END = re.compile(r"\.(?=\s+[^\W\d_])")
 MAX_ENTRIES = 300  # per clause; a real act lists a few dozen at most
 MAX_CLAUSES = 100  # per body: an act has a few operative points
@@ -160,8 +162,10 @@ def _entries(body: str, lines: list[_Line], index: int, after: int) -> tuple[lis
     clause_end = sentence.end() if sentence else limit
     colon = body.find(":", after, clause_end)
     if colon < 0:
-        spans = [(after, clause_end)]
-        return _make(body, spans), clause_end
+        # the entry is the agreement's name: from its first capitalised word ("действие Соглашения между …",
+        # "the Agreement between …"), when one comes within a few words
+        name = _CAPITALISED.search(body, after, min(clause_end, after + NAME_REACH))
+        return _make(body, [(name.start() if name else after, clause_end)]), clause_end
     spans, end = _list(body, lines, colon + 1, index)
     return _make(body, spans), end
 
