@@ -375,7 +375,7 @@ def test_the_scorer_gives_the_packages_probabilities(text: str):
         assert p == pytest.approx(expected[lang], abs=1e-5), (lang, p, expected[lang])
 
 
-def test_a_polls_texts_read_together_get_the_answers_read_one_by_one():
+def test_a_polls_texts_read_together_get_the_answers_read_one_by_one(monkeypatch: pytest.MonkeyPatch):
     """The scorer reads a poll's texts in step (numpy) from BATCH texts on: the same probabilities as one by one,
     for texts of every length; and apply_all stores on each item what apply does."""
     from treatywatch.matching import language
@@ -388,6 +388,9 @@ def test_a_polls_texts_read_together_get_the_answers_read_one_by_one():
     together = scorer.probabilities_of(texts)
     for text, probs in zip(texts, together, strict=True):
         assert probs == pytest.approx(scorer.probabilities(text), abs=1e-5), text
+    monkeypatch.setattr(language, "BATCH_MAX", language.BATCH + 1)  # a long poll is read a slice at a time
+    for sliced, probs in zip(scorer.probabilities_of(texts), together, strict=True):
+        assert sliced == pytest.approx(probs, abs=1e-5)
 
     items = [
         make_item("s", title=t, summary=s, language=declared, guid=f"{event}/{lang}/{declared}")

@@ -56,6 +56,7 @@ MIN_WORDS = 4
 MODEL_CHARS = 120
 # From this many texts at once (a poll's new items), the model reads them together (Scorer.probabilities_of).
 BATCH = 24
+BATCH_MAX = 1_000  # and at most this many at once: a few MB of arrays
 # The model's answers by text, cleared when full: the same wire headline in many feeds, a feed that re-publishes
 # an item under a new link, a poll redone after a conflict. At most about 4 MB (400 characters a text).
 CACHE_SIZE = 10_000
@@ -124,6 +125,10 @@ class _Scorer:
         features counted and weighed for all texts in a few array operations."""
         if len(texts) < BATCH:
             return [self.probabilities(text) for text in texts]
+        if len(texts) > BATCH_MAX:  # the arrays below hold (bytes of the longest) x (texts) entries
+            return [
+                p for at in range(0, len(texts), BATCH_MAX) for p in self.probabilities_of(texts[at : at + BATCH_MAX])
+            ]
         data = [self._bytes(text) for text in texts]
         lengths = np.fromiter(map(len, data), dtype=np.intp, count=len(data))
         width = int(lengths.max())
