@@ -54,11 +54,11 @@ MIN_WORDS = 4
 # characters and a 300-character title with 100 of summary, the rule before), and the model's cost is in its walk
 # over the bytes: a long title or summary costs no more than this.
 MODEL_CHARS = 120
-# From this many texts at once (a poll's new items), the model reads them together (Scorer.probabilities_of).
+# From this many texts at once (a poll's new items), the model reads them together (_Scorer.probabilities_of).
 BATCH = 24
 BATCH_MAX = 1_000  # and at most this many at once: a few MB of arrays
 # The model's answers by text, cleared when full: the same wire headline in many feeds, a feed that re-publishes
-# an item under a new link, a poll redone after a conflict. At most about 4 MB (400 characters a text).
+# an item under a new link, a poll redone after a conflict. At most about 2 MB (120 characters a text).
 CACHE_SIZE = 10_000
 LANGUAGE_ORIGIN = "language.origin"
 DECLARED_LANGUAGE = "language.declared"
