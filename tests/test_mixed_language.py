@@ -18,6 +18,7 @@ from email.utils import format_datetime
 
 from conftest import Clock, FixtureServer
 from treatywatch.items import Item
+from treatywatch.localserve import Route
 from treatywatch.matching.language import BATCH, DECLARED_LANGUAGE, IDENTIFIED, LANGUAGE_ORIGIN, SOURCE
 
 LANGS = ("en", "fr", "de", "pt", "es", "ru")
@@ -288,6 +289,10 @@ def _rss(base: str, feed: str, langs: tuple[str, ...], clock: Clock) -> bytes:
     ).encode()
 
 
+def _serving(body: bytes) -> Route:
+    return lambda _handler: (200, {"Content-Type": "application/rss+xml"}, body)
+
+
 def test_one_feed_in_six_languages_is_matched_as_six_feeds_of_one(app_with, http: FixtureServer, clock: Clock):
     # source id → (declared language, languages held)
     feeds: dict[str, tuple[str, tuple[str, ...]]] = {f"one-{lang}": (lang, (lang,)) for lang in LANGS}
@@ -295,7 +300,7 @@ def test_one_feed_in_six_languages_is_matched_as_six_feeds_of_one(app_with, http
     sources = ""
     for sid, (declared, langs) in feeds.items():
         body = _rss(http.base, sid, langs, clock)
-        http.routes[f"/{sid}.xml"] = lambda _h, body=body: (200, {"Content-Type": "application/rss+xml"}, body)
+        http.routes[f"/{sid}.xml"] = _serving(body)
         sources += f"  - {{id: {sid}, type: feed, url: '{http.base}/{sid}.xml', language: {declared}}}\n"
     app = app_with(sources)
     stored: dict[str, Item] = {}
