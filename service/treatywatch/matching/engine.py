@@ -53,6 +53,30 @@ def international() -> dict[str, list[str]]:
     return load_vocabulary("international")
 
 
+NAME_STEM_MIN = 5  # a name's stem shorter than this is a common word's too: Paris and parado both stem to "par"
+
+
+def _names_only(node: CNode) -> CNode:
+    """An entity's phrases without the short stems of its names: a name meets its inflections (Russlands,
+    Frankreichs) through a long stem, never a common word through a short one."""
+    if isinstance(node, CPhrase):
+        return _name_phrase(node)
+    if isinstance(node, CPhraseSet):
+        phrases = dict.fromkeys(p for group in node.by_first.values() for p in group)
+        return CPhraseSet.of([_name_phrase(p) for p in phrases])
+    if isinstance(node, COr):
+        return _alternatives([_names_only(c) for c in node.children])
+    return node
+
+
+def _name_phrase(phrase: CPhrase) -> CPhrase:
+    words = tuple(
+        frozenset(k for k in keys if "~" not in k or len(k.split("~", 1)[1]) >= NAME_STEM_MIN) or keys
+        for keys in phrase.words
+    )
+    return CPhrase(words, phrase.label)
+
+
 def _particle_noun(word: str) -> str:
     """The key of a German noun written as a separable particle (das Aus), apart from the particle's."""
     return f"de:{word.lower()}#noun"
@@ -83,7 +107,9 @@ class Watchlist:
         self._sets: dict[str, CNode] = {}
         for name, ts in config.terms.items():
             self._sets[name] = self._compile_set(name, ts)
-        self.entities: dict[str, CNode] = {name: self._compile_set(name, ts) for name, ts in config.entities.items()}
+        self.entities: dict[str, CNode] = {
+            name: _names_only(self._compile_set(name, ts)) for name, ts in config.entities.items()
+        }
         self._sets.update(self.entities)
         self.cues = self._compile_cues()
         self.mood = Mood(self.analyzer)
