@@ -141,6 +141,15 @@ def _owner_of(
     return _nearest(doc, thing, named, OWNER_REACH, clause)
 
 
+def _names_institution(doc: Doc, owners: Owners) -> bool:
+    """Does the item carry a word an institution's name starts with? One set lookup per institution."""
+    for node in owners.institutions.values():
+        keys = node.triggers()
+        if keys and not keys.isdisjoint(doc.key_pos):
+            return True
+    return False
+
+
 def institution_keys(
     doc: Doc, owners: Owners, entity_countries: dict[str, frozenset[str]], entity_keys: dict[str, frozenset[str]]
 ) -> tuple[dict[int, tuple[str, ...]], tuple[str, ...]]:
@@ -251,7 +260,9 @@ def read_owned(
     owner's nationality set aside, a state's institution read as the state; and notes saying so."""
     view = doc
     added: tuple[str, ...] = ()
-    if watch_entities & set(states.keys):
+    if hits is None and not _names_institution(doc, owners):
+        return None, ()  # the common case: the query fails and no institution could make it hold
+    if hits is None and watch_entities & set(states.keys):
         additions, added = institution_keys(doc, owners, states.countries, states.keys)
         if additions:
             view = doc.masked(frozenset())
