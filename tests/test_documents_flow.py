@@ -316,11 +316,13 @@ def test_a_document_over_the_cap_is_the_items_note_at_once(config_dir: Path, tmp
             200, {"Content-Type": "application/json"}, portal_answer([(TEN, TEN_STATE_TITLE)])
         )  # fmt: skip
         portal.routes["/file/pdf"] = lambda h: (fetched.append(h.path), (200, {}, big))[1]  # type: ignore[attr-defined]
-        write_config(config_dir, CONFIG.format(base=portal.base, mail="json://127.0.0.1:9/x"), "sources.yaml")
+        config = CONFIG.format(base=portal.base, mail="json://127.0.0.1:9/x")
+        write_config(config_dir, config.replace("settings:\n", "settings:\n  document_max_bytes: 1000000\n"),
+                     "sources.yaml")  # fmt: skip
         app = make_app(config_dir, tmp_path / "state", clock)
         try:
             assert app.runner.poll("pravo-government").error is None
-            stats = DocumentJob(app.runner, limits=DocumentLimits(max_bytes=1_000_000)).run_all()
+            stats = DocumentJob(app.runner).run_all()  # the bound of settings.document_max_bytes
             assert stats.unreadable == 1 and stats.failed == 0 and len(fetched) == 1
             (doc,) = app.store.documents()
             assert doc.state == "unreadable" and "exceeds the cap of 1000000 bytes" in doc.note

@@ -150,6 +150,18 @@ class Settings(Strict):
     )
     document_retry_base: Duration = Field(default=300.0, description="First retry delay of a document's fetch.")
     document_retry_max: Duration = Field(default=21600.0, description="Longest retry delay of a document's fetch.")
+    document_max_bytes: int = Field(
+        default=20_000_000, gt=0, description="A document larger than this is not downloaded: the item's note."
+    )
+    document_max_pages: int = Field(
+        default=40, ge=1, le=2000, description="Pages of a document read (the operative part of an act comes first)."
+    )
+    document_timeout: Duration = Field(
+        default=180.0, description="Time one document's reading (OCR included) may take before it is killed."
+    )
+    document_memory_mb: int = Field(
+        default=1024, ge=128, description="Memory of the process reading one document (and of Tesseract)."
+    )
     web_host: str = Field(default="127.0.0.1", description="Status page address.")
     web_port: int = Field(default=8424, ge=0, le=65535, description="Status page port; 0 disables it.")
     web_token: SecretStr | None = Field(

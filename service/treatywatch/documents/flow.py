@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -104,8 +104,22 @@ class DocumentJob:
     ) -> None:
         self.runner = runner
         self.reader = reader
-        self.limits = limits or DocumentLimits()
+        self._limits = limits
         self.rng = rng or random.Random()
+
+    @property
+    def limits(self) -> DocumentLimits:
+        """The bounds of one document: the settings' (read at each use: a reload may change them), or the test's."""
+        if self._limits is not None:
+            return self._limits
+        s = self.runner.config.settings
+        return replace(
+            DocumentLimits(),
+            max_bytes=s.document_max_bytes,
+            max_pages=s.document_max_pages,
+            timeout_s=s.document_timeout,
+            memory_mb=s.document_memory_mb,
+        )
 
     # -- one pass ------------------------------------------------------------------------------------------------
     def run_once(self, limit: int = PER_PASS) -> DocumentStats:
