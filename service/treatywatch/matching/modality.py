@@ -145,6 +145,12 @@ def talk(doc: Doc, cues: Cues, mood: Mood | None = None, lang: str | None = None
                     continue
             if kind is not None:
                 frames.append((p, p, kind))
+            elif lang in ("fr", "pt", "es"):
+                infinitive = mood.near_future(lang, doc.words, p)
+                if infinitive is not None and not cited:
+                    cited = cues.acts.eval(doc, None) is not None if cited is None else cited
+                    if not cited:
+                        frames.append((p, infinitive, "future"))
     history = _history(doc, cues)
     if not (modal or negation or retro or frames or history):
         return Talk(frozenset())

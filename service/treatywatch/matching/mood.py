@@ -36,6 +36,13 @@ _FORMS: dict[str, frozenset[str]] = {
     "ru": frozenset({"бы", "б"}),
 }
 _RU_FUTURE_AUX = frozenset({"будет", "будут", "будем", "будешь", "буду", "будете"})
+# the near future of "go" + infinitive (futur proche, futuro perifrástico): "va dénoncer", "vai denunciar",
+# "va a denunciar"; the Spanish one takes "a" before the infinitive
+_GO: dict[str, frozenset[str]] = {
+    "fr": frozenset("vais vas va allons allez vont".split()),
+    "pt": frozenset("vou vais vai vamos ides vão".split()),
+    "es": frozenset("voy vas va vamos vais van".split()),
+}
 CACHE_SIZE = 100_000
 
 
@@ -60,6 +67,20 @@ class Mood:
             self._cache.clear()
         found = self._cache[key] = self._read(lang, word)
         return found
+
+    def near_future(self, lang: str | None, words: list[str], p: int) -> int | None:
+        """The position of the infinitive when words[p] is "go" of a near future ("vai denunciar", "va a
+        denunciar", "va dénoncer"), else None."""
+        if lang not in _GO or words[p].lower() not in _GO[lang]:
+            return None
+        q = p + 1
+        if lang == "es" and q < len(words) and words[q].lower() == "a":
+            q += 1
+        if q >= len(words) or not words[q]:
+            return None
+        word = words[q]
+        forms, known = self.analyzer.lemmas(lang, word)
+        return q if known and fold(word) in forms and fold(word).endswith(_INFINITIVE[lang]) else None
 
     def _read(self, lang: str, word: str) -> str | None:
         lower = word.lower()
