@@ -67,7 +67,8 @@ def templates_dir(config: Config, config_path: Path | None) -> Path | None:
 
 
 LOCK_NAME = "treatywatch.lock"
-# threads of the daemon's scheduler that poll sources (and run its housekeeping); the database pool is sized from it
+# the daemon's poll workers (its dispatcher claims due sources for as many as are free); the database pool is sized
+# from them
 POLL_WORKERS = 10
 
 
