@@ -74,7 +74,10 @@ class Acts:
             f' <span class="no">{a["id"]}</span> <a class="pdf" href="/files/{a["id"]}.pdf">PDF</a></li>'
             for a in self.page(int(query.get("p", "1")) - 1)
         )
-        body = f"<html><body><ul>{rows}</ul><a href='?p=2'>next</a></body></html>"
+        page = int(query.get("p", "1"))
+        more = page * SIZE < len(self.acts)
+        pager = f"<a class='next' href='?p={page + 1}'>next</a>" if more else ""  # the page's own next link
+        body = f"<html><body><ul>{rows}</ul>{pager}</body></html>"
         return 200, {"Content-Type": "text/html; charset=utf-8"}, body.encode()
 
 
@@ -120,6 +123,9 @@ MODES: dict[str, tuple[str, Callable[[Acts], Callable], Callable[[str], str]]] =
     "json page number": ("/api/acts", lambda a: a.json_by_number, json_number),
     "json cursor": ("/api/search", lambda a: a.json_by_cursor, json_cursor),
     "html page number": ("/list", lambda a: a.html_by_number, html_number),
+    "html next link": ("/list", lambda a: a.html_by_number, lambda base: html_number(base).replace(
+        "page_param: p", "next_link: a.next@href"
+    )),
 }
 
 
@@ -138,7 +144,7 @@ def test_a_backlog_of_three_times_max_pages_is_walked_none_skipped(
         first = app.runner.poll("acts")
         assert first.error is None and first.new == 7
         item = next(i for i in first.items if i.key == "A-0007")
-        if mode == "html page number":  # the PDF by a template over the id; its link as the page gives it
+        if mode.startswith("html"):  # the PDF by a template over the id; its link as the page gives it
             assert item.extra["pdf"] == "/files/A-0007.pdf"
         assert item.act == ActFields(
             number="A-0007", published_on=date(2026, 3, 2), document_url=f"{http.base}/files/A-0007.pdf"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..errors import ParseError
@@ -14,6 +14,7 @@ from .base import MAX_ITEMS_PER_PAGE, Page, Request, Response, SourceConfig
 from .dates import DateFields
 from .encoding import decode
 from .identity import fetch_independent
+from .jsonapi import next_link
 from .mapped import act_and_extra, check_fields, value
 from .paging import PageNumbers, following, numbered
 from .safeparse import refuse_deep_html
@@ -31,7 +32,14 @@ class HtmlConfig(SourceConfig, PageNumbers):
     )
     timezone: str = Field(default="UTC", description="Zone of dates written without one (Europe/Moscow).")
     page_size: int = Field(default=20, ge=1, le=1000, description="Items per page (where a backlog walk looks).")
-    max_pages: int = Field(default=1, ge=1, le=50, description="Pages one poll reads (with page_param).")
+    next_link: str | None = Field(
+        default=None,
+        description="The next page's link on the page, 'css' or 'css@attr' (a.next, link[rel=next]@href): the "
+        "listing is then read as with page_param.",
+    )
+    max_pages: int = Field(
+        default=1, ge=1, le=50, description="Pages one poll reads (with page_param or next_link)."
+    )
 
     @field_validator("fields")
     @classmethod
@@ -40,6 +48,12 @@ class HtmlConfig(SourceConfig, PageNumbers):
         if "title" not in v:
             raise ValueError("'title' is required")
         return v
+
+    @model_validator(mode="after")
+    def _one_paging(self) -> HtmlConfig:
+        if self.page_param is not None and self.next_link is not None:
+            raise ValueError("page_param and next_link: a listing pages one way; keep one of them")
+        return self
 
 
 def _extract(node: LexborNode, spec: str) -> str | None:
@@ -50,6 +64,13 @@ def _extract(node: LexborNode, spec: str) -> str | None:
     if attr:
         return target.attributes.get(attr)
     return target.text(separator=" ", strip=True)
+
+
+def _next_page(tree: LexborHTMLParser, spec: str, base: str) -> Request | None:
+    """The next page's request from the page's own link to it (an attribute, by default href); none at the end."""
+    css, attr = split_attr(spec)
+    node = tree.css_first(css) if css else None
+    return next_link(base, node.attributes.get(attr or "href") if node is not None else None)
 
 
 def _base_url(tree: LexborHTMLParser, page_url: str) -> str:
@@ -80,7 +101,8 @@ def _head_of_page(text: str) -> str:
 class HtmlSource:
     """A list page without a feed, read with CSS selectors; `css@attr` takes an attribute."""
 
-    # a PagingSource (sources/base.py) when page_param is set: page n is the URL with its number
+    # a PagingSource (sources/base.py) when page_param or next_link is set: page n is the URL with its number, or
+    # the page the one before linked to
 
     name: ClassVar[str] = "html"
     config_model: ClassVar[type[SourceConfig]] = HtmlConfig
@@ -93,10 +115,10 @@ class HtmlSource:
 
     def pages(self, cfg: HtmlConfig) -> bool:
         """Paged only when configured so; otherwise one request a poll, as before."""
-        return cfg.page_param is not None
+        return cfg.page_param is not None or cfg.next_link is not None
 
     def paging(self, cfg: HtmlConfig) -> tuple[int, int]:
-        return cfg.page_size, cfg.max_pages if cfg.page_param else 1
+        return cfg.page_size, cfg.max_pages if self.pages(cfg) else 1
 
     def parse(self, cfg: HtmlConfig, request: Request, response: Response) -> Page:
         text, _ = decode(response.content, response.headers.get("content-type"))
@@ -107,6 +129,7 @@ class HtmlSource:
         except Exception as exc:  # selectolax raises plain exceptions on hopeless input
             raise ParseError(f"cannot parse HTML: {exc}") from exc
         base = _base_url(tree, response.url)
+        following_page = _next_page(tree, cfg.next_link, base) if cfg.next_link else None
         # Read the last item first and cut it out of the tree: an item nested in another (a hostile page nested
         # 5,000 deep) is then read once, not again inside each ancestor's text, which made the work quadratic.
         records = []
@@ -136,4 +159,4 @@ class HtmlSource:
             )
             items.append(fetch_independent(item, response.url, values.get("id"), values.get("id")))
         dates.report()
-        return Page(items, following(cfg, request, bool(records)))
+        return Page(items, following_page or following(cfg, request, bool(records)))
