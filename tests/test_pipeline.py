@@ -136,7 +136,8 @@ def test_reload_keeps_last_good_config(config_dir, tmp_path, http: FixtureServer
     with caplog.at_level(logging.ERROR):
         daemon.reload()
     assert app.config is before
-    assert "configuration not reloaded" in caplog.text and "broken.yaml:2" in caplog.text
+    # the error points at the faulty key (the query's line), not the watch's id line
+    assert "configuration not reloaded" in caplog.text and "broken.yaml:3" in caplog.text
     Path(config_dir / "broken.yaml").write_text("watches:\n  - id: extra\n    query: snow\n", encoding="utf-8")
     daemon.reload()
     assert "extra" in [w.id for w in app.watchlist.watches]
