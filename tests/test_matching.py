@@ -76,7 +76,8 @@ def test_inflected_names_and_english_forms():
 def test_phrases_match_inflected_and_only_in_order():
     wl = watchlist("@fa", terms={"fa": {"ru": ["замороженные активы"], "en": ["pull out of"], "fr": ["mettre fin"]}})
     assert fires(wl, "Судьба замороженных активов") == ["w0"]
-    assert fires(wl, "Активы не заморожены") == []
+    assert fires(wl, "Активы не заморожены") == []  # after its noun, a modifier meets the term unless negated
+    assert fires(wl, "Активы заморожены") == ["w0"]
     assert fires(wl, "Russia pulls out of the pact") == ["w0"]
     assert fires(wl, "Il faut mettre fin au conflit") == ["w0"]
 

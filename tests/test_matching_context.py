@@ -140,3 +140,27 @@ def test_the_frozen_state_assets_vocabulary_leaves_the_owner_to_the_noun_phrase(
     assert [m.watch_id for m in wl.match(item)] == ["w"]
     near = "EU keeps Russian central bank's frozen assets as court releases a businessman's holdings"
     assert [m.watch_id for m in wl.match(make_item("t", title=near, language="en"))] == ["w"]
+
+
+@pytest.mark.parametrize(
+    ("title", "lang"),
+    [
+        ("EU moves to keep Russian central bank assets immobilised indefinitely", "en"),
+        ("Активы России заморожены", "ru"),
+        ("Die russischen Vermögenswerte bleiben eingefroren", "de"),
+    ],
+)
+def test_a_modifier_after_its_noun_meets_the_term(title: str, lang: str):
+    """'immobilised assets' as an operator writes it meets 'assets … immobilised' (a predicate or a postposed
+    participle), in every language; names (capitalised terms) keep their order."""
+    config = Config(
+        terms={
+            "frozen": TermSet.model_validate(
+                {"en": ["immobilised asset"], "ru": ["замороженный актив"], "de": ["eingefrorener Vermögenswert"]}
+            )
+        },
+        entities={"ru": {"en": ["Russian"], "ru": ["Россия"], "de": ["russisch"]}},
+        watches=[Watch(id="w", query="@frozen AND @ru")],
+    )
+    got = Watchlist(config).match(make_item("t", title=title, language=lang))
+    assert [m.watch_id for m in got] == ["w"]

@@ -104,11 +104,12 @@ class Watchlist:
         self.analyzer = analyzer or Analyzer()
         cues = cue_lists()
         self._support = Support.of_lists(cues.get("support", {}), cues["history"]["ending"])
+        self._negation = self._compile_terms("negation", cues["negation"])
         self._sets: dict[str, CNode] = {}
         for name, ts in config.terms.items():
             self._sets[name] = self._compile_set(name, ts)
         self.entities: dict[str, CNode] = {
-            name: _names_only(self._compile_set(name, ts)) for name, ts in config.entities.items()
+            name: _names_only(self._compile_set(name, ts, reversible=False)) for name, ts in config.entities.items()
         }
         self._sets.update(self.entities)
         self.cues = self._compile_cues()
@@ -268,19 +269,25 @@ class Watchlist:
                 evidence.append(self._phrase(word, None, f"subject: {word}"))
         return _alternatives(evidence) if evidence else None
 
-    def _compile_set(self, name: str, ts: TermSet) -> CNode:
-        node = self._compile_terms(f"@{name}", ts.by_language)
+    def _compile_set(self, name: str, ts: TermSet, reversible: bool = True) -> CNode:
+        node = self._compile_terms(f"@{name}", ts.by_language, reversible)
         if not ts.unless_near:
             return node
         return CUnlessNear(node, self._compile_terms(f"@{name} unless near", ts.unless_near), ts.unless_within)
 
-    def _compile_terms(self, label: str, by_language: dict[str, list[str]]) -> CNode:
+    def _compile_terms(self, label: str, by_language: dict[str, list[str]], reversible: bool = False) -> CNode:
         """Terms by language, one alternative each, labelled `label: term (lang)` in explanations; a support-verb
-        term also by its noun and complement (support.py)."""
+        term also by its noun and complement (support.py). With `reversible` (an operator's term sets), a term of
+        a modifier and a noun also meets the noun with the modifier after it, as a predicate or postposed
+        participle: "assets kept immobilised", "активы заморожены", "Vermögenswerte bleiben eingefroren"."""
         nodes = []
         for lang, terms in by_language.items():
             for t in terms:
                 nodes.append(self._phrase(t, lang, f"{label}: {t} ({lang})"))
+                words = t.split()
+                if reversible and len(words) == 2 and not all(w[:1].isupper() for w in words):
+                    turned = self._phrase(f"{words[1]} {words[0]}", lang, f"{label}: {t} ({lang})")
+                    nodes.append(CUnlessNear(turned, self._negation, 0))  # not "активы не заморожены"
                 nodes += [
                     self._phrase(noun, lang, f"{label}: {t} ({lang}, as «{noun}»)")
                     for noun in self._support.nominal(self.analyzer, t, lang)
