@@ -281,13 +281,13 @@ class Watchlist:
         a modifier and a noun also meets the noun with the modifier after it, as a predicate or postposed
         participle: "assets kept immobilised", "активы заморожены", "Vermögenswerte bleiben eingefroren"."""
         nodes = []
+        turned: list[CNode] = []
         for lang, terms in by_language.items():
             for t in terms:
                 nodes.append(self._phrase(t, lang, f"{label}: {t} ({lang})"))
                 words = t.split()
                 if reversible and len(words) == 2 and not all(w[:1].isupper() for w in words):
-                    turned = self._phrase(f"{words[1]} {words[0]}", lang, f"{label}: {t} ({lang})")
-                    nodes.append(CUnlessNear(turned, self._negation, 0))  # not "активы не заморожены"
+                    turned.append(self._phrase(f"{words[1]} {words[0]}", lang, f"{label}: {t} ({lang})"))
                 nodes += [
                     self._phrase(noun, lang, f"{label}: {t} ({lang}, as «{noun}»)")
                     for noun in self._support.nominal(self.analyzer, t, lang)
@@ -296,6 +296,8 @@ class Watchlist:
                 if split:  # put the accord on hold
                     verb, rest = (self._phrase(w, lang, f"{label}: {t} ({lang})") for w in split)
                     nodes.append(CAnd((verb, CNear(verb, rest, PHRASAL_REACH))))
+        if turned:  # one indexed set for all of them; not "активы не заморожены"
+            nodes.append(CUnlessNear(_alternatives(turned), self._negation, 0))
         return _alternatives(nodes)
 
     def _compile_names(self, title: str, aliases: dict[str, list[str]]) -> CNode | None:
