@@ -136,8 +136,11 @@ def talk(doc: Doc, cues: Cues, mood: Mood | None = None, lang: str | None = None
     frames = [(h.start, h.end, "frame") for h in cues.frames.eval(doc, None) or []]
     if mood is not None:
         cited: bool | None = None  # an act cited: a future is announced by it, not talk
+        of = mood.of
         for p, word in enumerate(doc.words):
-            kind = mood.of(lang, word) if word else None
+            if not word:
+                continue  # the gap between fields
+            kind = of(lang, word)
             if kind == "future":
                 if cited is None:
                     cited = cues.acts.eval(doc, None) is not None

@@ -55,17 +55,15 @@ class Mood:
 
     def of(self, lang: str | None, word: str) -> str | None:
         """'conditional', 'future' or 'modal' for a word read in `lang`, else None."""
-        if not word or word.isdigit():
-            return None
-        lang = "ru" if is_cyrillic(word) else lang
-        if lang is None:
-            return None
         key = (lang, word)
-        if key in self._cache:
-            return self._cache[key]
+        try:
+            return self._cache[key]  # the hot path: a word seen before in this language
+        except KeyError:
+            pass
         if len(self._cache) > CACHE_SIZE:
             self._cache.clear()
-        found = self._cache[key] = self._read(lang, word)
+        read_as = "ru" if is_cyrillic(word) else lang
+        found = self._cache[key] = None if read_as is None or word.isdigit() else self._read(read_as, word)
         return found
 
     def near_future(self, lang: str | None, words: list[str], p: int) -> int | None:
