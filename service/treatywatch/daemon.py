@@ -120,6 +120,7 @@ class Daemon:
         self._planned: Config | None = None  # the configuration whose sources the store's schedule holds
         self._horizon = 0.0  # seconds ahead beyond which a turn is a clock gone back (schedule.clock_back_horizon)
         self._enabled: frozenset[str] = frozenset()  # the planned config's enabled sources
+        self._pulled_back: datetime | None = None  # when turns set by a clock since gone back were last looked for
         self.files = ConfigFiles(app.config_path) if app.config_path is not None else None
         app.reloader = self.reload  # the console's "apply" (web/deskpages.py), as SIGHUP does
         app.poll_soon = self.poll_soon  # the console's "poll now" and "resume" (desk.source_action)
@@ -166,9 +167,12 @@ class Daemon:
         if self._planned is not config:
             self._plan(config)
         now = self.app.clock()
-        claimed = self.app.store.claim_due(
-            now, free, config.settings.lease, busy, now + timedelta(seconds=self._horizon)
-        )
+        if self._pulled_back is None or now < self._pulled_back or (now - self._pulled_back).total_seconds() >= 60:
+            # once a minute, and at once when the clock went back: turns beyond any interval or backoff
+            for sid in self.app.store.pull_back_turns(now, now + timedelta(seconds=self._horizon)):
+                log.warning("source %s: its turn was beyond any interval or backoff (clock went back?); due now", sid)
+            self._pulled_back = now
+        claimed = self.app.store.claim_due(now, free, config.settings.lease, busy)
         if self._store_away.is_set():
             self._store_away.clear()
             log.info("database reachable again; polling resumes")
@@ -198,9 +202,6 @@ class Daemon:
         sid, now = claimed.id, self.app.clock()
         config = self.app.config
         if claimed.due is not None:
-            if claimed.due > now:
-                log.warning("source %s: its turn %s is beyond any interval or backoff (clock went back?); polling now",
-                            sid, claimed.due.isoformat())  # fmt: skip
             self.app.metrics.schedule_lag.observe(max(0.0, (now - claimed.due).total_seconds()))
         if sid not in self._enabled:
             # another daemon's configuration has it (configurations differ): ours leaves it to them for a while

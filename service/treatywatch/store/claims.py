@@ -88,27 +88,31 @@ class SourceClaims(StoreBase):
         with self.transaction() as tx:
             self._executemany(tx, "UPDATE sources SET next_due = ? WHERE id = ?", rows)
 
-    def claim_due(
-        self, now: datetime, limit: int, lease: float, busy: Iterable[str] = (), clock_back: datetime | None = None
-    ) -> list[Claimed]:
+    def pull_back_turns(self, now: datetime, beyond: datetime) -> list[str]:
+        """Turns later than `beyond` were set by a clock that has since gone back: they become due now (honouring
+        them would silence the sources as long). Returns the sources' ids. A range of the due index, not a scan."""
+        rows = self._statement(
+            "UPDATE sources SET next_due = ? WHERE enabled = 1 AND next_due > ? RETURNING id", [ts(now), ts(beyond)]
+        )
+        return sorted(r["id"] for r in rows)
+
+    def claim_due(self, now: datetime, limit: int, lease: float, busy: Iterable[str] = ()) -> list[Claimed]:
         """Claim up to `limit` due sources, the longest due first, for `lease` seconds. `busy`: this process's
-        sources being polled now (its own earlier claims are otherwise its to take again). `clock_back`: a turn
-        later than this was set by a clock that has since gone back, and is taken as due."""
+        sources being polled now (its own earlier claims are otherwise its to take again). The due index is read
+        in order (sources_due): a claim costs the same with 50 sources or 50,000."""
         if limit <= 0:
             return []
         busy = list(busy)
         until, until_params = self._hold_until(now, lease)
         held, held_params = self._held_now(now)
-        late = " OR next_due > ?" if clock_back is not None else ""
-        late_params = [ts(clock_back)] if clock_back is not None else []
         not_busy = f" AND id NOT IN ({', '.join('?' * len(busy))})" if busy else ""
         sql = (
             f"UPDATE sources SET claimed_by = ?, claim_expires = {until} WHERE id IN ("
-            " SELECT id FROM sources WHERE enabled = 1 AND paused_at IS NULL"
-            f" AND (next_due <= ?{late}) AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires <= {held})"
+            " SELECT id FROM sources WHERE enabled = 1 AND next_due <= ? AND paused_at IS NULL"
+            f" AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires <= {held})"
             f"{not_busy} ORDER BY next_due LIMIT ?{self._skip_locked}) RETURNING id, next_due"
         )
-        params = [self.owner, *until_params, ts(now), *late_params, self.owner, *held_params, *busy, limit]
+        params = [self.owner, *until_params, ts(now), self.owner, *held_params, *busy, limit]
         rows = self._statement(sql, params)
         out = [Claimed(r["id"], dt(r["next_due"])) for r in rows]
         return sorted(out, key=lambda c: (c.due is None, c.due or now))

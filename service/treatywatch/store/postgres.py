@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +28,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..alerts import NewAlert, OpenAlert, same_event
 from ..errors import StoreConflict, StoreError
 from .base import Row, Tx, new_owner, redact, ts
+from .claims import Planned
 from .pgschema import migrate
 from .store import SqlStore
 
@@ -212,6 +213,15 @@ class PostgresStore(SqlStore):
 
     def _held_now(self, now: datetime) -> tuple[str, list[object]]:
         return "clock_timestamp()", []
+
+    def plan_sources(self, plan: Mapping[str, Planned], exclusive: bool = True) -> int:
+        """Then the planner's statistics of `sources` at once (autovacuum comes later): with thousands of new rows
+        and none known, a claim would read every due row and sort them rather than walk the due index in order."""
+        fresh = super().plan_sources(plan, exclusive)
+        if fresh:
+            with suppress(psycopg.Error), self.pool.connection() as conn:
+                conn.execute("ANALYZE sources")
+        return fresh
 
     def _statement(self, sql: str, params: list[Any]) -> list[Any]:
         try:
