@@ -292,7 +292,7 @@ class Watchlist:
                     self._phrase(noun, lang, f"{label}: {t} ({lang}, as «{noun}»)")
                     for noun in self._support.nominal(self.analyzer, t, lang)
                 ]
-                split = phrasal(t, lang)
+                split = phrasal(t, lang) if reversible else None
                 if split:  # put the accord on hold
                     verb, rest = (self._phrase(w, lang, f"{label}: {t} ({lang})") for w in split)
                     nodes.append(CAnd((verb, CNear(verb, rest, PHRASAL_REACH))))
@@ -573,7 +573,7 @@ class Watchlist:
         if not said.positions:
             return []
         masked = doc.masked(said.positions)
-        words = describe(doc, said)
+        words = describe(doc, said, kinds=False)
         out = []
         for watch in self.watches:
             if watch.decided and watch.node.eval(doc, None) is not None and watch.node.eval(masked, None) is None:

@@ -69,7 +69,7 @@ class Talk:
     """Positions set aside, and for each cue that set something aside: its kind and position."""
 
     positions: frozenset[int]
-    cues: tuple[tuple[str, int], ...] = ()
+    cues: tuple[tuple[str, int, int], ...] = ()  # kind, first and last position of the cue
 
 
 def cue_lists() -> dict:
@@ -159,7 +159,7 @@ def talk(doc: Doc, cues: Cues, mood: Mood | None = None, lang: str | None = None
         return Talk(frozenset())
     clause = _clauses(doc)
     out: set[int] = set(history)
-    found: list[tuple[str, int]] = [("history", p) for p in sorted(history)]
+    found: list[tuple[str, int, int]] = [("history", p, p) for p in sorted(history)]
     for hits, reach, kind in ((modal, cues.modal_reach, "modal"), (negation, cues.negation_reach, "negation")):
         for h in hits:
             c = clause[h.start]
@@ -167,20 +167,20 @@ def talk(doc: Doc, cues: Cues, mood: Mood | None = None, lang: str | None = None
                 if clause[p] != c and doc.words[p]:
                     break
                 out.add(p)
-            found.append((kind, h.start))
+            found.append((kind, h.start, h.end))
     if frames:
         ids = short_clauses(doc)
         short = _members(ids)
         for start, end, kind in frames:
             out.update(short[ids[start]])
             out.update(range(start, end + 1))
-            found.append((kind, start))
+            found.append((kind, start, end))
     if retro:
         # the whole clause of each cue: positions by clause once, not a pass over the item per cue
         members = _members(clause)
         for c in {clause[p] for p in retro}:
             out.update(members[c])
-        found += [("retrospective", p) for p in sorted(set(retro))]
+        found += [("retrospective", p, p) for p in sorted(set(retro))]
     return Talk(frozenset(out), tuple(found))
 
 
@@ -216,11 +216,14 @@ def _history(doc: Doc, cues: Cues) -> set[int]:
     return out
 
 
-def describe(doc: Doc, said: Talk) -> list[str]:
-    """Each cue that set words aside, once: `conditional «dénoncerait»`, `history «end»`."""
+def describe(doc: Doc, said: Talk, kinds: bool = True) -> list[str]:
+    """Each cue that set words aside, once: `conditional «dénoncerait»`, `modal «call on»`; without `kinds`, the
+    cue's words alone (`call on`), as the console and `treatywatch match` quote them."""
     out: dict[str, None] = {}
-    for kind, pos in said.cues:
-        field, span = doc.locate(pos)
+    for kind, first, last in said.cues:
+        field, start = doc.locate(first)
+        _, end = doc.locate(last)
         text = {"title": doc.title, "summary": doc.summary}.get(field, getattr(doc, "body", ""))
-        out[f"{kind} «{text[span.start : span.end]}»"] = None
+        words = text[start.start : end.end]
+        out[f"{kind} «{words}»" if kinds else words] = None
     return list(out)
