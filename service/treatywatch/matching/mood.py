@@ -51,7 +51,7 @@ class Mood:
     """Per-word answers, cached by (language, word): most words are seen many times."""
 
     analyzer: Analyzer
-    _cache: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    _cache: dict[tuple[str | None, str], str | None] = field(default_factory=dict)
 
     def of(self, lang: str | None, word: str) -> str | None:
         """'conditional', 'future' or 'modal' for a word read in `lang`, else None."""
