@@ -93,6 +93,12 @@ def start_daemon(config: Path, state: Path, log: Path) -> subprocess.Popen[bytes
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
+def start_one_shot(config: Path, state: Path) -> subprocess.Popen[str]:
+    """`treatywatch poll --once` in a process of its own, its output kept for the test."""
+    cmd = [sys.executable, "-m", "treatywatch", "--config", str(config), "--state-dir", str(state), "poll", "--once"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def stop_daemons(procs: list[subprocess.Popen[bytes]]) -> None:
     """SIGTERM to every daemon still running, then wait for each (killed after 20 s)."""
     for p in procs:
@@ -321,12 +327,7 @@ def test_two_one_shot_polls_on_one_database_fetch_each_source_once(pg_url: str, 
         head, _, rest = text.partition("sources:\n")
         rest = rest[rest.index("  - {id: pravo-government,") :]
         write_config(config_dir, head + "sources:\n" + sources + rest, "farm.yaml")
-        procs = [
-            subprocess.Popen([sys.executable, "-m", "treatywatch", "--config", str(config_dir), "--state-dir",
-                              str(tmp_path / f"s{n}"), "poll", "--once"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-            for n in range(2)
-        ]  # fmt: skip
+        procs = [start_one_shot(config_dir, tmp_path / f"s{n}") for n in range(2)]
         outs = [p.communicate(timeout=100)[0] for p in procs]
         assert all(p.returncode == 0 for p in procs), outs
         fetched = Counter(path for path, _ in http.requests)
@@ -370,12 +371,7 @@ def test_three_daemons_and_two_one_shot_passes_fetch_each_source_once_per_interv
         write_config(config_dir, text.replace(f"lease: {LEASE}", "lease: 30"), "farm.yaml")
         logs = [tmp_path / f"daemon{n}.log" for n in range(3)]
         procs = [start_daemon(config_dir, tmp_path / f"state{n}", logs[n]) for n in range(3)]
-        once = [
-            subprocess.Popen([sys.executable, "-m", "treatywatch", "--config", str(config_dir), "--state-dir",
-                              str(tmp_path / f"once{n}"), "poll", "--once"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-            for n in range(2)
-        ]  # fmt: skip
+        once = [start_one_shot(config_dir, tmp_path / f"once{n}") for n in range(2)]
         try:
             outs = [p.communicate(timeout=120)[0] for p in once]
             assert all(p.returncode == 0 for p in once), outs
