@@ -70,8 +70,9 @@ class Settings(Strict):
     )
     lease: Duration = Field(
         default=60.0,
-        description="PostgreSQL only: how long a daemon's claim on a source or a delivery outlives the daemon. "
-        "Another daemon takes its work over this long after it dies; keep it above the slowest poll.",
+        description="How long a claim on a source or a delivery outlives the process that made it (a daemon, or "
+        "poll --once beside it). Another daemon takes its work over this long after it dies (a source claimed by a "
+        "dead process of the same machine at once); keep it above the slowest poll.",
     )
     database_pool: int | None = Field(
         default=None,
