@@ -73,7 +73,10 @@ class ActFields:
 
     @classmethod
     def from_extra(cls, extra: dict[str, str]) -> ActFields | None:
-        """The act stored in an item's extra fields, or None (not an act; a date that does not read is left out)."""
+        """The act stored in an item's extra fields, or None (not an act; a date that does not read is left out).
+        Matching asks this of every item: most are no act, and their extra fields say so at a glance."""
+        if not any(key.startswith(ACT_PREFIX) for key in extra):
+            return None
         values: dict[str, object] = {}
         for f in fields(cls):
             raw = extra.get(ACT_PREFIX + f.name)

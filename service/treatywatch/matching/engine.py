@@ -18,7 +18,7 @@ from .agreements import CompiledAgreement, EntityHits, Ties, assess, era, mark_s
 from .compiled import CAct, CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix, CUnlessNear
 from .doc import Doc
 from .explain import HitPlace, Match, place_hits, snippet
-from .language import language_note
+from .language import LanguageNote, language_note
 from .modality import Cues, Talk, cue_lists, describe, talk
 from .mood import Mood
 from .ownership import compile_owners, entity_states, owner_entities, read_owned, with_institutions
@@ -498,8 +498,7 @@ class Watchlist:
         decided_docs: dict[int, Doc] = {}
         foreign: str | None = None  # a portal act's foreign party, found once per item
         published = item.published.year if item.published else None
-        note = language_note(item)
-        language = note if note.language is not None or note.origin is not None else None
+        language: LanguageNote | None = None  # read for the first match only: most items match nothing
         act = item.act if item.body else None  # its document's URL links a snippet of the body to its page
         out: list[Match] = []
         for i in self.candidates(reading.doc(DEFAULT_FIELDS | {"body"} if reads_body else DEFAULT_FIELDS)):
@@ -562,6 +561,9 @@ class Watchlist:
             if foreign is None and item.act is not None:
                 foreign = self.foreign_party(doc, item.source_id)
             notes = (*owner_notes, foreign) if foreign is not None else owner_notes
+            if not out:
+                note = language_note(item)
+                language = note if note.language is not None or note.origin is not None else None
             out.append(Match(watch.id, watch.title, watch.severity, places, agreements, shown, language, notes))
         return out
 
