@@ -3,11 +3,10 @@
 Targets (issue 4): 20,000 items/s and 5,000 items/s; issue 19: the same with the language stage before matching.
 Prints figures; asserts nothing.
 
-Last run (2026-12-06 07:41-07:50 UTC, 2 cores shared with other work at load average 8-9, which slows matching
-alone from about 41,000 to 33,500 items/s; news-like corpus, new texts with the watchlist's caches warm; details in
-bench/results/matching-language-2026-12-06.md): with the language stage, example watchlists 18,100-21,200 items/s
-read 100 a poll and 12,500 one a poll; 1,000 watches 11,700-12,500 and 8,100-9,100. The stage before its scorer,
-120-character reading and polls read together (acdeb13), same load: 11,700-13,200 and 8,100-9,000 items/s.
+Last run (2026-12-06 09:00 UTC, quiet machine, after issues 18 and 19): matching alone 33,200 items/s warm with
+the example watchlists, 20,500 with 1,000 watches; with the language stage, new texts 100 a poll 20,500 and 13,900,
+one a poll 14,200 and 10,900; texts the stage has seen 28,200 and 24,600. Earlier runs under load and why single new
+items stay below 20,000: bench/results/matching-language-2026-12-06.md.
 """
 
 from __future__ import annotations
