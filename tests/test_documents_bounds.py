@@ -215,7 +215,9 @@ def test_an_orphaned_worker_ends_itself(tmp_path: Path) -> None:
     limits = {**dataclasses.asdict(DocumentLimits(timeout_s=1.0))}
     args = json.dumps({"limits": limits, "languages": ["ru", "en", "fr", "de", "pt", "es"]})
     pdf = tmp_path / "act.pdf"
-    pdf.write_bytes(docgen.scanned_pdf(docgen.TEN_STATE_ACT))
+    # twelve scanned pages in six languages: many seconds of OCR, so the reading cannot end before its alarm even
+    # on a fast idle machine (three pages once did, and the worker exited 0)
+    pdf.write_bytes(docgen.scanned_pdf(docgen.TEN_STATE_ACT * 4))
     with pdf.open("rb") as stdin:
         worker = subprocess.Popen(
             [sys.executable, "-m", "treatywatch.documents.worker", args],
