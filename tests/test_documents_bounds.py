@@ -177,11 +177,15 @@ def test_timeout_kills_the_worker_and_tesseract(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(reader_module.subprocess, "Popen", recording_popen)
     # all six languages: Tesseract takes seconds for a page, so it is at work when the bound strikes
+    # twelve pages: a fast idle machine may finish a page or two within the bound, never all of them
     limits = DocumentLimits(timeout_s=1.5)
-    doc = read_document(docgen.scanned_pdf(docgen.TEN_STATE_ACT), limits, ["ru", "en", "fr", "de", "pt", "es"])
-    assert doc.state == "unreadable"
-    assert doc.note == "document unreadable: took longer than 1.5 s"
-    assert doc.pages == ()
+    scan = docgen.scanned_pdf(docgen.TEN_STATE_ACT * 4)
+    doc = read_document(scan, limits, ["ru", "en", "fr", "de", "pt", "es"])
+    assert "took longer than 1.5 s" in doc.note
+    if doc.pages:  # the pages read before the bound are kept, and the note says the rest was not read
+        assert doc.note.startswith("document partly read") and len(doc.pages) < 12
+    else:
+        assert (doc.state, doc.note) == ("unreadable", "document unreadable: took longer than 1.5 s")
     assert doc.seconds < 5
     (proc,) = started
     assert proc.returncode is not None
