@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from pathlib import Path
 
 import pytest
@@ -83,6 +83,13 @@ class RunningDaemon:
                 break
             time.sleep(0.05)
         raise AssertionError(f"no {text!r} in the daemon's output:\n{self.text()}")
+
+    def wait_for_count(self, seen: Sized, n: int, what: str, timeout: float = 20.0) -> None:
+        """Until a list the test's server appends to (fetches, requests) holds n entries; then exactly n."""
+        deadline = time.monotonic() + timeout
+        while len(seen) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(seen) == n, f"{what}: {len(seen)} fetches, not {n}\n{self.text()}"
 
     def text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")

@@ -384,19 +384,13 @@ def test_an_operator_pauses_resumes_and_polls_a_source_now_in_chromium(config_di
     daemon = RunningDaemon(config_dir, tmp_path / "state", tmp_path / "d.log")
     base = f"http://127.0.0.1:{port}"
 
-    def wait_for(n: int, what: str) -> None:
-        deadline = time.monotonic() + 20
-        while len(fetched) < n and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(fetched) == n, f"{what}: {len(fetched)} fetches, not {n}\n{daemon.text()}"
-
     try:
         daemon.wait_for("source live: ")  # its first turn, at the start (one source: no spreading)
         browser.open(f"{base}/sources/live")
         before = len(fetched)
         browser.click("button[value=poll-now]")
         assert "live: poll scheduled now" in browser.text()
-        wait_for(before + 1, "poll now")
+        daemon.wait_for_count(fetched, before + 1, "poll now")
         browser.click("button[value=pause]")
         page = browser.text()
         assert "live paused" in page and re.search(r"paused by local, .*not polled until resumed", page), page[:600]
@@ -405,7 +399,7 @@ def test_an_operator_pauses_resumes_and_polls_a_source_now_in_chromium(config_di
         assert len(fetched) == before + 1  # nothing while paused
         browser.click("button[value=resume]")
         assert "live resumed, polled now" in browser.text()
-        wait_for(before + 2, "resume")
+        daemon.wait_for_count(fetched, before + 2, "resume")
         browser.open(f"{base}/sources/live")
         assert browser.js("document.querySelectorAll('.source-items > li').length") == 2
         page = browser.text()

@@ -288,22 +288,16 @@ def test_poll_now_from_the_command_line_reaches_the_running_daemon(config_dir: P
     state = tmp_path / "state"
     daemon = RunningDaemon(config_dir, state, tmp_path / "d.log")
 
-    def settle(n: int, what: str) -> None:
-        deadline = time.monotonic() + 20
-        while len(fetched) < n and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(fetched) == n, f"{what}: {len(fetched)} fetches, not {n}\n{daemon.text()}"
-
     try:
         daemon.wait_for("source live: ")  # its first turn, at the start (one source: no spreading)
         before = len(fetched)
         assert tw("sources", "poll-now", "live", config=config_dir, state=state).returncode == 0
-        settle(before + 1, "poll-now from the CLI")
+        daemon.wait_for_count(fetched, before + 1, "poll-now from the CLI")
         assert tw("sources", "pause", "live", config=config_dir, state=state).returncode == 0
         time.sleep(3)  # three looks of the dispatcher at the store
         assert len(fetched) == before + 1
         assert tw("sources", "resume", "live", config=config_dir, state=state).returncode == 0
-        settle(before + 2, "resume from the CLI")
+        daemon.wait_for_count(fetched, before + 2, "resume from the CLI")
     finally:
         daemon.stop(signal.SIGTERM, 30)
         daemon.close()
