@@ -24,7 +24,6 @@ import math
 import platform
 import random
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from farmlib import (  # noqa: E402
     Nginx,
     free_port,
     rss_item,
+    stop_daemons,
     write_feeds,
     write_treatywatch_config,
 )
@@ -268,13 +268,7 @@ def run(
         buckets = lag_histogram(ports)
         items = count("SELECT count(*) FROM items")
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(60)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_daemons(procs)
     latencies = []
     bodies = [(at, str(m.get_body(("plain", "html")).get_content())) for at, m in zip(sink.messages.at, sink.messages,
                                                                                          strict=True)]  # fmt: skip

@@ -120,6 +120,17 @@ def write_feeds(
     return total
 
 
+def stop_daemons(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
+    """SIGTERM to every daemon at once, then wait for each; one that does not stop in time is killed."""
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

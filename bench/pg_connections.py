@@ -11,7 +11,6 @@ Usage: python bench/pg_connections.py [--daemons 10] [--pool 9] [--feeds 300] [-
 from __future__ import annotations
 
 import argparse
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
-from farmlib import ITEMS_PER_FEED, ROOT, Nginx, write_feeds, write_treatywatch_config  # noqa: E402
+from farmlib import ITEMS_PER_FEED, ROOT, Nginx, stop_daemons, write_feeds, write_treatywatch_config  # noqa: E402
 
 from pg import PgServer  # noqa: E402
 
@@ -76,13 +75,7 @@ def main() -> None:
                     text = (tmp / f"daemon{k}.log").read_text(errors="replace")
                     refused += text.count("too many clients")
         finally:
-            for p in procs:
-                p.send_signal(signal.SIGTERM)
-            for p in procs:
-                try:
-                    p.wait(60)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_daemons(procs)
             server.stop()
     print(
         f"{args.daemons} daemons, database_pool {args.pool}: peak {peak} connections; a default server allows 100 - "
