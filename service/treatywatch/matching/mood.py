@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .text import Analyzer, fold, is_cyrillic
+from .text import INFINITIVE_ENDINGS, Analyzer, fold, is_cyrillic
 
 _ROMANCE_ENDINGS: dict[str, tuple[str, ...]] = {
     "fr": ("raient", "rions", "riez", "rait", "rais", "ront", "rons", "rez", "rai", "ras", "ra"),
@@ -25,7 +25,7 @@ _ROMANCE_ENDINGS: dict[str, tuple[str, ...]] = {
     "es": ("ríamos", "ríais", "rían", "rías", "ría", "remos", "réis", "rán", "rás", "rá", "ré"),
 }
 _CONDITIONAL = frozenset("raient rions riez rait rais ríamos ríeis riam rias ria ríais rían rías ría".split())
-_INFINITIVE = {"fr": ("er", "ir", "re", "oir"), "pt": ("ar", "er", "ir", "or"), "es": ("ar", "er", "ir")}
+_INFINITIVE = INFINITIVE_ENDINGS  # a lemma among these is the verb a future or conditional is built on
 # auxiliaries and particles of mood, lower case as written
 _FORMS: dict[str, frozenset[str]] = {
     "en": frozenset({"would", "could", "should", "might", "may", "shall"}),

@@ -22,17 +22,18 @@ from .compiled import CNode
 from .doc import Doc, page_line
 from .explain import AgreementHit, Hit, HitPlace, place_hits
 from .operative import Clause, Entry, read_clauses
-from .text import LATIN_LANGUAGES, Analyzer, fold, is_cyrillic
+from .text import INFINITIVE_ENDINGS, LATIN_LANGUAGES, Analyzer, fold, is_cyrillic
 
 DEFAULT_FIELDS = frozenset({"title", "summary"})
 # The vocabularies whose verbs make a clause operative: the shipped ones and the operator's sets of these names.
 OPERATIVE_SETS = ("termination", "suspension")
-# Infinitive endings, from each language's grammar; English verbs have none, its nouns' suffixes tell them apart.
+# Infinitives as written (text.INFINITIVE_ENDINGS): Portuguese pôr keeps its accent, a reflexive infinitive its
+# pronoun (ocupar-se, ocuparse); English verbs have none, its nouns' suffixes tell them apart.
+_ACCENTED_ENDINGS = {"pt": ("ôr",)}
+_REFLEXIVE = {"pt": "(?:-se)?", "es": "(?:se)?"}
 _INFINITIVE = {
-    "fr": re.compile(r"(?:er|ir|re|oir)$"),
-    "pt": re.compile(r"(?:ar|er|ir|or|ôr)(?:-se)?$"),
-    "es": re.compile(r"(?:ar|er|ir)(?:se)?$"),
-    "de": re.compile(r"(?:en|ern|eln)$"),
+    lang: re.compile(f"(?:{'|'.join((*ends, *_ACCENTED_ENDINGS.get(lang, ())))}){_REFLEXIVE.get(lang, '')}$")
+    for lang, ends in INFINITIVE_ENDINGS.items()
 }
 _FR_NOUN = re.compile(r"ure$")  # rupture: a noun ending like rompre
 _EN_NOUN = re.compile(r"(?:tion|sion|ment|al|ance|ence|ure|ity|ing)$")

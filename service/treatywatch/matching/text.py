@@ -25,6 +25,13 @@ from .lemmas import Lemmas
 TOKEN = re.compile(r"[^\W_]+", re.U)
 LATIN_LANGUAGES = ("en", "fr", "pt", "de", "es")
 LANGUAGES = (*LATIN_LANGUAGES, "ru")
+# Infinitive endings from each language's grammar (a verb's dictionary form ends so); English verbs have none.
+INFINITIVE_ENDINGS: dict[str, tuple[str, ...]] = {
+    "fr": ("er", "ir", "re", "oir"),
+    "pt": ("ar", "er", "ir", "or"),
+    "es": ("ar", "er", "ir"),
+    "de": ("en", "ern", "eln"),
+}
 _SNOWBALL_NAMES = {
     "en": "english",
     "fr": "french",
