@@ -17,7 +17,7 @@ run: $(BIN)/treatywatch
 test: $(BIN)/treatywatch
 	$(BIN)/ruff check service tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest
 
 demo: $(BIN)/treatywatch
 	$(BIN)/treatywatch demo
