@@ -381,7 +381,10 @@ def page_image(
             x, y = rng.randrange(image.width), rng.randrange(image.height)
             speckle.rectangle((x, y, x + rng.randrange(2), y + rng.randrange(2)), fill=rng.randrange(0, 170))
         image = image.filter(ImageFilter.GaussianBlur(0.6))  # the scanner's optics
-        grain = Image.effect_noise(image.size, 30)  # paper and sensor grain around mid-grey
+        # paper and sensor grain around mid-grey, from the page's seed: Image.effect_noise draws from C's rand(),
+        # whose state earlier tests move, so the same act's scan (and what OCR reads of it) changed with test order
+        grain = Image.frombytes("L", image.size, rng.randbytes(image.width * image.height))
+        grain = grain.point(lambda v: round(128 + (v - 128) * 0.4))  # uniform bytes to a spread like sigma 30
         image = Image.blend(image, grain, 0.08).point(lambda v: min(255, v + 12))  # grey paper, lighter ink
     return image
 

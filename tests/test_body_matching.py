@@ -309,6 +309,31 @@ def test_ten_state_act_as_its_pdf_lays_it_out(wl: Watchlist):
     assert all(s.split(")")[0].isdigit() and " Соглашение между" in s for s in starts), starts
 
 
+@pytest.mark.parametrize("enumerator", ["т.", "Ls", "iJ", ":Р", "a Be", "1:"])
+def test_ten_state_act_as_ocr_misreads_its_point(wl: Watchlist, enumerator: str):
+    """What Tesseract made of the scanned act in a third of runs of tests/docgen.py's scan: the point's "1." read
+    as one or two groups of marks, and a speck after the list's colon read as a letter ("соглашений: р"). The point
+    still opens a clause, and the speck is no entry that would end the list before it starts."""
+    pages = docgen.page_texts(docgen.TEN_STATE_ACT)
+    point = "1. Прекратить действие следующих соглашений:"
+    assert point in pages[0]
+    pages[0] = pages[0].replace(point, f"{enumerator} Прекратить действие следующих соглашений: р")
+    m = fired(wl, act(docgen.TEN_STATE_TITLE, tuple(pages)))["ended"]
+    assert {a.id for a in m.agreements if a.subject} == set(TEN), m.why()
+
+
+def test_marks_before_a_lowercase_verb_open_no_clause(wl: Watchlist):
+    """A damaged enumerator is marks before a capitalised word: a line that opens with a short word and goes on in
+    lower case ("и прекратить действие …", a sentence wrapped onto the line) is no point."""
+    entry = (
+        "Соглашения между Правительством Российской Федерации и Правительством Французской Республики о военном "
+        "сотрудничестве, подписанного в Париже 4 февраля 1994 года."
+    )
+    for line in ("и прекратить действие", "не прекратить действие"):
+        body = f"Стороны вправе продолжить сотрудничество\n{line} {entry}"
+        assert "ended-anywhere" not in fired(wl, make_item("gazette", title="Акт", language="ru", body=body)), line
+
+
 @pytest.mark.parametrize(
     "body",
     [

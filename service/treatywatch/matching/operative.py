@@ -28,6 +28,11 @@ _ENUMERATOR = re.compile(
 )
 # a running page number or header line ("2", "- 2 -"): not text of the entry it interrupts
 _PAGE_NUMBER = re.compile(r"\s*[-–—]?\s*\d{1,4}\s*[-–—]?\s*")
+# what OCR makes of an enumerator it could not read ("1." read as "т.", "Ls", "iJ", ":Р", "a Be"): one or two
+# groups of up to three marks opening a line before a capitalised word
+_DAMAGED_ENUMERATOR = re.compile(r"[ \t]*(?:\S{1,3}[ \t]+){1,2}")
+# the fewest letters of an entry: less after a list's colon is a speck OCR read as a letter ("соглашений: р")
+MIN_ENTRY_LETTERS = 4
 _WORD_BEFORE = re.compile(r"([^\W_]+)\W*$")
 _YEAR_ABBREVIATION = re.compile(r"\b\d{4}\s*[^\W\d_]{1,2}\.$")
 _CAPITALISED = re.compile(r"\b[^\W\d_a-zа-яё]")
@@ -117,6 +122,8 @@ def clause_initial(body: str, offset: int) -> bool:
         enum = _enumerator(head)
         if enum is not None and not head[enum[2] :].strip():
             return True
+        if enum is None and _DAMAGED_ENUMERATOR.fullmatch(head) and body[offset : offset + 1].isupper():
+            return True  # a scan's point whose number OCR misread: still the start of a point
     before = body[max(0, offset - WORD_REACH) : offset].rstrip()
     if not before:
         return offset <= WORD_REACH or not body[:offset].strip()
@@ -190,7 +197,7 @@ def _list(body: str, lines: list[_Line], start: int, index: int) -> tuple[list[t
     expected: int | None = None
     current: list[int] | None = None
     rest = body[start : lines[index].end]
-    if rest.strip():
+    if _letters(rest) >= MIN_ENTRY_LETTERS:
         current = [start, lines[index].end]
     end = lines[index].end
     for ln in lines[index + 1 :]:
@@ -228,6 +235,10 @@ def _list(body: str, lines: list[_Line], start: int, index: int) -> tuple[list[t
     return spans, end
 
 
+def _letters(text: str) -> int:
+    return sum(c.isalpha() for c in text)
+
+
 def _make(body: str, spans: list[tuple[int, int]]) -> list[Entry]:
     """Entries from spans, each split at ";" (an inline list) and trimmed of list punctuation."""
     out: list[Entry] = []
@@ -238,7 +249,7 @@ def _make(body: str, spans: list[tuple[int, int]]) -> list[Entry]:
             raw = body[piece_start:piece_end]
             lead = len(raw) - len(raw.lstrip())
             text = " ".join(raw.split()).strip(" ,;.")
-            if len(text) > 3 and len(out) < MAX_ENTRIES:
+            if _letters(text) >= MIN_ENTRY_LETTERS and len(out) < MAX_ENTRIES:
                 at = piece_start + lead
                 page, line = page_line(body, at)
                 out.append(Entry(at, piece_end, page, line, text[:MAX_ENTRY_CHARS]))
