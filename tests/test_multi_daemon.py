@@ -340,12 +340,13 @@ def test_two_one_shot_polls_on_one_database_fetch_each_source_once(pg_url: str, 
 SHARED_EVERY = 15  # seconds: long enough that every process has started and claimed before the second turn
 
 
-def counting_feed(feed: int, fetched: Counter[int], lock: threading.Lock):
+def counting_feed(feed: int, fetched: dict[int, list[float]], lock: threading.Lock):
+    """The feed, each fetch's time (monotonic, at the server) kept by feed."""
     body = rss(feed)
 
     def route(_handler: object) -> tuple[int, dict[str, str], bytes]:
         with lock:
-            fetched[feed] += 1
+            fetched.setdefault(feed, []).append(time.monotonic())
         time.sleep(0.2)  # polls overlap across processes
         return 200, {"Content-Type": "application/rss+xml"}, body
 
@@ -357,11 +358,15 @@ def counting_feed(feed: int, fetched: Counter[int], lock: threading.Lock):
 def test_three_daemons_and_two_one_shot_passes_fetch_each_source_once_per_interval(
     engine: str, request: pytest.FixtureRequest, config_dir: Path, tmp_path: Path
 ):
-    """Every process claims from the store's schedule: over two turns each source is fetched exactly twice (once
-    per interval) whoever fetched it, and every item, alert and message is there once. SQLite: the five processes
-    share one database file (each daemon its own state directory)."""
+    """Every process claims from the store's schedule: whoever fetched it, a source is never fetched twice within
+    its interval (fetch times taken at the server), and every item, alert and message is there once. SQLite: the
+    five processes share one database file (each daemon its own state directory).
+
+    What is asserted is the gap between a source's fetches, not a count at the moment the slowest source reaches
+    its second turn: first turns are spread over the interval, so on a loaded machine a source polled early had
+    rightly reached its third turn by then (a parallel run counted 3 for one source)."""
     database = request.getfixturevalue("pg_url") if engine == "postgresql" else f"sqlite:///{tmp_path / 'shared.db'}"
-    fetched: Counter[int] = Counter()
+    fetched: dict[int, list[float]] = {}
     lock = threading.Lock()
     with FixtureServer() as http, WebhookSink() as hook:
         for i in range(FEEDS):
@@ -375,11 +380,16 @@ def test_three_daemons_and_two_one_shot_passes_fetch_each_source_once_per_interv
         try:
             outs = [p.communicate(timeout=120)[0] for p in once]
             assert all(p.returncode == 0 for p in once), outs
-            second_turn = lambda: len(fetched) == FEEDS and min(fetched.values()) >= 2  # noqa: E731
+            second_turn = lambda: len(fetched) == FEEDS and min(map(len, fetched.values())) >= 2  # noqa: E731
             wait_for(second_turn, 90, "every source's second turn", logs)
             with lock:
-                twice = dict(fetched)
-            assert max(twice.values()) == 2, sorted(twice.items())  # never a second fetch within one interval
+                gaps = {feed: [b - a for a, b in itertools.pairwise(t)] for feed, t in fetched.items()}
+            # the next turn is `every` from the poll's start (runner.poll reads the clock before fetching); the
+            # request itself may wait a moment for the host's gate (per_host_concurrency across the five processes,
+            # a second under load): a gap is the interval less that wait. A second claim of one turn, the fault
+            # this looks for, fetches within the first poll's seconds
+            short = {feed: g for feed, g in gaps.items() if min(g) < SHARED_EVERY * 0.75}
+            assert not short, short
             counts = _counts(database)
             wait_for(lambda: len(hook.bodies) >= len(COUNTRIES), 30, "every alert's message", logs)
             time.sleep(2)  # a late duplicate message would arrive now

@@ -4,6 +4,7 @@ event)."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from treatywatch.items import make_item
 from treatywatch.matching.explain import AgreementHit, Match
 from treatywatch.notify.routing import DeliverySpec
 from treatywatch.store import SourceState, SqlStore, Store, open_store, redact
+from treatywatch.store.claims import Planned
 from treatywatch.store.schema import MIGRATIONS
 
 NOW = datetime(2025, 12, 6, 12, tzinfo=UTC)
@@ -145,6 +147,36 @@ def test_sqlite_claims_sources_between_processes(tmp_path: Path):
     a.close(), b.close()
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("stop", ["clean", "killed"])
+def test_a_hold_outlives_the_pass_that_polled(engine: str, stop: str, request: pytest.FixtureRequest, tmp_path: Path):
+    """Two `poll --once` passes side by side: the first polls a source, holds it and ends (its store closed, or its
+    process gone) before the second reaches that source. The second still leaves it alone: a hold is nobody's
+    claim, so neither the first's clean stop nor the second's voiding of dead processes' claims ends it (both did:
+    the second pass fetched it again half a second later). A daemon still claims the source at its next turn."""
+    database = request.getfixturevalue("pg_url") if engine == "postgresql" else f"sqlite:///{tmp_path / 'h.db'}"
+    now = datetime.now(UTC)
+    first, second = open_store(database, tmp_path), open_store(database, tmp_path)
+    if stop == "killed":  # the first names a process of this machine that is gone
+        first.owner = f"{socket.gethostname()}:999999999:dead"
+    try:
+        assert first.claim_source("s", now, 60.0)
+        assert not second.claim_source("s", now, 60.0)  # being polled
+        first.release_source("s", now, 12.0)  # polled; its next turn in 15 s
+        if stop == "clean":
+            first.close()
+        assert second.forget_dead_claims() == 0
+        assert not second.claim_source("s", datetime.now(UTC), 60.0)  # held for most of the interval
+        # a daemon claims by the schedule: at the source's next turn the hold does not stand in its way
+        second.plan_sources({"s": Planned(15.0, now)}, exclusive=False)
+        second.reschedule(["s"], {"s": now})
+        assert [c.id for c in second.claim_due(datetime.now(UTC), 10, 60.0)] == ["s"]
+    finally:
+        second.close()
+        if stop == "killed":
+            first.close()
+
+
 def _alert_with_delivery(store: SqlStore) -> None:
     item = make_item("s", title="Pact ended", guid="p")
     match = Match("w", "W", "high", (), (AgreementHit("ag", "Ag", 1.0, ("named",), subject=True),))
@@ -203,29 +235,39 @@ def test_sqlite_voids_the_claims_of_a_dead_local_process(tmp_path: Path):
     store.close()
 
 
-def test_two_daemons_seeing_one_event_at_once_open_one_alert(pg_url: str, tmp_path: Path):
-    """Both plan from the same (empty) view of open alerts and commit together: the second is refused, and its
-    redo (the runner's StoreConflict path) joins the first's alert."""
-    a, b = open_store(pg_url, tmp_path), open_store(pg_url, tmp_path)
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_two_daemons_seeing_one_event_at_once_open_one_alert(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path
+):
+    """Both plan from the same (empty) view of open alerts, wait for each other (a barrier), then commit together:
+    the second is refused, and its redo (the runner's StoreConflict path) joins the first's alert. On SQLite two
+    daemons sharing one file each opened an alert for the event (the check was PostgreSQL's alone)."""
+    database = request.getfixturevalue("pg_url") if engine == "postgresql" else f"sqlite:///{tmp_path / 'e.db'}"
+    a, b = open_store(database, tmp_path), open_store(database, tmp_path)
     match = Match("w", "W", "high", (), (AgreementHit("ag", "Ag", 1.0, ("named",), subject=True),))
     reports = [Report(make_item(src, title=f"Pact ended, says {src}", guid="g"), (match,)) for src in ("s1", "s2")]
-    plans = [plan_alerts([r], s.open_alerts(NOW - timedelta(days=3))) for r, s in zip(reports, (a, b), strict=True)]
-    assert all(len(p.new) == 1 for p in plans)  # each would open an alert
+    planned = threading.Barrier(2, timeout=20)
     errors: list[Exception] = []
+    new_alerts: list[int] = []
 
-    def commit(store: SqlStore, report: Report, plan: AlertPlan) -> None:
+    def poll(store: SqlStore, report: Report) -> None:
+        plan = plan_alerts([report], store.open_alerts(NOW - timedelta(days=3)))  # this thread's read
+        new_alerts.append(len(plan.new))
+        planned.wait()  # both have planned before either commits
         try:
             src = report.item.source_id
             store.commit_poll(SourceState(src), [(report.item, None)], [report], plan, [[]], [], NOW)
         except StoreConflict as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=commit, args=(s, r, p)) for s, r, p in zip((a, b), reports, plans, strict=True)]
+    threads = [threading.Thread(target=poll, args=(s, r)) for s, r in zip((a, b), reports, strict=True)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(errors) == 1 and a.counts()["alerts"] == 1
+    assert new_alerts == [1, 1]  # each would open an alert
+    assert len(errors) == 1 and a.counts()["alerts"] == 1, errors
+    assert "opened alert" in str(errors[0]) or "is open already" in str(errors[0])
     stored = {r["source_id"] for r in a._rows("SELECT source_id FROM items")}
     loser = next(r for r in reports if r.item.source_id not in stored)
     redo = plan_alerts([loser], a.open_alerts(NOW - timedelta(days=3)))

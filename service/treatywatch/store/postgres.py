@@ -16,7 +16,6 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +24,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..alerts import NewAlert, OpenAlert, same_event
+from ..alerts import NewAlert
 from ..errors import StoreConflict, StoreError
 from .base import Row, Tx, new_owner, redact, ts
 from .claims import Planned
@@ -50,14 +49,6 @@ class _PgTx:
 
     def execute(self, sql: str, params: Any = (), /) -> psycopg.Cursor[Any]:
         return self.conn.execute(pg_sql(sql), tuple(params))
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """What the last open_alerts() of this thread saw: the runner plans from it, then commits."""
-
-    since: datetime
-    max_id: int
 
 
 def _password() -> dict[str, str]:
@@ -152,30 +143,16 @@ class PostgresStore(SqlStore):
         )
 
     # -- one event, one alert ----------------------------------------------------------------------------------
-    def open_alerts(self, since: datetime) -> list[OpenAlert]:
-        """Also remembers, for this thread's commit, the newest alert there was: a later one is news to its plan."""
-        newest = self._rows("SELECT coalesce(max(id), 0) AS n FROM alerts")[0]["n"]
-        self._local.snapshot = _Snapshot(since, int(newest))
-        return super().open_alerts(since)
-
     def _before_new_alerts(self, conn: Tx, new: list[NewAlert], now: datetime) -> None:
+        """Daemons open alerts one transaction at a time (PostgreSQL's writers do not wait on each other as
+        SQLite's do), then the shared check (store.py) sees every alert committed before."""
         conn.execute("SELECT pg_advisory_xact_lock(?)", (ALERTS_LOCK,))
-        snap: _Snapshot | None = getattr(self._local, "snapshot", None)
-        if snap is None:
-            return
-        rows = conn.execute(
-            "SELECT id, watches, agreements, title, fingerprint, created_at FROM alerts WHERE id > ?"
-            " AND created_at >= ? ORDER BY id",
-            (snap.max_id, ts(snap.since)),
-        ).fetchall()
-        for other in self._open_alert_rows(rows):
-            if any(same_event(other, report) for alert in new for report in alert.reports):
-                raise StoreConflict(f"{self.path}: another daemon opened alert {other.id} for this event meanwhile")
+        super()._before_new_alerts(conn, new, now)
 
     def _alert_opened(self, conn: Tx, alert_id: int, new: NewAlert, now: datetime) -> None:
         if not new.agreements:
             return  # a story without agreements has no key; the check above is its guard
-        snap: _Snapshot | None = getattr(self._local, "snapshot", None)
+        snap = self._alert_snapshot()
         cutoff = snap.since if snap is not None else now - DEFAULT_WINDOW
         cur = conn.execute(
             "INSERT INTO alert_keys (key, alert_id, opened_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cached_property
 
-from ..alerts import AlertPlan, NewAlert, OpenAlert, Report, stored_fingerprint
-from ..errors import NotFoundError
+from ..alerts import AlertPlan, NewAlert, OpenAlert, Report, same_event, stored_fingerprint
+from ..errors import NotFoundError, StoreConflict
 from ..items import Item
 from ..matching.explain import match_from_dict, match_to_dict
 from ..notify.routing import DeliverySpec
@@ -67,6 +69,14 @@ ROWS_PER_INSERT = 200  # rows of one multi-row INSERT: 2,400 parameters, far bel
 # what a poll writes: the pause is the desk's (store/sources.py), and a poll finishing must not undo one made meanwhile;
 # first_attempt is the store's (the first save's last_attempt)
 STATE_FIELDS = [f for f in fields(SourceState) if f.name not in ("paused_at", "paused_by", "first_attempt")]
+
+
+@dataclass(frozen=True)
+class AlertSnapshot:
+    """What a thread's last open_alerts() saw: the runner plans from it, then commits."""
+
+    since: datetime
+    seen: frozenset[int]  # ids, not the newest id: on PostgreSQL a lower id may commit after a higher one
 
 
 class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, SourceClaims):
@@ -230,12 +240,23 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
         return out
 
     def open_alerts(self, since: datetime) -> list[OpenAlert]:
+        """Also remembers, for this thread's commit, the newest alert there was: one opened after it by another
+        process is news to the plan made from this read (`_before_new_alerts`)."""
         rows = self._rows(
             "SELECT id, watches, agreements, title, fingerprint, created_at FROM alerts WHERE created_at >= ?"
             " ORDER BY id",
             [ts(since)],
         )
+        self._snapshots.value = AlertSnapshot(since, frozenset(int(r["id"]) for r in rows))
         return self._open_alert_rows(rows)
+
+    @cached_property
+    def _snapshots(self) -> threading.local:
+        """Per thread: each of a daemon's workers plans from its own read."""
+        return threading.local()
+
+    def _alert_snapshot(self) -> AlertSnapshot | None:
+        return getattr(self._snapshots, "value", None)
 
     def _open_alert_rows(self, rows: list[Row]) -> list[OpenAlert]:
         return [
@@ -367,8 +388,21 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
         return attached
 
     def _before_new_alerts(self, conn: Tx, new: list[NewAlert], now: datetime) -> None:
-        """Engine hook, inside the poll's transaction before it opens alerts: where several daemons share the
-        database, raise StoreConflict when another one opened an alert for the same event meanwhile."""
+        """Inside the commit's transaction, before it opens alerts (writers one at a time: SQLite's write lock,
+        PostgreSQL's advisory lock): StoreConflict when another process opened an alert for the same event since
+        this thread read the open alerts; the runner plans again from a fresh read. Without it two daemons on one
+        SQLite file each opened an alert for one event."""
+        snap = self._alert_snapshot()
+        if snap is None:
+            return
+        rows = conn.execute(
+            "SELECT id, watches, agreements, title, fingerprint, created_at FROM alerts WHERE created_at >= ?"
+            " ORDER BY id",
+            (ts(snap.since),),
+        ).fetchall()
+        for other in self._open_alert_rows([r for r in rows if int(r["id"]) not in snap.seen]):
+            if any(same_event(other, report) for alert in new for report in alert.reports):
+                raise StoreConflict(f"{self.path}: another process opened alert {other.id} for this event meanwhile")
 
     def _alert_opened(self, conn: Tx, alert_id: int, new: NewAlert, now: datetime) -> None:
         """Engine hook: record the event's key, so that a second alert for it breaks a uniqueness rule."""
