@@ -322,6 +322,34 @@ def test_ten_state_act_as_ocr_misreads_its_point(wl: Watchlist, enumerator: str)
     assert {a.id for a in m.agreements if a.subject} == set(TEN), m.why()
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("8) Соглашение", "В) Соглашение"),  # an entry's number misread after an entry that ends with ";"
+        ("подписанное в Копенгагене", "- подписанное в Копенгагене"),  # a mark before an entry's continued line
+        ("9) Соглашение", "Соглашение"),  # an entry's number lost
+    ],
+)
+def test_ten_state_act_as_ocr_misreads_an_entry(wl: Watchlist, before: str, after: str):
+    """OCR's damage inside the list (the second from Tesseract on tests/docgen.py's scan): the entries after it are
+    still the clause's. ";" ends an entry that another follows; an entry not yet ended goes on over a marked line."""
+    pages = docgen.page_texts(docgen.TEN_STATE_ACT)
+    text = "\f".join(pages)
+    assert text.count(before) == 1
+    m = fired(wl, act(docgen.TEN_STATE_TITLE, tuple(text.replace(before, after).split("\f"))))["ended"]
+    assert {a.id for a in m.agreements if a.subject} == set(TEN), m.why()
+
+
+def test_the_list_still_ends_at_the_next_point(wl: Watchlist):
+    """Point 2 ("2. МИДу России уведомить …") follows the last entry, which ends with "."; it is no entry, whatever
+    its enumerator: the clause's agreements are the list's, and the body names no more."""
+    pages = docgen.page_texts(docgen.TEN_STATE_ACT)
+    text = "\f".join(pages).replace("2. МИДу России", "- МИДу России")
+    m = fired(wl, act(docgen.TEN_STATE_TITLE, tuple(text.split("\f"))))["ended"]
+    entries = [r for a in m.agreements for r in a.reasons if r.startswith("body p. ")]
+    assert len(entries) == len(TEN) and not any("МИДу" in r for r in entries)
+
+
 def test_marks_before_a_lowercase_verb_open_no_clause(wl: Watchlist):
     """A damaged enumerator is marks before a capitalised word: a line that opens with a short word and goes on in
     lower case ("и прекратить действие …", a sentence wrapped onto the line) is no point."""

@@ -209,10 +209,18 @@ def _list(body: str, lines: list[_Line], start: int, index: int) -> tuple[list[t
         enum = _enumerator(text)
         if enum is not None:
             kind, number, length = enum
+            so_far = body[current[0] : current[1]].rstrip() if current is not None else ""
             if current is None and style is None:
                 style, expected = kind, (number + 1 if number is not None else None)
             elif kind == style and (number is None or number == expected):
                 expected = number + 1 if number is not None else None
+            elif style is not None and so_far.endswith(";"):
+                # ";" ends an entry that another follows: this is the next one, its enumerator misread ("В)" for 8)
+                expected = expected + 1 if expected is not None else None
+            elif current is not None and style is not None and so_far[-1:] not in ("", ".", ":", ";"):
+                current[1] = ln.end  # a mark OCR read before an entry's continued line
+                end = ln.end
+                continue
             else:
                 break  # the act's next point
             if current is not None:
