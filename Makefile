@@ -17,7 +17,7 @@ run: $(BIN)/treatywatch
 test: $(BIN)/treatywatch
 	$(BIN)/ruff check service tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 demo: $(BIN)/treatywatch
 	$(BIN)/treatywatch demo
