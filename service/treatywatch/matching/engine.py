@@ -25,6 +25,7 @@ from .ownership import compile_owners, entity_states, owner_entities, read_owned
 from .reading import DEFAULT_FIELDS, Finder, ItemReading, fields_named, verb_terms, with_body
 from .support import PHRASAL_REACH, Support, phrasal
 from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, MAX_TOKEN_CHARS, Analyzer, fold, is_cyrillic
+from .voice import negations
 
 DOC_CACHE_SIZE = 500_000  # words; a few tens of MB at most, cleared when full
 # CLDR territory codes that are not states (the EU, the euro area, the UN, the world's regions, pseudo-locales)
@@ -164,6 +165,7 @@ class Watchlist:
             common=self._common,
             countries=self._countries,
             parties=self._parties,
+            negation=negations(cues["negation"]),
         )
         self.watches: list[CompiledWatch] = []
         for w in config.watches:

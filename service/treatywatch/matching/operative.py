@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from .compiled import CNode
 from .doc import Doc, page_line
 from .explain import Hit
+from .text import date_pattern
+from .voice import Phrase
 
 # Enumerators that open a point or a list entry at the start of a line: 1. 1) (1) а) (a) IV. - – — •
 _ENUMERATOR = re.compile(
@@ -38,6 +40,9 @@ _YEAR_ABBREVIATION = re.compile(r"\b\d{4}\s*[^\W\d_]{1,2}\.$")
 _CAPITALISED = re.compile(r"\b[^\W\d_a-zа-яё]")
 NAME_REACH = 40  # characters from a single-entry clause's verb to the agreement's name
 _SENTENCE_END = re.compile(r"\.(?=\s+[^\W\d_])")
+_DATES = date_pattern()  # a day's full stop is no sentence's end: "am 4. Februar 1994"
+_DAY_BEFORE = re.compile(r"(?<!\d)\d{1,2}$")
+_CLAUSE_MARK = re.compile(r"[.:;]|[\n\f]")
 MAX_ENTRIES = 300  # per clause; a real act lists a few dozen at most
 MAX_CLAUSES = 100  # per body: an act has a few operative points
 MAX_VERBS = 1_000  # termination verbs looked at as clauses' openings, per body
@@ -130,9 +135,17 @@ def clause_initial(body: str, offset: int) -> bool:
     return before[-1] in ".:;" and (before[-1] != "." or _ends_sentence(before))
 
 
-def read_clauses(doc: Doc, verbs: CNode, is_order: Callable[[str], bool]) -> list[Clause]:
+def read_clauses(
+    doc: Doc,
+    verbs: CNode,
+    is_order: Callable[[str], bool],
+    voice: Callable[[Doc, Hit], Phrase | None] | None = None,
+) -> list[Clause]:
     """Every operative clause of the doc's body with the entries it lists, in reading order. `is_order` says
-    whether a word is a verb written as an order (an infinitive or imperative)."""
+    whether a word is a verb written as an order (an infinitive or imperative); `voice`, where a verb is none,
+    gives the passive or impersonal phrase around it (voice.py). An order or a phrase that opens a clause governs
+    what follows it; a phrase that closes its clause ("The Agreement between … is terminated.", "Folgende
+    Abkommen werden gekündigt:") governs its subject, or the list after its colon."""
     if not doc.pages:
         return []
     body = doc.body
@@ -145,13 +158,26 @@ def read_clauses(doc: Doc, verbs: CNode, is_order: Callable[[str], bool]) -> lis
         if len(out) >= MAX_CLAUSES:
             break
         _, first = doc.locate(hit.start)
-        if first.start < covered_to or not clause_initial(body, first.start):
+        if first.start < covered_to:
             continue
         words = [doc.words[p] for p in range(hit.start, hit.end + 1) if doc.words[p]]
-        if not any(is_order(w) for w in words):
+        phrase = None
+        if any(is_order(w) for w in words):
+            _, last = doc.locate(hit.end)
+        elif voice is not None and (phrase := voice(doc, hit)) is not None:
+            _, first = doc.locate(phrase.first)
+            _, last = doc.locate(phrase.last)
+            if first.start < covered_to:
+                continue
+        else:
             continue
-        _, last = doc.locate(hit.end)
-        entries, end = _entries(body, lines, bisect_left(ends, last.end), last.end)
+        index = bisect_left(ends, last.end)
+        if clause_initial(body, first.start):
+            entries, end = _entries(body, lines, index, last.end)
+        elif phrase is not None:
+            entries, end = _subject_entries(body, lines, index, first.start, last.end)
+        else:
+            continue
         if entries:
             out.append(Clause(hit, tuple(entries)))
             covered_to = end
@@ -163,10 +189,7 @@ def _entries(body: str, lines: list[_Line], index: int, after: int) -> tuple[lis
     before the clause's sentence or point ends opens a list; without one, the rest of the clause is the one entry."""
     point_end = _point_end(body, lines, index)
     limit = min(point_end, after + MAX_ENTRY_CHARS)
-    sentence = _SENTENCE_END.search(body, after, limit)
-    while sentence is not None and not _ends_sentence(body[after : sentence.end()]):
-        sentence = _SENTENCE_END.search(body, sentence.end(), limit)
-    clause_end = sentence.end() if sentence else limit
+    clause_end = _sentence_end(body, after, limit)
     colon = body.find(":", after, clause_end)
     if colon < 0:
         # the entry is the agreement's name: from its first capitalised word ("действие Соглашения между …",
@@ -175,6 +198,63 @@ def _entries(body: str, lines: list[_Line], index: int, after: int) -> tuple[lis
         return _make(body, [(name.start() if name else after, clause_end)]), clause_end
     spans, end = _list(body, lines, colon + 1, index)
     return _make(body, spans), end
+
+
+def _sentence_end(body: str, after: int, limit: int) -> int:
+    """Where the sentence going on at `after` ends (past its full stop), or `limit`."""
+    sentence = _SENTENCE_END.search(body, after, limit)
+    while sentence is not None and not _stop_ends(body, after, sentence.start()):
+        sentence = _SENTENCE_END.search(body, sentence.end(), limit)
+    return sentence.end() if sentence else limit
+
+
+def _stop_ends(body: str, since: int, stop: int) -> bool:
+    """Does the full stop at `stop` end a sentence: not after an abbreviation, nor a day's number in a date."""
+    if not _ends_sentence(body[since : stop + 1]):
+        return False
+    day = _DAY_BEFORE.search(body, max(since, stop - 2), stop)
+    return day is None or _DATES.match(body, day.start()) is None
+
+
+def _subject_entries(body: str, lines: list[_Line], index: int, start: int, after: int) -> tuple[list[Entry], int]:
+    """The entries of a clause whose passive phrase (characters start..after, on line `index`) closes it: the list
+    after its colon, else its subject, from the clause's start to its end. Nothing when the phrase goes on (it
+    closes no clause) or no clause start is within MAX_ENTRY_CHARS."""
+    following = body[after : after + WORD_REACH]
+    rest = following.lstrip(" \t")
+    if rest[:1] not in (".", ":", ";", "\n", "\f", ""):
+        return [], after
+    if rest[:1] == ":":
+        spans, end = _list(body, lines, after + len(following) - len(rest) + 1, index)
+        return _make(body, spans), end
+    begin = _clause_start(body, start)
+    if begin is None:
+        return [], after
+    end = _sentence_end(body, after, min(len(body), after + MAX_ENTRY_CHARS))
+    return _make(body, [(begin, end)]), end
+
+
+def _clause_start(body: str, offset: int) -> int | None:
+    """Where the clause holding `offset` starts: after the last sentence end, colon, semicolon or point
+    enumerator before it, or at the body's start; None when none is within MAX_ENTRY_CHARS."""
+    reach = max(0, offset - MAX_ENTRY_CHARS)
+    begin = 0 if reach == 0 else None
+    for m in _CLAUSE_MARK.finditer(body, reach, offset):
+        mark = m.group()
+        if mark in "\n\f":
+            enum = _enumerator(body[m.end() : m.end() + ENUMERATOR_REACH])
+            if enum is not None:
+                begin = m.end() + enum[2]
+        elif mark != "." or _stop_ends(body, reach, m.start()):
+            begin = m.end()
+    if begin is None:
+        return None
+    enum = _enumerator(body[begin : begin + ENUMERATOR_REACH])  # a point's number after the last stop: "1. The"
+    if enum is not None and begin + enum[2] <= offset:
+        begin += enum[2]
+    while begin < offset and body[begin].isspace():
+        begin += 1
+    return begin
 
 
 def _point_end(body: str, lines: list[_Line], index: int) -> int:

@@ -23,6 +23,7 @@ from .doc import Doc, page_line
 from .explain import AgreementHit, Hit, HitPlace, place_hits
 from .operative import Clause, Entry, read_clauses
 from .text import INFINITIVE_ENDINGS, LATIN_LANGUAGES, Analyzer, fold, is_cyrillic
+from .voice import voice_test
 
 DEFAULT_FIELDS = frozenset({"title", "summary"})
 # The vocabularies whose verbs make a clause operative: the shipped ones and the operator's sets of these names.
@@ -134,6 +135,7 @@ class Finder:
     # of them cannot name it (assess needs its name or its partner), so it is not assessed
     needs: tuple[frozenset[str], ...] = ()
     keys: frozenset[str] = frozenset()  # all of them: a sentence without any is passed over unread
+    negation: frozenset[str] = frozenset()  # folded negation cues: no passive has one before its participle
 
     @classmethod
     def of(cls, agreements: list[CompiledAgreement], **rest: object) -> Finder:
@@ -219,7 +221,9 @@ class ItemReading:
         if not self.item.body:
             return [], []
         doc = self.doc(frozenset({"body"}))
-        clauses = read_clauses(doc, self._verbs, order_test(self._analyzer, self.item.language))
+        is_order = order_test(self._analyzer, self.item.language)
+        voice = voice_test(self._analyzer, self.item.language, is_order, self._finder.negation)
+        clauses = read_clauses(doc, self._verbs, is_order, voice)
         published = self.item.published.year if self.item.published else None
         listed: dict[str, Listed] = {}
         verbs: list[HitPlace] = []
