@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -36,9 +37,14 @@ ALERTS_LOCK = 0x7477_0002  # pg_advisory_xact_lock key held by a poll's transact
 DEFAULT_WINDOW = timedelta(days=3)  # settings.event_window's default, for a commit that did not read alerts first
 
 
+@lru_cache(maxsize=1024)
 def pg_sql(sql: str) -> str:
-    """The shared SQL's `?` placeholders in psycopg's style."""
-    return sql.replace("%", "%%").replace("?", "%s")
+    """The shared SQL's `?` placeholders as PostgreSQL's own $1, $2, ...: the pool's connections use RawCursor,
+    which sends a statement as it is. psycopg's default cursor parses every statement for %s, and caches the
+    result only for statements of up to 50 parameters: a poll's multi-row INSERTs (260 and 120 parameters) were
+    parsed again on every poll, 0.5 and 1.3 ms of the daemon's CPU each."""
+    head, *rest = sql.split("?")
+    return head + "".join(f"${n}{part}" for n, part in enumerate(rest, start=1))
 
 
 class _PgTx:
@@ -80,6 +86,7 @@ class PostgresStore(SqlStore):
                 migrate(conn)
         except psycopg.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {redact(str(exc)).strip()}") from None
+        kwargs["cursor_factory"] = psycopg.RawCursor  # statements come with $n placeholders (pg_sql)
         self.pool: ConnectionPool[Any] = ConnectionPool(
             dsn, kwargs=kwargs, min_size=1, max_size=pool_size, timeout=pool_timeout, open=False
         )
