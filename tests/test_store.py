@@ -19,7 +19,6 @@ from treatywatch.items import make_item
 from treatywatch.matching.explain import AgreementHit, Match
 from treatywatch.notify.routing import DeliverySpec
 from treatywatch.store import SourceState, SqlStore, Store, open_store, redact
-from treatywatch.store.claims import Planned
 from treatywatch.store.schema import MIGRATIONS
 
 NOW = datetime(2025, 12, 6, 12, tzinfo=UTC)
@@ -149,28 +148,30 @@ def test_sqlite_claims_sources_between_processes(tmp_path: Path):
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("stop", ["clean", "killed"])
-def test_a_hold_outlives_the_pass_that_polled(engine: str, stop: str, request: pytest.FixtureRequest, tmp_path: Path):
+def test_a_pass_skips_what_was_polled_since_it_began(
+    engine: str, stop: str, request: pytest.FixtureRequest, tmp_path: Path
+):
     """Two `poll --once` passes side by side: the first polls a source, holds it and ends (its store closed, or its
-    process gone) before the second reaches that source. The second still leaves it alone: a hold is nobody's
-    claim, so neither the first's clean stop nor the second's voiding of dead processes' claims ends it (both did:
-    the second pass fetched it again half a second later). A daemon still claims the source at its next turn."""
+    process gone) before the second, started meanwhile, reaches that source. The first's holds went with it, yet the
+    second leaves the source alone: it was polled since the second began (it fetched it again half a second later).
+    A pass started after that poll fetches it again, as the operator asked."""
     database = request.getfixturevalue("pg_url") if engine == "postgresql" else f"sqlite:///{tmp_path / 'h.db'}"
-    now = datetime.now(UTC)
+    began = datetime.now(UTC)
     first, second = open_store(database, tmp_path), open_store(database, tmp_path)
     if stop == "killed":  # the first names a process of this machine that is gone
         first.owner = f"{socket.gethostname()}:999999999:dead"
     try:
-        assert first.claim_source("s", now, 60.0)
-        assert not second.claim_source("s", now, 60.0)  # being polled
-        first.release_source("s", now, 12.0)  # polled; its next turn in 15 s
+        polled = datetime.now(UTC)
+        assert first.claim_source("s", polled, 60.0, began)
+        assert not second.claim_source("s", polled, 60.0, began)  # being polled
+        first.save_source_state(SourceState("s", last_attempt=polled))  # the poll's commit
+        first.release_source("s", polled, 12.0)  # its next turn in 15 s
         if stop == "clean":
             first.close()
-        assert second.forget_dead_claims() == 0
-        assert not second.claim_source("s", datetime.now(UTC), 60.0)  # held for most of the interval
-        # a daemon claims by the schedule: at the source's next turn the hold does not stand in its way
-        second.plan_sources({"s": Planned(15.0, now)}, exclusive=False)
-        second.reschedule(["s"], {"s": now})
-        assert [c.id for c in second.claim_due(datetime.now(UTC), 10, 60.0)] == ["s"]
+        else:
+            assert second.forget_dead_claims() == 1  # the dead pass's claims and holds are void
+        assert not second.claim_source("s", datetime.now(UTC), 60.0, began)  # polled since the second began
+        assert second.claim_source("s", datetime.now(UTC), 60.0, datetime.now(UTC))  # a later pass polls it
     finally:
         second.close()
         if stop == "killed":

@@ -235,7 +235,7 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
     paused = app.store.paused_sources() if not dry_run else set()  # a dry run stores nothing: it may try one
     if not dry_run:  # claims of passes or daemons of this machine that were killed go back now
         app.store.forget_dead_claims()
-    failed = 0
+    failed, started = 0, app.clock()
     for sid in ids:
         app.config.source(sid)  # an unknown id is the operator's mistake, said before anything is fetched
         if sid in paused:
@@ -244,7 +244,7 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
         # a one-shot pass claims each source as the daemons' dispatchers do (store/claims.py): a source a daemon or
         # another pass is polling, or polled within most of its interval, is skipped, and they leave this one alone
         # until most of the way to its next turn
-        if not dry_run and not app.store.claim_source(sid, app.clock(), app.config.settings.lease):
+        if not dry_run and not app.store.claim_source(sid, app.clock(), app.config.settings.lease, started):
             click.echo(f"{sid}: skipped, another process is polling it or polled it this interval (its lease)")
             continue
         done: list[PollResult] = []

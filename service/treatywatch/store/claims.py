@@ -8,11 +8,11 @@ after claiming it there. A mixin of SqlStore, on both engines.
   PostgreSQL). Claiming is one statement: PostgreSQL's `FOR UPDATE SKIP LOCKED` lets daemons claim at once without
   waiting on each other; SQLite has one writer at a time. A daemon that dies keeps its claims only until they
   expire, or not at all when it ran on this machine (its pid is gone).
-- After a poll the claim becomes a hold for most of the time until the source's next turn, so a `poll --once`
-  beside a daemon (or another one-shot) leaves the source alone; daemons claim by `next_due` and never by the hold.
-  A hold is nobody's (`claimed_by` NULL, `claim_expires` its end): it outlives the process that polled, whose
-  clean stop hands back only what it is polling. A one-shot pass is over in seconds; had its stop ended its holds,
-  a second pass beside it would fetch again what it had just fetched.
+- After a poll the claim is held on for most of the time until the source's next turn, so a `poll --once` beside a
+  daemon (or another one-shot) leaves the source alone; daemons claim by `next_due` and never by the hold.
+- A process's holds end with it (its clean stop, or its death seen by the others). A one-shot pass is over in
+  seconds, so a pass also skips what was polled since it started (`last_attempt`): otherwise a second pass beside a
+  first that had ended would fetch again what the first had just fetched.
 """
 
 from __future__ import annotations
@@ -122,31 +122,36 @@ class SourceClaims(StoreBase):
         out = [Claimed(r["id"], dt(r["next_due"])) for r in rows]
         return sorted(out, key=lambda c: (c.due is None, c.due or now))
 
-    def claim_source(self, source_id: str, now: datetime, lease: float) -> bool:
-        """A one-shot pass takes one source: True when no other process is polling it and nobody polled it within
-        most of its interval (a claim, or a hold, that has not expired)."""
+    def claim_source(self, source_id: str, now: datetime, lease: float, since: datetime | None = None) -> bool:
+        """A one-shot pass takes one source: True when no other live process holds it (polling it, or having
+        polled it within most of its interval) and, with `since` (the pass's start), nobody polled it since then:
+        a pass beside it that polled the source and already ended (its holds went with it) is not followed by a
+        second fetch. A pass started after that poll fetches again: the operator asked for it."""
         until, until_params = self._hold_until(now, lease)
         held, held_params = self._held_now(now)
+        polled_since, since_params = "", []
+        if since is not None:
+            polled_since, since_params = " AND (sources.last_attempt IS NULL OR sources.last_attempt < ?)", [ts(since)]
         rows = self._statement(  # a source never polled has no row yet: the claim makes it
             f"INSERT INTO sources (id, claimed_by, claim_expires) VALUES (?, ?, {until}) ON CONFLICT (id) DO UPDATE"
             " SET claimed_by = excluded.claimed_by, claim_expires = excluded.claim_expires WHERE"
-            f" sources.claim_expires IS NULL OR sources.claim_expires <= {held} OR sources.claimed_by = ? RETURNING id",
-            [source_id, self.owner, *until_params, *held_params, self.owner],
+            f" (sources.claimed_by IS NULL OR sources.claimed_by = ? OR sources.claim_expires <= {held}){polled_since}"
+            " RETURNING id",
+            [source_id, self.owner, *until_params, self.owner, *held_params, *since_params],
         )
         return bool(rows)
 
     def release_source(self, source_id: str, now: datetime, hold: float) -> None:
-        """The poll ended: one-shot passes leave the source alone for `hold` seconds more (0: at once), whether or
-        not this process still runs then (the hold is nobody's claim)."""
+        """The poll ended: one-shot passes leave the source alone for `hold` seconds more (0: at once)."""
         if hold > 0:
             until, params = self._hold_until(now, hold)
-            sql = f"UPDATE sources SET claimed_by = NULL, claim_expires = {until}"
+            sql = f"UPDATE sources SET claim_expires = {until}"
         else:
             sql, params = "UPDATE sources SET claimed_by = NULL, claim_expires = NULL", []
         self._statement(f"{sql} WHERE id = ? AND claimed_by = ? RETURNING id", [*params, source_id, self.owner])
 
     def release_sources(self) -> None:
-        """A clean stop: every source this process is polling goes back at once (its holds stay: nobody's)."""
+        """A clean stop: every claim and hold of this process goes back at once."""
         with self.transaction() as tx:
             tx.execute("UPDATE sources SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = ?", [self.owner])
 
