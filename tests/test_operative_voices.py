@@ -21,21 +21,44 @@ from treatywatch.matching import Watchlist, operative
 
 FRANCE, NORWAY, CANADA = "ru-france-1994", "ru-norway-1996", "ru-canada-1989"
 AGREEMENTS = [
-    {"id": FRANCE, "title": "Russia–France agreement on military cooperation", "parties": ["russia", "france"],
-     "signed": 1994},
-    {"id": NORWAY, "title": "Russia–Norway agreement on military cooperation", "parties": ["russia", "norway"],
-     "signed": 1996},
-    {"id": CANADA, "title": "Russia–Canada agreement on military cooperation", "parties": ["russia", "canada"],
-     "signed": 1989},
-    {"id": "ru-germany-1996", "title": "Russia–Germany agreement on military cooperation",
-     "parties": ["russia", "germany"], "signed": 1996},
-    {"id": "ru-in-logistics", "title": "Russia–India agreement on reciprocal logistics support",
-     "parties": ["russia", "india"]},
+    {
+        "id": FRANCE,
+        "title": "Russia–France agreement on military cooperation",
+        "parties": ["russia", "france"],
+        "signed": 1994,
+    },
+    {
+        "id": NORWAY,
+        "title": "Russia–Norway agreement on military cooperation",
+        "parties": ["russia", "norway"],
+        "signed": 1996,
+    },
+    {
+        "id": CANADA,
+        "title": "Russia–Canada agreement on military cooperation",
+        "parties": ["russia", "canada"],
+        "signed": 1989,
+    },
+    {
+        "id": "ru-germany-1996",
+        "title": "Russia–Germany agreement on military cooperation",
+        "parties": ["russia", "germany"],
+        "signed": 1996,
+    },
+    {
+        "id": "ru-in-logistics",
+        "title": "Russia–India agreement on reciprocal logistics support",
+        "parties": ["russia", "india"],
+    },
 ]
 WATCHES = [
     {"id": "ended", "query": "@agreement AND @termination", "agreements": "all"},
-    {"id": "ended-anywhere", "query": "@agreement AND @termination", "agreements": "all",
-     "fields": ["title", "summary", "body"]},
+    {
+        "id": "ended-anywhere",
+        "query": "@agreement AND @termination",
+        "agreements": "all",
+        "fields": ["title", "summary", "body"],
+    },
 ]
 TITLE = "Decree No. 12 / Décret n° 12"
 
@@ -138,6 +161,7 @@ def single(lang: str, sentence: str) -> str:
         ("pt", listed("pt", "Denunciam-se os seguintes acordos:")),
         ("ru", listed("ru", "Считать прекратившими действие следующие соглашения:")),
         ("ru", listed("ru", "Прекращается действие следующих соглашений:")),
+        ("ru", listed("ru", "Признать утратившими силу следующие соглашения:")),
     ],
 )
 def test_passive_and_impersonal_clauses_list_their_agreements(wl: Watchlist, lang: str, body: str):
@@ -218,7 +242,7 @@ def test_narrative_and_treaty_clauses_are_no_operative_part(wl: Watchlist, lang:
 def test_ratification_act_ends_nothing(wl: Watchlist):
     """A ratification act quoting the treaty's clause on how it may be ended: no voice of it is an order."""
     text = (
-        *docgen.INDIA_RATIFICATION_ACT[:1],
+        *docgen.INDIA_RATIFICATION_ACT,
         "Статья 3\nДействие настоящего Соглашения прекращается по истечении шести месяцев с даты получения "
         "уведомления. Настоящее Соглашение может быть денонсировано любой из Сторон.",
     )
@@ -257,3 +281,46 @@ def test_hostile_passive_bodies_are_read_within_bounds(
     wl.reading(item).listed()  # the operative part alone (a match also reads talk: modality.py's own bounds)
     assert calls["_lines"] <= 1 and calls["clause_initial"] <= operative.MAX_VERBS, calls
     assert calls["_subject_entries"] + calls["_clause_start"] <= 2 * operative.MAX_VERBS, calls
+
+
+def entry_reasons(wl: Watchlist, body: str) -> dict[str, tuple[str, ...]]:
+    item = make_item("pravo", title="Распоряжение № 12", language="ru", body=body)
+    m = {m.watch_id: m for m in wl.match(item)}.get("ended-anywhere")
+    return {a.id: a.reasons for a in m.agreements} if m else {}
+
+
+def test_a_listed_agreement_takes_only_the_years_its_entry_ties_to_it(wl: Watchlist):
+    """An entry's years are read as a title's are (cues.yaml `signing`): the year the entry says the agreement was
+    signed counts for it; a year of something else ("не применяемого с 1999 года") no longer counts against it."""
+    signed = (
+        "1. Прекратить действие Соглашения между Правительством Российской Федерации и Правительством Канады о "
+        "военном сотрудничестве, подписанного в Оттаве 20 ноября 1989 года."
+    )
+    assert "year 1989 mentioned" in entry_reasons(wl, signed)[CANADA]
+    untied = (
+        "1. Прекратить действие Соглашения между Правительством Российской Федерации и Правительством Французской "
+        "Республики о военном сотрудничестве, не применяемого с 1999 года."
+    )
+    reasons = entry_reasons(wl, untied).get(FRANCE, ())  # before: "mentions 1999, not 1994", below the threshold
+    assert reasons and not any(r.startswith("mentions ") for r in reasons), reasons
+
+
+OPENINGS = {
+    "en": "Terminate the following agreements:",
+    "de": "Folgende Abkommen werden gekündigt:",
+    "fr": "Dénoncer les accords suivants :",
+    "es": "Denunciar los siguientes convenios:",
+    "pt": "Denunciar os seguintes acordos:",
+    "ru": "Прекратить действие следующих соглашений:",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(NAMES))
+def test_an_entrys_signing_date_gives_the_agreements_year(wl: Watchlist, lang: str):
+    """ "signed at Paris on 4 February 1994", "firmado en París el 4 de febrero de 1994": the full date after the
+    verb of signing is the signing's, its reach counted from the date's first word."""
+    body = listed(lang, OPENINGS[lang])
+    item = make_item("gazette", title=TITLE, language=lang, body=body)
+    m = {m.watch_id: m for m in wl.match(item)}["ended-anywhere"]
+    reasons = {a.id: a.reasons for a in m.agreements}
+    assert "year 1994 mentioned" in reasons[FRANCE] and "year 1996 mentioned" in reasons[NORWAY], reasons

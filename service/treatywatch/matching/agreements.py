@@ -56,20 +56,29 @@ class EntityHits:
     """Per-document cache: each entity is looked up once however many agreements name it."""
 
     def __init__(
-        self, doc: Doc, entities: dict[str, CNode], implied: frozenset[str] = frozenset(), ties: Ties | None = None
+        self,
+        doc: Doc,
+        entities: dict[str, CNode],
+        implied: frozenset[str] = frozenset(),
+        ties: Ties | None = None,
+        dated: bool = False,
     ) -> None:
         self._doc = doc
         self._entities = entities
         self._cache: dict[str, list[Hit] | None] = {e: [] for e in implied}
         self._other_country: bool | None = None
         self._ties = ties
+        self._dated = dated
         self._years: frozenset[int] | None = None
 
     def years(self) -> frozenset[int]:
         """The years the item ties to an agreement ("the 1994 accord", "signed in 1994"), once per item; every
-        year the text mentions on its own when no ties are known."""
+        year the text mentions on its own when no ties are known. `dated`: a full date tied to a signing counts
+        too (an act's list entry: "подписанное в Оттаве 20 ноября 1989 года")."""
         if self._years is None:
-            self._years = self._doc.years if self._ties is None else signing_years(self._doc, self._ties)
+            self._years = (
+                self._doc.years if self._ties is None else signing_years(self._doc, self._ties, dated=self._dated)
+            )
         return self._years
 
     def other_country_named(self, parties: frozenset[str], countries: CNode | None) -> bool:
@@ -93,23 +102,26 @@ class EntityHits:
         return self._cache[entity_id]
 
 
-def signing_years(doc: Doc, ties: Ties) -> frozenset[int]:
+def signing_years(doc: Doc, ties: Ties, dated: bool = False) -> frozenset[int]:
     """Years with an instrument noun or a verb of signing within TIE_REACH words in their sentence, and no word of
     duration or limit right before them: "the 1994 accord", "accord de 1994", "соглашение 1996 года", "signed in
-    1994"; not "since 2014", "until 2029", "the 2022 invasion"."""
-    years = doc.years
+    1994"; not "since 2014", "until 2029", "the 2022 invasion". With `dated`, the years of full dates too, the
+    reach counted from the date's first word ("firmado en París el 4 de febrero de 1994")."""
+    years = doc.all_years if dated else doc.years
     if not years:
         return years
     tie_hits = ties.ties.eval(doc, None) or []
     if not tie_hits:
         return frozenset()
     clause = short_clauses(doc)
+    starts = doc.date_starts if dated else {}
     out: set[int] = set()
     for year in years:
         for pos in doc.key_pos.get(f"#{year}", ()):
-            if ties.duration.intersection(doc.folded[max(0, pos - 2) : pos]):
+            first = starts.get(pos, pos)
+            if ties.duration.intersection(doc.folded[max(0, first - 2) : first]):
                 continue  # since 2014, since the 2022 invasion, с 2014 года
-            if any(_tied(pos, h, clause) for h in tie_hits):
+            if any(_tied(pos, h, clause) or _tied(first, h, clause) for h in tie_hits):
                 out.add(year)
                 break
     return frozenset(out)

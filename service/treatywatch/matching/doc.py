@@ -151,12 +151,30 @@ class Doc:
         return frozenset(range(self.summary_start, self.summary_start + place_words))
 
     @cached_property
+    def all_years(self) -> frozenset[int]:
+        """Every year the text writes, full dates' too."""
+        return frozenset(
+            int(k[1:]) for k in self.key_pos if k.startswith("#") and len(k) == 5 and 1900 <= int(k[1:]) <= 2100
+        )
+
+    @cached_property
+    def date_starts(self) -> dict[int, int]:
+        """The position of each full date's year in the title and summary, to the position the date starts at
+        (`20 ноября 1989`: the year's position to that of 20)."""
+        out: dict[int, int] = {}
+        if self._dates is None:
+            return out
+        for text, first in ((self.title, 0), (self.summary, self.summary_start)):
+            for m in self._dates.finditer(text):
+                year = m.start("y") if m.group("y") else m.start("iso")
+                out[first + len(TOKEN.findall(text, 0, year))] = first + len(TOKEN.findall(text, 0, m.start()))
+        return out
+
+    @cached_property
     def years(self) -> frozenset[int]:
         """Years the text mentions on their own: the year of a full date (`от 12.01.2026`, `5 December 2025`) is
         when a text was written or an act signed, not the year an agreement is known by."""
-        found = {
-            int(k[1:]) for k in self.key_pos if k.startswith("#") and len(k) == 5 and 1900 <= int(k[1:]) <= 2100
-        }
+        found = set(self.all_years)
         if found and self._dates is not None:
             text = self.title + "\n" + self.summary
             dated = {int(m.group("y") or m.group("iso")) for m in self._dates.finditer(text)}

@@ -166,6 +166,7 @@ class Watchlist:
             countries=self._countries,
             parties=self._parties,
             negation=negations(cues["negation"]),
+            ties=self._ties,
         )
         self.watches: list[CompiledWatch] = []
         for w in config.watches:

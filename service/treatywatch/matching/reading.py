@@ -17,7 +17,7 @@ from ..config.models import TermSet
 from ..items import Item
 from ..vocabularies import load_vocabulary, merge_terms
 from . import query as q
-from .agreements import CompiledAgreement, EntityHits, assess
+from .agreements import CompiledAgreement, EntityHits, Ties, assess
 from .compiled import CNode
 from .doc import Doc, page_line
 from .explain import AgreementHit, Hit, HitPlace, place_hits
@@ -136,6 +136,7 @@ class Finder:
     needs: tuple[frozenset[str], ...] = ()
     keys: frozenset[str] = frozenset()  # all of them: a sentence without any is passed over unread
     negation: frozenset[str] = frozenset()  # folded negation cues: no passive has one before its participle
+    ties: Ties | None = None  # what ties a year to an agreement, as for titles (cues.yaml `signing`)
 
     @classmethod
     def of(cls, agreements: list[CompiledAgreement], **rest: object) -> Finder:
@@ -150,7 +151,7 @@ class Finder:
         return cls(listed, needs=tuple(needs), keys=frozenset().union(*needs), **rest)  # type: ignore[arg-type]
 
     def find(self, doc: Doc, published: int | None, implied: frozenset[str]) -> list[tuple[AgreementHit, list[Hit]]]:
-        hits = EntityHits(doc, self.entities, implied)
+        hits = EntityHits(doc, self.entities, implied, self.ties, dated=True)
         found = []
         for a, needs in zip(self.agreements, self.needs, strict=True):
             if needs.isdisjoint(doc.key_pos):
