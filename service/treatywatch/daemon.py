@@ -37,6 +37,7 @@ from .pipeline import PollResult
 from .schedule import clock_back_horizon, plan
 from .store.claims import Claimed
 from .web.server import StatusServer
+from .workers import PollProcesses, processes
 
 log = logging.getLogger("treatywatch.daemon")
 HOST_WAIT_MAX = 5.0  # seconds a poll worker waits for its host's turn; a longer wait moves the source's turn instead
@@ -344,6 +345,8 @@ class Daemon:
             old = self.app.config
             self._check_verdicts(self.app.watchlist, watchlist)
             self.app.config = self.app.runner.config = self.app.outbox.config = config
+            if self.app.runner.processes is not None:  # workers rebuild their watchlists before their next task
+                self.app.runner.processes.configure(config)
             self.app.watchlist = self.app.runner.watchlist = watchlist
             self.schedule(old)
             log.info("configuration reloaded (%s): %s", reason, summary(old, config))
@@ -408,6 +411,9 @@ class Daemon:
             except OSError as exc:
                 log.error("status page not started (%s:%d): %s", settings.web_host, settings.web_port, exc)
         self.schedule()
+        if workers := processes(settings.poll_processes):
+            self.app.runner.processes = PollProcesses(workers, self.app.config)
+            log.info("parsing, language identification and matching in %d worker processes", workers)
         self.scheduler.start()
         self.dispatcher.start()
         log.info("TreatyWatch running with %d sources; Ctrl-C stops", len(self.app.config.sources))
@@ -429,6 +435,8 @@ class Daemon:
         with self._idle:
             self._idle.wait_for(lambda: not self._active, timeout=max(0.0, deadline - time.monotonic()))
             self.abandoned = sorted(self._active)
+        if self.app.runner.processes is not None:
+            self.app.runner.processes.close()
         with suppress(StoreError):  # sources claimed and not polled go back now (unreachable: they expire)
             self.app.store.release_sources()
         # the delivery workers finish the message each is sending (and mark it), start none

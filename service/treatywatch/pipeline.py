@@ -15,7 +15,7 @@ from .alerts import Report, plan_alerts
 from .config.models import Config
 from .config.policy import age_cutoff, quiet_watches
 from .documents.flow import document_wants
-from .errors import ParseError, SourceError, StoreConflict
+from .errors import SourceError, StoreConflict
 from .items import Item
 from .matching import Watchlist
 from .matching.language import LanguageStage
@@ -36,6 +36,7 @@ from .sources.listing import Backlog, ListingReader, Reading
 from .sources.refcache import ReferenceCache
 from .sources.registry import SOURCE_TYPES
 from .store import KnownItem, SourceState, SqlStore
+from .workers import Analysed, PollProcesses, analyse, parse_response
 
 log = logging.getLogger("treatywatch.pipeline")
 
@@ -83,6 +84,8 @@ class Runner:
         self.metrics = metrics or Metrics()
         self.languages = LanguageStage()  # survives reloads: its model and cache do not depend on the watchlist
         self.references = ReferenceCache()  # a portal's dictionaries, fetched a day at a time (sources/refcache.py)
+        # settings.poll_processes: parsing, language and matching in worker processes (the daemon sets it)
+        self.processes: PollProcesses | None = None
 
     def _limits(self, cfg: SourceConfig) -> FetchLimits:
         s = self.config.settings
@@ -107,21 +110,52 @@ class Runner:
     def _parse(
         self, source_id: str, cfg: SourceConfig, plugin: SourceType, request: Request, response: Response
     ) -> Page:
-        try:
-            return plugin.parse(cfg, request, response)
-        except SourceError:
-            raise
-        except Exception as exc:  # input the parser never met: this source fails and is retried, not the daemon
-            log.exception("source %s: %s parser failed", source_id, cfg.type)
-            raise ParseError(f"{cfg.type} parser failed: {type(exc).__name__}: {exc}") from exc
+        if self.processes is not None:  # in a worker process: values there and back, this thread off the GIL
+            return self.processes.parse(source_id, cfg, request, response)
+        return parse_response(source_id, cfg, plugin, request, response)
 
     def ingesting(self) -> threading.Lock:
         """Held while alerts are planned and committed: a poll's, or a read document's (documents/flow.py)."""
         return self._ingest_lock
 
-    def _with_body(self, item: Item, known: KnownItem | None) -> Item:
-        body = self.store.item_body(known.id) if known is not None else ""
-        return item.with_(body=body) if body else item
+    def _bodies(self, fresh: list[Item], known: dict[str, KnownItem]) -> dict[str, str]:
+        """The text of the document read earlier for each revised item, by key: its matches still see the act's
+        operative part."""
+        out = {}
+        for item in fresh:
+            if item.key in known and (body := self.store.item_body(known[item.key].id)):
+                out[item.key] = body
+        return out
+
+    def _read_ahead(self, source_id: str, items: list[Item]) -> Ahead | None:
+        """With poll processes: the items that look new or changed now, read and matched in a worker before the
+        ingest lock is taken (the commit redoes in-process only what changed meanwhile)."""
+        if self.processes is None or not items:
+            return None
+        known = self.store.known_items(source_id, [i.key for i in items])
+        fresh = _fresh(items, known)
+        if not fresh:
+            return None
+        bodies = self._bodies(fresh, known)
+        watchlist = self.watchlist
+        done = self.processes.analyse(fresh, bodies)
+        return Ahead(watchlist, {a.item.key: (a, bodies.get(a.item.key, "")) for a in done})
+
+    def _analysed(self, fresh: list[Item], bodies: dict[str, str], ahead: Ahead | None) -> list[Analysed]:
+        """The fresh items read and matched: as the workers did ahead where the item, its body and the watchlist
+        are still the same, in-process otherwise."""
+        if ahead is None or ahead.watchlist is not self.watchlist:
+            return analyse(self.languages, self.watchlist, fresh, bodies)
+
+        def fits(item: Item) -> bool:
+            got = ahead.read.get(item.key)
+            return (
+                got is not None and got[0].item.content_hash == item.content_hash and got[1] == bodies.get(item.key, "")
+            )
+
+        todo = [i for i in fresh if not fits(i)]
+        redone = {a.item.key: a for a in analyse(self.languages, self.watchlist, todo, bodies)} if todo else {}
+        return [redone[i.key] if i.key in redone else ahead.read[i.key][0] for i in fresh]
 
     def fetch_items(self, source_id: str, state: SourceState, now: datetime | None = None) -> Reading:
         """Fetch and parse what the source has new: one request, or for a paging source its head until known
@@ -172,6 +206,7 @@ class Runner:
         fetched_as = replace(state, etag=None, last_modified=None) if dry_run else state
         try:
             reading = self.fetch_items(source_id, fetched_as, now)
+            ahead = None if dry_run else self._read_ahead(source_id, reading.items)
         except SourceError as exc:
             failures = state.consecutive_failures + 1
             delay = backoff(
@@ -215,7 +250,7 @@ class Runner:
         for attempt in (1, 2):
             try:
                 with self._ingest_lock:
-                    self._ingest(source_id, state, base_state, items, first, now, result)
+                    self._ingest(source_id, state, base_state, items, first, now, result, ahead)
                 break
             except StoreConflict:
                 if attempt == 2:
@@ -248,6 +283,7 @@ class Runner:
         first: Response | None,
         now: datetime,
         result: PollResult,
+        ahead: Ahead | None = None,
     ) -> None:
         """Decide what is new, match it, plan alerts and commit it all in one transaction. The first successful
         poll of a source is its baseline: matched, stored, but the watches it keeps quiet open nothing."""
@@ -258,10 +294,13 @@ class Runner:
         known = self.store.known_items(source_id, [i.key for i in items])
         # new and changed items only, each read for its language (the source's is the prior) before matching; the
         # language model reads the poll's texts together
-        fresh = [i for i in items if i.key not in known or known[i.key].content_hash != i.content_hash]
-        changed = [(i, known.get(i.key)) for i in self.languages.apply_all(fresh)]
-        # a revised item keeps the text of its document read earlier: its matches still see the act's operative part
-        changed = [(self._with_body(i, k), k) for i, k in changed]
+        fresh = _fresh(items, known)
+        bodies = self._bodies(fresh, known)
+        analysed = self._analysed(fresh, bodies, ahead)
+        changed = [
+            (a.item.with_(body=bodies[a.item.key]) if a.item.key in bodies else a.item, known.get(a.item.key))
+            for a in analysed
+        ]
         # seen again unchanged: only last_seen moves, in the same transaction as the rest of the poll
         seen = [known[i.key].id for i in items if i.key in known and known[i.key].content_hash == i.content_hash]
         result.new = sum(1 for _, k in changed if k is None)
@@ -271,8 +310,8 @@ class Runner:
         reports = []
         cutoff = age_cutoff(self.config, cfg, now)
         kept_quiet: list[Report] = []  # matched and stored like the rest, but they open nothing
-        for item, _ in changed:
-            matches = self.watchlist.match(item)
+        for (item, _), read in zip(changed, analysed, strict=True):
+            matches = read.matches
             if not matches:
                 continue
             too_old = cutoff is not None and item.published is not None and item.published < cutoff
@@ -310,3 +349,17 @@ class Runner:
         for watches in started_alerts:  # counted once committed: a StoreConflict redo must not count twice
             for watch in sorted(watches):
                 self.metrics.alerts.labels(watch).inc()
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A poll's fresh items as a worker read and matched them, by key, each with the body it was matched with,
+    and the watchlist they were meant for (a reload in between: read again in-process)."""
+
+    watchlist: Watchlist
+    read: dict[str, tuple[Analysed, str]]
+
+
+def _fresh(items: list[Item], known: dict[str, KnownItem]) -> list[Item]:
+    """New items and those whose content changed since stored: the ones read for language and matched."""
+    return [i for i in items if i.key not in known or known[i.key].content_hash != i.content_hash]

@@ -84,6 +84,13 @@ class Settings(Strict):
         "N × this: keep it under the server's max_connections minus its reserved ones (10 daemons on a default "
         "server of 100: 9). docs/operations.md has the arithmetic.",
     )
+    poll_processes: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = Field(
+        default=0,
+        description="Worker processes a daemon parses, reads languages and matches in, so a poll uses more than "
+        "one core (fetching, the politeness gates and the one writer stay in the daemon). 0: all in the daemon's "
+        "own process; auto: one per core. Each process holds its own watchlist and language model (about 180 MB "
+        "with the example configuration). Read when the daemon starts.",
+    )
     user_agent: str = Field(
         default="TreatyWatch/0.1 (+https://github.com/treatywatch/treatywatch; treaty alerting)",
         description="User-Agent sent to every source.",
