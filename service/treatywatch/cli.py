@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,8 +145,9 @@ def cli(
 ) -> None:
     """TreatyWatch: alerts when tracked agreements are terminated, decrees published or frozen assets move."""
     ctx.ensure_object(dict).update(
-        config_path=config_path, state_dir=state_dir, database=database, log_level=log_level, log_format=log_format
-    )
+        config_path=config_path, state_dir=state_dir, database=database, log_level=log_level, log_format=log_format,
+        invoked=datetime.now(UTC),  # before the config is compiled: see poll's `started`
+    )  # fmt: skip
 
 
 @cli.command()
@@ -235,7 +236,11 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
     paused = app.store.paused_sources() if not dry_run else set()  # a dry run stores nothing: it may try one
     if not dry_run:  # claims of passes or daemons of this machine that were killed go back now
         app.store.forget_dead_claims()
-    failed, started = 0, app.clock()
+    # what was polled since this command was invoked is skipped, not only since its pass began: two passes started
+    # together reach their first poll a second or two apart (compiling the config), and the first may have polled a
+    # source and ended before the second's pass began
+    invoked = ctx.ensure_object(dict).get("invoked")
+    failed, started = 0, min(app.clock(), invoked) if invoked is not None else app.clock()
     for sid in ids:
         app.config.source(sid)  # an unknown id is the operator's mistake, said before anything is fetched
         if sid in paused:
