@@ -88,7 +88,7 @@ class Settings(Strict):
         default=0,
         description="Worker processes a daemon parses, reads languages and matches in, so a poll uses more than "
         "one core (fetching, the politeness gates and the one writer stay in the daemon). 0: all in the daemon's "
-        "own process; auto: one per core. Each process holds its own watchlist and language model (about 180 MB "
+        "own process; auto: one per core. Each process holds its own watchlist and language model (150-180 MB "
         "with the example configuration). Read when the daemon starts.",
     )
     user_agent: str = Field(
