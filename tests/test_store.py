@@ -341,3 +341,49 @@ def test_postgresql_upgrade_from_an_older_schema(pg_url: str, tmp_path: Path):
     assert [s.item.title for s in store.search("resilie")] == ["La France résilie l'accord"]
     assert store._rows("SELECT max(version) AS v FROM schema_version")[0]["v"] == len(pgschema.MIGRATIONS)
     store.close()
+
+
+def test_every_revision_of_an_item_is_kept(store: SqlStore):
+    """An item's first text and each later one stay in item_revisions, on both engines (PostgreSQL writes the first
+    in the statement that stores the item)."""
+    ingest(store, "Pact signed", "Snow in Moscow")
+    known = store.known_items("s", ["Pact signed"])
+    changed = make_item("s", title="Pact ended", guid="Pact signed")
+    store.commit_poll(SourceState("s"), [(changed, known["Pact signed"])], [], AlertPlan(), [], [], NOW)
+    rows = store._rows("SELECT item_id, revision, title, content_hash FROM item_revisions ORDER BY item_id, revision")
+    pact, snow = known["Pact signed"].id, store.known_items("s", ["Snow in Moscow"])["Snow in Moscow"].id
+    assert [(r["item_id"], r["revision"], r["title"]) for r in rows] == [
+        (pact, 1, "Pact signed"),
+        (pact, 2, "Pact ended"),
+        (snow, 1, "Snow in Moscow"),
+    ]
+    assert rows[0]["content_hash"] == known["Pact signed"].content_hash
+    assert rows[1]["content_hash"] == changed.content_hash
+
+
+def test_postgresql_upgrade_folds_in_place(pg_url: str, tmp_path: Path):
+    """A database of version 11 (tw_fold IMMUTABLE, so never inlined: the trigger ran it as a function of its own
+    for every item stored) gets 12; items stored before and after fold accents alike."""
+    import psycopg
+
+    from treatywatch.store import pgschema
+
+    with psycopg.connect(pg_url, autocommit=True) as conn, conn.transaction():
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for number, step in enumerate(pgschema.MIGRATIONS[:11], start=1):
+            conn.execute(step)
+            conn.execute("INSERT INTO schema_version VALUES (%s)", (number,))
+        conn.execute(
+            "INSERT INTO items (source_id, key, title, link, summary, content_hash, first_seen, last_seen)"
+            " VALUES ('old', 'k', 'La France résilie l''accord', 'http://x/', '', 'h', %s, %s)",
+            (NOW.isoformat(), NOW.isoformat()),
+        )
+    store = open_store(pg_url, tmp_path)
+    ingest(store, "Résiliation de l'accord de 1994")
+    assert sorted(s.item.title for s in store.search("resili*")) == [
+        "La France résilie l'accord",
+        "Résiliation de l'accord de 1994",
+    ]
+    assert [s.item.title for s in store.search("RESILIATION")] == ["Résiliation de l'accord de 1994"]
+    assert store._rows("SELECT provolatile FROM pg_proc WHERE proname = 'tw_fold'")[0]["provolatile"] == "s"
+    store.close()

@@ -169,6 +169,22 @@ class PostgresStore(SqlStore):
         if cur.rowcount != 1:
             raise StoreConflict(f"{self.path}: an alert for {', '.join(sorted(new.agreements))} is open already")
 
+    # -- a poll's writes ---------------------------------------------------------------------------------------
+    _first_revisions_with_items = True
+
+    def _insert_new_items(self, conn: Tx, insert: str, params: list[object], now: datetime) -> list[Row]:
+        """New items and their revision 1 in one statement: a round trip fewer a poll, and each title and summary
+        sent once, not twice."""
+        return list(
+            conn.execute(
+                f"WITH i AS ({insert} RETURNING id, source_id, key, title, summary, content_hash),"
+                " r AS (INSERT INTO item_revisions (item_id, revision, title, summary, content_hash, seen_at)"
+                " SELECT id, 1, title, summary, content_hash, ? FROM i)"
+                " SELECT id, source_id, key FROM i",
+                [*params, ts(now)],
+            ).fetchall()
+        )
+
     # -- bulk copy -----------------------------------------------------------------------------------------------
     def _insert_many(self, tx: Tx, table: str, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
         assert isinstance(tx, _PgTx)

@@ -165,11 +165,11 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
                     ts(now),
                     ts(now),
                 ]
-            rows = conn.execute(
+            insert = (
                 "INSERT INTO items (source_id, key, title, link, summary, published, language, untitled, content_hash,"
-                f" revision, extra, first_seen, last_seen) VALUES {values} RETURNING id, source_id, key",
-                params,
-            ).fetchall()
+                f" revision, extra, first_seen, last_seen) VALUES {values}"
+            )
+            rows = self._insert_new_items(conn, insert, params, now)
             ids.update({(r["source_id"], r["key"]): (int(r["id"]), 1) for r in rows})
         for item, known in changed:
             if known is None:
@@ -191,8 +191,9 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
                     known.id,
                 ),
             )
-        for start in range(0, len(changed), ROWS_PER_INSERT):
-            batch = [item for item, _ in changed[start : start + ROWS_PER_INSERT]]
+        revised = [pair for pair in changed if pair[1] is not None] if self._first_revisions_with_items else changed
+        for start in range(0, len(revised), ROWS_PER_INSERT):
+            batch = [item for item, _ in revised[start : start + ROWS_PER_INSERT]]
             params = []
             for item in batch:
                 item_id, revision = ids[(item.source_id, item.key)]
@@ -200,6 +201,13 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
             values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(batch))
             conn.execute(f"INSERT INTO item_revisions VALUES {values}", params)
         return ids
+
+    _first_revisions_with_items = False  # PostgreSQL: _insert_new_items writes each new item's revision 1 too
+
+    def _insert_new_items(self, conn: Tx, insert: str, params: list[object], now: datetime) -> list[Row]:
+        """`insert` (new items, revision 1) run; returns their id, source_id and key. Their revisions follow in a
+        statement of their own (PostgreSQL overrides both: one statement)."""
+        return list(conn.execute(f"{insert} RETURNING id, source_id, key", params).fetchall())
 
     def _stored_item(self, r: Row, body: str = "") -> StoredItem:
         item = _item(r)
