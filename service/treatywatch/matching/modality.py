@@ -24,6 +24,7 @@ import yaml
 
 from .compiled import CNever, CNode
 from .doc import Doc
+from .explain import Hit
 from .mood import Mood
 from .text import TOKEN, is_cyrillic
 
@@ -202,11 +203,19 @@ def _history(doc: Doc, cues: Cues) -> set[int]:
     periods = cues.period.eval(doc, None)
     if not periods:
         return set()
+    # periods by where they start and end: each ending looks only at those within reach (a pass over every period
+    # for every ending was quadratic in a body of them: "the end of the war" 40,000 times)
+    by_start: dict[int, list[Hit]] = {}
+    by_end: dict[int, list[Hit]] = {}
+    for p in periods:
+        by_start.setdefault(p.start, []).append(p)
+        by_end.setdefault(p.end, []).append(p)
     out: set[int] = set()
     for e in endings:
         following = doc.words[e.end + 1] if e.end + 1 < doc.length else ""
         linked = following.lower() in _OF or is_cyrillic(following)
-        for p in periods:
+        near = [p for d in range(1, HISTORY_REACH + 1) for p in by_start.get(e.end + d, ())] if linked else []
+        for p in near + by_end.get(e.start - 2, []):
             between = doc.words[e.end + 1 : p.start]
             after = linked and 0 < p.start - e.end <= HISTORY_REACH and all(w and not w.isdigit() for w in between)
             before = doc.words[p.end + 1 : e.start] == ["s"]  # the war's end
