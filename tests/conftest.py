@@ -17,10 +17,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
 from treatywatch.app import App, build_app, compile_config
 from treatywatch.demo import demo_data
 from treatywatch.localserve import FixtureServer, SmtpSink
+from treatywatch.matching import Watchlist
 from treatywatch.matching.text import Analyzer
 
 pytest_plugins = ["pg"]  # a real PostgreSQL server for the tests of both engines (tests/pg.py)
@@ -131,6 +133,17 @@ def local_sources(base: str, age_limit: bool = False) -> str:
 def write_config(config_dir: Path, text: str, name: str = "local.yaml") -> Path:
     (config_dir / name).write_text(text, encoding="utf-8")
     return config_dir
+
+
+def example_watchlist(d: Path, watches: list[dict], agreements: list[dict] | None = None) -> Watchlist:
+    """The example's terms, entities and vocabularies with a test's own watches and agreements, compiled in the
+    folder `d` (pure matching tests)."""
+    for name in ("terms.yaml", "entities.yaml", "vocabularies.yaml"):
+        shutil.copy(EXAMPLE_CONFIG / name, d / name)
+    if agreements is not None:
+        (d / "agreements.yaml").write_text(yaml.safe_dump({"agreements": agreements}, allow_unicode=True), "utf-8")
+    (d / "watches.yaml").write_text(yaml.safe_dump({"watches": watches}, allow_unicode=True), "utf-8")
+    return compile_config(d, {})[1]
 
 
 @functools.cache

@@ -9,10 +9,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 
 import docgen
-from conftest import EXAMPLE_CONFIG, tw
+from conftest import EXAMPLE_CONFIG, example_watchlist, tw
 from treatywatch.app import compile_config
 from treatywatch.errors import ConfigError
 from treatywatch.items import ActFields, Item, make_item
@@ -55,12 +54,7 @@ WATCHES = [
 
 @pytest.fixture(scope="module")
 def wl(tmp_path_factory: pytest.TempPathFactory) -> Watchlist:
-    d = tmp_path_factory.mktemp("config")
-    for name in ("terms.yaml", "entities.yaml", "vocabularies.yaml"):
-        shutil.copy(EXAMPLE_CONFIG / name, d / name)
-    (d / "agreements.yaml").write_text(yaml.safe_dump({"agreements": AGREEMENTS}, allow_unicode=True), "utf-8")
-    (d / "watches.yaml").write_text(yaml.safe_dump({"watches": WATCHES}, allow_unicode=True), "utf-8")
-    return compile_config(d, {})[1]
+    return example_watchlist(tmp_path_factory.mktemp("config"), WATCHES, AGREEMENTS)
 
 
 def act(title: str, pages: tuple[str, ...], url: str = DOC_URL, **kw: object) -> Item:

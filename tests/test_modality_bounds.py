@@ -4,12 +4,9 @@ article or an act's text) held a match for hours. Counted, not timed."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from conftest import EXAMPLE_CONFIG
-from treatywatch.app import compile_config
+from conftest import example_watchlist
 from treatywatch.matching import Watchlist, modality
 
 
@@ -26,11 +23,7 @@ class CountingWords(list):
 
 @pytest.fixture(scope="module")
 def wl(tmp_path_factory: pytest.TempPathFactory) -> Watchlist:
-    d = tmp_path_factory.mktemp("config")
-    for name in ("terms.yaml", "entities.yaml", "vocabularies.yaml"):
-        shutil.copy(EXAMPLE_CONFIG / name, d / name)
-    (d / "watches.yaml").write_text('watches:\n  - id: w\n    query: "@termination"\n', "utf-8")
-    return compile_config(d, {})[1]
+    return example_watchlist(tmp_path_factory.mktemp("config"), [{"id": "w", "query": "@termination"}])
 
 
 @pytest.mark.parametrize(

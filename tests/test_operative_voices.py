@@ -7,15 +7,12 @@ tests/test_body_matching.py."""
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 
 import pytest
-import yaml
 
 import docgen
-from conftest import EXAMPLE_CONFIG
-from treatywatch.app import compile_config
+from conftest import example_watchlist
 from treatywatch.items import Item, make_item
 from treatywatch.matching import Watchlist, operative
 
@@ -65,12 +62,7 @@ TITLE = "Decree No. 12 / Décret n° 12"
 
 @pytest.fixture(scope="module")
 def wl(tmp_path_factory: pytest.TempPathFactory) -> Watchlist:
-    d = tmp_path_factory.mktemp("config")
-    for name in ("terms.yaml", "entities.yaml", "vocabularies.yaml"):
-        shutil.copy(EXAMPLE_CONFIG / name, d / name)
-    (d / "agreements.yaml").write_text(yaml.safe_dump({"agreements": AGREEMENTS}, allow_unicode=True), "utf-8")
-    (d / "watches.yaml").write_text(yaml.safe_dump({"watches": WATCHES}, allow_unicode=True), "utf-8")
-    return compile_config(d, {})[1]
+    return example_watchlist(tmp_path_factory.mktemp("config"), WATCHES, AGREEMENTS)
 
 
 def subjects(wl: Watchlist, lang: str, body: str, watch: str = "ended-anywhere", title: str = TITLE) -> set[str]:
