@@ -108,11 +108,24 @@ class Runner:
             self.metrics.fetch_seconds.labels(source_id).observe(time.perf_counter() - started)
 
     def _parse(
-        self, source_id: str, cfg: SourceConfig, plugin: SourceType, request: Request, response: Response
+        self,
+        source_id: str,
+        cfg: SourceConfig,
+        plugin: SourceType,
+        read: dict[str, Analysed] | None,
+        request: Request,
+        response: Response,
     ) -> Page:
-        if self.processes is not None:  # in a worker process: values there and back, this thread off the GIL
+        """`read` (poll processes, a source with nothing stored: every item is new): the page's items are read and
+        matched in the same round trip and kept there by key, so they cross the pipe once."""
+        if self.processes is None:
+            return parse_response(source_id, cfg, plugin, request, response)
+        # in a worker process: values there and back, this thread off the GIL
+        if read is None:
             return self.processes.parse(source_id, cfg, request, response)
-        return parse_response(source_id, cfg, plugin, request, response)
+        page, analysed = self.processes.read(source_id, cfg, request, response)
+        read.update((a.item.key, a) for a in analysed)
+        return page
 
     def ingesting(self) -> threading.Lock:
         """Held while alerts are planned and committed: a poll's, or a read document's (documents/flow.py)."""
@@ -127,17 +140,21 @@ class Runner:
                 out[item.key] = body
         return out
 
-    def _read_ahead(self, source_id: str, items: list[Item]) -> Ahead | None:
+    def _read_ahead(
+        self, source_id: str, items: list[Item], read: dict[str, Analysed] | None, watchlist: Watchlist
+    ) -> Ahead | None:
         """With poll processes: the items that look new or changed now, read and matched in a worker before the
-        ingest lock is taken (the commit redoes in-process only what changed meanwhile)."""
+        ingest lock is taken (the commit redoes in-process only what changed meanwhile); `read`: as the parse did.
+        `watchlist`: the runner's when the poll began (a reload since: the commit matches again in-process)."""
         if self.processes is None or not items:
             return None
+        if read:
+            return Ahead(watchlist, {key: (a, "") for key, a in read.items()})
         known = self.store.known_items(source_id, [i.key for i in items])
         fresh = _fresh(items, known)
         if not fresh:
             return None
         bodies = self._bodies(fresh, known)
-        watchlist = self.watchlist
         done = self.processes.analyse(fresh, bodies)
         return Ahead(watchlist, {a.item.key: (a, bodies.get(a.item.key, "")) for a in done})
 
@@ -157,16 +174,22 @@ class Runner:
         redone = {a.item.key: a for a in analyse(self.languages, self.watchlist, todo, bodies)} if todo else {}
         return [redone[i.key] if i.key in redone else ahead.read[i.key][0] for i in fresh]
 
-    def fetch_items(self, source_id: str, state: SourceState, now: datetime | None = None) -> Reading:
+    def fetch_items(
+        self,
+        source_id: str,
+        state: SourceState,
+        now: datetime | None = None,
+        read: dict[str, Analysed] | None = None,
+    ) -> Reading:
         """Fetch and parse what the source has new: one request, or for a paging source its head until known
-        items and then the backlog its cursor says is left (`ListingReader`)."""
+        items and then the backlog its cursor says is left (`ListingReader`). `read`: see _parse."""
         cfg = self.config.source(source_id)
         plugin = SOURCE_TYPES[cfg.type]
         limits = self._limits(cfg)
         fetch = functools.partial(self._fetch, source_id, limits=limits)
         cfg = self.references.bind(plugin, cfg, fetch, now or self.clock(), self.config.settings.state_dir)
         validators = Validators(state.etag, state.last_modified)
-        parse = functools.partial(self._parse, source_id, cfg, plugin)
+        parse = functools.partial(self._parse, source_id, cfg, plugin, read)
         if reads_listing(plugin, cfg):
             reader = ListingReader(
                 source_id,
@@ -205,8 +228,11 @@ class Runner:
         # a dry run shows what the source holds now: no If-None-Match / If-Modified-Since, or a 304 would show nothing
         fetched_as = replace(state, etag=None, last_modified=None) if dry_run else state
         try:
-            reading = self.fetch_items(source_id, fetched_as, now)
-            ahead = None if dry_run else self._read_ahead(source_id, reading.items)
+            # a source with nothing stored: its items are all new, read and matched as they are parsed
+            read: dict[str, Analysed] | None = {} if self.processes and not (dry_run or state.total_items) else None
+            watchlist = self.watchlist
+            reading = self.fetch_items(source_id, fetched_as, now, read)
+            ahead = None if dry_run else self._read_ahead(source_id, reading.items, read, watchlist)
         except SourceError as exc:
             failures = state.consecutive_failures + 1
             delay = backoff(

@@ -116,6 +116,11 @@ def _serve(conn: Connection, level: int) -> None:
             elif kind == "parse":
                 source_id, cfg, request, response = args
                 value = parse_response(source_id, cfg, SOURCE_TYPES[cfg.type], request, response)
+            elif kind == "read":  # a source with nothing stored: the page, and its items read and matched
+                assert watchlist is not None, "a worker is configured before it analyses"
+                source_id, cfg, request, response = args
+                page = parse_response(source_id, cfg, SOURCE_TYPES[cfg.type], request, response)
+                value = (page, analyse(languages, watchlist, page.items, {}))
             elif kind == "analyse":
                 assert watchlist is not None, "a worker is configured before it analyses"
                 value = analyse(languages, watchlist, *args)
@@ -196,6 +201,13 @@ class PollProcesses:
     def parse(self, source_id: str, cfg: SourceConfig, request: Request, response: Response) -> Page:
         page: Page = self._run("parse", source_id, cfg, request, response)
         return page
+
+    def read(
+        self, source_id: str, cfg: SourceConfig, request: Request, response: Response
+    ) -> tuple[Page, list[Analysed]]:
+        """parse, and the page's items read and matched as `analyse` does (for a source with nothing stored)."""
+        done: tuple[Page, list[Analysed]] = self._run("read", source_id, cfg, request, response)
+        return done
 
     def analyse(self, items: list[Item], bodies: dict[str, str]) -> list[Analysed]:
         done: list[Analysed] = self._run("analyse", items, bodies)
