@@ -320,23 +320,30 @@ def test_database_gone_means_no_claims_and_a_warning(pg_server, pg_url: str, tmp
     s.close()  # its claims cannot be handed back: closing still ends cleanly
 
 
-def test_postgresql_upgrade_from_an_older_schema(pg_url: str, tmp_path: Path):
-    """A database of an older version (3: search without accent folding) is brought up to date on open, its rows
-    kept and searchable the new way."""
+def _pg_database_of_version(pg_url: str, version: int, source: str = "s") -> None:
+    """An empty database brought to an older PostgreSQL schema, holding one item stored then."""
     import psycopg
 
     from treatywatch.store import pgschema
 
     with psycopg.connect(pg_url, autocommit=True) as conn, conn.transaction():
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        for number, step in enumerate(pgschema.MIGRATIONS[:3], start=1):
+        for number, step in enumerate(pgschema.MIGRATIONS[:version], start=1):
             conn.execute(step)
             conn.execute("INSERT INTO schema_version VALUES (%s)", (number,))
         conn.execute(
             "INSERT INTO items (source_id, key, title, link, summary, content_hash, first_seen, last_seen)"
-            " VALUES ('s', 'k', 'La France résilie l''accord', 'http://x/', '', 'h', %s, %s)",
-            (NOW.isoformat(), NOW.isoformat()),
+            " VALUES (%s, 'k', 'La France résilie l''accord', 'http://x/', '', 'h', %s, %s)",
+            (source, NOW.isoformat(), NOW.isoformat()),
         )
+
+
+def test_postgresql_upgrade_from_an_older_schema(pg_url: str, tmp_path: Path):
+    """A database of an older version (3: search without accent folding) is brought up to date on open, its rows
+    kept and searchable the new way."""
+    from treatywatch.store import pgschema
+
+    _pg_database_of_version(pg_url, 3)
     store = open_store(pg_url, tmp_path)
     assert [s.item.title for s in store.search("resilie")] == ["La France résilie l'accord"]
     assert store._rows("SELECT max(version) AS v FROM schema_version")[0]["v"] == len(pgschema.MIGRATIONS)
@@ -364,20 +371,7 @@ def test_every_revision_of_an_item_is_kept(store: SqlStore):
 def test_postgresql_upgrade_folds_in_place(pg_url: str, tmp_path: Path):
     """A database of version 11 (tw_fold IMMUTABLE, so never inlined: the trigger ran it as a function of its own
     for every item stored) gets 12; items stored before and after fold accents alike."""
-    import psycopg
-
-    from treatywatch.store import pgschema
-
-    with psycopg.connect(pg_url, autocommit=True) as conn, conn.transaction():
-        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        for number, step in enumerate(pgschema.MIGRATIONS[:11], start=1):
-            conn.execute(step)
-            conn.execute("INSERT INTO schema_version VALUES (%s)", (number,))
-        conn.execute(
-            "INSERT INTO items (source_id, key, title, link, summary, content_hash, first_seen, last_seen)"
-            " VALUES ('old', 'k', 'La France résilie l''accord', 'http://x/', '', 'h', %s, %s)",
-            (NOW.isoformat(), NOW.isoformat()),
-        )
+    _pg_database_of_version(pg_url, 11, source="old")
     store = open_store(pg_url, tmp_path)
     ingest(store, "Résiliation de l'accord de 1994")
     assert sorted(s.item.title for s in store.search("resili*")) == [
