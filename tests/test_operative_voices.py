@@ -184,6 +184,14 @@ def test_a_passive_clause_names_one_agreement(wl: Watchlist, lang: str, sentence
     assert subjects(wl, lang, body) == {FRANCE}
 
 
+def test_the_entry_of_a_clause_that_opens_with_its_phrase_starts_at_the_name(wl: Watchlist):
+    """The entry of "Il est mis fin à l'Accord entre …", and its reason, start at the agreement's name (a
+    lower-case accented word such as "à" is no capital)."""
+    item = make_item("gazette", title=TITLE, language="fr", body=single("fr", "Il est mis fin à {name}."))
+    m = {m.watch_id: m for m in wl.match(item)}["ended-anywhere"]
+    assert any(r.startswith("body p. 1, line 1: Accord entre le Gouvernement") for r in m.agreements[0].reasons)
+
+
 def test_a_suspension_in_the_passive(wl: Watchlist):
     body = single("en", "{Name} is hereby suspended.")
     assert subjects(wl, "en", body) == {FRANCE}  # the example's @termination takes the suspension vocabulary

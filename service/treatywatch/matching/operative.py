@@ -37,7 +37,7 @@ _DAMAGED_ENUMERATOR = re.compile(r"[ \t]*(?:\S{1,3}[ \t]+){1,2}")
 MIN_ENTRY_LETTERS = 4
 _WORD_BEFORE = re.compile(r"([^\W_]+)\W*$")
 _YEAR_ABBREVIATION = re.compile(r"\b\d{4}\s*[^\W\d_]{1,2}\.$")
-_CAPITALISED = re.compile(r"\b[^\W\d_a-zа-яё]")
+_WORD_START = re.compile(r"\b[^\W\d_]")
 NAME_REACH = 40  # characters from a single-entry clause's verb to the agreement's name
 _SENTENCE_END = re.compile(r"\.(?=\s+[^\W\d_])")
 _DATES = date_pattern()  # a day's full stop is no sentence's end: "am 4. Februar 1994"
@@ -194,8 +194,9 @@ def _entries(body: str, lines: list[_Line], index: int, after: int) -> tuple[lis
     if colon < 0:
         # the entry is the agreement's name: from its first capitalised word ("действие Соглашения между …",
         # "the Agreement between …"), when one comes within a few words
-        name = _CAPITALISED.search(body, after, min(clause_end, after + NAME_REACH))
-        return _make(body, [(name.start() if name else after, clause_end)]), clause_end
+        words = _WORD_START.finditer(body, after, min(clause_end, after + NAME_REACH))
+        name = next((m.start() for m in words if m.group().isupper()), after)  # not "à" of "mettre fin à l'Accord"
+        return _make(body, [(name, clause_end)]), clause_end
     spans, end = _list(body, lines, colon + 1, index)
     return _make(body, spans), end
 
