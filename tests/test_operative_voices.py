@@ -324,3 +324,27 @@ def test_an_entrys_signing_date_gives_the_agreements_year(wl: Watchlist, lang: s
     m = {m.watch_id: m for m in wl.match(item)}["ended-anywhere"]
     reasons = {a.id: a.reasons for a in m.agreements}
     assert "year 1994 mentioned" in reasons[FRANCE] and "year 1996 mentioned" in reasons[NORWAY], reasons
+
+
+@pytest.mark.parametrize(
+    ("lang", "point"),
+    [
+        ("ru", "Статья 1\nДенонсировать {name}"),  # a denunciation law's whole shape
+        ("ru", "Статья 1\nПрекращается действие {name}"),
+        ("fr", "Article 1er\nIl est mis fin à {name}."),
+        ("es", "Artículo 1\nQueda denunciado {name}."),
+        ("pt", "Artigo 1.º\nFica denunciado {name}."),
+        ("de", "Artikel 1\n{Name} wird gekündigt."),
+    ],
+)
+def test_the_line_after_an_articles_heading_starts_a_clause(wl: Watchlist, lang: str, point: str):
+    name = NAMES[lang][0].rstrip(".")
+    if lang == "ru" and "действие" in point:
+        name = name.replace("Соглашение", "Соглашения").replace("подписанное", "подписанного")
+    body = f"{point.format(name=name, Name=cap(name))}\n{NOTIFY[lang]}"
+    assert subjects(wl, lang, body) == {FRANCE}
+    # a heading's line followed by a narrative, or a wrapped line of text, opens nothing
+    narrative = body.split("\n", 1)[0] + "\nРоссия прекратила действие " + NAMES["ru"][0]
+    assert subjects(wl, "ru", narrative) == set()
+    wrapped = "Стороны вправе продолжить 2\nпрекратить действие " + NAMES["ru"][0]
+    assert subjects(wl, "ru", wrapped.replace("Соглашение", "Соглашения")) == set()

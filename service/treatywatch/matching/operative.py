@@ -33,6 +33,10 @@ _PAGE_NUMBER = re.compile(r"\s*[-–—]?\s*\d{1,4}\s*[-–—]?\s*")
 # what OCR makes of an enumerator it could not read ("1." read as "т.", "Ls", "iJ", ":Р", "a Be"): one or two
 # groups of up to three marks opening a line before a capitalised word
 _DAMAGED_ENUMERATOR = re.compile(r"[ \t]*(?:\S{1,3}[ \t]+){1,2}")
+# an article's heading on a line of its own ("Статья 1", "Article 1er", "Artigo 1.º", "Artikel 2", "Section IV"):
+# the line after it starts a clause ("Статья 1\nДенонсировать Соглашение …", a denunciation law's whole shape)
+_HEADING = re.compile(r"[ \t]*[^\W\d_]{3,20}\.?[ \t]+(?:\d{1,3}|[IVXLC]{1,6})(?:[^\W\d_]{1,2}|\.?[º°])?\.?[ \t]*")
+HEADING_REACH = 40  # characters of the line before a clause read for a heading
 # the fewest letters of an entry: less after a list's colon is a speck OCR read as a letter ("соглашений: р")
 MIN_ENTRY_LETTERS = 4
 _WORD_BEFORE = re.compile(r"([^\W_]+)\W*$")
@@ -129,10 +133,22 @@ def clause_initial(body: str, offset: int) -> bool:
             return True
         if enum is None and _DAMAGED_ENUMERATOR.fullmatch(head) and body[offset : offset + 1].isupper():
             return True  # a scan's point whose number OCR misread: still the start of a point
+        if line_start > 0 and not head.strip() and _after_heading(body, line_start):
+            return True
     before = body[max(0, offset - WORD_REACH) : offset].rstrip()
     if not before:
         return offset <= WORD_REACH or not body[:offset].strip()
     return before[-1] in ".:;" and (before[-1] != "." or _ends_sentence(before))
+
+
+def _after_heading(body: str, line_end: int) -> bool:
+    """Is the line ending at `line_end` an article's heading ("Статья 1")? Reads at most HEADING_REACH characters."""
+    reach = max(0, line_end - HEADING_REACH)
+    start = max(body.rfind("\n", reach, line_end), body.rfind("\f", reach, line_end))
+    if start < 0 and reach > 0:
+        return False
+    line = body[start + 1 : line_end]
+    return bool(_HEADING.fullmatch(line)) and line.lstrip()[:1].isupper()
 
 
 def read_clauses(
