@@ -31,7 +31,7 @@ import psutil
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE)]
-from farmlib import ITEMS_PER_FEED, ROOT, Nginx, stop_daemons, write_feeds, write_treatywatch_config  # noqa: E402
+from farmlib import ITEMS_PER_FEED, ROOT, Nginx, farm_tree, stop_daemons, write_treatywatch_config  # noqa: E402
 
 from treatywatch.store.base import ts  # noqa: E402
 
@@ -184,11 +184,7 @@ def main() -> None:
     load = psutil.getloadavg()
     with tempfile.TemporaryDirectory(prefix="cores-") as raw:
         tmp = Path(raw)
-        tmp.chmod(0o755)
-        www = tmp / "www"
-        www.mkdir()
-        (tmp / "nginx").mkdir()
-        mbytes = write_feeds(www, args.feeds) / 1e6
+        www, mbytes = farm_tree(tmp, args.feeds)
         expected = args.feeds * ITEMS_PER_FEED
         with Nginx(tmp / "nginx", www) as nginx:
             cfg = tmp / "config"

@@ -120,6 +120,16 @@ def write_feeds(
     return total
 
 
+def farm_tree(tmp: Path, feeds: int) -> tuple[Path, float]:
+    """A farm in a temp dir nginx may read: `www` with the feeds (write_feeds) and `nginx` for its own files; the
+    feeds' folder and their size in MB."""
+    tmp.chmod(0o755)
+    www = tmp / "www"
+    www.mkdir()
+    (tmp / "nginx").mkdir()
+    return www, write_feeds(www, feeds) / 1e6
+
+
 def stop_daemons(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
     """SIGTERM to every daemon at once, then wait for each; one that does not stop in time is killed."""
     for p in procs:

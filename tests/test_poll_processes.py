@@ -184,14 +184,21 @@ def test_a_response_no_worker_can_parse_is_its_sources_error_and_the_others_arri
         daemon.close()
 
 
-def test_a_killed_worker_is_replaced_and_polling_goes_on(
-    config_dir: Path, tmp_path: Path, http: FixtureServer, webhook: WebhookSink
-):
+def live_daemon(
+    config_dir: Path, tmp: Path, http: FixtureServer, webhook: WebhookSink
+) -> tuple[LiveFeed, Path, RunningDaemon]:
+    """A daemon with two workers over the demo's sources and a feed the test publishes to: the feed, the database,
+    the daemon."""
     live = LiveFeed(http)
     extra = f"  - {{id: live, type: feed, url: '{http.base}/live.xml', every: 1s, baseline: false}}\n"
     demo_config(config_dir, http.base, webhook.url, 2, extra)
-    db = tmp_path / "state" / "treatywatch.db"
-    daemon = RunningDaemon(config_dir, tmp_path / "state", tmp_path / "d.log")
+    return live, tmp / "state" / "treatywatch.db", RunningDaemon(config_dir, tmp / "state", tmp / "d.log")
+
+
+def test_a_killed_worker_is_replaced_and_polling_goes_on(
+    config_dir: Path, tmp_path: Path, http: FixtureServer, webhook: WebhookSink
+):
+    live, db, daemon = live_daemon(config_dir, tmp_path, http, webhook)
     try:
         wait(lambda: len(workers(daemon)) == 2, 30, "the worker processes", daemon)
         wait(polled(db, 7), 60, "a first poll of every source", daemon)
@@ -217,11 +224,7 @@ def test_a_killed_worker_is_replaced_and_polling_goes_on(
 def test_a_reload_reaches_the_workers_watchlists(
     config_dir: Path, tmp_path: Path, http: FixtureServer, webhook: WebhookSink
 ):
-    live = LiveFeed(http)
-    extra = f"  - {{id: live, type: feed, url: '{http.base}/live.xml', every: 1s, baseline: false}}\n"
-    demo_config(config_dir, http.base, webhook.url, 2, extra)
-    db = tmp_path / "state" / "treatywatch.db"
-    daemon = RunningDaemon(config_dir, tmp_path / "state", tmp_path / "d.log")
+    live, db, daemon = live_daemon(config_dir, tmp_path, http, webhook)
     try:
         wait(polled(db, 7), 60, "a first poll of every source", daemon)
         live.publish("A blizzard closes every port of the Baltic coast", datetime.now(UTC))
