@@ -282,15 +282,18 @@ class PollProcesses:
         self._start()
 
     def close(self) -> None:
-        """Workers end with the daemon (a task in flight is abandoned, as the daemon's own threads' are)."""
+        """No more tasks; the idle workers end now. One busy with a poll that the stop abandons is left to end with
+        the daemon's process (it reads the end of its pipe, or multiprocessing ends it at exit): killing it would
+        record that poll as its source's failure."""
         self._closed = True
-        with self._lock:
-            workers = list(self._all)
-        for w in workers:
-            w.proc.kill()
-        for w in workers:
-            w.proc.join(5.0)
-            w.conn.close()
+        while True:
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            worker.proc.kill()
+            worker.proc.join(5.0)
+            worker.conn.close()
 
 
 class _Dead(Exception):
