@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
@@ -79,7 +78,6 @@ class PostgresStore(SqlStore):
         self.path = redact(dsn)
         self.lease = lease
         self.owner = new_owner()
-        self._local = threading.local()
         kwargs: dict[str, Any] = {"row_factory": dict_row, "autocommit": True, **_password()}
         try:  # one direct connection first: its error says why (a pool only says it timed out)
             with psycopg.connect(dsn, connect_timeout=int(connect_timeout), **kwargs) as conn:

@@ -71,6 +71,12 @@ ROWS_PER_INSERT = 200  # rows of one multi-row INSERT: 2,400 parameters, far bel
 STATE_FIELDS = [f for f in fields(SourceState) if f.name not in ("paused_at", "paused_by", "first_attempt")]
 
 
+# the alerts opened since a time: what a poll plans from, and what its commit checks again
+_OPEN_ALERTS = (
+    "SELECT id, watches, agreements, title, fingerprint, created_at FROM alerts WHERE created_at >= ? ORDER BY id"
+)
+
+
 @dataclass(frozen=True)
 class AlertSnapshot:
     """What a thread's last open_alerts() saw: the runner plans from it, then commits."""
@@ -248,13 +254,9 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
         return out
 
     def open_alerts(self, since: datetime) -> list[OpenAlert]:
-        """Also remembers, for this thread's commit, the newest alert there was: one opened after it by another
-        process is news to the plan made from this read (`_before_new_alerts`)."""
-        rows = self._rows(
-            "SELECT id, watches, agreements, title, fingerprint, created_at FROM alerts WHERE created_at >= ?"
-            " ORDER BY id",
-            [ts(since)],
-        )
+        """Also remembers, for this thread's commit, which alerts it saw: one opened since by another process is
+        news to the plan made from this read (`_before_new_alerts`)."""
+        rows = self._rows(_OPEN_ALERTS, [ts(since)])
         self._snapshots.value = AlertSnapshot(since, frozenset(int(r["id"]) for r in rows))
         return self._open_alert_rows(rows)
 
@@ -403,11 +405,7 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
         snap = self._alert_snapshot()
         if snap is None:
             return
-        rows = conn.execute(
-            "SELECT id, watches, agreements, title, fingerprint, created_at FROM alerts WHERE created_at >= ?"
-            " ORDER BY id",
-            (ts(snap.since),),
-        ).fetchall()
+        rows = conn.execute(_OPEN_ALERTS, (ts(snap.since),)).fetchall()
         for other in self._open_alert_rows([r for r in rows if int(r["id"]) not in snap.seen]):
             if any(same_event(other, report) for alert in new for report in alert.reports):
                 raise StoreConflict(f"{self.path}: another process opened alert {other.id} for this event meanwhile")
