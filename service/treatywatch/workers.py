@@ -270,9 +270,7 @@ class PollProcesses:
 
     def _replace(self, worker: _Worker) -> None:
         """A dead or hung worker ended for good and a new one started in its place."""
-        worker.proc.kill()
-        worker.proc.join(5.0)
-        worker.conn.close()
+        _end(worker)
         with self._lock:
             if worker in self._all:
                 self._all.remove(worker)
@@ -291,9 +289,14 @@ class PollProcesses:
                 worker = self._idle.get_nowait()
             except queue.Empty:
                 return
-            worker.proc.kill()
-            worker.proc.join(5.0)
-            worker.conn.close()
+            _end(worker)
+
+
+def _end(worker: _Worker) -> None:
+    """The worker's process killed and reaped, its pipe closed."""
+    worker.proc.kill()
+    worker.proc.join(5.0)
+    worker.conn.close()
 
 
 class _Dead(Exception):
