@@ -303,10 +303,10 @@ def _list(body: str, lines: list[_Line], start: int, index: int) -> tuple[list[t
             continue
         if ln.start - start > MAX_CLAUSE_CHARS or len(spans) >= MAX_ENTRIES:
             break
+        so_far = body[current[0] : current[1]].rstrip() if current is not None else ""  # the entry read so far
         enum = _enumerator(text)
         if enum is not None:
             kind, number, length = enum
-            so_far = body[current[0] : current[1]].rstrip() if current is not None else ""
             if current is None and style is None:
                 style, expected = kind, (number + 1 if number is not None else None)
             elif kind == style and (number is None or number == expected):
@@ -326,7 +326,6 @@ def _list(body: str, lines: list[_Line], start: int, index: int) -> tuple[list[t
         elif current is None:
             current = [ln.start, ln.end]
         else:
-            so_far = body[current[0] : current[1]].rstrip()
             if style is None and so_far.endswith(";"):
                 spans.append((current[0], current[1]))
                 current = [ln.start, ln.end]
