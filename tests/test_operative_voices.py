@@ -132,6 +132,11 @@ def listed(lang: str, opening: str) -> str:
     return f"1. {opening}\n1) {a};\n2) {b}.\n{NOTIFY[lang]}"
 
 
+def genitive(body: str) -> str:
+    """The Russian agreement's name in the genitive, where "действие …" asks for it."""
+    return body.replace("Соглашение между", "Соглашения между").replace("подписанное", "подписанного")
+
+
 def single(lang: str, sentence: str) -> str:
     """A point naming France's agreement in one sentence ({} is its name), then the point naming Canada."""
     name = NAMES[lang][0].rstrip(".")
@@ -180,7 +185,7 @@ def test_passive_and_impersonal_clauses_list_their_agreements(wl: Watchlist, lan
 def test_a_passive_clause_names_one_agreement(wl: Watchlist, lang: str, sentence: str):
     body = single(lang, sentence)
     if lang == "ru":  # the genitive of "действие Соглашения …" where Russian asks for it
-        body = body.replace("действие Соглашение", "действие Соглашения").replace("подписанное", "подписанного")
+        body = genitive(body)
     assert subjects(wl, lang, body) == {FRANCE}
 
 
@@ -195,8 +200,7 @@ def test_the_entry_of_a_clause_that_opens_with_its_phrase_starts_at_the_name(wl:
 def test_a_suspension_in_the_passive(wl: Watchlist):
     body = single("en", "{Name} is hereby suspended.")
     assert subjects(wl, "en", body) == {FRANCE}  # the example's @termination takes the suspension vocabulary
-    body = single("ru", "Приостанавливается действие {name}").replace("действие Соглашение", "действие Соглашения")
-    assert subjects(wl, "ru", body.replace("подписанное", "подписанного")) == {FRANCE}
+    assert subjects(wl, "ru", genitive(single("ru", "Приостанавливается действие {name}"))) == {FRANCE}
 
 
 @pytest.mark.parametrize(
@@ -235,7 +239,7 @@ def test_a_suspension_in_the_passive(wl: Watchlist):
 def test_narrative_and_treaty_clauses_are_no_operative_part(wl: Watchlist, lang: str, sentence: str):
     body = single(lang, sentence)
     if lang == "ru" and "действи" in sentence:
-        body = body.replace("Соглашение между", "Соглашения между").replace("подписанное", "подписанного")
+        body = genitive(body)
     assert subjects(wl, lang, body) == set()
 
 
@@ -340,7 +344,7 @@ def test_an_entrys_signing_date_gives_the_agreements_year(wl: Watchlist, lang: s
 def test_the_line_after_an_articles_heading_starts_a_clause(wl: Watchlist, lang: str, point: str):
     name = NAMES[lang][0].rstrip(".")
     if lang == "ru" and "действие" in point:
-        name = name.replace("Соглашение", "Соглашения").replace("подписанное", "подписанного")
+        name = genitive(name)
     body = f"{point.format(name=name, Name=cap(name))}\n{NOTIFY[lang]}"
     assert subjects(wl, lang, body) == {FRANCE}
     # a heading's line followed by a narrative, or a wrapped line of text, opens nothing
