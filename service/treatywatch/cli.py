@@ -20,7 +20,6 @@ from .logs import setup_logging
 
 if TYPE_CHECKING:
     from .app import App
-    from .pipeline import PollResult
 
 # Start-up is paid by every command, and `poll --once` from cron pays it on every pass: the configuration, matching,
 # store, notification (apprise) and metrics modules are imported inside the commands that use them, so --help,
@@ -231,6 +230,8 @@ def run(ctx: click.Context, web_host: str | None) -> None:
 @_errors
 def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> None:
     """Poll SOURCE (or every source) once, then deliver what is due."""
+    from .once import run_pass
+
     app = _app(ctx)
     ids = [source] if source else [s.id for s in app.config.sources if s.enabled]
     paused = app.store.paused_sources() if not dry_run else set()  # a dry run stores nothing: it may try one
@@ -245,21 +246,13 @@ def poll(ctx: click.Context, source: str | None, once: bool, dry_run: bool) -> N
         app.config.source(sid)  # an unknown id is the operator's mistake, said before anything is fetched
         if sid in paused:
             click.echo(f"{sid}: skipped, paused (treatywatch sources resume {sid})")
-            continue
-        # a one-shot pass claims each source as the daemons' dispatchers do (store/claims.py): a source a daemon or
-        # another pass is polling, or polled within most of its interval, is skipped, and they leave this one alone
-        # until most of the way to its next turn
-        if not dry_run and not app.store.claim_source(sid, app.clock(), app.config.settings.lease, started):
+    # sources are polled several at a time, each claimed as the daemons' dispatchers claim it (once.py); a source a
+    # daemon or another pass is polling, or polled within most of its interval, is skipped
+    for outcome in run_pass(app, [sid for sid in ids if sid not in paused], started, dry_run):
+        sid, r = outcome.source_id, outcome.result
+        if r is None:
             click.echo(f"{sid}: skipped, another process is polling it or polled it this interval (its lease)")
             continue
-        done: list[PollResult] = []
-        try:
-            done.append(app.runner.poll(sid, dry_run=dry_run))
-        finally:
-            if not dry_run:
-                left = (done[0].next_due - app.clock()).total_seconds() if done and done[0].next_due else 0.0
-                app.store.release_source(sid, app.clock(), 0.8 * max(0.0, left))
-        r = done[0]
         if r.error:
             failed += 1
             click.echo(f"{sid}: ERROR {r.error}", err=True)

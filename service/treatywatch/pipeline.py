@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -81,6 +82,9 @@ class Runner:
         self.clock = clock
         self.rng = rng or random.Random()
         self._ingest_lock = threading.Lock()
+        # entered before the ingest lock, by source: a one-shot pass stores its sources' items in their order
+        # (once.InTurn), so which report opens an alert and which joins it is the same in every pass
+        self.turn: Callable[[str], AbstractContextManager[object]] = lambda source_id: nullcontext()
         self.metrics = metrics or Metrics()
         self.languages = LanguageStage()  # survives reloads: its model and cache do not depend on the watchlist
         self.references = ReferenceCache()  # a portal's dictionaries, fetched a day at a time (sources/refcache.py)
@@ -275,7 +279,7 @@ class Runner:
         # the daemon) may store some of these items first: its commit wins, ours is redone from a fresh read.
         for attempt in (1, 2):
             try:
-                with self._ingest_lock:
+                with self.turn(source_id), self._ingest_lock:
                     self._ingest(source_id, state, base_state, items, first, now, result, ahead)
                 break
             except StoreConflict:

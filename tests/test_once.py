@@ -1,0 +1,120 @@
+"""`treatywatch poll --once` polls its sources several at a time (once.py), run as an operator runs it: the real
+command line in a subprocess, the demo's six sources on a local server.
+
+Both claims are tested with forced interleavings at the server: the six listings are answered only once all six
+have been asked for (a pass polling one source after another never gets there); and the first report of an event
+answered last still opens its alert, as in a pass where nothing is held (the sources store their items in their
+order, whatever order their responses come in).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from conftest import local_sources, tw, write_config
+from treatywatch.localserve import Body, FixtureServer
+
+# the demo's listings, by path: each source's first request
+LISTINGS = {
+    "/news/euronews_world.xml": "euronews-world",
+    "/news/ria_politics_ru.xml": "ria-politics",
+    "/news/council_press_atom.xml": "council-press-fr",
+    "/pravo/api/Documents": "pravo-government",
+    "/pravo/rss_government.xml": "pravo-government-rss",
+    "/html/government_docs.html": "government-docs",
+}
+SETTINGS = "settings:\n  web_port: 0\n  per_host_delay: 0\n  per_host_concurrency: 16\n  http_timeout: 60s\n"
+ALERTS = (
+    "SELECT a.watch_id, a.title, a.report_count, group_concat(i.source_id || ':' || i.key, ' ') FROM alerts a "
+    "JOIN alert_reports r ON r.alert_id = a.id JOIN items i ON i.id = r.item_id GROUP BY a.id ORDER BY a.id"
+)
+
+
+def configure(config_dir: Path, base: str) -> Path:
+    write_config(config_dir, local_sources(base), "sources.yaml")
+    write_config(config_dir, SETTINGS, "settings.yaml")
+    return config_dir
+
+
+def first_requests(http: FixtureServer, hold: object) -> None:
+    """Each listing's first request goes through `hold(path)` before it is answered; later requests (a portal's
+    pages and dictionaries, a listing asked again) are answered at once."""
+    plain, seen, lock = http.respond, set[str](), threading.Lock()
+
+    def respond(handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], Body]:
+        path = urlsplit(handler.path).path
+        with lock:
+            first = path in LISTINGS and path not in seen
+            seen.add(path)
+        if first:
+            hold(path)  # type: ignore[operator]
+        return plain(handler)
+
+    http.respond = respond  # type: ignore[method-assign]
+
+
+def test_a_pass_polls_its_sources_at_the_same_time(config_dir: Path, tmp_path: Path, http: FixtureServer):
+    everyone = threading.Barrier(len(LISTINGS), timeout=30)  # broken (and the sources failing) unless all six wait
+    first_requests(http, lambda path: everyone.wait())
+    done = tw("poll", "--once", config=configure(config_dir, http.base), state=tmp_path / "state")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not everyone.broken
+    for source in LISTINGS.values():
+        (line,) = [line for line in done.stdout.splitlines() if line.startswith(f"{source}: ")]
+        assert re.match(rf"{source}: \d+ items, [1-9]\d* new", line), line
+    # the outcomes are printed in the sources' order, whatever order they finished in
+    order = [line.split(":")[0] for line in done.stdout.splitlines() if line.split(":")[0] in LISTINGS.values()]
+    assert order == [s.id for s in configured(config_dir) if s.id in LISTINGS.values()]
+
+
+def configured(config_dir: Path) -> list:
+    from treatywatch.config import load_config
+
+    return [s for s in load_config(config_dir, {}).sources if s.enabled]
+
+
+def stored(db: Path) -> list[tuple[object, ...]]:
+    """The alerts, with their reports, and the items in the order they were stored."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute(ALERTS).fetchall() + conn.execute("SELECT id, source_id, key FROM items").fetchall()
+
+
+def summary(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.split(":")[0] in LISTINGS.values()]
+
+
+def test_the_first_source_opens_the_alert_even_when_its_answer_comes_last(
+    config_dir: Path, tmp_path: Path, http: FixtureServer
+):
+    configure(config_dir, http.base)
+    plain = tw("poll", "--once", config=config_dir, state=tmp_path / "plain")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+
+    # again on a fresh state, the first source's listing answered only after every other source's was
+    others = [path for path, source in LISTINGS.items() if source != "euronews-world"]
+    answered: set[str] = set()
+    moved = threading.Condition()
+
+    def hold(path: str) -> None:
+        with moved:
+            if LISTINGS[path] == "euronews-world":
+                assert moved.wait_for(lambda: answered >= set(others), timeout=30), answered
+                time.sleep(0.5)  # the others' items reach the store first, unless their turn waits for this one
+            answered.add(path)
+            moved.notify_all()
+
+    first_requests(http, hold)
+    held = tw("poll", "--once", config=config_dir, state=tmp_path / "held")
+    assert held.returncode == 0, held.stdout + held.stderr
+    alerts = stored(tmp_path / "plain" / "treatywatch.db")
+    assert len(alerts) > 20 and any(row[2] > 1 for row in alerts if len(row) == 4), alerts  # an event reported by several sources
+    assert stored(tmp_path / "held" / "treatywatch.db") == alerts
+    # and what each source reported: its items, alerts opened and follow-ups (the messages themselves are sent by
+    # the outbox's workers, in the order they finish)
+    assert summary(held.stdout) == summary(plain.stdout)
