@@ -92,8 +92,9 @@ def run_pass(app: App, ids: list[str], since: datetime, dry_run: bool = False) -
     workers = processes(app.config.settings.poll_processes)
     owned = app.runner.processes is None and workers > 0
     if owned:
-        app.runner.processes = PollProcesses(workers, app.config)
-        log.info("parsing, language identification and matching in %d worker processes", workers)
+        # started at the first response to parse: a pass of 304s does not pay for them
+        app.runner.processes = PollProcesses(workers, app.config, lazy=True)
+        log.info("parsing, language identification and matching in up to %d worker processes", workers)
     order = InTurn(ids)
 
     def in_turn(sid: str) -> Outcome:

@@ -145,7 +145,9 @@ class PollProcesses:
     """`size` worker processes shared by the daemon's poll threads: a thread checks one out for a task and waits on
     its pipe (not holding the GIL), so two cores parse and match while the daemon fetches and commits."""
 
-    def __init__(self, size: int, config: Config) -> None:
+    def __init__(self, size: int, config: Config, lazy: bool = False) -> None:
+        """lazy: the workers start at the first task, not now (a one-shot pass whose responses are all 304s never
+        pays for them)."""
         if size < 1:
             raise ValueError("a pool of poll processes has at least one")
         self.size = size
@@ -156,8 +158,18 @@ class PollProcesses:
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
         self._closed = False
-        for _ in range(size):
-            self._start()
+        self._started = False
+        self._starting = threading.Lock()
+        if not lazy:
+            self._start_all()
+
+    def _start_all(self) -> None:
+        with self._starting:
+            if self._started:
+                return
+            self._started = True
+            for _ in range(self.size):
+                self._start()
 
     def _start(self) -> None:
         """A new worker, warmed up in a thread of its own (interpreter, imports, watchlist: a second or two) and
@@ -233,6 +245,8 @@ class PollProcesses:
     def _run(self, *task: object) -> Any:
         if self._closed:
             raise SourceError("poll workers stopped (the daemon is stopping)")
+        if not self._started:
+            self._start_all()
         worker = self._checkout()
         try:
             self._ready(worker)
