@@ -303,6 +303,8 @@ class LanguageStage:
 
     def apply_all(self, items: list[Item]) -> list[Item]:
         """`apply` to each item, the model asked about their texts together (see BATCH): a poll's new items."""
+        if len(items) < BATCH:  # read one by one anyway (_Scorer.probabilities_of): no texts to gather first
+            return [self.apply(item) for item in items]
         out: list[Item] = []
         for start in range(0, len(items), CACHE_SIZE // 2):  # what is asked for stays in the cache until read
             chunk = items[start : start + CACHE_SIZE // 2]
