@@ -56,7 +56,7 @@ def stored_items(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
 
 
-def run_size(n: int, tmp: Path, reader_python: Path) -> SizeResult:
+def run_size(n: int, tmp: Path, reader_python: Path, processes: str = "0") -> SizeResult:
     tmp.chmod(0o755)  # nginx's workers run as nobody when we are root
     www = tmp / "www"
     www.mkdir()
@@ -72,7 +72,7 @@ def run_size(n: int, tmp: Path, reader_python: Path) -> SizeResult:
         print(f"  floor            {result.floor.line()}", flush=True)
 
         cfg, state = tmp / "tw-config", tmp / "tw-state"
-        write_treatywatch_config(cfg, state, urls)
+        write_treatywatch_config(cfg, state, urls, extra_settings=f"  poll_processes: {processes}\n")
         env = dict(os.environ, TREATYWATCH_CONFIG=str(cfg))
         for phase in ("cold", "warm"):
             run = measure([*TREATYWATCH, "poll", "--once"], env=env, cwd=tmp, log=tmp / f"tw-{phase}.log")
@@ -219,6 +219,9 @@ def main() -> None:
     ap.add_argument("--steady", type=float, default=60.0, help="seconds of daemon steady state (0: skip)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--serve", type=int, default=0, help="only serve a farm of this many feeds, for profiling")
+    ap.add_argument(
+        "--processes", default="0", help="settings.poll_processes of the passes (0, N or auto: a worker per core)"
+    )
     args = ap.parse_args()
     if args.serve:
         with tempfile.TemporaryDirectory(prefix="serve-") as tmp:
@@ -235,7 +238,7 @@ def main() -> None:
     for n in sorted(args.sizes):
         print(f"{n} feeds x {ITEMS_PER_FEED} items", flush=True)
         with tempfile.TemporaryDirectory(prefix=f"farm{n}-") as tmp:
-            results.append(run_size(n, Path(tmp), reader_python))
+            results.append(run_size(n, Path(tmp), reader_python, args.processes))
     steady = ""
     if args.steady > 0:
         with tempfile.TemporaryDirectory(prefix="steady-") as tmp:
@@ -245,7 +248,8 @@ def main() -> None:
     sizes = ", ".join(f"{r.feeds} feeds = {r.mbytes:.1f} MB" for r in results)
     text = (
         f"# Feed farm, {started:%Y-%m-%d %H:%M} UTC\n\n{header}\n\n"
-        f"Command: `python bench/farm.py --sizes {' '.join(map(str, args.sizes))} --steady {args.steady:g}`; "
+        f"Command: `python bench/farm.py --sizes {' '.join(map(str, args.sizes))} --steady {args.steady:g} "
+        f"--processes {args.processes}`; "
         f"{sizes} of RSS; one run each.\n\n{table(results)}\n\n"
         + (f"{steady}\n\n" if steady else "")
         + ("\n".join(notes) + "\n" if notes else "")
