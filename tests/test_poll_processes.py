@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
-from conftest import WebhookSink, local_sources, write_config
+from conftest import EXAMPLE_CONFIG, WebhookSink, local_sources, write_config
 from test_baseline import LiveFeed
 from test_shutdown import RunningDaemon
 from treatywatch.localserve import Body, FixtureServer
@@ -240,3 +240,19 @@ def test_a_reload_reaches_the_workers_watchlists(
         assert daemon.stop(signal.SIGTERM, 30)[0] == 0
     finally:
         daemon.close()
+
+
+def test_a_lazy_pool_starts_its_workers_at_its_first_task():
+    """A one-shot pass's pool (once.py): a pass whose responses are all 304s never asks it anything, and pays
+    for no worker process."""
+    from treatywatch.app import compile_config
+    from treatywatch.workers import PollProcesses
+
+    config, _ = compile_config(EXAMPLE_CONFIG)
+    pool = PollProcesses(1, config, lazy=True)
+    try:
+        assert pool.pids() == []
+        assert pool.analyse([], {}) == []
+        assert len(pool.pids()) == 1
+    finally:
+        pool.close()

@@ -89,7 +89,8 @@ class Settings(Strict):
         description="Worker processes a daemon parses, reads languages and matches in, so a poll uses more than "
         "one core (fetching, the politeness gates and the one writer stay in the daemon). 0: all in the daemon's "
         "own process; auto: one per core. Each process holds its own watchlist and language model (150-180 MB "
-        "with the example configuration). Read when the daemon starts.",
+        "with the example configuration). Read when the daemon starts; `poll --once` uses it too, starting its "
+        "workers at the first response it has to parse.",
     )
     user_agent: str = Field(
         default="TreatyWatch/0.1 (+https://github.com/treatywatch/treatywatch; treaty alerting)",
