@@ -34,7 +34,7 @@ from .dispatch import Dispatcher
 from .errors import ConfigError, StoreConflict, StoreError
 from .matching import Watchlist
 from .pipeline import PollResult
-from .schedule import clock_back_horizon, plan
+from .schedule import clock_back_horizon, hold_after_poll, plan
 from .store.claims import Claimed
 from .web.server import StatusServer
 from .workers import PollProcesses, processes
@@ -216,11 +216,10 @@ class Daemon:
         try:
             polled = self._guard(f"poll:{sid}", lambda: result.append(self.app.runner.poll(sid)))
         finally:
-            hold = 0.0
-            if result and result[0].next_due is not None:
-                hold = 0.8 * max(0.0, (result[0].next_due - self.app.clock()).total_seconds())
+            now = self.app.clock()
+            hold = hold_after_poll(result[0].next_due if result else None, now)
             with suppress(StoreError):  # unreachable: the claim simply expires (settings.lease)
-                self.app.store.release_source(sid, self.app.clock(), hold)
+                self.app.store.release_source(sid, now, hold)
         # starts sending what this poll queued and returns: a slow channel never holds a poll worker. A poll that
         # queued nothing asks the outbox nothing (the deliver job's timer still looks for retries and digests)
         if polled and result and (result[0].alerts or result[0].followups):

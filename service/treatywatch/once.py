@@ -28,6 +28,7 @@ from datetime import datetime
 
 from .app import POLL_WORKERS, App
 from .pipeline import PollResult
+from .schedule import hold_after_poll
 from .workers import PollProcesses, processes
 
 log = logging.getLogger("treatywatch.once")
@@ -77,8 +78,8 @@ def poll_one(app: App, sid: str, since: datetime, dry_run: bool) -> Outcome:
         done.append(app.runner.poll(sid, dry_run=dry_run))
     finally:
         if not dry_run:
-            left = (done[0].next_due - app.clock()).total_seconds() if done and done[0].next_due else 0.0
-            app.store.release_source(sid, app.clock(), 0.8 * max(0.0, left))
+            now = app.clock()
+            app.store.release_source(sid, now, hold_after_poll(done[0].next_due if done else None, now))
     return Outcome(sid, done[0])
 
 

@@ -17,6 +17,15 @@ from .store.claims import Planned
 # first polls a daemon starts per second at most when many sources are new to the store (a first start, a large
 # reload): they are spread over their interval or over n / this many seconds, whichever is shorter
 FIRST_POLLS_PER_SECOND = 50.0
+HOLD_SHARE = 0.8  # of the time to a source's next turn that its claim is held after a poll (hold_after_poll)
+
+
+def hold_after_poll(next_due: datetime | None, now: datetime) -> float:
+    """Seconds a poller keeps its claim after a poll: most of the way to the source's next turn, so a one-shot pass
+    beside it (or another daemon) does not poll the source again this interval; none when it has no next turn."""
+    if next_due is None:
+        return 0.0
+    return HOLD_SHARE * max(0.0, (next_due - now).total_seconds())
 
 
 def _cron(schedule: Schedule) -> CronTrigger:
