@@ -113,7 +113,8 @@ def test_the_first_source_opens_the_alert_even_when_its_answer_comes_last(
     held = tw("poll", "--once", config=config_dir, state=tmp_path / "held")
     assert held.returncode == 0, held.stdout + held.stderr
     alerts = stored(tmp_path / "plain" / "treatywatch.db")
-    assert len(alerts) > 20 and any(row[2] > 1 for row in alerts if len(row) == 4), alerts  # an event reported by several sources
+    # an event several sources reported: one alert with several reports
+    assert len(alerts) > 20 and any(row[2] > 1 for row in alerts if len(row) == 4), alerts
     assert stored(tmp_path / "held" / "treatywatch.db") == alerts
     # and what each source reported: its items, alerts opened and follow-ups (the messages themselves are sent by
     # the outbox's workers, in the order they finish)
