@@ -51,6 +51,26 @@ def test_conditional_get_304_costs_no_parsing(config_dir, tmp_path, http: Fixtur
     assert app.store.source_state("src").consecutive_failures == 0
 
 
+def test_unchanged_sources_keep_their_connection(config_dir, tmp_path, http: FixtureServer, clock):
+    """A 304 leaves the connection open for the next poll: each unchanged source's poll opened a new one (and
+    over HTTPS paid a new TLS handshake) because the empty response was closed unread."""
+    ports: list[int] = []
+
+    def feed(handler):
+        ports.append(handler.client_address[1])
+        if handler.headers.get("If-None-Match") == '"v1"':
+            return 304, {"ETag": '"v1"'}, b""
+        return 200, {"ETag": '"v1"'}, EURONEWS
+
+    http.routes["/feed"] = feed
+    app = one_feed_app(config_dir, tmp_path, clock, f"{http.base}/feed")
+    assert app.runner.poll("src").new == 5
+    for _ in range(4):
+        clock.advance(minutes=20)
+        assert app.runner.poll("src").not_modified
+    assert len(ports) == 5 and len(set(ports)) == 1, ports
+
+
 def test_429_retry_after_is_honoured(config_dir, tmp_path, http: FixtureServer, clock):
     http.routes["/busy"] = lambda h: (429, {"Retry-After": "3600"}, b"slow down")
     app = one_feed_app(config_dir, tmp_path, clock, f"{http.base}/busy")

@@ -282,6 +282,10 @@ class Fetcher:
             ) as resp:
                 status = resp.status_code
                 if resp.status_code == 304:
+                    # read to its (empty, by HTTP's rule, which h11 holds the server to) end, or httpcore closes the
+                    # connection rather than keep it: every unchanged source's poll opened a new TCP connection,
+                    # and over HTTPS a new TLS handshake
+                    resp.read()
                     return Response(str(resp.url), 304, b"", dict(resp.headers))
                 if resp.status_code >= 400:  # Retry-After matters on 429 and 503
                     retry = parse_retry_after(resp.headers.get("Retry-After"), self._now())
