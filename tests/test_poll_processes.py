@@ -83,7 +83,7 @@ def workers(daemon: RunningDaemon) -> list[int]:
     out = []
     for child in psutil.Process(daemon.proc.pid).children():
         try:
-            if "spawn_main" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+            if "resource_tracker" not in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
                 out.append(child.pid)
         except psutil.Error:
             continue

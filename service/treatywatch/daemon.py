@@ -396,12 +396,20 @@ class Daemon:
             os._exit(0)
 
     def _serve(self, install_signals: bool) -> None:
+        settings = self.app.config.settings
+        if workers := processes(settings.poll_processes):  # first: forked before any thread of ours starts
+            pool = PollProcesses(workers, self.app.config, watchlist=self.app.runner.watchlist)
+            self.app.runner.processes = pool
+            log.info(
+                "parsing, language identification and matching in %d worker processes (%s)",
+                workers,
+                "forked" if pool.forked else "spawned",
+            )
         if install_signals:
             signal.signal(signal.SIGINT, lambda *_: self.stop())
             signal.signal(signal.SIGTERM, lambda *_: self.stop())
             if hasattr(signal, "SIGHUP"):
                 signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, daemon=True).start())
-        settings = self.app.config.settings
         if settings.web_port:
             try:
                 self.web = StatusServer(self.app, settings.web_host, settings.web_port)
@@ -410,9 +418,6 @@ class Daemon:
             except OSError as exc:
                 log.error("status page not started (%s:%d): %s", settings.web_host, settings.web_port, exc)
         self.schedule()
-        if workers := processes(settings.poll_processes):
-            self.app.runner.processes = PollProcesses(workers, self.app.config)
-            log.info("parsing, language identification and matching in %d worker processes", workers)
         self.scheduler.start()
         self.dispatcher.start()
         log.info("TreatyWatch running with %d sources; Ctrl-C stops", len(self.app.config.sources))

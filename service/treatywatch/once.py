@@ -51,21 +51,30 @@ class InTurn:
         self._place = {sid: k for k, sid in enumerate(ids)}
         self._done: set[int] = set()
         self._next = 0  # every source before this place is done
-        self._moved = threading.Condition()
+        self._lock = threading.Lock()
+        # the source waiting at each place: when the turn moves, only the one whose turn it is now is woken (one
+        # condition for all woke every waiting thread at every move, to find all but one still waiting)
+        self._waiting: dict[int, threading.Event] = {}
 
     @contextmanager
     def turn(self, sid: str) -> Iterator[None]:
         place = self._place.get(sid)
-        with self._moved:
-            self._moved.wait_for(lambda: place is None or self._next >= place)
+        if place is not None:
+            with self._lock:
+                wake = None if self._next >= place else self._waiting.setdefault(place, threading.Event())
+            if wake is not None:
+                wake.wait()
         yield
 
     def done(self, sid: str) -> None:
-        with self._moved:
+        with self._lock:
             self._done.add(self._place[sid])
             while self._next in self._done:
                 self._next += 1
-            self._moved.notify_all()
+            # a place passed over is done, so nobody waits there: only the source at the new turn may
+            wake = self._waiting.pop(self._next, None)
+        if wake is not None:
+            wake.set()
 
 
 def poll_one(app: App, sid: str, since: datetime, dry_run: bool) -> Outcome:
@@ -93,8 +102,9 @@ def run_pass(app: App, ids: list[str], since: datetime, dry_run: bool = False) -
     workers = processes(app.config.settings.poll_processes)
     owned = app.runner.processes is None and workers > 0
     if owned:
-        # started at the first response to parse: a pass of 304s does not pay for them
-        app.runner.processes = PollProcesses(workers, app.config, lazy=True)
+        # forked now, before the pass's threads (cheap); or, spawned, at the first response to parse: a pass of
+        # 304s does not pay for them
+        app.runner.processes = PollProcesses(workers, app.config, lazy=True, watchlist=app.runner.watchlist)
         log.info("parsing, language identification and matching in up to %d worker processes", workers)
     order = InTurn(ids)
 

@@ -94,14 +94,20 @@ class _Collect(logging.Handler):
         return out
 
 
-def _serve(conn: Connection, level: int) -> None:
-    """A worker process's loop: one task at a time from the pipe, one answer for each (never an exception)."""
+def _forkable() -> bool:
+    """May the pool fork its first workers now: the platform forks, and this process runs no other thread."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _serve(conn: Connection, level: int, watchlist: Watchlist | None = None) -> None:
+    """A worker process's loop: one task at a time from the pipe, one answer for each (never an exception).
+    watchlist: the daemon's, when the worker was forked from it (a spawned one builds its own from a config task)."""
     for sig in (signal.SIGINT, signal.SIGHUP):  # the terminal's Ctrl-C and hang-up are the daemon's to act on
         signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker would run the daemon's own stop handler
     collect = _Collect()
     logging.basicConfig(level=level, handlers=[collect], force=True)
     languages = LanguageStage()
-    watchlist: Watchlist | None = None
     while True:
         try:
             task = conn.recv()
@@ -145,9 +151,13 @@ class PollProcesses:
     """`size` worker processes shared by the daemon's poll threads: a thread checks one out for a task and waits on
     its pipe (not holding the GIL), so two cores parse and match while the daemon fetches and commits."""
 
-    def __init__(self, size: int, config: Config, lazy: bool = False) -> None:
-        """lazy: the workers start at the first task, not now (a one-shot pass whose responses are all 304s never
-        pays for them)."""
+    def __init__(
+        self, size: int, config: Config, lazy: bool = False, watchlist: Watchlist | None = None
+    ) -> None:
+        """lazy: spawned workers start at the first task, not now (a one-shot pass whose responses are all 304s
+        never pays for them). watchlist: `config`'s, built already; while the process has no other thread yet,
+        the first workers are forked with it (milliseconds, where a spawned worker spends a second or two of a
+        core importing and building its own before it is any use). Later workers (replacements) are spawned."""
         if size < 1:
             raise ValueError("a pool of poll processes has at least one")
         self.size = size
@@ -160,8 +170,27 @@ class PollProcesses:
         self._closed = False
         self._started = False
         self._starting = threading.Lock()
-        if not lazy:
+        self.forked = watchlist is not None and _forkable()
+        if self.forked:
+            self._started = True
+            self._fork_all(watchlist)
+        elif not lazy:
             self._start_all()
+
+    def _fork_all(self, watchlist: Watchlist | None) -> None:
+        """The first workers, forked before any thread of ours exists (forking a threaded process can copy a
+        lock another thread holds): they share the daemon's built watchlist and language model, and are ready at
+        once."""
+        fork = multiprocessing.get_context("fork")
+        level = logging.getLogger().getEffectiveLevel()
+        for _ in range(self.size):
+            ours, theirs = fork.Pipe()
+            proc = fork.Process(target=_serve, args=(theirs, level, watchlist), name="poll-worker", daemon=True)
+            proc.start()
+            theirs.close()
+            worker = _Worker(proc, ours, generation=0)
+            self._all.append(worker)
+            self._idle.put(worker)
 
     def _start_all(self) -> None:
         with self._starting:

@@ -88,9 +88,10 @@ class Settings(Strict):
         default=0,
         description="Worker processes a daemon parses, reads languages and matches in, so a poll uses more than "
         "one core (fetching, the politeness gates and the one writer stay in the daemon). 0: all in the daemon's "
-        "own process; auto: one per core. Each process holds its own watchlist and language model (150-180 MB "
-        "with the example configuration). Read when the daemon starts; `poll --once` uses it too, starting its "
-        "workers at the first response it has to parse.",
+        "own process; auto: one per core. The workers are forked from the daemon when it starts, sharing its "
+        "watchlist copy-on-write; a worker started later (in place of one that died) is spawned and builds its own "
+        "watchlist and language model (150-180 MB with the example configuration, a second or two of a core). "
+        "Read when the daemon starts; `poll --once` uses it too.",
     )
     user_agent: str = Field(
         default="TreatyWatch/0.1 (+https://github.com/treatywatch/treatywatch; treaty alerting)",
