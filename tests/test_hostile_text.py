@@ -191,6 +191,21 @@ def test_cleaning_is_linear_on_hostile_markup_and_marks():
     assert zalgo.endswith(" b") and len(zalgo) < 100
 
 
+@pytest.mark.parametrize(
+    "marks",
+    [
+        "\u0301\u0316",  # in the Basic Multilingual Plane
+        "\U0001d165\U0001e944",  # beyond it (musical symbols, Adlam): the quick test looks for either
+    ],
+)
+def test_a_run_of_marks_is_cut_to_the_limit_wherever_the_marks_are_from(marks):
+    text = clean_text("Договор " + "а" + marks * 40 + " расторгнут")
+    run = text.split(" ")[1]
+    assert len(run) == 1 + items.MAX_MARKS_IN_A_ROW  # the letter and its first marks (NFC may reorder them)
+    assert text.startswith("Договор ") and text.endswith(" расторгнут")
+    assert clean_text("Договор о военном сотрудничестве") == "Договор о военном сотрудничестве"  # no mark: as it is
+
+
 # -- analysis: the token cap ---------------------------------------------------------------------------------------
 
 
