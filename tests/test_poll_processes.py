@@ -48,6 +48,7 @@ def settings(processes: int) -> str:
     return (
         "settings:\n  web_port: 0\n  per_host_delay: 0\n  per_host_concurrency: 16\n  deliver_every: 0.5\n"
         "  config_watch_every: 0.5\n  shutdown_timeout: 5\n  source_backoff_base: 1s\n  http_timeout: 60s\n"
+        "  delivery_backoff_base: 1s\n  delivery_backoff_max: 2s\n"
         f"  poll_processes: {processes}\n"
     )
 
@@ -115,8 +116,10 @@ def in_turn(http: FixtureServer, db: Path) -> Callable[[BaseHTTPRequestHandler],
 
 def outcome(config_dir: Path, tmp: Path, http: FixtureServer, processes: int) -> dict[str, object]:
     """One daemon over the demo's sources until each is polled twice and every alert is delivered: what it stored
-    and sent."""
-    with WebhookSink() as hook:
+    and sent. The webhook refuses messages until the polls are done: a message is rendered when it is sent, with the
+    reports its alert has then, so one sent between two sources' commits would carry one report in one run and two
+    in the other (the commits' order is fixed, their distance in time is not)."""
+    with WebhookSink(fail_with=503) as hook:
         demo_config(config_dir, http.base, hook.url, processes)
         state = tmp / f"state-{processes}"
         db = state / "treatywatch.db"
@@ -129,6 +132,7 @@ def outcome(config_dir: Path, tmp: Path, http: FixtureServer, processes: int) ->
             started = time.monotonic()
             # a second turn of each: polls that find what is stored change nothing
             wait(lambda: time.monotonic() - started > 4, 10, "a second turn", daemon)
+            hook.fail_with = None
             wait(lambda: not rows(db, UNSENT), 30, "deliveries", daemon)
             code, _ = daemon.stop(signal.SIGTERM, 30)
             assert code == 0

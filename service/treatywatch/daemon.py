@@ -161,9 +161,9 @@ class Daemon:
     def _claim_failed(self, exc: StoreError) -> None:
         self._database_away(exc, "polls wait for it, retrying")
 
-    def _claim(self, free: int, busy: list[str]) -> list[Claimed]:
+    def _claim(self, free: int, busy: list[str], waited: float = 0.0) -> list[Claimed]:
         """The dispatcher's claim: the store's schedule brought up to the running config first if it is not yet
-        (a start or reload that met the database away), then up to `free` due sources."""
+        (a start or reload that met the database away), then up to `free` sources due `waited` seconds ago."""
         config = self.app.config
         if self._planned is not config:
             self._plan(config)
@@ -173,7 +173,7 @@ class Daemon:
             for sid in self.app.store.pull_back_turns(now, now + timedelta(seconds=self._horizon)):
                 log.warning("source %s: its turn was beyond any interval or backoff (clock went back?); due now", sid)
             self._pulled_back = now
-        claimed = self.app.store.claim_due(now, free, config.settings.lease, busy)
+        claimed = self.app.store.claim_due(now, free, config.settings.lease, busy, waited)
         if self._store_away.is_set():
             self._store_away.clear()
             log.info("database reachable again; polling resumes")

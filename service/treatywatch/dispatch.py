@@ -2,8 +2,15 @@
 workers, and hands them to those workers. Every daemon on one database does the same, and the claim (one statement,
 store/claims.py) is what keeps two of them, or a `poll --once` beside them, from fetching a source twice.
 
-It wakes every `every` seconds, when a worker frees up (so a busy daemon claims its next batch at once rather than
-a second later), and when asked (`wake`: the console's "poll now").
+A worker goes on from source to source: when it has polled one it claims the next due one itself, until nothing is
+due. The dispatcher starts a worker when none runs and something is due, and one more at each of its ticks while a
+due source has waited over `grow_after` seconds past its turn (slow sources hold their workers; the others need
+more). So a burst of quick polls (a pass of 304s) runs on one or two threads, not ten: on a machine's 2 cores, ten
+threads taking turns at the interpreter's lock for polls that each take under a millisecond spent more CPU on the
+hand-overs (0.55 s for 500 polls) than on the polls (0.33 s).
+
+It ticks every `every` seconds (a quarter of `grow_after` while workers run), when a worker runs out of due
+sources, and when asked (`wake`: the console's "poll now").
 """
 
 from __future__ import annotations
@@ -12,31 +19,36 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from .errors import StoreError
 from .store.claims import Claimed
 
 log = logging.getLogger("treatywatch.dispatch")
 BATCH_WAIT = 0.02  # seconds a woken dispatcher waits for more workers to free up, so one claim serves several
+GROW_AFTER = 1.0  # seconds a due source may wait past its turn before the dispatcher starts another worker for it
 
 
 class Dispatcher:
     def __init__(
         self,
         workers: int,
-        claim: Callable[[int, list[str]], list[Claimed]],
+        claim: Callable[[int, list[str], float], list[Claimed]],
         work: Callable[[Claimed], None],
         away: Callable[[StoreError], None],
         every: float = 1.0,
+        grow_after: float = GROW_AFTER,
     ) -> None:
-        """claim(free, busy): claim up to `free` due sources, not those in `busy` (polled by us now). work(c): poll
-        one claimed source and release it. away(exc): the store is unreachable (the daemon says so once)."""
+        """claim(free, busy, waited): claim up to `free` sources due at least `waited` seconds ago, not those in
+        `busy` (polled by us now). work(c): poll one claimed source and release it. away(exc): the store is
+        unreachable (the daemon says so once)."""
         self.workers = workers
         self.every = every
+        self.grow_after = grow_after
         self._claim, self._work, self._away = claim, work, away
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="poll")
         self._busy: set[str] = set()
+        self._running = 0  # workers going from source to source
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -53,43 +65,77 @@ class Dispatcher:
         with self._lock:
             return sorted(self._busy)
 
-    def tick(self) -> list[Future[None]]:
-        """Claim what is due for the free workers and start polling it; the futures of the polls started."""
+    def tick(self, fill: bool = False) -> list[Future[int]]:
+        """Start a worker on what is due: when none runs, or when a due source has waited over grow_after (fill:
+        one worker for each due source, up to the free ones). The futures of the workers started."""
         with self._lock:
             busy = list(self._busy)
-        free = self.workers - len(busy)
+            running = self._running
+        free = self.workers - running
         if free <= 0 or self._stop.is_set():
             return []
+        if fill:
+            wanted, waited = free, 0.0
+        else:
+            wanted, waited = 1, 0.0 if running == 0 else self.grow_after
         try:
-            claimed = self._claim(free, busy)
+            claimed = self._claim(wanted, busy, waited)
         except StoreError as exc:
             self._away(exc)
             return []
         futures = []
         with self._lock:
             self._busy.update(c.id for c in claimed)
+            self._running += len(claimed)
         for c in claimed:
             try:
                 futures.append(self.executor.submit(self._run, c))
             except RuntimeError:  # stopping: the claim goes back with the store's release at the stop
                 with self._lock:
                     self._busy.discard(c.id)
+                    self._running -= 1
         return futures
 
     def run_due(self) -> int:
         """Poll what is due now and wait for it (tests, and a daemon's caller that drives it by hand); the
-        number polled."""
-        futures = self.tick()
-        wait(futures)
-        return len(futures)
+        number of sources polled."""
+        return sum(future.result() for future in self.tick(fill=True))
 
-    def _run(self, c: Claimed) -> None:
+    def _run(self, c: Claimed) -> int:
+        """Poll `c`, then whatever this worker claims next, until nothing is due or the daemon stops; how many."""
+        polled = 0
         try:
-            self._work(c)
+            current: Claimed | None = c
+            while current is not None:
+                try:
+                    self._work(current)
+                    polled += 1
+                finally:
+                    with self._lock:
+                        self._busy.discard(current.id)
+                current = self._next()
+            return polled
         finally:
             with self._lock:
-                self._busy.discard(c.id)
+                self._running -= 1
             self._wake.set()
+
+    def _next(self) -> Claimed | None:
+        """The worker's next source: the longest due one no worker of ours polls, claimed by this worker."""
+        if self._stop.is_set():
+            return None
+        with self._lock:
+            busy = list(self._busy)
+        try:
+            claimed = self._claim(1, busy, 0.0)
+        except StoreError as exc:
+            self._away(exc)
+            return None
+        if not claimed:
+            return None
+        with self._lock:
+            self._busy.add(claimed[0].id)
+        return claimed[0]
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -97,7 +143,9 @@ class Dispatcher:
                 self.tick()
             except Exception:  # never let the loop die: the next tick tries again
                 log.exception("dispatcher: claiming due sources failed; trying again")
-            self._wake.wait(self.every)
+            with self._lock:
+                running = self._running
+            self._wake.wait(min(self.every, self.grow_after / 4) if running else self.every)
             self._wake.clear()
             time.sleep(BATCH_WAIT)
 

@@ -101,10 +101,13 @@ class SourceClaims(StoreBase):
         )
         return sorted(r["id"] for r in rows)
 
-    def claim_due(self, now: datetime, limit: int, lease: float, busy: Iterable[str] = ()) -> list[Claimed]:
+    def claim_due(
+        self, now: datetime, limit: int, lease: float, busy: Iterable[str] = (), waited: float = 0.0
+    ) -> list[Claimed]:
         """Claim up to `limit` due sources, the longest due first, for `lease` seconds. `busy`: this process's
-        sources being polled now (its own earlier claims are otherwise its to take again). The due index is read
-        in order (sources_due): a claim costs the same with 50 sources or 50,000."""
+        sources being polled now (its own earlier claims are otherwise its to take again). `waited`: only sources
+        due at least this many seconds ago. The due index is read in order (sources_due): a claim costs the same
+        with 50 sources or 50,000."""
         if limit <= 0:
             return []
         busy = list(busy)
@@ -117,7 +120,8 @@ class SourceClaims(StoreBase):
             f" AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires <= {held})"
             f"{not_busy} ORDER BY next_due LIMIT ?{self._skip_locked}) RETURNING id, next_due"
         )
-        params = [self.owner, *until_params, ts(now), self.owner, *held_params, *busy, limit]
+        due_by = now - timedelta(seconds=waited)
+        params = [self.owner, *until_params, ts(due_by), self.owner, *held_params, *busy, limit]
         rows = self._statement(sql, params)
         out = [Claimed(r["id"], dt(r["next_due"])) for r in rows]
         return sorted(out, key=lambda c: (c.due is None, c.due or now))
