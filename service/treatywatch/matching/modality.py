@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 
-import yaml
-
+from ..vocabularies import read_data
 from .compiled import CNever, CNode
 from .doc import Doc
 from .explain import Hit
@@ -75,8 +74,7 @@ class Talk:
 
 def cue_lists() -> dict:
     """The shipped cue vocabulary (matching/cues.yaml)."""
-    text = resources.files("treatywatch.matching").joinpath("cues.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = read_data(Path(__file__).with_name("cues.yaml"))
     assert isinstance(data, dict)
     return data
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 
-import yaml
 from babel import Locale
 
 from ..config.models import Entity
+from ..vocabularies import read_data
 from .compiled import CNever, CNode, CPhrase
 from .doc import Doc
 from .explain import Hit
@@ -57,8 +57,7 @@ class Owned:
 
 def owner_lists() -> dict:
     """The shipped owner vocabulary (matching/owners.yaml)."""
-    text = resources.files("treatywatch.matching").joinpath("owners.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = read_data(Path(__file__).with_name("owners.yaml"))
     assert isinstance(data, dict)
     return data
 

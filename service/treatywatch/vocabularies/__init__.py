@@ -34,12 +34,16 @@ __all__ = [
 
 def fold(text: str) -> str:
     """The matcher's comparison form (case, accents and ё dropped, й kept), so de-duplication agrees with matching."""
+    if text.isascii():
+        return " ".join(text.lower().split())  # nothing to decompose: most terms, read at every start
     text = " ".join(text.lower().replace("й", _SHORT_I).split())
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return text.replace(_SHORT_I, "й")
 
 
-def _read(path: Path) -> object:
+def read_data(path: Path) -> object:
+    """A YAML data file shipped in the package, read with libyaml's C loader where PyYAML has it (about ten times
+    the pure-Python one: the shipped vocabularies and cue lists are read at every start)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
 
@@ -59,7 +63,7 @@ def read_vocabulary(name: str) -> tuple[TermLists, TermLists]:
     empty for most). KeyError for a name that is not shipped."""
     if name not in vocabulary_names():
         raise KeyError(name)
-    data = _read(HERE / f"{name}.yaml")
+    data = read_data(HERE / f"{name}.yaml")
     unless = data.get(UNLESS_NEAR, {}) if isinstance(data, dict) else None
     skip = frozenset({UNLESS_NEAR, FOREIGN_STATES})
     return _term_lists(data, f"{name}.yaml", skip=skip), _term_lists(unless, f"{name}.yaml: {UNLESS_NEAR}")
@@ -67,7 +71,7 @@ def read_vocabulary(name: str) -> tuple[TermLists, TermLists]:
 
 def names_foreign_states(name: str) -> bool:
     """Does the shipped vocabulary also stand for every country but the watchlist's home (international)?"""
-    data = _read(HERE / f"{name}.yaml")
+    data = read_data(HERE / f"{name}.yaml")
     return isinstance(data, dict) and data.get(FOREIGN_STATES) is True
 
 
@@ -122,7 +126,7 @@ class Gazetteer:
 
     @classmethod
     def load(cls, path: Path = GAZETTEER) -> Gazetteer:
-        data = _read(path)
+        data = read_data(path)
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected country code -> kind -> language -> forms")
         countries = {str(code): Country(str(code), kinds) for code, kinds in data.items()}
