@@ -19,30 +19,44 @@ pytestmark = pytest.mark.timeout(60)
 
 
 class Schedule:
-    """Due sources and their claims, as the store keeps them: the longest due first, each claimed once."""
+    """Due sources as the store keeps them for one process: the longest due first; a source stays due until its
+    poll moves its turn (`polled`), and the process may take its own claims again, all but those it says are busy.
+    `pause`: seconds a claim takes between reading what is due and answering (a window for another claim)."""
 
-    def __init__(self, due: dict[str, datetime]) -> None:
+    def __init__(self, due: dict[str, datetime], pause: float = 0.0) -> None:
         self.due = dict(due)
+        self.pause = pause
         self.lock = threading.Lock()
         self.claims: list[tuple[int, float]] = []  # (limit, waited) of every claim
+        self.claiming = 0
+        self.most_claiming = 0
 
     def claim(self, free: int, busy: list[str], waited: float) -> list[Claimed]:
         cutoff = datetime.now(UTC) - timedelta(seconds=waited)
         with self.lock:
             self.claims.append((free, waited))
+            self.claiming += 1
+            self.most_claiming = max(self.most_claiming, self.claiming)
             ready = sorted((t, sid) for sid, t in self.due.items() if t <= cutoff and sid not in busy)[:free]
-            for _, sid in ready:
-                del self.due[sid]
+        time.sleep(self.pause)
+        with self.lock:
+            self.claiming -= 1
         return [Claimed(sid, t) for t, sid in ready]
+
+    def polled(self, sid: str) -> None:
+        with self.lock:
+            self.due.pop(sid, None)
 
 
 class Polls:
-    """The work: which thread polled what, and how many polls ran at once at most."""
+    """The work: which thread polled what, how many times each, and how many polls ran at once at most."""
 
-    def __init__(self, hold: dict[str, threading.Event] | None = None) -> None:
+    def __init__(self, schedule: Schedule, hold: dict[str, threading.Event] | None = None) -> None:
+        self.schedule = schedule
         self.hold = hold or {}
         self.lock = threading.Lock()
         self.done: dict[str, int] = {}
+        self.times: dict[str, int] = {}
         self.now = 0
         self.most = 0
 
@@ -54,9 +68,11 @@ class Polls:
             if c.id in self.hold:
                 assert self.hold[c.id].wait(20), f"{c.id} was never let go"
         finally:
+            self.schedule.polled(c.id)
             with self.lock:
                 self.now -= 1
                 self.done[c.id] = threading.get_ident()
+                self.times[c.id] = self.times.get(c.id, 0) + 1
 
 
 def away(exc: StoreError) -> None:
@@ -73,14 +89,14 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 10.0) -> Non
 def test_a_burst_of_quick_polls_runs_on_one_worker_that_claims_each_next_source_itself():
     turn = datetime.now(UTC) - timedelta(seconds=5)
     schedule = Schedule({f"s{k:03d}": turn + timedelta(milliseconds=k) for k in range(200)})
-    polls = Polls()
+    polls = Polls(schedule)
     dispatcher = Dispatcher(10, schedule.claim, polls, away, every=0.05, grow_after=1.0)
     dispatcher.start()
     try:
         wait_for(lambda: len(polls.done) == 200, "every source polled")
     finally:
         dispatcher.stop()
-    assert polls.most == 1 and len(set(polls.done.values())) == 1
+    assert polls.most == 1 and len(set(polls.done.values())) == 1 and set(polls.times.values()) == {1}
     # the worker's own claims, one source each: the dispatcher asked for one worker's first source only
     assert schedule.claims.count((1, 0.0)) >= 200
 
@@ -90,7 +106,7 @@ def test_a_source_that_holds_its_worker_gets_the_others_a_second_worker_after_gr
     slow = threading.Event()
     # the slow source is the longest due: the first worker takes it and is held until the test lets it go
     schedule = Schedule({"slow": turn - timedelta(seconds=1), **{f"q{k}": turn for k in range(5)}})
-    polls = Polls(hold={"slow": slow})
+    polls = Polls(schedule, hold={"slow": slow})
     dispatcher = Dispatcher(10, schedule.claim, polls, away, every=0.05, grow_after=0.3)
     started = time.monotonic()
     dispatcher.start()
@@ -112,7 +128,7 @@ def test_a_source_that_holds_its_worker_gets_the_others_a_second_worker_after_gr
 def test_run_due_polls_everything_due_and_says_how_many():
     turn = datetime.now(UTC) - timedelta(seconds=1)
     schedule = Schedule({f"s{k}": turn for k in range(25)})
-    polls = Polls()
+    polls = Polls(schedule)
     dispatcher = Dispatcher(10, schedule.claim, polls, away)
     try:
         assert dispatcher.run_due() == 25
@@ -120,3 +136,26 @@ def test_run_due_polls_everything_due_and_says_how_many():
     finally:
         dispatcher.stop()
     assert len(polls.done) == 25
+
+
+def test_two_workers_of_one_process_never_take_one_source_together():
+    """The store lets a process take its own claims again (all but its busy ones): a claim made between another
+    worker's claim and that worker's entry in the busy list took the same source twice (two fetches of one turn,
+    3 ms apart, in the multi-daemon test). Claims are one at a time in a process; each claim here pauses between
+    reading what is due and answering, the window where the second one came in."""
+    turn = datetime.now(UTC)
+    slow = threading.Event()
+    schedule = Schedule({"slow": turn - timedelta(seconds=1), **{f"q{k:02d}": turn for k in range(40)}}, pause=0.02)
+    polls = Polls(schedule, hold={"slow": slow})
+    dispatcher = Dispatcher(10, schedule.claim, polls, away, every=0.02, grow_after=0.05)
+    dispatcher.start()
+    try:
+        wait_for(lambda: len(polls.done) == 40, "the quick sources polled beside the held one")
+        slow.set()
+        wait_for(lambda: len(polls.done) == 41, "every source polled")
+    finally:
+        slow.set()
+        dispatcher.stop()
+    assert polls.most >= 2  # workers polled side by side, each claiming its next source
+    assert schedule.most_claiming == 1
+    assert set(polls.times.values()) == {1}, {sid: n for sid, n in polls.times.items() if n > 1}

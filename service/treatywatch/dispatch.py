@@ -49,6 +49,9 @@ class Dispatcher:
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="poll")
         self._busy: set[str] = set()
         self._running = 0  # workers going from source to source
+        # one claim at a time in this process: the store lets a process take its own claims again (all but `busy`),
+        # so a claim between another's statement and its entry in _busy took the same source twice
+        self._claiming = threading.Lock()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -69,7 +72,6 @@ class Dispatcher:
         """Start a worker on what is due: when none runs, or when a due source has waited over grow_after (fill:
         one worker for each due source, up to the free ones). The futures of the workers started."""
         with self._lock:
-            busy = list(self._busy)
             running = self._running
         free = self.workers - running
         if free <= 0 or self._stop.is_set():
@@ -78,14 +80,9 @@ class Dispatcher:
             wanted, waited = free, 0.0
         else:
             wanted, waited = 1, 0.0 if running == 0 else self.grow_after
-        try:
-            claimed = self._claim(wanted, busy, waited)
-        except StoreError as exc:
-            self._away(exc)
-            return []
+        claimed = self._take(wanted, waited)
         futures = []
         with self._lock:
-            self._busy.update(c.id for c in claimed)
             self._running += len(claimed)
         for c in claimed:
             try:
@@ -124,18 +121,22 @@ class Dispatcher:
         """The worker's next source: the longest due one no worker of ours polls, claimed by this worker."""
         if self._stop.is_set():
             return None
-        with self._lock:
-            busy = list(self._busy)
-        try:
-            claimed = self._claim(1, busy, 0.0)
-        except StoreError as exc:
-            self._away(exc)
-            return None
-        if not claimed:
-            return None
-        with self._lock:
-            self._busy.add(claimed[0].id)
-        return claimed[0]
+        claimed = self._take(1, 0.0)
+        return claimed[0] if claimed else None
+
+    def _take(self, limit: int, waited: float) -> list[Claimed]:
+        """Claim up to `limit` sources due `waited` seconds ago, entered as busy before any other claim of ours."""
+        with self._claiming:
+            with self._lock:
+                busy = list(self._busy)
+            try:
+                claimed = self._claim(limit, busy, waited)
+            except StoreError as exc:
+                self._away(exc)
+                return []
+            with self._lock:
+                self._busy.update(c.id for c in claimed)
+            return claimed
 
     def _loop(self) -> None:
         while not self._stop.is_set():
