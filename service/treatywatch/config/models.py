@@ -89,7 +89,8 @@ class Settings(Strict):
         description="Worker processes a daemon parses, reads languages and matches in, so a poll uses more than "
         "one core (fetching, the politeness gates and the one writer stay in the daemon). 0: all in the daemon's "
         "own process; auto: one per core. The workers are forked from the daemon when it starts, sharing its "
-        "watchlist copy-on-write; a worker started later (in place of one that died) is spawned and builds its own "
+        "watchlist copy-on-write, while the process has no other thread (on PostgreSQL its connection pool has, so "
+        "there they are spawned); a spawned worker, and one started in place of one that died, builds its own "
         "watchlist and language model (150-180 MB with the example configuration, a second or two of a core). "
         "Read when the daemon starts; `poll --once` uses it too.",
     )
