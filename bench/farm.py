@@ -161,7 +161,7 @@ def steady_state(n: int, tmp: Path, seconds: float, reader_python: Path, interva
 
 def table(results: list[SizeResult]) -> str:
     rows = [
-        "| feeds | pass | TreatyWatch wall | CPU | peak RSS | items/s | reader wall | CPU | peak RSS | items/s "
+        "| feeds | pass | TreatyWatch wall | CPU | peak RSS (PSS) | items/s | reader wall | CPU | peak RSS | items/s "
         "| ours/reader wall | ours/reader CPU | fetch-only floor |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -173,7 +173,8 @@ def table(results: list[SizeResult]) -> str:
             rate_d = f"{items / d.wall:,.0f}" if items else "–"
             floor = f"{r.floor.wall:.2f} s" if r.floor and phase == "cold" else ""
             rows.append(
-                f"| {r.feeds:,} | {phase} | {o.wall:.2f} s | {o.cpu:.2f} s | {o.rss_mb:.0f} MB | {rate_o} "
+                f"| {r.feeds:,} | {phase} | {o.wall:.2f} s | {o.cpu:.2f} s | {o.rss_mb:.0f} ({o.pss_mb:.0f}) MB "
+                f"| {rate_o} "
                 f"| {d.wall:.2f} s | {d.cpu:.2f} s | {d.rss_mb:.0f} MB | {rate_d} | {o.wall / d.wall:.2f} "
                 f"| {o.cpu / d.cpu:.2f} | {floor} |"
             )

@@ -250,34 +250,43 @@ class Run:
     cpu: float
     rss_mb: float
     code: int
+    pss_mb: float = 0.0  # the tree's proportional set size at its RSS peak: forked workers' shared pages once
 
     def line(self) -> str:
-        return f"wall {self.wall:6.2f}s  cpu {self.cpu:6.2f}s  peak RSS {self.rss_mb:5.0f} MB  exit {self.code}"
+        return (
+            f"wall {self.wall:6.2f}s  cpu {self.cpu:6.2f}s  peak RSS {self.rss_mb:5.0f} MB  PSS {self.pss_mb:5.0f} MB"
+            f"  exit {self.code}"
+        )
 
 
-def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
+def _tree_memory(proc: psutil.Process) -> tuple[int, int]:
+    """RSS and PSS summed over a process tree. RSS counts a page shared by forked processes in each of them; PSS
+    divides it among them."""
+    rss = pss = 0
     for p in [proc, *proc.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
+            full = p.memory_full_info()
+            rss += full.rss
+            pss += getattr(full, "pss", full.rss)
+    return rss, pss
 
 
 def measure(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, log: Path) -> Run:
-    """Run `cmd`, return wall time, user+sys CPU (its own and its children's, from wait4) and peak RSS (the larger
-    of wait4's single-process peak and the sampled sum over its process tree)."""
+    """Run `cmd`, return wall time, user+sys CPU (its own and its children's, from wait4), peak RSS (the larger
+    of wait4's single-process peak and the sampled sum over its process tree) and the tree's peak PSS."""
     with log.open("wb") as err:
         start = time.perf_counter()
         child = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=err, stderr=subprocess.STDOUT)
-        peak = 0
+        peak = peak_pss = 0
         done = threading.Event()
 
         def sample() -> None:
-            nonlocal peak
+            nonlocal peak, peak_pss
             try:
                 ps = psutil.Process(child.pid)
                 while not done.is_set():
-                    peak = max(peak, _tree_rss(ps))
+                    rss, pss = _tree_memory(ps)
+                    peak, peak_pss = max(peak, rss), max(peak_pss, pss)
                     done.wait(0.05)
             except psutil.Error:
                 return
@@ -290,7 +299,8 @@ def measure(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] 
         sampler.join()
         child.returncode = os.waitstatus_to_exitcode(status)
     rss = max(usage.ru_maxrss * 1024, peak) / 1e6
-    return Run(wall, usage.ru_utime + usage.ru_stime, rss, child.returncode)
+    pss = peak_pss / 1e6 if peak else rss  # too short to sample: its own peak
+    return Run(wall, usage.ru_utime + usage.ru_stime, rss, child.returncode, pss)
 
 
 def ensure_reader_venv(python: str = sys.executable) -> Path:
