@@ -25,7 +25,7 @@ from .errors import StoreError
 from .store.claims import Claimed
 
 log = logging.getLogger("treatywatch.dispatch")
-BATCH_WAIT = 0.02  # seconds a woken dispatcher waits for more workers to free up, so one claim serves several
+BATCH_WAIT = 0.02  # seconds a woken dispatcher waits before it ticks, so wakes in a burst make one tick
 # seconds a due source may wait past its turn before the dispatcher starts another worker for it. A turn starts
 # `every` after the last one started, so what a source waits delays all its later turns: at 1 s, a loaded machine
 # polled 120 sources every 4 s only 91 % as often as planned (tests/test_multi_daemon.py's burst)
