@@ -43,6 +43,11 @@ class Schedule:
             self.claiming -= 1
         return [Claimed(sid, t) for t, sid in ready]
 
+    def due_in(self, busy: list[str]) -> float | None:
+        with self.lock:
+            turns = [t for sid, t in self.due.items() if sid not in busy]
+        return (min(turns) - datetime.now(UTC)).total_seconds() if turns else None
+
     def polled(self, sid: str) -> None:
         with self.lock:
             self.due.pop(sid, None)
@@ -159,3 +164,18 @@ def test_two_workers_of_one_process_never_take_one_source_together():
     assert polls.most >= 2  # workers polled side by side, each claiming its next source
     assert schedule.most_claiming == 1
     assert set(polls.times.values()) == {1}, {sid: n for sid, n in polls.times.items() if n > 1}
+
+
+def test_an_idle_dispatcher_wakes_when_the_next_source_is_due_not_at_its_next_tick():
+    """A source due just after a tick waited out the next one (`every`), and each of its later turns with it (a turn
+    starts `every` after the last one started): an idle dispatcher sleeps until the next turn it could claim."""
+    schedule = Schedule({"soon": datetime.now(UTC) + timedelta(seconds=0.4)})
+    polls = Polls(schedule)
+    dispatcher = Dispatcher(10, schedule.claim, polls, away, every=30.0, due_in=schedule.due_in)
+    started = time.monotonic()
+    dispatcher.start()
+    try:
+        wait_for(lambda: "soon" in polls.done, "the source polled at its turn", timeout=5.0)
+    finally:
+        dispatcher.stop()
+    assert 0.35 <= time.monotonic() - started < 2.0

@@ -108,7 +108,9 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
-        self.dispatcher = Dispatcher(POLL_WORKERS, self._claim, self._poll_claimed, self._claim_failed)
+        self.dispatcher = Dispatcher(
+            POLL_WORKERS, self._claim, self._poll_claimed, self._claim_failed, due_in=self._due_in
+        )
         self._stop = threading.Event()
         self.web: StatusServer | None = None
         # jobs running now, by name: what a stop waits for, and what it names when it has to abandon them
@@ -178,6 +180,12 @@ class Daemon:
             self._store_away.clear()
             log.info("database reachable again; polling resumes")
         return claimed
+
+    def _due_in(self, busy: list[str]) -> float | None:
+        """Seconds until the next source this daemon could claim is due (the dispatcher's idle wait)."""
+        now = self.app.clock()
+        due = self.app.store.next_claimable(now, busy)
+        return None if due is None else (due - now).total_seconds()
 
     def _plan(self, config: Config) -> None:
         """Write the config's sources into the store's schedule: new ones get a first turn (spread when many), ones

@@ -9,8 +9,8 @@ more). So a burst of quick polls (a pass of 304s) runs on one or two threads, no
 threads taking turns at the interpreter's lock for polls that each take under a millisecond spent more CPU on the
 hand-overs (0.55 s for 500 polls) than on the polls (0.33 s).
 
-It ticks every `every` seconds (every half `grow_after` while workers run), when a worker runs out of due sources,
-and when asked (`wake`: the console's "poll now").
+It ticks when the next source is due (at most `every` seconds apart; every half `grow_after` while workers run),
+when a worker runs out of due sources, and when asked (`wake`: the console's "poll now").
 """
 
 from __future__ import annotations
@@ -41,13 +41,16 @@ class Dispatcher:
         away: Callable[[StoreError], None],
         every: float = 1.0,
         grow_after: float = GROW_AFTER,
+        due_in: Callable[[list[str]], float | None] = lambda busy: None,
     ) -> None:
         """claim(free, busy, waited): claim up to `free` sources due at least `waited` seconds ago, not those in
         `busy` (polled by us now). work(c): poll one claimed source and release it. away(exc): the store is
-        unreachable (the daemon says so once)."""
+        unreachable (the daemon says so once). due_in(busy): seconds until the next source we could claim is due
+        (None: none known); an idle dispatcher wakes then, not only every `every` seconds."""
         self.workers = workers
         self.every = every
         self.grow_after = grow_after
+        self._due_in = due_in
         self._claim, self._work, self._away = claim, work, away
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="poll")
         self._busy: set[str] = set()
@@ -147,11 +150,22 @@ class Dispatcher:
                 self.tick()
             except Exception:  # never let the loop die: the next tick tries again
                 log.exception("dispatcher: claiming due sources failed; trying again")
-            with self._lock:
-                running = self._running
-            self._wake.wait(min(self.every, self.grow_after / 2) if running else self.every)
+            self._wake.wait(self._pause())
             self._wake.clear()
             time.sleep(BATCH_WAIT)
+
+    def _pause(self) -> float:
+        """Until the next tick: half grow_after while workers run; when none does, until the next source is due
+        (at most `every`: a source another daemon holds, a clock that moved, a reload)."""
+        with self._lock:
+            running, busy = self._running, list(self._busy)
+        if running:
+            return min(self.every, self.grow_after / 2)
+        try:
+            due = self._due_in(busy)
+        except StoreError:
+            return self.every  # the claim says so when it meets the outage
+        return self.every if due is None else min(self.every, max(due, 0.0))
 
     def stop(self) -> None:
         """No more claims; polls not yet started are dropped (their claims go back with the store's release)."""

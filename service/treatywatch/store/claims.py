@@ -126,6 +126,21 @@ class SourceClaims(StoreBase):
         out = [Claimed(r["id"], dt(r["next_due"])) for r in rows]
         return sorted(out, key=lambda c: (c.due is None, c.due or now))
 
+    def next_claimable(self, now: datetime, busy: Iterable[str] = ()) -> datetime | None:
+        """The earliest turn claim_due could take now or later (not another live process's claim, nor `busy`): the
+        dispatcher sleeps until then rather than a fixed tick, or a source due just after a tick waited out the next
+        one, and so did every later turn of it. Reads the due index in order, like the claim."""
+        busy = list(busy)
+        held, held_params = self._held_now(now)
+        not_busy = f" AND id NOT IN ({', '.join('?' * len(busy))})" if busy else ""
+        rows = self._rows(
+            "SELECT next_due FROM sources WHERE enabled = 1 AND next_due IS NOT NULL AND paused_at IS NULL"
+            f" AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires <= {held}){not_busy}"
+            " ORDER BY next_due LIMIT 1",
+            [self.owner, *held_params, *busy],
+        )
+        return dt(rows[0]["next_due"]) if rows else None
+
     def claim_source(self, source_id: str, now: datetime, lease: float, since: datetime | None = None) -> bool:
         """A one-shot pass takes one source: True when no other live process holds it (polling it, or having
         polled it within most of its interval) and, with `since` (the pass's start), nobody polled it since then:
