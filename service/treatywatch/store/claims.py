@@ -110,34 +110,36 @@ class SourceClaims(StoreBase):
         with 50 sources or 50,000."""
         if limit <= 0:
             return []
-        busy = list(busy)
         until, until_params = self._hold_until(now, lease)
-        held, held_params = self._held_now(now)
-        not_busy = f" AND id NOT IN ({', '.join('?' * len(busy))})" if busy else ""
+        claimable, claimable_params = self._claimable(now, busy)
         sql = (
             f"UPDATE sources SET claimed_by = ?, claim_expires = {until} WHERE id IN ("
-            " SELECT id FROM sources WHERE enabled = 1 AND next_due <= ? AND paused_at IS NULL"
-            f" AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires <= {held})"
-            f"{not_busy} ORDER BY next_due LIMIT ?{self._skip_locked}) RETURNING id, next_due"
+            f" SELECT id FROM sources WHERE next_due <= ? AND {claimable}"
+            f" ORDER BY next_due LIMIT ?{self._skip_locked}) RETURNING id, next_due"
         )
         due_by = now - timedelta(seconds=waited)
-        params = [self.owner, *until_params, ts(due_by), self.owner, *held_params, *busy, limit]
+        params = [self.owner, *until_params, ts(due_by), *claimable_params, limit]
         rows = self._statement(sql, params)
         out = [Claimed(r["id"], dt(r["next_due"])) for r in rows]
         return sorted(out, key=lambda c: (c.due is None, c.due or now))
 
-    def next_claimable(self, now: datetime, busy: Iterable[str] = ()) -> datetime | None:
-        """The earliest turn claim_due could take now or later (not another live process's claim, nor `busy`): the
-        dispatcher sleeps until then rather than a fixed tick, or a source due just after a tick waited out the next
-        one, and so did every later turn of it. Reads the due index in order, like the claim."""
+    def _claimable(self, now: datetime, busy: Iterable[str]) -> tuple[str, list[object]]:
+        """The condition on a source this process may claim now: enabled, not paused, not another live process's
+        claim, not in `busy` (this process's polls under way: its own earlier claims are otherwise its to take)."""
         busy = list(busy)
         held, held_params = self._held_now(now)
         not_busy = f" AND id NOT IN ({', '.join('?' * len(busy))})" if busy else ""
+        sql = f"enabled = 1 AND paused_at IS NULL AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires <= {held})"
+        return sql + not_busy, [self.owner, *held_params, *busy]
+
+    def next_claimable(self, now: datetime, busy: Iterable[str] = ()) -> datetime | None:
+        """The earliest turn claim_due could take now or later: the dispatcher sleeps until then rather than a
+        fixed tick, or a source due just after a tick waited out the next one, and so did every later turn of it.
+        Reads the due index in order, like the claim."""
+        claimable, params = self._claimable(now, busy)
         rows = self._rows(
-            "SELECT next_due FROM sources WHERE enabled = 1 AND next_due IS NOT NULL AND paused_at IS NULL"
-            f" AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires <= {held}){not_busy}"
-            " ORDER BY next_due LIMIT 1",
-            [self.owner, *held_params, *busy],
+            f"SELECT next_due FROM sources WHERE next_due IS NOT NULL AND {claimable} ORDER BY next_due LIMIT 1",
+            params,
         )
         return dt(rows[0]["next_due"]) if rows else None
 
