@@ -179,3 +179,48 @@ def test_an_idle_dispatcher_wakes_when_the_next_source_is_due_not_at_its_next_ti
     finally:
         dispatcher.stop()
     assert 0.35 <= time.monotonic() - started < 2.0
+
+
+def test_turns_falling_close_together_are_gathered_into_one_workers_run():
+    """50 sources due 20 ms apart (500 sources at 10 s): an idle dispatcher ticks at least IDLE_AT_LEAST apart, so
+    the turns that fell due meanwhile go to one worker, which claims each next one itself. Before, the worker that
+    ran out of due sources woke the dispatcher, which claimed the next turn at once: a worker and an empty claim for
+    every source (two claims a source), and CPU per pass up by half. No turn waits out the 5-s tick."""
+    start = datetime.now(UTC) + timedelta(seconds=0.2)
+    turns = {f"s{k:02d}": start + timedelta(milliseconds=20 * k) for k in range(50)}
+    schedule = Schedule(turns)
+    late: dict[str, float] = {}
+
+    def poll(c: Claimed) -> None:
+        late[c.id] = (datetime.now(UTC) - turns[c.id]).total_seconds()
+        polls(c)
+
+    polls = Polls(schedule)
+    dispatcher = Dispatcher(10, schedule.claim, poll, away, every=5.0, due_in=schedule.due_in)
+    dispatcher.start()
+    try:
+        wait_for(lambda: len(polls.done) == 50, "every source polled", timeout=15.0)
+    finally:
+        dispatcher.stop()
+    assert len(schedule.claims) < 75, len(schedule.claims)  # one claim a source, and a few to start and end runs
+    assert max(late.values()) < 2.0, max(late.values())
+
+
+def test_a_poll_that_starts_late_keeps_the_sources_next_turn_where_the_schedule_had_it():
+    """A turn follows the one it was due at, not the poll's start: a dispatcher that gathers turns (above) starts
+    some a little late, and that must not push every later turn back. A tenth of the interval is made up at most:
+    two polls are never closer than 0.9 of it, and a source far behind is polled once, not once per missed turn."""
+    from treatywatch.config.common import Schedule as Every
+    from treatywatch.schedule import next_turn
+
+    every = Every(seconds=10.0)
+    due = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    late = lambda s: due + timedelta(seconds=s)  # noqa: E731
+    assert next_turn(every, late(0.4), due) == due + timedelta(seconds=10)  # a gathered turn: as planned
+    assert next_turn(every, late(1.0), due) == due + timedelta(seconds=10)
+    assert next_turn(every, late(3.0), due) == late(3.0) + timedelta(seconds=9)  # far behind: 0.9 of it
+    assert next_turn(every, late(3600), due) == late(3600) + timedelta(seconds=9)
+    assert next_turn(every, late(0.4)) == late(0.4) + timedelta(seconds=10)  # a one-shot pass: from its poll
+    assert next_turn(every, late(-2), due) == late(-2) + timedelta(seconds=10)  # polled before its turn ("now")
+    cron = Every(cron="0 * * * *")
+    assert next_turn(cron, late(30), due) == due + timedelta(hours=1)  # a cron keeps its own times

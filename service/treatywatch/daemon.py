@@ -222,7 +222,7 @@ class Daemon:
             return
         result: list[PollResult] = []
         try:
-            polled = self._guard(f"poll:{sid}", lambda: result.append(self.app.runner.poll(sid)))
+            polled = self._guard(f"poll:{sid}", lambda: result.append(self.app.runner.poll(sid, due=claimed.due)))
         finally:
             now = self.app.clock()
             hold = hold_after_poll(result[0].next_due if result else None, now)

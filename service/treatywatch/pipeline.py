@@ -213,10 +213,11 @@ class Runner:
             return Reading([], first, None)
         return Reading(list({i.key: i for i in parse(request, first).items}.values()), first, None)
 
-    def poll(self, source_id: str, dry_run: bool = False) -> PollResult:
-        """One poll of one source. Never raises for source trouble: it is recorded, logged once and retried."""
+    def poll(self, source_id: str, dry_run: bool = False, due: datetime | None = None) -> PollResult:
+        """One poll of one source (`due`: the turn it was claimed for, which its next turn follows). Never raises
+        for source trouble: it is recorded, logged once and retried."""
         started = time.perf_counter()
-        result = self._poll(source_id, dry_run)
+        result = self._poll(source_id, dry_run, due)
         if not dry_run:  # a dry run is the operator trying a source, not the service's work
             outcome = "error" if result.error else "not_modified" if result.not_modified else "ok"
             self.metrics.polls.labels(source_id, outcome).inc()
@@ -224,7 +225,7 @@ class Runner:
             self.metrics.poll_seconds.labels(source_id).observe(time.perf_counter() - started)
         return result
 
-    def _poll(self, source_id: str, dry_run: bool) -> PollResult:
+    def _poll(self, source_id: str, dry_run: bool, due: datetime | None = None) -> PollResult:
         result = PollResult(source_id)
         state = self.store.source_state(source_id)
         now = self.clock()
@@ -260,7 +261,7 @@ class Runner:
         result.items = items
         if dry_run:
             return result
-        result.next_due = next_turn(self.config.source(source_id).every, now)
+        result.next_due = next_turn(self.config.source(source_id).every, now, due)
         base_state = replace(
             state,
             last_attempt=now,

@@ -18,6 +18,9 @@ from .store.claims import Planned
 # reload): they are spread over their interval or over n / this many seconds, whichever is shorter
 FIRST_POLLS_PER_SECOND = 50.0
 HOLD_SHARE = 0.8  # of the time to a source's next turn that its claim is held after a poll (hold_after_poll)
+# of its interval that a poll may start late and still leave its next turn where the schedule had it (next_turn): a
+# dispatcher that gathers turns falling close together into one worker's run does not push every later turn back
+LATE_ABSORBED = 0.1
 
 
 def hold_after_poll(next_due: datetime | None, now: datetime) -> float:
@@ -33,13 +36,21 @@ def _cron(schedule: Schedule) -> CronTrigger:
     return CronTrigger.from_crontab(schedule.cron, timezone=UTC)
 
 
-def next_turn(schedule: Schedule, now: datetime) -> datetime:
-    """The source's next turn after a poll at `now`: an interval later, or the cron's next time."""
+def next_turn(schedule: Schedule, now: datetime, due: datetime | None = None) -> datetime:
+    """The source's next turn after a poll at `now`: the cron's next time, or an interval after the turn it was
+    `due` at, so a poll that started late does not delay every turn after it (the dispatcher gathers turns that fall
+    close together: a turn started after the last one's start drifted later by each wait, and a loaded daemon
+    polled 120 sources every 4 s only 91 % as often as planned). At most LATE_ABSORBED of the interval is made
+    up: two polls are never closer than 0.9 of it, and a source far behind (a daemon that was down) is polled once,
+    not once per missed turn. Without `due` (a one-shot pass), an interval after `now`."""
     if schedule.cron:
         nxt = _cron(schedule).get_next_fire_time(None, now + timedelta(microseconds=1))
         return nxt if nxt is not None else now + timedelta(days=365)
     assert schedule.seconds is not None
-    return now + timedelta(seconds=schedule.seconds)
+    every = timedelta(seconds=schedule.seconds)
+    if due is None or due > now:
+        return now + every
+    return max(due + every, now + every * (1 - LATE_ABSORBED))
 
 
 def every_seconds(schedule: Schedule, now: datetime) -> float:
