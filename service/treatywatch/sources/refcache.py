@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from ..config.models import Config
 from ..errors import SourceError
-from .base import PagingSource, ReferenceSource, Request, Response
+from .base import PagingSource, ReferenceSource, Request, Response, has_references
 from .registry import SOURCE_TYPES
 
 log = logging.getLogger("treatywatch.sources")
@@ -54,7 +54,7 @@ class ReferenceCache:
         self, plugin: object, cfg: Any, fetch: Callable[[Request], Response], now: datetime, state_dir: Path
     ) -> Any:
         """The source's config completed with its references (unchanged for a type that reads none)."""
-        if not isinstance(plugin, ReferenceSource):
+        if not has_references(plugin):
             return cfg
         values = {}
         for name, request in plugin.references(cfg).items():
