@@ -9,8 +9,10 @@ more). So a burst of quick polls (a pass of 304s) runs on one or two threads, no
 threads taking turns at the interpreter's lock for polls that each take under a millisecond spent more CPU on the
 hand-overs (0.55 s for 500 polls) than on the polls (0.33 s).
 
-It ticks when the next source is due (at most `every` seconds apart; every half `grow_after` while workers run),
-when a worker runs out of due sources, and when asked (`wake`: the console's "poll now").
+It ticks every half `grow_after` while workers run; when none does, when the next source is due but at least
+IDLE_AT_LEAST after its last tick (and at most `every` apart); and when asked (`wake`: the console's "poll now").
+Turns that fall due meanwhile wait a little and go to one worker's run: a poll between sleeps costs about twice the
+CPU of one in a run. The schedule absorbs the wait (schedule.next_turn follows the turn, not the poll's start).
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from .store.claims import Claimed
 
 log = logging.getLogger("treatywatch.dispatch")
 BATCH_WAIT = 0.02  # seconds a woken dispatcher waits before it ticks, so wakes in a burst make one tick
-# seconds a due source may wait past its turn before the dispatcher starts another worker for it. A turn starts
-# `every` after the last one started, so what a source waits delays all its later turns: at 1 s, a loaded machine
-# polled 120 sources every 4 s only 91 % as often as planned (tests/test_multi_daemon.py's burst)
+# seconds a due source may wait past its turn before the dispatcher starts another worker for it (slow sources hold
+# theirs). The next turn makes up a wait of up to a tenth of the interval (schedule.next_turn); a longer one delays
+# the later turns, and a loaded machine once polled 120 sources every 4 s only 91 % as often as planned
+# (tests/test_multi_daemon.py's burst)
 GROW_AFTER = 0.25
-# the shortest sleep of an idle dispatcher: sources coming due closer together than this start one worker between
-# them, not one each (50,000 sources at 15 minutes come due 55 a second; a wake for each cost 50 % more CPU)
+# the shortest time between an idle dispatcher's ticks: sources coming due closer together than this go to one
+# worker's run, not a worker each (500 sources at 10 s come due 20 ms apart: a worker each cost 40 % more CPU a
+# pass; 50,000 at 15 minutes, 55 a second)
 IDLE_AT_LEAST = 0.25
 
 
