@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -182,7 +183,7 @@ def test_an_idle_dispatcher_wakes_when_the_next_source_is_due_not_at_its_next_ti
 
 
 def test_turns_falling_close_together_are_gathered_into_one_workers_run():
-    """50 sources due 20 ms apart (500 sources at 10 s): an idle dispatcher ticks at least IDLE_AT_LEAST apart, so
+    """50 sources due 20 ms apart (500 sources at 10 s): an idle dispatcher ticks at least `gather` (0.25 s) apart, so
     the turns that fell due meanwhile go to one worker, which claims each next one itself. Before, the worker that
     ran out of due sources woke the dispatcher, which claimed the next turn at once: a worker and an empty claim for
     every source (two claims a source), and CPU per pass up by half. No turn waits out the 5-s tick."""
@@ -224,3 +225,21 @@ def test_a_poll_that_starts_late_keeps_the_sources_next_turn_where_the_schedule_
     assert next_turn(every, late(-2), due) == late(-2) + timedelta(seconds=10)  # polled before its turn ("now")
     cron = Every(cron="0 * * * *")
     assert next_turn(cron, late(30), due) == due + timedelta(hours=1)  # a cron keeps its own times
+
+
+def test_a_daemon_gathers_turns_for_half_what_its_shortest_interval_absorbs():
+    """The idle dispatcher's gathering never outgrows what next_turn makes up (a tenth of the interval): half of it
+    on the shortest interval, at most a second; sources at 4 s (the burst test's) gather 0.2 s."""
+    from types import SimpleNamespace
+
+    from treatywatch.config.common import Schedule as Every
+    from treatywatch.schedule import gathering
+
+    def config(*every: str) -> Any:
+        return SimpleNamespace(sources=[SimpleNamespace(every=Every.parse(e), enabled=True) for e in every])
+
+    now = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    assert gathering(config("4s", "15m"), now) == pytest.approx(0.2)
+    assert gathering(config("10s"), now) == pytest.approx(0.5)
+    assert gathering(config("15m", "1h"), now) == 1.0
+    assert gathering(config(), now) == 1.0

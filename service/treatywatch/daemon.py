@@ -34,7 +34,7 @@ from .dispatch import Dispatcher
 from .errors import ConfigError, StoreConflict, StoreError
 from .matching import Watchlist
 from .pipeline import PollResult
-from .schedule import clock_back_horizon, hold_after_poll, plan
+from .schedule import clock_back_horizon, gathering, hold_after_poll, plan
 from .store.claims import Claimed
 from .web.server import StatusServer
 from .workers import PollProcesses, processes
@@ -203,6 +203,7 @@ class Daemon:
             self.app.store.reschedule(due, {sid: p.first_due for sid, p in due.items()})
         self.app.store.forget_dead_claims()
         self._enabled = frozenset(s.id for s in config.sources if s.enabled)
+        self.dispatcher.gather = gathering(config, now)
         self._planned = config
 
     def _poll_claimed(self, claimed: Claimed) -> None:

@@ -10,7 +10,7 @@ threads taking turns at the interpreter's lock for polls that each take under a 
 hand-overs (0.55 s for 500 polls) than on the polls (0.33 s).
 
 It ticks every half `grow_after` while workers run; when none does, when the next source is due but at least
-IDLE_AT_LEAST after its last tick (and at most `every` apart); and when asked (`wake`: the console's "poll now").
+`gather` seconds after its last tick (and at most `every` apart); and when asked (`wake`: the console's "poll now").
 Turns that fall due meanwhile wait a little and go to one worker's run: a poll between sleeps costs about twice the
 CPU of one in a run. The schedule absorbs the wait (schedule.next_turn follows the turn, not the poll's start).
 """
@@ -33,10 +33,11 @@ BATCH_WAIT = 0.02  # seconds a woken dispatcher waits before it ticks, so wakes 
 # the later turns, and a loaded machine once polled 120 sources every 4 s only 91 % as often as planned
 # (tests/test_multi_daemon.py's burst)
 GROW_AFTER = 0.25
-# the shortest time between an idle dispatcher's ticks: sources coming due closer together than this go to one
-# worker's run, not a worker each (500 sources at 10 s come due 20 ms apart: a worker each cost 40 % more CPU a
-# pass; 50,000 at 15 minutes, 55 a second)
-IDLE_AT_LEAST = 0.25
+# the shortest time between an idle dispatcher's ticks unless told (`gather`; the daemon's is
+# schedule.gathering's): sources coming due closer together than this go to one worker's run, not a worker each
+# (500 sources at 10 s come due 20 ms apart: a worker each cost 40 % more CPU a pass; 50,000 at 15 minutes, 55 a
+# second)
+GATHER = 0.25
 
 
 class Dispatcher:
@@ -48,6 +49,7 @@ class Dispatcher:
         away: Callable[[StoreError], None],
         every: float = 1.0,
         grow_after: float = GROW_AFTER,
+        gather: float = GATHER,
         due_in: Callable[[list[str]], float | None] = lambda busy: None,
     ) -> None:
         """claim(free, busy, waited): claim up to `free` sources due at least `waited` seconds ago, not those in
@@ -57,6 +59,7 @@ class Dispatcher:
         self.workers = workers
         self.every = every
         self.grow_after = grow_after
+        self.gather = gather
         self._due_in = due_in
         self._claim, self._work, self._away = claim, work, away
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="poll")
@@ -169,7 +172,7 @@ class Dispatcher:
 
     def _pause(self, since: float) -> float:
         """Seconds until the next tick, `since` seconds after the last: every half grow_after while workers run;
-        when none does, until the next source is due but at least IDLE_AT_LEAST after the last tick (at most
+        when none does, until the next source is due but at least `gather` after the last tick (at most
         `every`: a source another daemon holds, a clock that moved, a reload)."""
         with self._lock:
             running, busy = self._running, list(self._busy)
@@ -181,7 +184,7 @@ class Dispatcher:
             return self.every - since  # the claim says so when it meets the outage
         if due is None:
             return self.every - since
-        return min(self.every - since, max(due, IDLE_AT_LEAST - since))
+        return min(self.every - since, max(due, self.gather - since))
 
     def stop(self) -> None:
         """No more claims; polls not yet started are dropped (their claims go back with the store's release)."""

@@ -53,6 +53,18 @@ def next_turn(schedule: Schedule, now: datetime, due: datetime | None = None) ->
     return max(due + every, now + every * (1 - LATE_ABSORBED))
 
 
+GATHER_AT_MOST = 1.0  # seconds an idle dispatcher lets turns gather (gathering)
+
+
+def gathering(config: Config, now: datetime) -> float:
+    """Seconds an idle daemon's dispatcher lets turns fall due before it starts a worker on them (dispatch.py): half
+    the lateness next_turn makes up on the shortest interval, so gathering never pushes a later turn back, and at
+    most GATHER_AT_MOST (a desk's sources at minutes gather a second's turns). 500 unchanged feeds at 10 s cost
+    0.45 s of CPU a pass gathered over 0.5 s, 0.41 over 1 s and 0.43-0.54 over 0.25 s."""
+    shortest = min((every_seconds(s.every, now) for s in config.sources if s.enabled), default=GATHER_AT_MOST * 20)
+    return min(GATHER_AT_MOST, max(0.01, shortest * LATE_ABSORBED / 2))
+
+
 def every_seconds(schedule: Schedule, now: datetime) -> float:
     """The interval, or a cron's gap between its next two times."""
     if schedule.cron:
