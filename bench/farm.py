@@ -220,13 +220,13 @@ def serve(n: int, tmp: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[500, 5000])
-    ap.add_argument("--steady", type=float, default=90.0, help="seconds of daemon steady state (0: skip)")
+    ap.add_argument("--steady", type=float, default=60.0, help="seconds of daemon steady state (0: skip)")
     ap.add_argument(
         "--interval",
         type=int,
-        default=30,
-        help="seconds between the steady state's passes, both sides. A desk's sources poll at minutes; at 10 s the "
-        "daemon gathers due turns over 0.5 s, not 1 s (schedule.gathering), which cost 0.45 s a pass, not 0.41",
+        default=10,
+        help="seconds between the steady state's passes, both sides (at 30 s both cost 7-12 %% more a pass than at 10 "
+        "s: a longer idle machine between passes)",
     )
     ap.add_argument("--steady-only", action="store_true", help="only the steady state, on the smallest size")
     ap.add_argument("--out", type=Path, default=None)
