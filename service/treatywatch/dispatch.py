@@ -162,29 +162,32 @@ class Dispatcher:
                 log.exception("dispatcher: claiming due sources failed; trying again")
             ticked = time.monotonic()
             while not self._stop.is_set():
-                pause = self._pause(time.monotonic() - ticked)
+                pause, idle = self._pause(time.monotonic() - ticked)
                 if pause <= 0:
                     break
                 if self._wake.wait(pause):  # asked (poll now, a reload): tick once the burst of wakes is in
                     self._wake.clear()
                     time.sleep(BATCH_WAIT)
                     break
+                if idle:  # slept until the next turn: tick, without asking the store again
+                    break
 
-    def _pause(self, since: float) -> float:
-        """Seconds until the next tick, `since` seconds after the last: every half grow_after while workers run;
-        when none does, until the next source is due but at least `gather` after the last tick (at most
-        `every`: a source another daemon holds, a clock that moved, a reload)."""
+    def _pause(self, since: float) -> tuple[float, bool]:
+        """Seconds until the next tick, `since` seconds after the last, and whether no worker runs: every half
+        grow_after while workers run (then asked again: a worker that ends leaves the dispatcher idle); when none
+        does, until the next source is due but at least `gather` after the last tick (at most `every`: a source
+        another daemon holds, a clock that moved, a reload)."""
         with self._lock:
             running, busy = self._running, list(self._busy)
         if running:
-            return min(self.every, self.grow_after / 2) - since
+            return min(self.every, self.grow_after / 2) - since, False
         try:
             due = self._due_in(busy)
         except StoreError:
-            return self.every - since  # the claim says so when it meets the outage
+            return self.every - since, True  # the claim says so when it meets the outage
         if due is None:
-            return self.every - since
-        return min(self.every - since, max(due, self.gather - since))
+            return self.every - since, True
+        return min(self.every - since, max(due, self.gather - since)), True
 
     def stop(self) -> None:
         """No more claims; polls not yet started are dropped (their claims go back with the store's release)."""
