@@ -119,3 +119,86 @@ def test_the_first_source_opens_the_alert_even_when_its_answer_comes_last(
     # and what each source reported: its items, alerts opened and follow-ups (the messages themselves are sent by
     # the outbox's workers, in the order they finish)
     assert summary(held.stdout) == summary(plain.stdout)
+
+
+def rss(n: int) -> bytes:
+    return (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>f</title>"
+        f"<item><title>Report {n} on the weather</title><link>http://example.org/{n}</link><guid>g{n}</guid></item>"
+        "</channel></rss>"
+    ).encode()
+
+
+def many_feeds(http: FixtureServer, count: int, hold: threading.Event) -> tuple[str, list[str]]:
+    """`count` feeds on the local server; the first one's answer waits for `hold`. Returns the sources' YAML and
+    the paths asked for, in the order they were asked."""
+    asked: list[str] = []
+
+    def feed(handler: BaseHTTPRequestHandler, n: int) -> tuple[int, dict[str, str], Body]:
+        asked.append(f"/feed{n}.xml")
+        if n == 0:
+            assert hold.wait(30)
+        return 200, {"Content-Type": "application/rss+xml"}, rss(n)
+
+    for n in range(count):
+        http.routes[f"/feed{n}.xml"] = lambda h, n=n: feed(h, n)
+    sources = "".join(
+        f"  - {{id: feed-{n:03d}, type: feed, url: '{http.base}/feed{n}.xml', every: 1h}}\n" for n in range(count)
+    )
+    return sources, asked
+
+
+def test_a_pass_fetches_ahead_of_what_it_stores_but_no_further_than_its_window(app_with, http: FixtureServer):
+    """The pool goes on fetching while the first source is still out (its answer held here), but only as far as
+    STAGED_AHEAD sources: a pass over 50,000 sources never holds more than these read and not stored. Then every
+    source is stored, in order."""
+    from treatywatch.once import STAGED_AHEAD, run_pass
+
+    count = STAGED_AHEAD + 25
+    hold = threading.Event()
+    sources, asked = many_feeds(http, count, hold)
+    app = app_with(sources)
+    ids = [f"feed-{n:03d}" for n in range(count)]
+    outcomes: list = []
+    passing = threading.Thread(target=lambda: outcomes.extend(run_pass(app, ids, app.clock())))
+    passing.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(asked) < STAGED_AHEAD and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)  # enough for any poll beyond the window to have been asked for
+        # the first source, held, and the others of the window: fetched and read while it is out
+        assert sorted(asked) == sorted(f"/feed{n}.xml" for n in range(STAGED_AHEAD))
+        assert app.store.db.execute("SELECT count(*) FROM items").fetchone()[0] == 0  # nothing stored out of turn
+    finally:
+        hold.set()
+        passing.join(60)
+    assert [o.source_id for o in outcomes] == ids
+    assert all(o.result is not None and o.result.new == 1 for o in outcomes), outcomes
+    stored = [r[0] for r in app.store.db.execute("SELECT source_id FROM items ORDER BY id")]
+    assert stored == ids  # stored in the sources' order, whatever order they were read in
+
+
+def test_a_pass_left_early_hands_back_the_claims_of_what_it_read_but_did_not_store(app_with, http: FixtureServer):
+    """The caller stops reading the outcomes (an error, Ctrl-C): the sources already fetched ahead are not stored,
+    and their claims go back, so the next pass or a daemon polls them at once, in full."""
+    from treatywatch.once import run_pass
+
+    hold = threading.Event()
+    hold.set()
+    sources, _ = many_feeds(http, 12, hold)
+    app = app_with(sources)
+    ids = [f"feed-{n:03d}" for n in range(12)]
+    outcomes = run_pass(app, ids, app.clock())
+    first = next(outcomes)
+    deadline = time.monotonic() + 20  # the pool reads ahead meanwhile
+    while len(http.requests) < 12 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    outcomes.close()
+    assert first.result is not None and first.result.new == 1
+    assert [r[0] for r in app.store.db.execute("SELECT DISTINCT source_id FROM items")] == ["feed-000"]
+    # the other sources: free to claim again now, and nothing of theirs (validators included) was kept
+    later = app.clock()
+    for sid in ids[1:]:
+        assert app.store.claim_source(sid, later, 60.0, later), sid
+        assert app.store.source_state(sid).etag is None

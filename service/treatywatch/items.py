@@ -147,12 +147,16 @@ class Item:
 
     @property
     def content_hash(self) -> str:
-        """Changes when what a reader sees changes, so an updated item is offered to matching again."""
-        h = hashlib.sha256()
-        for part in (self.title, self.summary, self.link, (self.untitled and "1") or "0"):
-            h.update(part.encode("utf-8"))
-            h.update(b"\0")
-        return h.hexdigest()[:32]
+        """Changes when what a reader sees changes, so an updated item is offered to matching again. Worked out
+        once per item and kept with it (pickled too): a poll asked for it four times per item, in two processes."""
+        known: str | None = self.__dict__.get(_HASH_KEPT)
+        if known is None:
+            h = hashlib.sha256()
+            for part in (self.title, self.summary, self.link, (self.untitled and "1") or "0"):
+                h.update(part.encode("utf-8"))
+                h.update(b"\0")
+            known = self.__dict__[_HASH_KEPT] = h.hexdigest()[:32]
+        return known
 
     def with_(self, **changes: object) -> Item:
         """A copy with these fields changed; a new body is cleaned and capped as make_item does."""
@@ -164,10 +168,15 @@ class Item:
         # language stage gives every new item a copy, and replace was a fifth of its cost (Item has no __post_init__)
         copy = object.__new__(Item)
         copy.__dict__.update(self.__dict__, **changes)
+        if not changes.keys().isdisjoint(_HASHED):  # the copy's content hash is its own
+            copy.__dict__.pop(_HASH_KEPT, None)
         return copy
 
 
 _FIELDS = frozenset(f.name for f in fields(Item))
+# the fields content_hash is worked out from, and where an item keeps it (not a field: not compared, not replaced)
+_HASHED = frozenset({"title", "summary", "link", "untitled"})
+_HASH_KEPT = "_content_hash"
 
 
 def encodable(value: str) -> str:

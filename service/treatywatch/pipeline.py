@@ -8,7 +8,6 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -82,9 +81,6 @@ class Runner:
         self.clock = clock
         self.rng = rng or random.Random()
         self._ingest_lock = threading.Lock()
-        # entered before the ingest lock, by source: a one-shot pass stores its sources' items in their order
-        # (once.InTurn), so which report opens an alert and which joins it is the same in every pass
-        self.turn: Callable[[str], AbstractContextManager[object]] = lambda source_id: nullcontext()
         self.metrics = metrics or Metrics()
         self.languages = LanguageStage()  # survives reloads: its model and cache do not depend on the watchlist
         self.references = ReferenceCache()  # a portal's dictionaries, fetched a day at a time (sources/refcache.py)
@@ -216,17 +212,31 @@ class Runner:
     def poll(self, source_id: str, dry_run: bool = False, due: datetime | None = None) -> PollResult:
         """One poll of one source (`due`: the turn it was claimed for, which its next turn follows). Never raises
         for source trouble: it is recorded, logged once and retried."""
+        return self.store_staged(self.stage(source_id, dry_run, due))
+
+    def stage(self, source_id: str, dry_run: bool = False, due: datetime | None = None) -> Staged:
+        """The first half of `poll`: the source fetched and read, what it has new not stored yet. A one-shot pass
+        stores its sources' staged polls in their order from one thread while its pool fetches the next ones."""
         started = time.perf_counter()
-        result = self._poll(source_id, dry_run, due)
-        if not dry_run:  # a dry run is the operator trying a source, not the service's work
+        result = PollResult(source_id)
+        return Staged(result, started, dry_run, self._fetched(source_id, dry_run, due, result))
+
+    def store_staged(self, staged: Staged) -> PollResult:
+        """The second half of `poll`: a staged poll's items stored, matched and their alerts planned, in one
+        transaction under the ingest lock."""
+        result, pending = staged.result, staged.pending
+        if pending is not None:
+            self._store(result, pending)
+        if not staged.dry_run:  # a dry run is the operator trying a source, not the service's work
+            source_id = result.source_id
             outcome = "error" if result.error else "not_modified" if result.not_modified else "ok"
             self.metrics.polls.labels(source_id, outcome).inc()
             self.metrics.items_stored.labels(source_id).inc(result.new)
-            self.metrics.poll_seconds.labels(source_id).observe(time.perf_counter() - started)
+            self.metrics.poll_seconds.labels(source_id).observe(time.perf_counter() - staged.started)
         return result
 
-    def _poll(self, source_id: str, dry_run: bool, due: datetime | None = None) -> PollResult:
-        result = PollResult(source_id)
+    def _fetched(self, source_id: str, dry_run: bool, due: datetime | None, result: PollResult) -> Pending | None:
+        """Fetch and read: a failure, a 304 or a dry run is final here (None); otherwise what is left to store."""
         state = self.store.source_state(source_id)
         now = self.clock()
         settings = self.config.settings
@@ -256,11 +266,11 @@ class Runner:
                         next_due=result.next_due,
                     )
                 )
-            return result
+            return None
         items, first, result.backlog = reading.items, reading.first, reading.backlog
         result.items = items
         if dry_run:
-            return result
+            return None
         result.next_due = next_turn(self.config.source(source_id).every, now, due)
         base_state = replace(
             state,
@@ -274,14 +284,18 @@ class Runner:
         if first is not None and first.status == 304:
             result.not_modified = True
             self.store.save_source_state(base_state)
-            return result
+            return None
+        return Pending(state, base_state, items, first, now, ahead)
+
+    def _store(self, result: PollResult, pending: Pending) -> None:
         # Fetching runs in parallel; deciding what is new and which alert it joins must not, or two sources
         # reporting one event at the same moment would both start an alert. Another process (poll --once beside
         # the daemon) may store some of these items first: its commit wins, ours is redone from a fresh read.
+        source_id, items = result.source_id, pending.items
         for attempt in (1, 2):
             try:
-                with self.turn(source_id), self._ingest_lock:
-                    self._ingest(source_id, state, base_state, items, first, now, result, ahead)
+                with self._ingest_lock:
+                    self._ingest(source_id, pending, result)
                 break
             except StoreConflict:
                 if attempt == 2:
@@ -303,21 +317,11 @@ class Runner:
             result.alerts,
             result.followups,
         )
-        return result
 
-    def _ingest(
-        self,
-        source_id: str,
-        state: SourceState,
-        base_state: SourceState,
-        items: list[Item],
-        first: Response | None,
-        now: datetime,
-        result: PollResult,
-        ahead: Ahead | None = None,
-    ) -> None:
+    def _ingest(self, source_id: str, pending: Pending, result: PollResult) -> None:
         """Decide what is new, match it, plan alerts and commit it all in one transaction. The first successful
         poll of a source is its baseline: matched, stored, but the watches it keeps quiet open nothing."""
+        state, items, first, now = pending.state, pending.items, pending.first, pending.now
         settings = self.config.settings
         cfg = self.config.source(source_id)
         if adopted := self.store.adopt_keys(source_id, {i.key: i.legacy_key for i in items if i.legacy_key}):
@@ -327,7 +331,7 @@ class Runner:
         # language model reads the poll's texts together
         fresh = _fresh(items, known)
         bodies = self._bodies(fresh, known)
-        analysed = self._analysed(fresh, bodies, ahead)
+        analysed = self._analysed(fresh, bodies, pending.ahead)
         changed = [
             (a.item.with_(body=bodies[a.item.key]) if a.item.key in bodies else a.item, known.get(a.item.key))
             for a in analysed
@@ -366,7 +370,7 @@ class Runner:
         elif not items and state.last_success is None:
             log.warning("source %s returned no items on its first poll; check it with poll --dry-run", source_id)
         new_state = replace(
-            base_state,
+            pending.base_state,
             etag=first.headers.get("etag") if first else None,
             last_modified=first.headers.get("last-modified") if first else None,
             items_last_seen=len(items),
@@ -380,6 +384,31 @@ class Runner:
         for watches in started_alerts:  # counted once committed: a StoreConflict redo must not count twice
             for watch in sorted(watches):
                 self.metrics.alerts.labels(watch).inc()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What a poll fetched and read that is still to be stored: the source's state before, its state after the
+    poll (`_ingest` adds the validators and counts), the items, the first response, the poll's time, and the items
+    read ahead in a worker."""
+
+    state: SourceState
+    base_state: SourceState
+    items: list[Item]
+    first: Response | None
+    now: datetime
+    ahead: Ahead | None
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A poll fetched and read (`Runner.stage`); `pending` is what is left to store (None: the result is final,
+    for a failure, a 304 or a dry run)."""
+
+    result: PollResult
+    started: float
+    dry_run: bool
+    pending: Pending | None
 
 
 @dataclass(frozen=True)

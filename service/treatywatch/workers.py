@@ -19,7 +19,7 @@ import queue
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -126,7 +126,9 @@ def _serve(conn: Connection, level: int, watchlist: Watchlist | None = None) -> 
                 assert watchlist is not None, "a worker is configured before it analyses"
                 source_id, cfg, request, response = args
                 page = parse_response(source_id, cfg, SOURCE_TYPES[cfg.type], request, response)
-                value = (page, analyse(languages, watchlist, page.items, {}))
+                read = analyse(languages, watchlist, page.items, {})
+                # the page's items as read (the same items with their language): pickled once, not twice
+                value = (replace(page, items=[a.item for a in read]), read)
             elif kind == "analyse":
                 assert watchlist is not None, "a worker is configured before it analyses"
                 value = analyse(languages, watchlist, *args)

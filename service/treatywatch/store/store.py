@@ -151,6 +151,7 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
         """Insert new items and store revisions of changed ones; returns (source, key) -> (id, revision). New
         items and revisions go in multi-row statements: a round trip per batch, not per item (PostgreSQL)."""
         ids: dict[tuple[str, str], tuple[int, int]] = {}
+        at = ts(now)
         fresh = [item for item, known in changed if known is None]
         for start in range(0, len(fresh), ROWS_PER_INSERT):
             batch = fresh[start : start + ROWS_PER_INSERT]
@@ -168,8 +169,8 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
                     int(item.untitled),
                     item.content_hash,
                     json.dumps(item.extra, ensure_ascii=False),
-                    ts(now),
-                    ts(now),
+                    at,
+                    at,
                 ]
             insert = (
                 "INSERT INTO items (source_id, key, title, link, summary, published, language, untitled, content_hash,"
@@ -193,7 +194,7 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
                     item.content_hash,
                     known.revision + 1,
                     json.dumps(item.extra, ensure_ascii=False),
-                    ts(now),
+                    at,
                     known.id,
                 ),
             )
@@ -203,7 +204,7 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
             params = []
             for item in batch:
                 item_id, revision = ids[(item.source_id, item.key)]
-                params += [item_id, revision, item.title, item.summary, item.content_hash, ts(now)]
+                params += [item_id, revision, item.title, item.summary, item.content_hash, at]
             values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(batch))
             conn.execute(f"INSERT INTO item_revisions VALUES {values}", params)
         return ids
