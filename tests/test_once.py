@@ -202,3 +202,46 @@ def test_a_pass_left_early_hands_back_the_claims_of_what_it_read_but_did_not_sto
     for sid in ids[1:]:
         assert app.store.claim_source(sid, later, 60.0, later), sid
         assert app.store.source_state(sid).etag is None
+
+
+def test_a_source_whose_claim_ran_out_while_it_waited_its_turn_is_left_to_the_process_that_took_it(
+    app_with, config_dir: Path, http: FixtureServer
+):
+    """The pass claims a source as it hands it to its pool; the source then waits for the polls before it. Those
+    are held here past the lease (timeouts, in life), and meanwhile another process claims the waiting source:
+    the pass does not fetch it a second time, it says the source was skipped."""
+    from treatywatch.app import POLL_WORKERS
+    from treatywatch.once import run_pass
+    from treatywatch.store.sqlite import Store
+
+    hold = threading.Event()
+    count = POLL_WORKERS + 1  # one more than the pool's threads: the last waits for a thread to be free
+    sources, asked = many_feeds(http, count, hold)
+    busy = threading.Barrier(POLL_WORKERS + 1, timeout=30)
+    plain = http.routes["/feed0.xml"]
+    for n in range(POLL_WORKERS):  # every thread of the pool held by a poll that outlasts the lease
+
+        def held(handler: BaseHTTPRequestHandler, n: int = n) -> tuple[int, dict[str, str], Body]:
+            busy.wait()
+            assert hold.wait(30)
+            return plain(handler) if n == 0 else (200, {"Content-Type": "application/rss+xml"}, rss(n))
+
+        http.routes[f"/feed{n}.xml"] = held
+    write_config(config_dir, "settings:\n  per_host_concurrency: 16\n", "settings.yaml")
+    app = app_with(sources)
+    ids = [f"feed-{n:03d}" for n in range(count)]
+    outcomes: list = []
+    passing = threading.Thread(target=lambda: outcomes.extend(run_pass(app, ids, app.clock())))
+    passing.start()
+    try:
+        busy.wait()  # the pool's threads are all out; the last source is claimed, and waits
+        app.clock.advance(seconds=app.config.settings.lease + 1)  # its claim runs out
+        other = Store(app.config.settings.state_dir / "treatywatch.db")
+        assert other.claim_source(ids[-1], app.clock(), 60.0)  # another process takes it
+    finally:
+        hold.set()
+        passing.join(60)
+    assert [o.source_id for o in outcomes] == ids
+    assert outcomes[-1].result is None  # skipped: the other process has it
+    assert all(o.result is not None and o.result.new == 1 for o in outcomes[:-1])
+    assert f"/feed{count - 1}.xml" not in asked  # fetched once this interval: by the other process, not twice

@@ -7,16 +7,19 @@ the parsing, language identification and matching run in worker processes, as in
 back in the order of the sources asked for, each as soon as it and those before it are done, so the CLI prints
 what it always printed, in the same order.
 
-Polls overlap, but their items are stored by one thread, the pass's own, in the order of the sources: the pool's
-threads fetch and read (`Runner.stage`), the calling thread stores each staged poll in turn (`Runner.store_staged`)
-while they fetch the next ones, at most STAGED_AHEAD ahead. Which report of an event opens its alert and which joins
-it as a follow-up is then the same in every pass over the same responses, as it was when a pass polled one source
-after another. (Each poll thread used to wait for its own turn to store: every source handed the turn to the next
-thread, and the thread woken had to win the interpreter back, a fifth of the pass's own CPU at 500 feeds.)
+Polls overlap, but what a pass writes to the store is written by one thread, the pass's own, in the order of the
+sources: it claims each source and reads its state as it hands it to the pool, whose threads fetch and read it
+(`Runner.stage`, which writes nothing to the store; a claim renewed is the exception, below), and it stores each
+staged poll in turn (`Runner.store_staged`) while they fetch the next ones, at most STAGED_AHEAD ahead. Which report
+of an event opens its alert and which joins it as a follow-up is then the same in every pass over the same
+responses, as it was when a pass polled one source after another. (Each poll thread used to claim, read its state,
+wait for its turn to store and store: the threads waited for one another at the store's one SQLite connection and at
+every hand-over of the turn, and a cold pass over 500 feeds spent more than half its storing waiting.)
 
 Each source is claimed in the store as the daemons' dispatchers claim it (store/claims.py): a source a daemon or
 another pass is polling, or polled since this pass was invoked, is skipped, and the claim is held afterwards for
-most of the way to its next turn.
+most of the way to its next turn. A source whose claim ran out while it waited in the window (the sources before it
+timing out) is renewed before it is fetched, or left to the process that took it meanwhile.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from datetime import datetime
 from .app import POLL_WORKERS, App
 from .pipeline import PollResult, Staged
 from .schedule import hold_after_poll
+from .store import SourceState
 from .workers import PollProcesses, processes
 
 log = logging.getLogger("treatywatch.once")
@@ -49,17 +53,34 @@ class Outcome:
     result: PollResult | None
 
 
-def claim_and_stage(app: App, sid: str, since: datetime, dry_run: bool) -> Staged | None:
-    """Claim `sid` and fetch and read it (`Runner.stage`); None when another process has it. A dry run stores
-    nothing, so it claims nothing. The claim is handed back by `store_and_release`, or here if staging failed."""
-    if not dry_run and not app.store.claim_source(sid, app.clock(), app.config.settings.lease, since):
-        return None
+def claim(app: App, sid: str, since: datetime, dry_run: bool) -> bool:
+    """Claim `sid` for this pass, as a daemon's dispatcher claims it; False when another process has it. A dry run
+    stores nothing, so it claims nothing."""
+    return dry_run or app.store.claim_source(sid, app.clock(), app.config.settings.lease, since)
+
+
+def release(app: App, sid: str, next_due: datetime | None = None) -> None:
+    """The claim handed back, held for most of the time until the source's next turn (none: free at once)."""
+    now = app.clock()
+    app.store.release_source(sid, now, hold_after_poll(next_due, now))
+
+
+def stage(
+    app: App, sid: str, dry_run: bool, state: SourceState | None = None, claimed: datetime | None = None
+) -> Staged | None:
+    """A claimed source fetched and read (`Runner.stage`); its claim handed back if that failed unexpectedly.
+    `claimed`: when the pass claimed it. A source waits in the pass's window for the sources before it, which can
+    be long when they time out: past half the lease its claim is renewed first, and None if it ran out meanwhile
+    and another process has the source now (it polls it; this pass skips it)."""
+    if not dry_run and claimed is not None:
+        now, lease = app.clock(), app.config.settings.lease
+        if (now - claimed).total_seconds() > lease / 2 and not app.store.claim_source(sid, now, lease):
+            return None
     try:
-        return app.runner.stage(sid, dry_run=dry_run)
+        return app.runner.stage(sid, dry_run=dry_run, state=state)
     except BaseException:
         if not dry_run:
-            now = app.clock()
-            app.store.release_source(sid, now, hold_after_poll(None, now))
+            release(app, sid)
         raise
 
 
@@ -73,17 +94,8 @@ def store_and_release(app: App, sid: str, staged: Staged | None) -> Outcome:
         done.append(app.runner.store_staged(staged))
     finally:
         if not staged.dry_run:
-            now = app.clock()
-            app.store.release_source(sid, now, hold_after_poll(done[0].next_due if done else None, now))
+            release(app, sid, done[0].next_due if done else None)
     return Outcome(sid, done[0])
-
-
-def release_unstored(app: App, sid: str, staged: Staged | None) -> None:
-    """A pass left early: a staged poll's claim handed back without storing it. Its source's validators were not
-    saved, so the next poll fetches in full what this one read; nothing is lost."""
-    if staged is not None and not staged.dry_run:
-        now = app.clock()
-        app.store.release_source(sid, now, hold_after_poll(None, now))
 
 
 def run_pass(app: App, ids: list[str], since: datetime, dry_run: bool = False) -> Iterator[Outcome]:
@@ -92,7 +104,7 @@ def run_pass(app: App, ids: list[str], since: datetime, dry_run: bool = False) -
     polls and stores none of those fetched meanwhile."""
     if len(ids) <= 1:  # one source: no pool to start, no worker processes to pay for
         for sid in ids:
-            yield store_and_release(app, sid, claim_and_stage(app, sid, since, dry_run))
+            yield store_and_release(app, sid, stage(app, sid, dry_run) if claim(app, sid, since, dry_run) else None)
         return
     workers = processes(app.config.settings.poll_processes)
     owned = app.runner.processes is None and workers > 0
@@ -104,25 +116,35 @@ def run_pass(app: App, ids: list[str], since: datetime, dry_run: bool = False) -
     try:
         with ThreadPoolExecutor(min(POLL_WORKERS, len(ids)), thread_name_prefix="poll") as pool:
             todo = iter(ids)
-            ahead: deque[tuple[str, Future[Staged | None]]] = deque()
+            # each source claimed by this thread as it is handed to the pool (None: another process has it)
+            ahead: deque[tuple[str, Future[Staged | None] | None]] = deque()
 
             def submit() -> None:
                 for sid in itertools.islice(todo, 1):
-                    ahead.append((sid, pool.submit(claim_and_stage, app, sid, since, dry_run)))
+                    if not claim(app, sid, since, dry_run):
+                        ahead.append((sid, None))
+                        continue
+                    # its state read here too: the pool's threads then never wait for the store (see Runner.stage)
+                    state, now = app.store.source_state(sid), app.clock()
+                    ahead.append((sid, pool.submit(stage, app, sid, dry_run, state, now)))
 
             for _ in range(STAGED_AHEAD):
                 submit()
             try:
                 while ahead:
                     sid, future = ahead.popleft()
-                    staged = future.result()
+                    staged = future.result() if future is not None else None
                     submit()  # the pool's FIFO queue and this window keep the sources in the order asked for
                     yield store_and_release(app, sid, staged)
-            finally:  # left early: what is staged is handed back unstored, what has not started never starts
+            finally:  # left early: the claims of what is read ahead or not started are handed back, nothing stored
                 for sid, future in ahead:
+                    if future is None or dry_run:
+                        continue
                     if not future.cancel():
                         with contextlib.suppress(Exception):  # a failed stage released its claim itself
-                            release_unstored(app, sid, future.result())
+                            future.result()
+                        # its validators were not saved: the next poll fetches in full what this one read
+                    release(app, sid)
     finally:
         if owned and app.runner.processes is not None:
             app.runner.processes.close()

@@ -214,17 +214,26 @@ class Runner:
         for source trouble: it is recorded, logged once and retried."""
         return self.store_staged(self.stage(source_id, dry_run, due))
 
-    def stage(self, source_id: str, dry_run: bool = False, due: datetime | None = None) -> Staged:
-        """The first half of `poll`: the source fetched and read, what it has new not stored yet. A one-shot pass
-        stores its sources' staged polls in their order from one thread while its pool fetches the next ones."""
+    def stage(
+        self, source_id: str, dry_run: bool = False, due: datetime | None = None, state: SourceState | None = None
+    ) -> Staged:
+        """The first half of `poll`: the source fetched and read; nothing written to the store yet. A one-shot pass
+        stores its sources' staged polls in their order from one thread while its pool fetches the next ones, and
+        reads each source's `state` as it claims it: the pool's threads never wait for the store, nor it for them
+        (on one SQLite connection, each did: half of a cold pass's storing was spent waiting)."""
         started = time.perf_counter()
         result = PollResult(source_id)
-        return Staged(result, started, dry_run, self._fetched(source_id, dry_run, due, result))
+        pending = self._fetched(source_id, dry_run, due, result, state)
+        if isinstance(pending, Pending) or pending is None:
+            return Staged(result, started, dry_run, pending)
+        return Staged(result, started, dry_run, None, state=pending)
 
     def store_staged(self, staged: Staged) -> PollResult:
         """The second half of `poll`: a staged poll's items stored, matched and their alerts planned, in one
         transaction under the ingest lock."""
         result, pending = staged.result, staged.pending
+        if staged.state is not None:  # a failure's or a 304's: the source's state alone
+            self.store.save_source_state(staged.state)
         if pending is not None:
             self._store(result, pending)
         if not staged.dry_run:  # a dry run is the operator trying a source, not the service's work
@@ -235,9 +244,12 @@ class Runner:
             self.metrics.poll_seconds.labels(source_id).observe(time.perf_counter() - staged.started)
         return result
 
-    def _fetched(self, source_id: str, dry_run: bool, due: datetime | None, result: PollResult) -> Pending | None:
-        """Fetch and read: a failure, a 304 or a dry run is final here (None); otherwise what is left to store."""
-        state = self.store.source_state(source_id)
+    def _fetched(
+        self, source_id: str, dry_run: bool, due: datetime | None, result: PollResult, state: SourceState | None
+    ) -> Pending | SourceState | None:
+        """Fetch and read: what is left to store; for a failure or a 304, only the source's new state to save; for
+        a dry run, nothing. `state`: the source's, read already."""
+        state = state or self.store.source_state(source_id)
         now = self.clock()
         settings = self.config.settings
         # a dry run shows what the source holds now: no If-None-Match / If-Modified-Since, or a 304 would show nothing
@@ -256,17 +268,11 @@ class Runner:
             result.error = str(exc)
             log.warning("source %s failed (%d in a row), retry in %.0fs: %s", source_id, failures, delay, exc)
             result.next_due = now + timedelta(seconds=delay)
-            if not dry_run:
-                self.store.save_source_state(
-                    replace(
-                        state,
-                        last_attempt=now,
-                        consecutive_failures=failures,
-                        last_error=str(exc),
-                        next_due=result.next_due,
-                    )
-                )
-            return None
+            if dry_run:
+                return None
+            return replace(
+                state, last_attempt=now, consecutive_failures=failures, last_error=str(exc), next_due=result.next_due
+            )
         items, first, result.backlog = reading.items, reading.first, reading.backlog
         result.items = items
         if dry_run:
@@ -283,8 +289,7 @@ class Runner:
         )
         if first is not None and first.status == 304:
             result.not_modified = True
-            self.store.save_source_state(base_state)
-            return None
+            return base_state
         return Pending(state, base_state, items, first, now, ahead)
 
     def _store(self, result: PollResult, pending: Pending) -> None:
@@ -402,13 +407,14 @@ class Pending:
 
 @dataclass(frozen=True)
 class Staged:
-    """A poll fetched and read (`Runner.stage`); `pending` is what is left to store (None: the result is final,
-    for a failure, a 304 or a dry run)."""
+    """A poll fetched and read (`Runner.stage`): `pending`, what is left to store, or `state`, the source's new
+    state alone (a failure, a 304); neither for a dry run."""
 
     result: PollResult
     started: float
     dry_run: bool
     pending: Pending | None
+    state: SourceState | None = None
 
 
 @dataclass(frozen=True)
