@@ -224,6 +224,13 @@ MIGRATIONS: list[str | Step] = [
       INSERT INTO items_fts (rowid, title, summary) VALUES (new.rowid, new.title, new.summary);
     END;
     """,
+    # 10: the full-text index merges its segments when 8 of a size have gathered, not 4 (FTS5's 'automerge'). Each
+    # poll's commit writes a small segment; at 4 the merges were most of a cold poll's storing: 20 new items cost
+    # 0.97 ms of CPU and 1.9 ms wall to insert, 0.65 and 0.8 at 8. A search reads at most twice the segments (0.3
+    # ms either way on 100,000 items)
+    """
+    INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 8);
+    """,
 ]
 
 
