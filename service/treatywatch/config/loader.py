@@ -365,11 +365,7 @@ def _foreign_state_names(merged: dict[str, Any]) -> dict[str, list[str]]:
         entity = entities[entity_id]
         pinned = entity.countries()
         home |= set(pinned) if pinned is not None else set(gazetteer.resolve(entity_id, entity.by_language))
-    names: dict[str, list[str]] = {}
-    for code, country in gazetteer.countries.items():
-        if code not in home:
-            names = merge_terms(names, country.kinds.get("names", {}))
-    return names
+    return merge_terms({}, *(c.kinds.get("names", {}) for code, c in gazetteer.countries.items() if code not in home))
 
 
 def _apply_gazetteer(merged: dict[str, Any], pins: dict[str, str]) -> list[str]:
@@ -390,9 +386,8 @@ def _apply_gazetteer(merged: dict[str, Any], pins: dict[str, str]) -> list[str]:
         return problems
     for name, entity in entities.items():
         codes = entity.countries()
-        forms = entity.by_language
-        for code in gazetteer.resolve(name, forms) if codes is None else codes:
-            forms = merge_terms(forms, gazetteer.countries[code].forms())
+        found = gazetteer.resolve(name, entity.by_language) if codes is None else codes
+        forms = merge_terms(entity.by_language, *(gazetteer.countries[code].forms() for code in found))
         entities[name] = entity.model_copy(update={"by_language": forms})
     return []
 
