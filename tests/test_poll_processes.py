@@ -7,10 +7,8 @@ items arrive; a worker killed with SIGKILL is replaced and polling goes on; a re
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -262,73 +260,3 @@ def test_a_lazy_pool_starts_its_workers_at_its_first_task():
         assert len(pool.pids()) == 1
     finally:
         pool.close()
-
-
-def feed_of(n: int) -> bytes:
-    return (
-        "<?xml version='1.0'?><rss version='2.0'><channel><title>f</title>"
-        f"<item><title>Report {n}</title><link>http://example.org/{n}</link><guid>g{n}</guid></item>"
-        "</channel></rss>"
-    ).encode()
-
-
-def with_workers(app):  # type: ignore[no-untyped-def]
-    from treatywatch.workers import PollProcesses
-
-    app.runner.processes = PollProcesses(2, app.config, watchlist=app.runner.watchlist)
-    return app.runner.processes
-
-
-def test_a_first_poll_fetched_in_a_worker_keeps_the_cookie_its_portal_set(app_with, http: FixtureServer):
-    """A source with nothing stored is fetched, parsed and matched in a worker process; the session cookie its
-    first response sets still goes back with the next poll, made by the daemon's own fetcher."""
-    cookies: list[str | None] = []
-    asking: list[int | None] = []  # the process whose socket asked
-
-    def portal(handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], Body]:
-        cookies.append(handler.headers.get("Cookie"))
-        port = handler.client_address[1]
-        asking.append(next((c.pid for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port), None))
-        return 200, {"Content-Type": "application/rss+xml", "Set-Cookie": "session=abc; Path=/"}, feed_of(len(cookies))
-
-    http.routes["/portal.xml"] = portal
-    app = app_with(f"  - {{id: portal, type: feed, url: '{http.base}/portal.xml'}}\n")
-    pool = with_workers(app)
-    try:
-        first = app.runner.poll("portal")
-        assert first.new == 1 and first.error is None, first
-        again = app.runner.poll("portal")  # something stored now: fetched here
-        assert again.new == 1 and again.error is None, again
-        assert asking[0] in pool.pids() and asking[1] == os.getpid(), (asking, pool.pids())
-    finally:
-        pool.close()
-    assert cookies == [None, "session=abc"]
-
-
-def test_first_polls_fetched_in_workers_keep_to_their_hosts_concurrency(app_with, config_dir: Path, http):
-    """Two workers fetch sources with nothing stored, but the host's turn is taken in the daemon: with
-    per_host_concurrency 1 the server never has two of their requests at once, and every source arrives."""
-    from treatywatch.once import run_pass
-
-    lock, now, most = threading.Lock(), [0], [0]
-
-    def slow(handler: BaseHTTPRequestHandler, n: int) -> tuple[int, dict[str, str], Body]:
-        with lock:
-            now[0] += 1
-            most[0] = max(most[0], now[0])
-        time.sleep(0.05)  # long enough for a second worker's request to overlap, were it let through
-        with lock:
-            now[0] -= 1
-        return 200, {"Content-Type": "application/rss+xml"}, feed_of(n)
-
-    for n in range(6):
-        http.routes[f"/one{n}.xml"] = lambda h, n=n: slow(h, n)
-    write_config(config_dir, "settings:\n  per_host_concurrency: 1\n", "settings.yaml")
-    app = app_with("".join(f"  - {{id: one-{n}, type: feed, url: '{http.base}/one{n}.xml'}}\n" for n in range(6)))
-    pool = with_workers(app)
-    try:
-        done = list(run_pass(app, [f"one-{n}" for n in range(6)], app.clock()))
-    finally:
-        pool.close()
-    assert [o.result.new for o in done if o.result is not None] == [1] * 6
-    assert most[0] == 1

@@ -19,7 +19,7 @@ import queue
 import signal
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -30,7 +30,6 @@ from .matching import Watchlist
 from .matching.explain import Match
 from .matching.language import LanguageStage
 from .sources.base import Page, Request, Response, SourceConfig, SourceType
-from .sources.fetch import Answer, Fetcher, FetchLimits, Validators
 from .sources.registry import SOURCE_TYPES
 
 log = logging.getLogger("treatywatch.workers")
@@ -69,50 +68,6 @@ def analyse(
         body = bodies.get(item.key, "")
         out.append(Analysed(item, tuple(watchlist.match(item.with_(body=body) if body else item))))
     return out
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A source's first poll made whole in a worker (`fetch_and_read`): what the answer says to its host's gate,
-    the response without its body (the body stays in the worker), the page as read and its items read and
-    matched; or the source's error."""
-
-    answer: Answer
-    response: Response | None = None
-    page: Page | None = None
-    read: list[Analysed] = field(default_factory=list)
-    error: SourceError | None = None
-
-
-def fetch_and_read(
-    fetcher: Fetcher,
-    languages: LanguageStage,
-    watchlist: Watchlist,
-    source_id: str,
-    cfg: SourceConfig,
-    request: Request,
-    limits: FetchLimits,
-    validators: Validators,
-) -> Fetched:
-    """Fetch (outside any gate: the daemon's fetcher holds the host's turn meanwhile), parse, read and match. A
-    source with nothing stored sends all of its items through: fetched here, its body never crosses the pipe, and
-    the daemon's threads are left the storing."""
-    answer = Answer(time.monotonic())
-    try:
-        response = fetcher.exchange(request, limits, validators, answer)
-    except SourceError as exc:
-        return Fetched(replace(answer, took=time.monotonic() - answer.start), error=exc)
-    answer = replace(answer, took=time.monotonic() - answer.start)
-    head = replace(response, content=b"")
-    if response.status == 304:
-        return Fetched(answer, head)
-    try:
-        page = parse_response(source_id, cfg, SOURCE_TYPES[cfg.type], request, response)
-    except SourceError as exc:
-        return Fetched(answer, head, error=exc)
-    read = analyse(languages, watchlist, page.items, {})
-    # the page's items as read (the same items with their language): pickled once, not twice
-    return Fetched(answer, head, replace(page, items=[a.item for a in read]), read)
 
 
 def processes(setting: int | str) -> int:
@@ -154,9 +109,6 @@ def _serve(conn: Connection, level: int, watchlist: Watchlist | None = None) -> 
     collect = _Collect()
     logging.basicConfig(level=level, handlers=[collect], force=True)
     languages = LanguageStage()
-    # its own HTTP client for first polls (`fetch`), built at the first, for the daemon's user agent and redirects
-    fetcher: Fetcher | None = None
-    fetcher_for: tuple[str, int] | None = None
     while True:
         try:
             task = conn.recv()
@@ -178,14 +130,6 @@ def _serve(conn: Connection, level: int, watchlist: Watchlist | None = None) -> 
                 read = analyse(languages, watchlist, page.items, {})
                 # the page's items as read (the same items with their language): pickled once, not twice
                 value = (replace(page, items=[a.item for a in read]), read)
-            elif kind == "fetch":  # a source with nothing stored: fetched here too (see fetch_and_read)
-                assert watchlist is not None, "a worker is configured before it analyses"
-                source_id, cfg, request, limits, validators, (agent, redirects) = args
-                if fetcher is None or fetcher_for != (agent, redirects):
-                    if fetcher is not None:
-                        fetcher.close()
-                    fetcher, fetcher_for = Fetcher(user_agent=agent, max_redirects=redirects), (agent, redirects)
-                value = fetch_and_read(fetcher, languages, watchlist, source_id, cfg, request, limits, validators)
             elif kind == "analyse":
                 assert watchlist is not None, "a worker is configured before it analyses"
                 value = analyse(languages, watchlist, *args)
@@ -210,7 +154,9 @@ class PollProcesses:
     """`size` worker processes shared by the daemon's poll threads: a thread checks one out for a task and waits on
     its pipe (not holding the GIL), so two cores parse and match while the daemon fetches and commits."""
 
-    def __init__(self, size: int, config: Config, lazy: bool = False, watchlist: Watchlist | None = None) -> None:
+    def __init__(
+        self, size: int, config: Config, lazy: bool = False, watchlist: Watchlist | None = None
+    ) -> None:
         """lazy: spawned workers start at the first task, not now (a one-shot pass whose responses are all 304s
         never pays for them). watchlist: `config`'s, built already; while the process has no other thread yet,
         the first workers are forked with it (milliseconds, where a spawned worker spends a second or two of a
@@ -305,19 +251,6 @@ class PollProcesses:
     ) -> tuple[Page, list[Analysed]]:
         """parse, and the page's items read and matched as `analyse` does (for a source with nothing stored)."""
         done: tuple[Page, list[Analysed]] = self._run("read", source_id, cfg, request, response)
-        return done
-
-    def fetch_and_read(
-        self,
-        source_id: str,
-        cfg: SourceConfig,
-        request: Request,
-        limits: FetchLimits,
-        validators: Validators,
-        client: tuple[str, int],
-    ) -> Fetched:
-        """`fetch_and_read` in a worker; `client`: the user agent and redirect limit its fetcher uses."""
-        done: Fetched = self._run("fetch", source_id, cfg, request, limits, validators, client)
         return done
 
     def analyse(self, items: list[Item], bodies: dict[str, str]) -> list[Analysed]:

@@ -87,8 +87,7 @@ class Settings(Strict):
     poll_processes: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = Field(
         default=0,
         description="Worker processes a daemon parses, reads languages and matches in, so a poll uses more than "
-        "one core (the politeness gates and the one writer stay in the daemon, which fetches too, but for a "
-        "source's first poll: its worker fetches it, in the host's turn the daemon takes). 0: all in the daemon's "
+        "one core (fetching, the politeness gates and the one writer stay in the daemon). 0: all in the daemon's "
         "own process; auto: one per core. The workers are forked from the daemon when it starts, sharing its "
         "watchlist copy-on-write, while the process has no other thread (on PostgreSQL its connection pool has, so "
         "there they are spawned); a spawned worker, and one started in place of one that died, builds its own "

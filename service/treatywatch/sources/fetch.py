@@ -8,8 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -248,19 +247,6 @@ class _Target:
     host: str
 
 
-@dataclass
-class Answer:
-    """What one request's answer says to its host's gate: when the request started (this process's monotonic
-    clock), the status (None: no answer) and the pause asked for; `took`, when the request was made elsewhere
-    (a worker process), its own duration; `cookies`, the Set-Cookie headers of a response got elsewhere."""
-
-    start: float
-    status: int | None = None
-    retry_after: float | None = None
-    took: float | None = None
-    cookies: list[str] = field(default_factory=list)
-
-
 class Fetcher:
     """Owns the HTTP clients (one per proxy) and the per-host gates; built once by the CLI and passed down."""
 
@@ -330,26 +316,7 @@ class Fetcher:
         return target
 
     def fetch(self, request: Request, limits: FetchLimits, validators: Validators = Validators()) -> Response:
-        """GET with conditional headers, in the host's turn; returns status 304 with no body when unchanged.
-        Raises FetchError."""
-        with self.gated(request.url) as answer:
-            return self.exchange(request, limits, validators, answer)
-
-    @contextmanager
-    def gated(self, url: str) -> Iterator[Answer]:
-        """The host's turn for one request: made here (`fetch`) or by a worker process (workers.fetch_and_read),
-        the politeness staying with this fetcher. What the request's `Answer` says adapts the host's gap."""
-        target = self._target(url)
-        gate = self._gate(target.host)
-        answer = Answer(gate.enter(target.host))
-        try:
-            yield answer
-        finally:
-            started = answer.start if answer.took is None else self._clock() - answer.took
-            gate.leave(started, answer.status, answer.retry_after)
-
-    def exchange(self, request: Request, limits: FetchLimits, validators: Validators, answer: Answer) -> Response:
-        """The request itself, outside any gate (`fetch` and `gated` hold it); `answer` is told what came back."""
+        """GET with conditional headers; returns status 304 with no body when unchanged. Raises FetchError."""
         headers = dict(limits.headers)
         if validators.etag:
             headers["If-None-Match"] = validators.etag
@@ -361,12 +328,15 @@ class Fetcher:
         url = request.url
         target = self._target(url)
         shown = target.shown
-        start = answer.start
+        gate = self._gate(target.host)
+        start = gate.enter(target.host)
+        status: int | None = None
+        retry: float | None = None
         try:
             with client.stream(
                 "GET", target.url, params=list(request.params) or None, headers=headers, timeout=limits.timeout
             ) as resp:
-                answer.status = resp.status_code
+                status = resp.status_code
                 if resp.status_code == 304:
                     # read to its (empty, by HTTP's rule, which h11 holds the server to) end, or httpcore closes the
                     # connection rather than keep it: every unchanged source's poll opened a new TCP connection,
@@ -374,13 +344,13 @@ class Fetcher:
                     resp.read()
                     return Response(str(resp.url), 304, b"", dict(resp.headers))
                 if resp.status_code >= 400:  # Retry-After matters on 429 and 503
-                    answer.retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._now())
+                    retry = parse_retry_after(resp.headers.get("Retry-After"), self._now())
                     # raw bytes only: an error body is not worth inflating (nor a bomb's risk)
                     plain = resp.headers.get("Content-Encoding", "identity") == "identity"
                     said = error_detail(_head(resp.iter_raw(), ERROR_BODY_BYTES)) if plain else ""
                     raise FetchError(
                         f"HTTP {resp.status_code} from {redact_url(str(resp.url))}" + (f": {said}" if said else ""),
-                        retry_after=answer.retry_after,
+                        retry_after=retry,
                     )
                 declared = resp.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > limits.max_bytes:
@@ -394,7 +364,6 @@ class Fetcher:
                 body = read_capped(
                     decoded(raw, resp.headers.get("Content-Encoding")), limits.max_bytes, "decompressed response"
                 )
-                answer.cookies = resp.headers.get_list("set-cookie")
                 return Response(str(resp.url), resp.status_code, body, dict(resp.headers))
         except httpx.TooManyRedirects as exc:
             raise FetchError(f"more than {redirects} redirects from {shown}") from exc
@@ -406,15 +375,8 @@ class Fetcher:
             if limits.proxy:
                 detail = detail.replace(limits.proxy, redact_url(limits.proxy))
             raise FetchError(f"{type(exc).__name__} fetching {shown}: {detail}") from exc
-
-    def keep_cookies(self, url: str, limits: FetchLimits, cookies: list[str]) -> None:
-        """Cookies a response got by a worker process set (`Answer.cookies`), kept as if this fetcher had got it:
-        a portal's session cookie goes back with the next request."""
-        if not cookies:
-            return
-        redirects = self._max_redirects if limits.max_redirects is None else limits.max_redirects
-        said = httpx.Response(200, headers=[("set-cookie", c) for c in cookies], request=httpx.Request("GET", url))
-        self._client(limits.proxy, redirects).cookies.extract_cookies(said)
+        finally:
+            gate.leave(start, status, retry)
 
     def _before(self, chunks: Iterator[bytes], start: float, total: float, shown: str) -> Iterator[bytes]:
         """The timeout bounds each read; this bounds the whole response, or a server sending a byte a second
