@@ -50,8 +50,8 @@ def _app(ctx: click.Context) -> App:
         ctx.call_on_close(obj["app"].close)
         # what was built so far (the configuration, the watchlist, the language model, the lemma caches) lives as
         # long as the process: out of the cyclic collector's sight, its full collections stop walking it (a cold
-        # pass over 5,000 feeds spent 1.4 s of the storing process's GIL in them), and a forked worker's pages are
-        # not written to by the collector
+        # pass over 5,000 feeds: 0.96 s of them in the storing process, 0.51 s frozen), and a forked worker's pages
+        # are not written to by the collector
         gc.freeze()
     return obj["app"]
 
