@@ -148,20 +148,28 @@ def many_feeds(http: FixtureServer, count: int, hold: threading.Event) -> tuple[
     return sources, asked
 
 
+def pass_in_background(app, count: int) -> tuple[list[str], list, threading.Thread]:  # type: ignore[no-untyped-def]
+    """A pass over feed-000, feed-001, ... in a thread of its own, while the test holds some of their answers."""
+    from treatywatch.once import run_pass
+
+    ids = [f"feed-{n:03d}" for n in range(count)]
+    outcomes: list = []
+    passing = threading.Thread(target=lambda: outcomes.extend(run_pass(app, ids, app.clock())))
+    passing.start()
+    return ids, outcomes, passing
+
+
 def test_a_pass_fetches_ahead_of_what_it_stores_but_no_further_than_its_window(app_with, http: FixtureServer):
     """The pool goes on fetching while the first source is still out (its answer held here), but only as far as
     STAGED_AHEAD sources: a pass over 50,000 sources never holds more than these read and not stored. Then every
     source is stored, in order."""
-    from treatywatch.once import STAGED_AHEAD, run_pass
+    from treatywatch.once import STAGED_AHEAD
 
     count = STAGED_AHEAD + 25
     hold = threading.Event()
     sources, asked = many_feeds(http, count, hold)
     app = app_with(sources)
-    ids = [f"feed-{n:03d}" for n in range(count)]
-    outcomes: list = []
-    passing = threading.Thread(target=lambda: outcomes.extend(run_pass(app, ids, app.clock())))
-    passing.start()
+    ids, outcomes, passing = pass_in_background(app, count)
     try:
         deadline = time.monotonic() + 20
         while len(asked) < STAGED_AHEAD and time.monotonic() < deadline:
@@ -211,7 +219,6 @@ def test_a_source_whose_claim_ran_out_while_it_waited_its_turn_is_left_to_the_pr
     are held here past the lease (timeouts, in life), and meanwhile another process claims the waiting source:
     the pass does not fetch it a second time, it says the source was skipped."""
     from treatywatch.app import POLL_WORKERS
-    from treatywatch.once import run_pass
     from treatywatch.store.sqlite import Store
 
     hold = threading.Event()
@@ -229,10 +236,7 @@ def test_a_source_whose_claim_ran_out_while_it_waited_its_turn_is_left_to_the_pr
         http.routes[f"/feed{n}.xml"] = held
     write_config(config_dir, "settings:\n  per_host_concurrency: 16\n", "settings.yaml")
     app = app_with(sources)
-    ids = [f"feed-{n:03d}" for n in range(count)]
-    outcomes: list = []
-    passing = threading.Thread(target=lambda: outcomes.extend(run_pass(app, ids, app.clock())))
-    passing.start()
+    ids, outcomes, passing = pass_in_background(app, count)
     try:
         busy.wait()  # the pool's threads are all out; the last source is claimed, and waits
         app.clock.advance(seconds=app.config.settings.lease + 1)  # its claim runs out
