@@ -129,9 +129,11 @@ class Dispatcher:
                 current = self._next()
             return polled
         finally:
-            with self._lock:  # no wake: the dispatcher's next tick (grow_after / 2) finds it idle and sleeps on
-                self._running -= 1  # (a wake here made it claim again at once: a worker for each source due 20 ms
-                # apart, the 50 a second of 500 sources at 10 s, and CPU per pass up by half)
+            # no wake: the dispatcher's next tick (grow_after / 2) finds it idle and sleeps on (a wake here made it
+            # claim again at once: a worker for each source due 20 ms apart, the 50 a second of 500 sources at 10 s,
+            # and CPU per pass up by half)
+            with self._lock:
+                self._running -= 1
 
     def _next(self) -> Claimed | None:
         """The worker's next source: the longest due one no worker of ours polls, claimed by this worker."""

@@ -224,9 +224,9 @@ class Runner:
         started = time.perf_counter()
         result = PollResult(source_id)
         pending = self._fetched(source_id, dry_run, due, result, state)
-        if isinstance(pending, Pending) or pending is None:
-            return Staged(result, started, dry_run, pending)
-        return Staged(result, started, dry_run, None, state=pending)
+        if isinstance(pending, SourceState):  # a failure or a 304: only the source's state to save
+            return Staged(result, started, dry_run, None, state=pending)
+        return Staged(result, started, dry_run, pending)
 
     def store_staged(self, staged: Staged) -> PollResult:
         """The second half of `poll`: a staged poll's items stored, matched and their alerts planned, in one

@@ -64,7 +64,7 @@ def analyse(
     matched with its body (a revised item keeps the text of its document read earlier)."""
     out = []
     for item in languages.apply_all(items):
-        item.content_hash  # noqa: B018  worked out here, kept with the item: in a worker, off the storing thread
+        item.content_hash  # noqa: B018  worked out now and kept with the item (from a worker, pickled with it)
         body = bodies.get(item.key, "")
         out.append(Analysed(item, tuple(watchlist.match(item.with_(body=body) if body else item))))
     return out
