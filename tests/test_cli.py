@@ -136,3 +136,35 @@ def test_run_takes_its_web_host_from_the_environment(tmp_path: Path):
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
+
+
+def test_start_up_pauses_the_cyclic_collector_and_gives_it_back(tmp_path: Path, monkeypatch):
+    """The collector is off while the app is built (start-up allocates and frees almost nothing) and on again
+    afterwards, also when the configuration is refused: a command must not run with it off."""
+    import gc
+
+    from click.testing import CliRunner
+
+    import treatywatch.app
+    from treatywatch.cli import cli
+
+    seen: list[bool] = []
+    compile_config = treatywatch.app.compile_config
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return compile_config(*args, **kwargs)
+
+    monkeypatch.setattr(treatywatch.app, "compile_config", spy)
+    try:
+        ok = CliRunner().invoke(cli, ["--config", str(EXAMPLE_CONFIG), "--state-dir", str(tmp_path), "sources"], obj={})
+        assert ok.exit_code == 0, ok.output
+        assert seen == [False] and gc.isenabled()
+        broken = tmp_path / "broken"
+        broken.mkdir()
+        (broken / "settings.yaml").write_text("settings: {nope: 1}\n", encoding="utf-8")
+        bad = CliRunner().invoke(cli, ["--config", str(broken), "--state-dir", str(tmp_path), "sources"], obj={})
+        assert bad.exit_code != 0 and seen == [False, False] and gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()
