@@ -422,7 +422,7 @@ def docs() -> None:
 @cli.command()
 def schema() -> None:
     """Print a JSON Schema of one configuration file, for editors (YAML language server, VS Code, JetBrains)."""
-    from .config.loader import json_schema
+    from .config.schema import json_schema
 
     click.echo(json.dumps(json_schema(), ensure_ascii=False, indent=1))
 

@@ -2,160 +2,20 @@
 
 from __future__ import annotations
 
-import difflib
 import re
-import types
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import core_schema
+from pydantic import ValidationError
 
 from ..errors import ConfigError, QueryError
-from ..sources.registry import SOURCE_TYPES
 from ..vocabularies import Gazetteer, merge_terms, names_foreign_states, read_vocabulary, vocabulary_names
-from .common import Schedule, config_duration
-from .models import ID, ID_RULE, LANGUAGES, UNLESS_WITHIN, Config, ConfigFile, Entity, TermSet
+from .messages import clean_loc, describe, did_you_mean, field_path
+from .models import UNLESS_WITHIN, Config, ConfigFile, Entity, TermSet
 from .yamlfile import YamlDoc, load_yaml
 
 SECTIONS_WITH_IDS = ("sources", "agreements", "watches", "subscribers")
 SECTIONS_BY_KEY = ("terms", "entities")
-
-
-def _clean(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Drop what pydantic adds to locations but the YAML does not have: the source-type tag of the
-    discriminated union (sources[3].feed.url) and TermSet's wrapper field."""
-    return tuple(
-        part
-        for i, part in enumerate(loc)
-        if part != "by_language" and not (i == 2 and loc[0] == "sources" and part in SOURCE_TYPES)
-    )
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    """('watches', 2, 'query') -> 'watches[2].query'."""
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-
-
-def did_you_mean(name: str, known: Iterable[str], prefix: str = "", suffix: str = "") -> str:
-    """'; did you mean 'every'?' when a known name is close to the misspelt one, else ''."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f"; did you mean '{prefix}{close[0]}{suffix}'?" if close else ""
-
-
-def _step(tp: Any, part: Any) -> Any:
-    """The type found at `part` inside type `tp` (a model field, a list element, a dict value), or None."""
-    origin = get_origin(tp)
-    if origin is Annotated:
-        return _step(get_args(tp)[0], part)
-    if origin in (Union, types.UnionType):
-        return next((r for a in get_args(tp) if (r := _step(a, part)) is not None), None)
-    if origin is list:
-        return get_args(tp)[0] if isinstance(part, int) else None
-    if origin is dict:
-        return get_args(tp)[1] if isinstance(part, str) else None
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        if part in tp.model_fields:
-            return tp.model_fields[part].annotation
-        tag = tp.model_fields.get("type")
-        if tag is not None and get_origin(tag.annotation) is Literal and get_args(tag.annotation) == (part,):
-            return tp  # the tag of a discriminated union: stay on the member it names
-    return None
-
-
-def _field_names(tp: Any) -> list[str]:
-    """Every key the model(s) at `tp` accept (a union contributes each member's)."""
-    origin = get_origin(tp)
-    if origin is Annotated:
-        return _field_names(get_args(tp)[0])
-    if origin in (Union, types.UnionType):
-        return [n for a in get_args(tp) for n in _field_names(a)]
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return list(tp.model_fields)
-    return []
-
-
-def _allowed_keys(raw_loc: tuple[Any, ...]) -> list[str]:
-    """The keys allowed where pydantic found an unknown one (raw_loc ends with that key)."""
-    tp: Any = ConfigFile
-    for part in raw_loc[:-1]:
-        tp = _step(tp, part)
-        if tp is None:
-            return []
-    return _field_names(tp)
-
-
-def _message(err: Any, raw_loc: tuple[Any, ...], loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], str]:
-    """An operator's wording of one pydantic error: no 'Value error, ', no raw regex, a guess for a typo."""
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    ctx = err.get("ctx") or {}
-    if err["type"] == "extra_forbidden":
-        key = str(raw_loc[-1])
-        hint = did_you_mean(key, _allowed_keys(raw_loc)) or "; remove it or check the spelling against the docs"
-        msg = f"unknown key (typo?){hint}"
-    elif err["type"] == "bool_parsing":
-        msg = f"write true or false; got {err.get('input')!r}"
-    elif err["type"] == "missing":
-        msg = "required key is missing"
-    elif err["type"] == "string_pattern_mismatch" and ctx.get("pattern") == ID:
-        msg = f"{ID_RULE}; got {err.get('input')!r}"
-    elif err["type"] == "union_tag_invalid":
-        loc = (*loc, "type")
-        tag = str(ctx.get("tag"))
-        guess = did_you_mean(tag, SOURCE_TYPES).removeprefix("; ")
-        msg = f"unknown source type '{tag}'{f' ({guess})' if guess else ''}; use one of {', '.join(SOURCE_TYPES)}"
-    return loc, msg
-
-
-def _describe(doc: YamlDoc, exc: ValidationError) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        raw_loc = tuple(err["loc"])
-        loc, msg = _message(err, raw_loc, _clean(raw_loc))
-        problems.append(f"{doc.where(loc)}: {_field(loc)}: {msg}")
-    return problems
-
-
-class _AsWritten(GenerateJsonSchema):
-    """The schema of the YAML as operators write it, not of the parsed values: durations and intervals are
-    numbers or strings (15m, 1h30m, a cron line)."""
-
-    def function_before_schema(self, schema: core_schema.BeforeValidatorFunctionSchema) -> JsonSchemaValue:
-        fn = schema["function"]["function"]
-        if fn is config_duration:
-            return {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "examples": ["90s", "15m", "1d"]}]}
-        if fn == Schedule.parse:
-            return {
-                "anyOf": [{"type": "number", "minimum": 1}, {"type": "string", "examples": ["15m", "*/10 * * * *"]}]
-            }
-        return super().function_before_schema(schema)
-
-
-def json_schema() -> dict[str, Any]:
-    """A JSON Schema of one configuration file, for editors; term sets and entities as written (languages as keys)."""
-    schema: dict[str, Any] = ConfigFile.model_json_schema(schema_generator=_AsWritten)
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
-    schema["title"] = "TreatyWatch configuration file"
-    for spec in schema["$defs"].values():
-        for prop in spec.get("properties", {}).values():
-            if isinstance(prop.get("default"), dict) and "seconds" in prop["default"]:  # a Schedule, as written
-                prop["default"] = prop["default"]["seconds"] or prop["default"]["cron"]
-    terms = {"type": "array", "items": {"type": "string", "minLength": 1}}
-    for name in ("TermSet", "Entity"):
-        spec = schema["$defs"].get(name)
-        if spec is None:
-            continue
-        props = {k: v for k, v in spec.get("properties", {}).items() if k != "by_language"}
-        schema["$defs"][name] = {
-            "type": "object",
-            "description": spec.get("description", ""),
-            "properties": props,
-            "propertyNames": {"enum": [*LANGUAGES, *props]},
-            "additionalProperties": terms,
-        }
-    return schema
 
 
 def config_files(path: Path) -> list[Path]:
@@ -226,7 +86,7 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
         try:
             parsed.append((doc, ConfigFile.model_validate(doc.data), {}))
         except ValidationError as exc:
-            problems.extend(_describe(doc, exc))
+            problems.extend(describe(doc, exc))
             part, kept, names = _salvage(doc, exc)
             broken |= names
             if part is not None:
@@ -291,7 +151,7 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     try:
         config = Config(**merged)
     except ValidationError as exc:  # what only the merged whole can say; reported with the files' own problems
-        merged_problems = [f"{path}: {_field(_clean(tuple(e['loc'])))}: {e['msg']}" for e in exc.errors()]
+        merged_problems = [f"{path}: {field_path(clean_loc(tuple(e['loc'])))}: {e['msg']}" for e in exc.errors()]
         raise ConfigError([*problems, *merged_problems]) from None
     problems.extend(_check_references(config, Places(places), broken))
     if problems:
