@@ -83,6 +83,22 @@ def test_unknown_source_exit_code(tmp_path: Path):
     assert out.returncode == 4 and out.stderr.startswith("error: no source 'nope'; known: euronews-world")
 
 
+def test_an_unknown_name_among_thousands_gets_a_guess_and_a_short_list(tmp_path: Path):
+    """A desk of 5,000 sources: a typo is named with its likely meaning, and the error is a line, not 5,000 ids."""
+    sources = "sources:\n" + "".join(
+        f"  - {{id: farm-{i}, type: feed, url: 'http://127.0.0.1:9/f{i}.xml'}}\n" for i in range(5000)
+    )
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(sources, encoding="utf-8")
+    out = tw("poll", "farm-12o", "--once", config=config, state=tmp_path / "state")
+    assert out.returncode == 4
+    assert out.stderr.strip() == (
+        "error: no source 'farm-12o'; did you mean 'farm-12'?; known: farm-0, farm-1, farm-2, farm-3, farm-4, farm-5, "
+        "farm-6, farm-7, farm-8, farm-9, farm-10, farm-11, … (5000 in all)"
+    )
+
+
 def test_configuration_reference_is_current():
     from treatywatch.reference import reference
 

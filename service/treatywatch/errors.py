@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Sequence
+
+KNOWN_SHOWN = 12  # names an "unknown name" message lists: enough to see the naming, short with 50,000 sources
+
 
 class TreatyWatchError(Exception):
     """Base of every error this package raises on purpose."""
@@ -87,3 +92,18 @@ class FilterError(TreatyWatchError):
 class DocumentError(TreatyWatchError):
     """A fetched document cannot be read (encrypted, damaged, a bomb, beyond a bound); the message is the item's
     note after "document unreadable: ". Never the source's failure."""
+
+
+def did_you_mean(name: str, known: Iterable[str], prefix: str = "", suffix: str = "") -> str:
+    """'; did you mean 'every'?' when a known name is close to the misspelt one, else ''."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean '{prefix}{close[0]}{suffix}'?" if close else ""
+
+
+def unknown_name(kind: str, name: str, known: Sequence[str]) -> str:
+    """The message for a name nobody defined: a guess when it is a typo of a known one, and the known ones, a few
+    of them when there are tens of thousands ("known: farm-0, farm-1, …, farm-11, … (50000 in all)")."""
+    listed = ", ".join(known[:KNOWN_SHOWN]) or "none defined"
+    if len(known) > KNOWN_SHOWN:
+        listed += f", … ({len(known)} in all)"
+    return f"no {kind} '{name}'{did_you_mean(name, known)}; known: {listed}"

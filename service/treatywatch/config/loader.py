@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import ConfigError, QueryError
+from ..errors import ConfigError, QueryError, did_you_mean
 from ..vocabularies import Gazetteer, merge_terms, names_foreign_states, read_vocabulary, vocabulary_names
-from .messages import clean_loc, describe, did_you_mean, field_path
+from .messages import clean_loc, describe, field_path
 from .models import UNLESS_WITHIN, Config, ConfigFile, Entity, TermSet
 from .yamlfile import YamlDoc, load_yaml
 

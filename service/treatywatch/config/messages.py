@@ -3,13 +3,12 @@ instead, with a guess when a key or a name is a typo of a known one."""
 
 from __future__ import annotations
 
-import difflib
 import types
-from collections.abc import Iterable
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from ..errors import did_you_mean
 from ..sources.registry import SOURCE_TYPES
 from .models import ID, ID_RULE, ConfigFile
 from .yamlfile import YamlDoc
@@ -28,12 +27,6 @@ def clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 def field_path(loc: tuple[Any, ...]) -> str:
     """('watches', 2, 'query') -> 'watches[2].query'."""
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-
-
-def did_you_mean(name: str, known: Iterable[str], prefix: str = "", suffix: str = "") -> str:
-    """'; did you mean 'every'?' when a known name is close to the misspelt one, else ''."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f"; did you mean '{prefix}{close[0]}{suffix}'?" if close else ""
 
 
 def _step(tp: Any, part: Any) -> Any:

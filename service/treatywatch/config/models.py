@@ -439,17 +439,17 @@ class Config(Sections):
             index = self._source_index = (self.sources, len(self.sources), {s.id: s for s in self.sources})
         if (found := index[2].get(source_id)) is not None:
             return found
-        from ..errors import NotFoundError
+        from ..errors import NotFoundError, unknown_name
 
-        raise NotFoundError(f"no source '{source_id}'; known: {', '.join(s.id for s in self.sources)}")
+        raise NotFoundError(unknown_name("source", source_id, [s.id for s in self.sources]))
 
     def subscriber(self, subscriber_id: str) -> Subscriber:
         for s in self.subscribers:
             if s.id == subscriber_id:
                 return s
-        from ..errors import NotFoundError
+        from ..errors import NotFoundError, unknown_name
 
-        raise NotFoundError(f"no subscriber '{subscriber_id}'; known: {', '.join(s.id for s in self.subscribers)}")
+        raise NotFoundError(unknown_name("subscriber", subscriber_id, [s.id for s in self.subscribers]))
 
     @property
     def database_path(self) -> Path:
