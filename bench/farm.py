@@ -14,13 +14,16 @@ import argparse
 import os
 import platform
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -46,6 +49,10 @@ class SizeResult:
     feeds: int
     mbytes: float
     floor: Run | None = None
+    # each side's start-up alone: the median wall of three processes that start as the pass does and stop before
+    # its first request (ours: the pipeline imported, the configuration and watchlist compiled, a new database
+    # created; reader: imported, its database opened)
+    startup: dict[str, float] = field(default_factory=dict)
     ours: dict[str, Run] = field(default_factory=dict)
     reader: dict[str, Run] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -74,6 +81,13 @@ def run_size(n: int, tmp: Path, reader_python: Path, processes: str = "0") -> Si
         cfg, state = tmp / "tw-config", tmp / "tw-state"
         write_treatywatch_config(cfg, state, urls, extra_settings=f"  poll_processes: {processes}\n")
         env = dict(os.environ, TREATYWATCH_CONFIG=str(cfg))
+        result.startup["ours"] = startup(
+            lambda i: [*TREATYWATCH, "--state-dir", str(tmp / f"probe-{i}"), "poll", "--once", "start-up-probe"],
+            4,  # the unknown source: refused once the app is built, before anything is claimed or fetched
+            env=env,
+            cwd=tmp,
+            log=tmp / "tw-startup.log",
+        )
         for phase in ("cold", "warm"):
             run = measure([*TREATYWATCH, "poll", "--once"], env=env, cwd=tmp, log=tmp / f"tw-{phase}.log")
             result.ours[phase] = run
@@ -89,6 +103,14 @@ def run_size(n: int, tmp: Path, reader_python: Path, processes: str = "0") -> Si
         subprocess.run(
             [str(reader_python), str(ROOT / "bench" / "reader_run.py"), "add", str(db), str(tmp / "urls.txt")],
             check=True,
+        )
+        result.startup["reader"] = startup(
+            lambda i: [str(reader_python), str(ROOT / "bench" / "reader_run.py"), "open", str(db)],
+            0,
+            log=tmp / "reader-startup.log",
+        )
+        print(
+            f"  start-up         ours {result.startup['ours']:.2f}s  reader {result.startup['reader']:.2f}s", flush=True
         )
         for phase in ("cold", "warm"):
             log = tmp / f"reader-{phase}.log"
@@ -157,6 +179,30 @@ def steady_state(n: int, tmp: Path, seconds: float, reader_python: Path, interva
         f"{100 * cpu / seconds:.0f} % of one core; RSS {rss_before / 1e6:.0f} -> {rss_after / 1e6:.0f} MB), "
         f"reader's update_feeds {theirs:.2f} s CPU per pass ({out.strip()}): ours/reader {ours / theirs:.2f}"
     )
+
+
+def startup(cmd: Callable[[int], list[str]], code: int, *, log: Path, **kw: Any) -> float:
+    """The median wall of three runs of `cmd(i)`, each expected to exit with `code`."""
+    walls = []
+    for i in range(3):
+        run = measure(cmd(i), log=log, **kw)
+        if run.code != code:
+            raise SystemExit(f"start-up probe exited {run.code}, not {code}: {log.read_text(errors='replace')[-800:]}")
+        walls.append(run.wall)
+    return statistics.median(walls)
+
+
+def without_startup(results: list[SizeResult]) -> str:
+    """The cold pass with each side's start-up taken off: what the pass itself costs against reader's."""
+    lines = []
+    for r in results:
+        ours, theirs = r.ours["cold"].wall - r.startup["ours"], r.reader["cold"].wall - r.startup["reader"]
+        lines.append(
+            f"- {r.feeds:,} feeds cold, start-up taken off each side: ours {r.ours['cold'].wall:.2f} - "
+            f"{r.startup['ours']:.2f} = {ours:.2f} s, reader {r.reader['cold'].wall:.2f} - {r.startup['reader']:.2f} "
+            f"= {theirs:.2f} s: ours/reader {ours / theirs:.2f}"
+        )
+    return "\n".join(lines)
 
 
 def table(results: list[SizeResult]) -> str:
@@ -263,6 +309,7 @@ def main() -> None:
         f"Command: `python bench/farm.py --sizes {' '.join(map(str, args.sizes))} --steady {args.steady:g} "
         f"--interval {args.interval} --processes {args.processes}`; "
         f"{sizes} of RSS; one run each.\n\n{table(results)}\n\n"
+        + (f"{without_startup(results)}\n\n" if results else "")
         + (f"{steady}\n\n" if steady else "")
         + ("\n".join(notes) + "\n" if notes else "")
     )

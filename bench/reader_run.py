@@ -1,7 +1,7 @@
 """Runs inside bench/.venv-reader: reader 3.x on the farm. `add DB URLS` subscribes (set-up, not timed);
-`update DB` is the timed pass; `steady DB SECONDS INTERVAL` is reader in a running process, as a daemon is: after
-a first (cold) pass and two warm ones, a warm pass every INTERVAL seconds for SECONDS, printing the process's CPU
-per pass.
+`update DB` is the timed pass; `open DB` only starts (the pass's start-up, timed apart); `steady DB SECONDS
+INTERVAL` is reader in a running process, as a daemon is: after a first (cold) pass and two warm ones, a warm pass
+every INTERVAL seconds for SECONDS, printing the process's CPU per pass.
 
 update_feeds(scheduled=False): reader 3.x's default (scheduled=True) skips a feed until its update interval (1 h)
 has passed, so a warm pass right after the cold one would send no request at all; scheduled=False makes it send a
@@ -34,6 +34,8 @@ def main() -> None:
             passes += 1
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
         print(f"passes {passes} cpu {cpu:.3f} per_pass {cpu / passes:.3f}")
+    elif mode == "open":  # start-up alone, for farm.py: imported and the database opened, nothing updated
+        pass
     elif mode == "add":
         with open(sys.argv[3], encoding="utf-8") as urls:
             for url in urls:
