@@ -1,4 +1,4 @@
-"""Compile watchlists once per configuration; match items through a term index and explain every match."""
+"""Watchlists compiled once per configuration (compiler.py) match items through a term index and explain every match."""
 
 from __future__ import annotations
 
@@ -7,80 +7,27 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from babel import Locale
-
-from ..config.models import Config, TermSet
+from ..config.models import Config
 from ..errors import QueryError
 from ..items import BODY_MAX_CHARS, SUMMARY_MAX_CHARS, TITLE_MAX_CHARS, Item
-from ..vocabularies import load_vocabulary
 from . import query as q
 from .agreements import CompiledAgreement, EntityHits, Ties, assess, era, mark_subjects
-from .compiled import CAct, CAnd, CField, CNear, CNever, CNode, CNot, COr, CPhrase, CPhraseSet, CPrefix, CUnlessNear
+from .compiled import CNode
+from .compiler import TermCompiler, alternatives, international, names_only, particle_noun, vocabulary_of
 from .doc import Doc
 from .explain import HitPlace, Match, place_hits, snippet
 from .language import LanguageNote, language_note
-from .modality import Cues, Talk, cue_lists, describe, talk
+from .modality import Talk, cue_lists, describe, talk
 from .mood import Mood
 from .ownership import compile_owners, entity_states, owner_entities, read_owned, with_institutions
 from .reading import DEFAULT_FIELDS, Finder, ItemReading, fields_named, verb_terms, with_body
-from .support import PHRASAL_REACH, Support, phrasal
+from .support import Support
 from .text import DE_PARTICLE_REACH, DE_PARTICLES, LANGUAGES, MAX_TOKEN_CHARS, Analyzer, fold, is_cyrillic
 from .voice import negations
 
 DOC_CACHE_SIZE = 500_000  # words; a few tens of MB at most, cleared when full
-# CLDR territory codes that are not states (the EU, the euro area, the UN, the world's regions, pseudo-locales)
-NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
-SUBJECT_WORD_MIN = 5  # shorter title words (on, of, the, и) say nothing about what an agreement is about
 # the particles as they are written (aus, Aus, AUS): a set lookup per word instead of folding every word
 _PARTICLE_FORMS = frozenset(f for p in DE_PARTICLES for f in (p, p.capitalize(), p.upper()))
-
-
-def _alternatives(nodes: list[CNode]) -> CNode:
-    """OR of nodes; plain phrases are indexed by their first word so a big set costs a few lookups."""
-    nodes = [n for n in nodes if not isinstance(n, CNever)]
-    if not nodes:
-        return CNever()
-    phrases = [n for n in nodes if isinstance(n, CPhrase)]
-    others: list[CNode] = [n for n in nodes if not isinstance(n, CPhrase)]
-    if len(phrases) > 1:
-        others.insert(0, CPhraseSet.of(phrases))
-    else:
-        others = phrases + others
-    return others[0] if len(others) == 1 else COr(tuple(others))
-
-
-def international() -> dict[str, list[str]]:
-    """The shipped international vocabulary's words (its country names come from CLDR here)."""
-    return load_vocabulary("international")
-
-
-NAME_STEM_MIN = 5  # a name's stem shorter than this is a common word's too: Paris and parado both stem to "par"
-
-
-def _names_only(node: CNode) -> CNode:
-    """An entity's phrases without the short stems of its names: a name meets its inflections (Russlands,
-    Frankreichs) through a long stem, never a common word through a short one."""
-    if isinstance(node, CPhrase):
-        return _name_phrase(node)
-    if isinstance(node, CPhraseSet):
-        phrases = dict.fromkeys(p for group in node.by_first.values() for p in group)
-        return CPhraseSet.of([_name_phrase(p) for p in phrases])
-    if isinstance(node, COr):
-        return _alternatives([_names_only(c) for c in node.children])
-    return node
-
-
-def _name_phrase(phrase: CPhrase) -> CPhrase:
-    words = tuple(
-        frozenset(k for k in keys if "~" not in k or len(k.split("~", 1)[1]) >= NAME_STEM_MIN) or keys
-        for keys in phrase.words
-    )
-    return CPhrase(words, phrase.label)
-
-
-def _particle_noun(word: str) -> str:
-    """The key of a German noun written as a separable particle (das Aus), apart from the particle's."""
-    return f"de:{word.lower()}#noun"
 
 
 @dataclass(frozen=True)
@@ -104,20 +51,21 @@ class Watchlist:
     def __init__(self, config: Config, analyzer: Analyzer | None = None) -> None:
         self.analyzer = analyzer or Analyzer()
         cues = cue_lists()
-        self._support = Support.of_lists(cues.get("support", {}), cues["history"]["ending"])
-        self._negation = self._compile_terms("negation", cues["negation"])
+        support = Support.of_lists(cues.get("support", {}), cues["history"]["ending"])
+        compiler = TermCompiler(self.analyzer, support, cues["negation"])
+        self._negation = compiler.negation
         self._sets: dict[str, CNode] = {}
         for name, ts in config.terms.items():
-            self._sets[name] = self._compile_set(name, ts)
+            self._sets[name] = compiler.term_set(name, ts)
         self.entities: dict[str, CNode] = {
-            name: _names_only(self._compile_set(name, ts, reversible=False)) for name, ts in config.entities.items()
+            name: names_only(compiler.term_set(name, ts, reversible=False)) for name, ts in config.entities.items()
         }
         self._sets.update(self.entities)
-        self.cues = self._compile_cues()
+        self.cues = compiler.cues()
         self.mood = Mood(self.analyzer)
         signing = cue_lists()["signing"]
         self._ties = Ties(
-            self._compile_terms("signing", signing["ties"]),
+            compiler.terms("signing", signing["ties"]),
             frozenset(fold(w) for words in signing["duration"].values() for w in words),
         )
         # the sets agreement watches ask for (@agreement, @termination) are present in every report: no evidence
@@ -128,8 +76,8 @@ class Watchlist:
                 a.title,
                 tuple(a.parties),
                 a.signed,
-                self._compile_names(a.title, a.aliases),
-                self._compile_subject(a.title, a.parties, query_sets),
+                compiler.names(a.title, a.aliases),
+                compiler.subject(a.title, a.parties, query_sets, self._sets, self.entities),
             )
             for a in config.agreements
         ]
@@ -148,16 +96,16 @@ class Watchlist:
         # a party of every tracked agreement may go unnamed when no other country is (agreements._may_go_unnamed)
         party_sets = [set(a.parties) for a in self.agreements]
         self._common = frozenset(set.intersection(*party_sets)) if len(party_sets) >= 3 else frozenset()
-        self._countries = self._compile_countries() if self._common else None
+        self._countries = compiler.countries() if self._common else None
         self._parties = frozenset(p for a in self.agreements for p in a.parties)
         # what a portal act's explanation says of its foreign party: a country other than the home one, or an
         # international word or organisation (vocabularies/international.yaml)
-        self._foreign = _alternatives(
-            [self._countries or self._compile_countries(), self._compile_terms("international", international())]
+        self._foreign = alternatives(
+            [self._countries or compiler.countries(), compiler.terms("international", international())]
         )
         self._implied = {s.id: frozenset(s.implies) for s in config.sources if s.implies}
         # an act's operative clause and the agreements its entries list (reading.py, operative.py)
-        self._verbs = self._compile_terms("operative verb", verb_terms(config.terms, self.analyzer))
+        self._verbs = compiler.terms("operative verb", verb_terms(config.terms, self.analyzer))
         self._finder = Finder.of(
             self.agreements,
             entities=self.entities,
@@ -172,7 +120,7 @@ class Watchlist:
         for w in config.watches:
             try:
                 parsed = q.parse_query(w.query)
-                node = self._compile(parsed, w.query)
+                node = compiler.query(parsed, w.query, self._sets)
             except QueryError as exc:
                 raise exc.in_watch(w.id, config.where("watches", w.id, "query")) from exc
             agreements: frozenset[str] | None = None
@@ -193,10 +141,10 @@ class Watchlist:
                     fields=frozenset(w.fields) | fields_named(parsed),
                 )
             )
-        self.owners = compile_owners(self._phrase, _alternatives)
+        self.owners = compile_owners(compiler.phrase, alternatives)
         self._states = entity_states(config.entities, self.analyzer, self.owners)
         self.watches = [replace(w, entities=owner_entities(w.source_query, self.entities)) for w in self.watches]
-        self._vocabulary = self._collect_vocabulary()
+        self._vocabulary = vocabulary_of(self._nodes())
         self._doc_keys: dict[str | None, dict[str, tuple[str, ...]]] = {}
         self._joined: dict[tuple[str, str], tuple[str, ...]] = {}  # particle + lemma -> keys (bounded in doc())
         self._index: dict[str, list[int]] = {}
@@ -215,128 +163,9 @@ class Watchlist:
         # key, so candidates come from the index alone (no pass over each item's whole text).
         self._prefixes = tuple(sorted(prefixes))
 
-    # -- compiling -------------------------------------------------------------------------------------------
-    def _phrase(self, text: str, lang: str | None, label: str) -> CNode:
-        words = self.analyzer.words(text)
-        if not words:
-            return CNever()
-        if lang == "de" and len(words) == 1 and words[0][:1].isupper() and words[0].lower() in DE_PARTICLES:
-            return CPhrase((frozenset({_particle_noun(words[0])}),), label)  # das Aus: the noun, not the particle
-        return CPhrase(tuple(self.analyzer.term_keys(lang, w) for w in words), label)
-
-    def _compile_countries(self) -> CNode:
-        """Every country's name in the six languages, from CLDR through Babel."""
-        phrases = [
-            self._phrase(name, lang, f"country: {code}")
-            for lang in LANGUAGES
-            for code, name in Locale.parse(lang).territories.items()
-            if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
-        ]
-        return _alternatives(phrases)
-
-    def _compile_cues(self) -> Cues:
-        data = cue_lists()
-        reach = data.get("reach", {})
-
-        modal, negation, retro, frames = (
-            self._compile_terms(kind, data[kind]) for kind in ("modal", "negation", "retrospective", "frames")
-        )
-        history = data["history"]
-        ending, period = (self._compile_terms(f"history {kind}", history[kind]) for kind in ("ending", "period"))
-        acts = self._compile_terms("act", data["acts"])
-        return Cues(modal, negation, retro, reach["modal"], reach["negation"], frames, ending, period, acts)
-
-    def _compile_subject(self, title: str, parties: list[str], query_sets: set[str]) -> CNode | None:
-        """What the agreement is about, as evidence against a namesake: the content words of its title (military,
-        cooperation, visits) and every term set of the operator's that holds one of them (@military in all its
-        languages). Party names and the sets the watches themselves ask for (@agreement) are not evidence."""
-        doc = Doc(lambda w: self.analyzer.keys(w), fold, title, "", {})
-        taken: set[int] = set()
-        for name in parties:
-            node = self.entities.get(name)
-            for h in (node.eval(doc, None) if node is not None else None) or []:
-                taken.update(range(h.start, h.end + 1))
-        evidence: list[CNode] = []
-        parties_at = frozenset(taken)
-        for name, node in self._sets.items():
-            hits = node.eval(doc, None) if name not in self.entities else None
-            if not hits:
-                continue
-            places = {p for h in hits for p in range(h.start, h.end + 1)}
-            taken.update(places)
-            # a set that only names the parties (countries in @international) says nothing of the subject
-            if name not in query_sets and not places <= parties_at:
-                evidence.append(node)
-        for pos, word in enumerate(doc.words):
-            if pos not in taken and len(word) >= SUBJECT_WORD_MIN and not word.isdigit():
-                evidence.append(self._phrase(word, None, f"subject: {word}"))
-        return _alternatives(evidence) if evidence else None
-
-    def _compile_set(self, name: str, ts: TermSet, reversible: bool = True) -> CNode:
-        node = self._compile_terms(f"@{name}", ts.by_language, reversible)
-        if not ts.unless_near:
-            return node
-        return CUnlessNear(node, self._compile_terms(f"@{name} unless near", ts.unless_near), ts.unless_within)
-
-    def _compile_terms(self, label: str, by_language: dict[str, list[str]], reversible: bool = False) -> CNode:
-        """Terms by language, one alternative each, labelled `label: term (lang)` in explanations; a support-verb
-        term also by its noun and complement (support.py). With `reversible` (an operator's term sets), a term of
-        a modifier and a noun also meets the noun with the modifier after it, as a predicate or postposed
-        participle: "assets kept immobilised", "активы заморожены", "Vermögenswerte bleiben eingefroren"."""
-        nodes = []
-        turned: list[CNode] = []
-        for lang, terms in by_language.items():
-            for t in terms:
-                nodes.append(self._phrase(t, lang, f"{label}: {t} ({lang})"))
-                words = t.split()
-                if reversible and len(words) == 2 and not all(w[:1].isupper() for w in words):
-                    turned.append(self._phrase(f"{words[1]} {words[0]}", lang, f"{label}: {t} ({lang})"))
-                nodes += [
-                    self._phrase(noun, lang, f"{label}: {t} ({lang}, as «{noun}»)")
-                    for noun in self._support.nominal(self.analyzer, t, lang)
-                ]
-                split = phrasal(t, lang) if reversible else None
-                if split:  # put the accord on hold
-                    verb, rest = (self._phrase(w, lang, f"{label}: {t} ({lang})") for w in split)
-                    nodes.append(CAnd((verb, CNear(verb, rest, PHRASAL_REACH))))
-        if turned:  # one indexed set for all of them; not "активы не заморожены"
-            nodes.append(CUnlessNear(_alternatives(turned), self._negation, 0))
-        return _alternatives(nodes)
-
-    def _compile_names(self, title: str, aliases: dict[str, list[str]]) -> CNode | None:
-        phrases = [self._phrase(title, None, f"title: {title}")]
-        phrases += [self._phrase(a, lang, f"alias: {a} ({lang})") for lang, names in aliases.items() for a in names]
-        return _alternatives(phrases)
-
-    def _compile(self, node: q.Node, text: str) -> CNode:
-        match node:
-            case q.Words(words):
-                return self._phrase(words, None, words)
-            case q.Prefix(prefix):
-                return CPrefix(fold(prefix), prefix + "*")
-            case q.SetRef(name, position):
-                if name not in self._sets:
-                    known = ", ".join(sorted(self._sets)) or "none defined"
-                    raise QueryError(f"unknown term set or entity '@{name}' (known: {known})", text, position)
-                return self._sets[name]
-            case q.And(children):
-                return CAnd(tuple(self._compile(c, text) for c in children))
-            case q.Or(children):
-                return _alternatives([self._compile(c, text) for c in children])
-            case q.Not(child):
-                return CNot(self._compile(child, text))
-            case q.Near(left, right, distance):
-                return CNear(self._compile(left, text), self._compile(right, text), distance)
-            case q.InField(field, child) if field in q.ACT_FIELDS:
-                return CAct(field, self._compile(child, text))
-            case q.InField(field, child):
-                return CField(field, self._compile(child, text))
-        raise AssertionError(node)
-
-    def _collect_vocabulary(self) -> frozenset[str]:
-        """Every key some term can match: document tokens keep only these (and numbers, for years)."""
-        vocab: set[str] = set()
-        stack: list[object] = [
+    def _nodes(self) -> list[CNode | None]:
+        """Every compiled node the watchlist matches with: the keys they know are its vocabulary."""
+        return [
             *self._sets.values(),
             *(a.names for a in self.agreements),
             *(a.subject for a in self.agreements),
@@ -358,24 +187,8 @@ class Watchlist:
             self._foreign,
             self._verbs,
         ]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, CPhrase):
-                for keys in node.words:
-                    vocab |= keys
-            elif isinstance(node, CPhraseSet):
-                for phrases in node.by_first.values():
-                    stack.extend(phrases)
-            elif isinstance(node, CAnd | COr):
-                stack.extend(node.children)
-            elif isinstance(node, CNot | CField | CAct):
-                stack.append(node.child)
-            elif isinstance(node, CNear):
-                stack += [node.left, node.right]
-            elif isinstance(node, CUnlessNear):
-                stack += [node.child, node.veto]
-        return frozenset(vocab)
 
+    # -- document keys ---------------------------------------------------------------------------------------
     def _keys(self, word: str, lang: str | None) -> tuple[str, ...]:
         """A document token's keys that any term knows; most words have none, which keeps the index small.
         Doc caches the result per language (bounded in `doc()`), so this runs once per new word. A long German
@@ -396,7 +209,7 @@ class Watchlist:
         for p, word in enumerate(doc.words):
             if not (p and doc.words[p - 1] and word[:1].isupper() and word.lower() in DE_PARTICLES):
                 continue
-            key = _particle_noun(word)
+            key = particle_noun(word)
             field, span = doc.locate(p)
             text = doc.title if field == "title" else doc.summary if field == "summary" else doc.body
             if key in self._vocabulary and not re.search(r"[.!?:;]\s*$", text[: span.start]):
