@@ -47,7 +47,10 @@ def test_backtest_and_match_item(config_dir: Path, tmp_path: Path, http: Fixture
     item = tw("match", "--item", "1", config=config_dir, state=state)
     assert item.stdout.startswith("agreement-terminated [high]")
     missing = tw("backtest", "nope", config=config_dir, state=state)
-    assert missing.returncode == 4 and missing.stderr.startswith("error: no watch 'nope'")
+    assert missing.returncode == 4 and missing.stderr.startswith("error: no watch 'nope'; known: ")
+    typo = tw("backtest", "frozen-asets", config=config_dir, state=state)
+    assert typo.returncode == 4
+    assert typo.stderr.startswith("error: no watch 'frozen-asets'; did you mean 'frozen-assets'?")
 
 
 def test_evaluate_command(tmp_path: Path):

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from ..config.models import Config
-from ..errors import QueryError
+from ..errors import NotFoundError, QueryError, unknown_name
 from ..items import BODY_MAX_CHARS, SUMMARY_MAX_CHARS, TITLE_MAX_CHARS, Item
 from . import query as q
 from .agreements import CompiledAgreement, EntityHits, Ties, assess, era, mark_subjects
@@ -417,6 +417,4 @@ class Watchlist:
         for w in self.watches:
             if w.id == watch_id:
                 return w
-        from ..errors import NotFoundError
-
-        raise NotFoundError(f"no watch '{watch_id}'; known: {', '.join(w.id for w in self.watches)}")
+        raise NotFoundError(unknown_name("watch", watch_id, [w.id for w in self.watches]))
