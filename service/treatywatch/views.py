@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from .config.models import Config
 from .config.policy import baseline_status
 from .sources.listing import Backlog
+from .sources.registry import AnySourceConfig
 from .store import Delivery, SourceState
 
 
@@ -17,10 +19,12 @@ def iso(value: datetime | None) -> str | None:
     return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
 
 
-def source_rows(config: Config, states: dict[str, SourceState]) -> list[dict]:
-    """Each configured source with its health, in config order."""
+def source_rows(
+    config: Config, states: dict[str, SourceState], sources: Sequence[AnySourceConfig] | None = None
+) -> list[dict]:
+    """Each configured source (or each of `sources`) with its health, in config order."""
     rows = []
-    for src in config.sources:
+    for src in config.sources if sources is None else sources:
         st = states.get(src.id)
         rows.append(
             {

@@ -157,12 +157,17 @@ def health(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     return {"health": state, "stale": stale, "next_poll": iso(next_poll), "broken_after": BROKEN_AFTER}
 
 
-def sources(app: App) -> list[dict]:
-    """Every configured source, as `sources --json` shows it, with its health, its baseline state (pending: the
-    next successful poll is quiet; done; off) and its age limit in seconds (None: none)."""
+def sources(app: App, source_id: str | None = None) -> list[dict]:
+    """Every configured source (or the one `source_id`: a NotFoundError if not configured), as `sources --json`
+    shows it, with its health, its baseline state (pending: the next successful poll is quiet; done; off) and its
+    age limit in seconds (None: none). One source reads one row: a source's page on a desk of 50,000."""
     now, config = app.clock(), app.config
+    if source_id is None:
+        listed = source_rows(config, app.store.source_states())
+    else:
+        listed = source_rows(config, {source_id: app.store.source_state(source_id)}, [config.source(source_id)])
     rows = []
-    for row in source_rows(config, app.store.source_states()):
+    for row in listed:
         cfg = config.source(row["id"])
         rules = {
             "baseline": row.get("baseline") or baseline_status(config, cfg, _at(row["last_success"])),
@@ -172,9 +177,39 @@ def sources(app: App) -> list[dict]:
     return rows
 
 
-def sources_page(app: App, query: Mapping[str, str]) -> Page:
-    limit, offset = paging(query, MAX_LIMIT)
-    rows = sources(app)
+# what `health=` takes on the sources page and /api/sources: a health, `stale`, or `attention` (what the overview
+# of a large desk lists: any of the flags an operator acts on)
+SOURCE_HEALTH = ("disabled", "paused", "new", "ok", "failing", "broken")
+SOURCE_VIEWS = (*SOURCE_HEALTH, "stale", "attention")
+
+
+def needs_attention(row: Mapping[str, Any]) -> bool:
+    """Failing, broken, paused, stale, empty where it had items, or behind on a backlog."""
+    return row["health"] in ("failing", "broken", "paused") or bool(
+        row.get("stale") or row.get("empty_flag") or row.get("backlog")
+    )
+
+
+def select_sources(rows: list[dict], query: Mapping[str, str]) -> list[dict]:
+    """The rows `health=` (SOURCE_VIEWS) and `q=` (a part of the id, any case) let through."""
+    view, text = query.get("health") or "", (query.get("q") or "").strip().casefold()
+    if view and view not in SOURCE_VIEWS:
+        raise BadRequest(f"health must be one of {', '.join(SOURCE_VIEWS)}, got {view!r}")
+    if view == "attention":
+        rows = [r for r in rows if needs_attention(r)]
+    elif view == "stale":
+        rows = [r for r in rows if r.get("stale")]
+    elif view:
+        rows = [r for r in rows if r["health"] == view]
+    return [r for r in rows if text in r["id"].casefold()] if text else rows
+
+
+def sources_page(app: App, query: Mapping[str, str], default: int = MAX_LIMIT) -> Page:
+    """One page of the sources `select_sources` lets through, in the configuration's order. Offsets reach every
+    source (a desk of 50,000 pages past the other listings' MAX_OFFSET)."""
+    rows = select_sources(sources(app), query)
+    limit = int_param(query, "limit", default, 1, MAX_LIMIT)
+    offset = int_param(query, "offset", 0, 0, max(MAX_OFFSET, len(rows)))
     return Page(rows[offset : offset + limit], limit, offset, len(rows))
 
 

@@ -289,7 +289,7 @@ def desk_routes(
         Route("/evaluation", lambda r: html(pages.seen_by(signed_in(r)).evaluation_page())),
         Route("/impact", impact_page),
         Route("/impact/apply", form("operator", reload_act, lambda r: "/impact"), methods=["POST"]),
-        Route("/sources", lambda r: html(pages.seen_by(signed_in(r)).sources_page())),
+        Route("/sources", lambda r: html(pages.seen_by(signed_in(r)).sources_page(r.query_params))),
         Route("/sources/{source_id}", source_page),
         Route(
             "/sources/{source_id}/action",

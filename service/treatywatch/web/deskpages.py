@@ -23,6 +23,7 @@ from .sourcepages import SourcePages
 
 log = logging.getLogger("treatywatch.web")
 MUTE_SPANS = ("1h", "4h", "1d", "3d", "1w", "30d")
+SOURCE_CHOICES = 500  # the filter form lists the sources up to this many; beyond, a source id is typed
 
 
 class DeskPages(SourcePages):
@@ -36,12 +37,13 @@ class DeskPages(SourcePages):
         return view
 
     def choices(self, states: tuple[str, ...] = ALERT_STATES) -> dict[str, Any]:
-        """What the filter form offers: the running configuration's ids."""
+        """What the filter form offers: the running configuration's ids. Sources beyond SOURCE_CHOICES are typed,
+        not chosen (None): a list of 50,000 in every alerts page would be megabytes."""
         config = self.app.config
         return {
             "watches": [w.id for w in config.watches],
             "agreements": [a.id for a in config.agreements],
-            "sources": [s.id for s in config.sources],
+            "sources": [s.id for s in config.sources] if len(config.sources) <= SOURCE_CHOICES else None,
             "severities": list(SEVERITY_RANK),
             "states": list(states),
             "languages": list(LANGUAGES),
