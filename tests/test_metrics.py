@@ -142,3 +142,53 @@ def test_promtool_accepts_the_exposition(config_dir, tmp_path, http, clock):
     finally:
         server.stop()
         app.close()
+
+
+def test_past_metrics_sources_max_all_sources_share_one_series(tmp_path, http, clock):
+    """A desk over settings.metrics_sources_max: no series per source, one labelled source="*" for them all
+    (counters summed, the most failures, the oldest success); a reload back under the limit gives each source its
+    own again and drops the shared one."""
+    feed = (FIXTURES / "news" / "euronews_world.xml").read_bytes()
+    http.routes["/a.xml"] = http.routes["/b.xml"] = lambda h: (200, {"Content-Type": "application/rss+xml"}, feed)
+    http.routes["/down.xml"] = lambda h: (500, {}, b"down")
+    sources = "".join(
+        f"  - {{id: {sid}, type: feed, url: '{http.base}/{path}.xml'}}\n"
+        for sid, path in (("one", "a"), ("two", "b"), ("three", "down"))
+    )
+    config_dir = tmp_path / "config"  # these three sources and nothing else
+    config_dir.mkdir()
+    write_config(config_dir, "sources:\n" + sources, "sources.yaml")
+    write_config(config_dir, "settings:\n  metrics_sources_max: 2\n", "settings.yaml")
+    app = make_app(config_dir, tmp_path / "state", clock)
+    server = StatusServer(app, "127.0.0.1", 0)
+    server.start()
+    try:
+        first_success = clock().timestamp()
+        app.runner.poll("one")
+        clock.advance(minutes=5)
+        app.runner.poll("two")
+        app.runner.poll("three")
+        app.runner.poll("three")
+        _, _, got = scrape(server.port)
+        labelled = {dict(labels).get("source") for (_, labels) in got if dict(labels).get("source")}
+        assert labelled == {"*"}
+        assert value(got, "treatywatch_polls_total", source="*", outcome="ok") == 2
+        assert value(got, "treatywatch_polls_total", source="*", outcome="error") == 2
+        assert value(got, "treatywatch_items_stored_total", source="*") == 10
+        assert value(got, "treatywatch_fetch_duration_seconds_count", source="*") == 4
+        assert value(got, "treatywatch_source_consecutive_failures", source="*") == 2
+        assert value(got, "treatywatch_source_last_success_timestamp_seconds", source="*") == first_success
+        assert value(got, "treatywatch_sources_failing") == 1
+
+        app.config = app.config.model_copy(
+            update={"settings": app.config.settings.model_copy(update={"metrics_sources_max": 3})}
+        )  # as a reload installs it
+        app.runner.poll("three")
+        _, _, got = scrape(server.port)
+        assert value(got, "treatywatch_polls_total", source="three", outcome="error") == 1
+        assert value(got, "treatywatch_polls_total", source="*", outcome="error") == 0  # dropped with the switch
+        assert value(got, "treatywatch_source_consecutive_failures", source="three") == 3
+        assert value(got, "treatywatch_source_consecutive_failures", source="one") == 0
+    finally:
+        server.stop()
+        app.close()

@@ -8,6 +8,7 @@ after a restart or when another process (poll --once) did the work.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 
 # seconds a poll starts after its turn: well under a second when the daemon keeps up, minutes when it does not
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 FAILING_AFTER = 1  # a source counts as failing from its first failure in a row
+# the `source` label of the one series all sources share when there are more than settings.metrics_sources_max
+ALL_SOURCES = "*"
 
 
 def channel_kind(label: str) -> str:
@@ -39,6 +42,11 @@ class StateSource:
 
     config: Callable[[], Config]
     store: SqlStore
+
+
+def per_source(config: Config) -> bool:
+    """Whether metrics carry each source's own series (settings.metrics_sources_max)."""
+    return len(config.sources) <= config.settings.metrics_sources_max
 
 
 class StateCollector(Collector):
@@ -61,28 +69,43 @@ class StateCollector(Collector):
         yield GaugeMetricFamily("treatywatch_database_up", "1 when the database answers this scrape", value=1)
         failures = GaugeMetricFamily(
             "treatywatch_source_consecutive_failures",
-            "Failed polls in a row per source (0 once one succeeds)",
+            'Failed polls in a row per source (0 once one succeeds); source="*" (over settings.metrics_sources_max'
+            " sources): the most of any",
             labels=["source"],
         )
         empty = GaugeMetricFamily(
             "treatywatch_source_empty",
-            "1 when a source that had items returned none (layout changed?)",
+            '1 when a source that had items returned none (layout changed?); source="*": how many did',
             labels=["source"],
         )
         last_ok = GaugeMetricFamily(
             "treatywatch_source_last_success_timestamp_seconds",
-            "Unix time of the last successful poll per source (absent before the first)",
+            'Unix time of the last successful poll per source (absent before the first); source="*": the oldest of'
+            " the enabled sources'",
             labels=["source"],
         )
         failing = 0
+        each = per_source(config)
+        worst = oldest = empties = 0.0
         for src in config.sources:
             st = states.get(src.id)
             n = st.consecutive_failures if st else 0
             failing += int(src.enabled and n >= FAILING_AFTER)
+            if not each:  # one series for them all: the most failures, the sources empty, the oldest success
+                worst, empties = max(worst, n), empties + int(bool(st and st.empty_flag))
+                if src.enabled and st and st.last_success:
+                    at = st.last_success.timestamp()
+                    oldest = min(oldest, at) if oldest else at
+                continue
             failures.add_metric([src.id], n)
             empty.add_metric([src.id], int(bool(st and st.empty_flag)))
             if st and st.last_success:
                 last_ok.add_metric([src.id], st.last_success.timestamp())
+        if not each:
+            failures.add_metric([ALL_SOURCES], worst)
+            empty.add_metric([ALL_SOURCES], empties)
+            if oldest:
+                last_ok.add_metric([ALL_SOURCES], oldest)
         yield failures
         yield empty
         yield last_ok
@@ -155,12 +178,35 @@ class Metrics:
         )
         Info("treatywatch_build", "The running TreatyWatch version", registry=r).info({"version": __version__})
         self._state: StateCollector | None = None
+        self._each = True  # the by-source series are each source's (not ALL_SOURCES)
+        self._switching = threading.Lock()
 
     def watch_state(self, source: StateSource) -> None:
         """Register the scrape-time gauges (once: the source reads the App's current config itself)."""
         if self._state is None:
             self._state = StateCollector(source)
             self.registry.register(self._state)
+
+    def _source(self, source_id: str) -> str:
+        """The `source` label: the source's id, or ALL_SOURCES past settings.metrics_sources_max. A reload that
+        crosses the limit drops the series kept so far (counters start again, which Prometheus' rate() expects)."""
+        each = self._state is None or per_source(self._state.source.config())
+        if each != self._each:
+            with self._switching:
+                if each != self._each:
+                    for family in (self.polls, self.items_stored, self.fetch_seconds, self.poll_seconds):
+                        family.clear()
+                    self._each = each
+        return source_id if each else ALL_SOURCES
+
+    def fetched(self, source_id: str, seconds: float) -> None:
+        self.fetch_seconds.labels(self._source(source_id)).observe(seconds)
+
+    def polled(self, source_id: str, outcome: str, new: int, seconds: float) -> None:
+        source = self._source(source_id)
+        self.polls.labels(source, outcome).inc()
+        self.items_stored.labels(source).inc(new)
+        self.poll_seconds.labels(source).observe(seconds)
 
     def delivered(self, status: str, channel_label: str, n: int = 1) -> None:
         self.deliveries.labels(status, channel_kind(channel_label)).inc(n)

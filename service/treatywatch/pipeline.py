@@ -105,7 +105,7 @@ class Runner:
         try:
             return self.fetcher.fetch(request, limits, validators or Validators())
         finally:
-            self.metrics.fetch_seconds.labels(source_id).observe(time.perf_counter() - started)
+            self.metrics.fetched(source_id, time.perf_counter() - started)
 
     def _parse(
         self,
@@ -239,9 +239,7 @@ class Runner:
         if not staged.dry_run:  # a dry run is the operator trying a source, not the service's work
             source_id = result.source_id
             outcome = "error" if result.error else "not_modified" if result.not_modified else "ok"
-            self.metrics.polls.labels(source_id, outcome).inc()
-            self.metrics.items_stored.labels(source_id).inc(result.new)
-            self.metrics.poll_seconds.labels(source_id).observe(time.perf_counter() - staged.started)
+            self.metrics.polled(source_id, outcome, result.new, time.perf_counter() - staged.started)
         return result
 
     def _fetched(
