@@ -12,7 +12,8 @@ Prints, and writes to bench/results/farm50k-<engine>-<date>.md:
 - CPU of the daemons (and of PostgreSQL) over the run, and per pass (the CPU an interval's worth of polls costs:
   CPU over the run scaled to the interval), peak RSS of each daemon;
 - publish -> e-mail latency of the published items whose feed came up in the run (an item waits for its feed's
-  next turn: up to one interval).
+  next turn: up to one interval);
+- /metrics scraped as Prometheus does (`--scrape-every`, 15 s): each scrape's wall and size.
 
 Usage: python bench/farm50k.py [--feeds 50000] [--minutes 10] [--engine sqlite|postgresql] [--daemons 2]
 """
@@ -154,6 +155,37 @@ def lag_histogram(ports: list[int]) -> list[tuple[float, float]]:
 
 
 @dataclass
+class Scraper:
+    """Prometheus, as a desk runs it: every daemon's /metrics every `every` seconds; each scrape's wall and size."""
+
+    ports: list[int]
+    every: float
+    walls: list[float] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
+            for port in self.ports:
+                started = time.monotonic()
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=120) as resp:
+                        self.sizes.append(len(resp.read()))
+                except OSError:
+                    continue  # not serving yet: the next turn
+                self.walls.append(time.monotonic() - started)
+
+    def line(self) -> str:
+        if not self.walls:
+            return "none answered"
+        walls = sorted(self.walls)
+        return (
+            f"{len(walls)} every {self.every:g} s: wall p50 {walls[len(walls) // 2]:.2f} s, max {walls[-1]:.2f} s, "
+            f"last {self.sizes[-1] / 1e3:,.0f} kB"
+        )
+
+
+@dataclass
 class Sampler:
     procs: list[psutil.Process]
     peak: list[float] = field(default_factory=list)
@@ -176,6 +208,9 @@ def main() -> None:
     ap.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--daemons", type=int, default=None, help="default: 1 on SQLite, 2 on PostgreSQL")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument(
+        "--scrape-every", type=float, default=15.0, help="scrape every daemon's /metrics this often (0: never)"
+    )
     ap.add_argument("--dump", type=Path, default=None, help="write the e-mails received and the links published here")
     args = ap.parse_args()
     daemons = args.daemons or (1 if args.engine == "sqlite" else 2)
@@ -221,6 +256,7 @@ class Result:
     items: int
     latencies: list[float]
     published: int
+    scrapes: str = ""
 
 
 def run(
@@ -248,7 +284,12 @@ def run(
     start = time.time()
     publisher = Publisher(www, args.feeds, args.new_per_minute)
     sampler = Sampler(handles)
-    threads = [threading.Thread(target=publisher.run, daemon=True), threading.Thread(target=sampler.run, daemon=True)]
+    scraper = Scraper(ports, args.scrape_every)
+    threads = [
+        threading.Thread(target=publisher.run, daemon=True),
+        threading.Thread(target=sampler.run, daemon=True),
+        *([threading.Thread(target=scraper.run, daemon=True)] if args.scrape_every > 0 else []),
+    ]
     for t in threads:
         t.start()
     try:
@@ -263,6 +304,7 @@ def run(
         wall = time.time() - start
         publisher.stop.set()
         sampler.stop.set()
+        scraper.stop.set()
         cpu = cpu_of(handles)
         cpu_db = cpu_of([db_proc]) - db_before if db_proc else 0.0
         buckets = lag_histogram(ports)
@@ -280,7 +322,8 @@ def run(
         if got:
             latencies.append(min(got) - when)
     return Result(wall, buckets[-1][1] if buckets else 0.0, quantile(buckets, 0.5), quantile(buckets, 0.95), cpu,
-                  cpu_db, sampler.peak, items, sorted(latencies), len(publisher.published))  # fmt: skip
+                  cpu_db, sampler.peak, items, sorted(latencies), len(publisher.published),
+                  scraper.line() if args.scrape_every > 0 else "off")  # fmt: skip
 
 
 def counter(database: str) -> Callable[[str], int]:
@@ -330,6 +373,7 @@ def report(args: argparse.Namespace, daemons: int, mbytes: float, r: Result) -> 
         f"| CPU daemons / PostgreSQL over the run | {r.cpu_daemons:.0f} s / {r.cpu_db:.0f} s |\n"
         f"| CPU per pass (one interval's polls, scaled from the run) | {per_pass:.0f} s |\n"
         f"| peak RSS per daemon | {', '.join(f'{m:.0f} MB' for m in r.peak_rss)} |\n"
+        f"| /metrics scrapes (as Prometheus) | {r.scrapes} |\n"
         f"| publish -> e-mail p50 / p95 / max | {pct(0.5)} s / {pct(0.95)} s / "
         f"{lat[-1] if lat else float('nan'):.0f} s ({len(lat)} of {r.published} published items reached the desk "
         "within the run; the others' feeds had not come up again) |\n"
