@@ -55,14 +55,11 @@ def _build(obj: dict[str, Any]) -> App:
     from .app import build_app, compile_config
 
     config, watchlist = compile_config(obj["config_path"])
-    if obj.get("state_dir"):
-        config = config.model_copy(
-            update={"settings": config.settings.model_copy(update={"state_dir": Path(obj["state_dir"])})}
-        )
+    overrides: dict[str, Any] = {"state_dir": Path(obj["state_dir"])} if obj.get("state_dir") else {}
     if obj.get("database"):
-        config = config.model_copy(
-            update={"settings": config.settings.model_copy(update={"database": obj["database"]})}
-        )
+        overrides["database"] = obj["database"]
+    if overrides:  # --state-dir and --database over the YAML's settings
+        config = config.model_copy(update={"settings": config.settings.model_copy(update=overrides)})
     setup_logging(
         obj.get("log_level") or config.settings.log_level, obj.get("log_format") or config.settings.log_format
     )

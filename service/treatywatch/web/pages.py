@@ -120,16 +120,15 @@ class Pages:
         """A desk of up to OVERVIEW_SOURCES sources sees all of them; a larger one, those that need attention (at
         most that many), the rest on the sources page: 5,000 rows were 3 MB of HTML every 30 s."""
         sources = api.sources(self.app)
-        shown = sources
-        if len(sources) > OVERVIEW_SOURCES:
-            shown = [s for s in sources if api.needs_attention(s)]
+        large = len(sources) > OVERVIEW_SOURCES
+        shown = [s for s in sources if api.needs_attention(s)] if large else sources
         counts = self.app.store.counts()
         return self.render(
             "overview.html",
             refresh=REFRESH,
             sources=shown[:OVERVIEW_SOURCES],
             total_sources=len(sources),
-            attention=len(shown) if shown is not sources else None,
+            attention=len(shown) if large else None,
             counts=counts,
             failing=sum(s["health"] in ("failing", "broken") for s in sources),
             chart=self.chart(),
