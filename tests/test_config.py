@@ -127,3 +127,35 @@ def test_locations_inside_a_source_and_a_term_set(tmp_path: Path):
         "kept with the item)",
         f"{where}:2: terms.feed: unknown language 'xx'; use one of en, ru, fr, pt, de, es",
     ]
+
+
+def test_every_module_of_the_sources_and_the_configuration_imports_first():
+    """A library user imports what they need, in any order: `import treatywatch.sources.fetch` as a program's first
+    import of the package failed (the configuration package imported its loader, which imports the source types,
+    which were half built), and tests carried a "config before sources" import to dodge it."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    import treatywatch.config
+    import treatywatch.sources
+
+    names = [
+        info.name
+        for package in (treatywatch.sources, treatywatch.config)
+        for info in pkgutil.iter_modules(package.__path__, package.__name__ + ".")
+    ]
+    script = (
+        "import importlib, sys\n"
+        "failed = []\n"
+        f"for name in {names!r}:\n"
+        "    for loaded in [m for m in sys.modules if m.startswith('treatywatch')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except ImportError as exc:\n"
+        "        failed.append(f'{name}: {exc}')\n"
+        "print('\\n'.join(failed))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert len(names) > 15 and done.stdout.strip() == ""

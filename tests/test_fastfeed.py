@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from treatywatch.config import load_config  # noqa: F401  (imports the config before sources: the package order)
 from treatywatch.sources import fastfeed
 from treatywatch.sources.base import MAX_ITEMS_PER_PAGE, Request, Response
 from treatywatch.sources.encoding import decode, strip_xml_declaration

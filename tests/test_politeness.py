@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from treatywatch.config import load_config  # noqa: F401  (the package's import order: config before sources)
 from treatywatch.errors import FetchError
 from treatywatch.localserve import FixtureServer
 from treatywatch.sources.base import Request
