@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from treatywatch.dispatch import Dispatcher
+from treatywatch.dispatch import CLAIM_BATCH, Dispatcher
 from treatywatch.errors import StoreError
 from treatywatch.store.claims import Claimed
 
@@ -92,7 +92,7 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 10.0) -> Non
         time.sleep(0.01)
 
 
-def test_a_burst_of_quick_polls_runs_on_one_worker_that_claims_each_next_source_itself():
+def test_a_burst_of_quick_polls_runs_on_one_worker_that_claims_its_next_sources_itself_a_batch_at_a_time():
     turn = datetime.now(UTC) - timedelta(seconds=5)
     schedule = Schedule({f"s{k:03d}": turn + timedelta(milliseconds=k) for k in range(200)})
     polls = Polls(schedule)
@@ -103,8 +103,82 @@ def test_a_burst_of_quick_polls_runs_on_one_worker_that_claims_each_next_source_
     finally:
         dispatcher.stop()
     assert polls.most == 1 and len(set(polls.done.values())) == 1 and set(polls.times.values()) == {1}
-    # the worker's own claims, one source each: the dispatcher asked for one worker's first source only
-    assert schedule.claims.count((1, 0.0)) >= 200
+    # the dispatcher asked for one worker's first source only; the worker claimed the rest CLAIM_BATCH at a time (and
+    # once more to find nothing left), not one statement a source
+    assert schedule.claims[0] == (1, 0.0)
+    batches = schedule.claims.count((CLAIM_BATCH, 0.0))
+    assert batches == -(-199 // CLAIM_BATCH) + 1, schedule.claims
+    assert schedule.claims.count((1, 0.0)) == 1
+
+
+def test_a_batch_held_behind_a_slow_poll_gets_a_second_worker_after_grow_after():
+    """The worker's batch has a slow source first: the sources it claimed with it wait in the backlog, where the
+    dispatcher finds them waiting past grow_after and starts a worker on them, as it does for sources due in the
+    store."""
+    turn = datetime.now(UTC) - timedelta(seconds=5)
+    slow = threading.Event()
+    due = {"a": turn - timedelta(seconds=2), "slow": turn - timedelta(seconds=1), **{f"q{k}": turn for k in range(5)}}
+    schedule = Schedule(due)
+    polls = Polls(schedule, hold={"slow": slow})
+    dispatcher = Dispatcher(10, schedule.claim, polls, away, every=0.05, grow_after=0.3)
+    started = time.monotonic()
+    dispatcher.start()
+    try:
+        wait_for(lambda: len(polls.done) == 6, "the batch's quick sources polled while the slow one holds its worker")
+        waited = time.monotonic() - started
+        assert "slow" not in polls.done
+        slow.set()
+        wait_for(lambda: "slow" in polls.done, "the slow source done once let go")
+    finally:
+        slow.set()
+        dispatcher.stop()
+    assert schedule.claims[:2] == [(1, 0.0), (CLAIM_BATCH, 0.0)]  # "a", then the batch with the slow one first
+    assert waited >= 0.3
+    assert polls.most == 2 and set(polls.times.values()) == {1}
+    assert len({polls.done[f"q{k}"] for k in range(5)}) == 1  # all on the second worker
+
+
+def test_a_backlog_no_worker_is_free_for_goes_back_to_the_store():
+    """With every worker held, the backlog would sit on claims that another daemon could poll: past grow_after
+    they go back (hand_back), are no longer this process's busy ones, and are claimed again once a worker is free."""
+    turn = datetime.now(UTC) - timedelta(seconds=5)
+    slow = threading.Event()
+    schedule = Schedule({"a": turn - timedelta(seconds=2), "slow": turn - timedelta(seconds=1), "q1": turn, "q2": turn})
+    polls = Polls(schedule, hold={"slow": slow})
+    given: list[list[str]] = []
+    dispatcher = Dispatcher(1, schedule.claim, polls, away, every=0.05, grow_after=0.1, hand_back=given.append)
+    dispatcher.start()
+    try:
+        wait_for(lambda: given == [["q1", "q2"]], "the waiting claims handed back")
+        assert dispatcher.busy() == ["slow"]
+        assert "q1" not in polls.done
+        slow.set()
+        wait_for(lambda: len(polls.done) == 4, "every source polled once the worker is free")
+    finally:
+        slow.set()
+        dispatcher.stop()
+    assert set(polls.times.values()) == {1} and given == [["q1", "q2"]]
+
+
+def test_a_backlog_left_by_a_worker_whose_poll_raised_is_taken_by_another_at_once():
+    """A worker ends when its poll raises; the sources it had claimed with it do not wait for grow_after, nor
+    for the idle dispatcher's next tick."""
+    turn = datetime.now(UTC) - timedelta(seconds=5)
+    schedule = Schedule({"a": turn - timedelta(seconds=2), "bad": turn - timedelta(seconds=1), "q1": turn, "q2": turn})
+    polls = Polls(schedule)
+
+    def poll(c: Claimed) -> None:
+        polls(c)
+        if c.id == "bad":
+            raise RuntimeError("a poll that raised past its guard")
+
+    dispatcher = Dispatcher(10, schedule.claim, poll, away, every=30.0, grow_after=30.0)
+    dispatcher.start()
+    try:
+        wait_for(lambda: len(polls.done) == 4, "the backlog polled", timeout=3.0)
+    finally:
+        dispatcher.stop()
+    assert set(polls.times.values()) == {1}
 
 
 def test_a_source_that_holds_its_worker_gets_the_others_a_second_worker_after_grow_after():

@@ -19,6 +19,7 @@ from treatywatch.items import make_item
 from treatywatch.matching.explain import AgreementHit, Match
 from treatywatch.notify.routing import DeliverySpec
 from treatywatch.store import SourceState, SqlStore, Store, open_store, redact
+from treatywatch.store.claims import Release
 from treatywatch.store.schema import MIGRATIONS
 
 NOW = datetime(2025, 12, 6, 12, tzinfo=UTC)
@@ -178,6 +179,58 @@ def test_a_pass_skips_what_was_polled_since_it_began(
         second.close()
         if stop == "killed":
             first.close()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_polls_commit_hands_its_claim_back_in_that_one_transaction(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`release=`: the poll's state (a 304's) or its items (a 200's) and the claim handed back commit together,
+    one transaction a poll; a commit that fails hands nothing back (the poller releases it as before)."""
+    database = request.getfixturevalue("pg_url") if engine == "postgresql" else f"sqlite:///{tmp_path / 'r.db'}"
+    a, b = open_store(database, tmp_path), open_store(database, tmp_path)
+    commits = 0
+    transaction = a.transaction
+
+    def counted():  # type: ignore[no-untyped-def]
+        nonlocal commits
+        commits += 1
+        return transaction()
+
+    monkeypatch.setattr(a, "transaction", counted)
+    try:
+        now = datetime.now(UTC)
+        assert a.claim_source("s", now, 60.0) and a.claim_source("t", now, 60.0)
+        commits = 0
+        a.save_source_state(SourceState("s", last_attempt=now), Release(now, 0.0))  # a 304
+        assert commits == 1 and b.claim_source("s", datetime.now(UTC), 60.0)
+
+        item = make_item("t", title="Pact ended", guid="p")
+
+        def broken(*args: object) -> None:
+            raise RuntimeError("the disk is full")
+
+        monkeypatch.setattr(a, "_write_items", broken)
+        with pytest.raises(RuntimeError):
+            a.commit_poll(SourceState("t"), [(item, None)], [], AlertPlan(), [], [], now, release=Release(now, 0.0))
+        assert not b.claim_source("t", datetime.now(UTC), 60.0)  # still a's: nothing of that commit happened
+        monkeypatch.undo()
+        monkeypatch.setattr(a, "transaction", counted)
+        commits = 0
+        a.commit_poll(SourceState("t"), [(item, None)], [], AlertPlan(), [], [], now, release=Release(now, 0.0))
+        assert commits == 1 and b.claim_source("t", datetime.now(UTC), 60.0)
+        assert list(b.known_items("t", [item.key])) == [item.key]  # and its item with it
+    finally:
+        a.close(), b.close()
+
+
+def test_a_commit_that_hands_its_claim_back_holds_the_source_as_release_source_does(tmp_path: Path):
+    a, b = Store(tmp_path / "tw.db"), Store(tmp_path / "tw.db")
+    assert a.claim_source("x", NOW, 60.0)
+    a.save_source_state(SourceState("x", last_attempt=NOW), Release(NOW, 30.0))  # held for most of its interval
+    assert not b.claim_source("x", NOW + timedelta(seconds=29), 60.0)
+    assert b.claim_source("x", NOW + timedelta(seconds=31), 60.0)
+    a.close(), b.close()
 
 
 def _alert_with_delivery(store: SqlStore) -> None:

@@ -109,7 +109,12 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
         self.dispatcher = Dispatcher(
-            POLL_WORKERS, self._claim, self._poll_claimed, self._claim_failed, due_in=self._due_in
+            POLL_WORKERS,
+            self._claim,
+            self._poll_claimed,
+            self._claim_failed,
+            due_in=self._due_in,
+            hand_back=self._hand_back,
         )
         self._stop = threading.Event()
         self.web: StatusServer | None = None
@@ -181,6 +186,12 @@ class Daemon:
             log.info("database reachable again; polling resumes")
         return claimed
 
+    def _hand_back(self, source_ids: list[str]) -> None:
+        """Claims the dispatcher took but had no free worker for: free again, due as they were."""
+        now = self.app.clock()
+        for sid in source_ids:
+            self.app.store.release_source(sid, now, 0)
+
     def _due_in(self, busy: list[str]) -> float | None:
         """Seconds until the next source this daemon could claim is due (the dispatcher's idle wait)."""
         now = self.app.clock()
@@ -223,12 +234,15 @@ class Daemon:
             return
         result: list[PollResult] = []
         try:
-            polled = self._guard(f"poll:{sid}", lambda: result.append(self.app.runner.poll(sid, due=claimed.due)))
+            polled = self._guard(
+                f"poll:{sid}", lambda: result.append(self.app.runner.poll(sid, due=claimed.due, release=True))
+            )
         finally:
-            now = self.app.clock()
-            hold = hold_after_poll(result[0].next_due if result else None, now)
-            with suppress(StoreError):  # unreachable: the claim simply expires (settings.lease)
-                self.app.store.release_source(sid, now, hold)
+            if not (result and result[0].released):  # handed back with the poll's commit, or not stored
+                now = self.app.clock()
+                hold = hold_after_poll(result[0].next_due if result else None, now)
+                with suppress(StoreError):  # unreachable: the claim simply expires (settings.lease)
+                    self.app.store.release_source(sid, now, hold)
         # starts sending what this poll queued and returns: a slow channel never holds a poll worker. A poll that
         # queued nothing asks the outbox nothing (the deliver job's timer still looks for retries and digests)
         if polled and result and (result[0].alerts or result[0].followups):

@@ -91,9 +91,9 @@ def store_and_release(app: App, sid: str, staged: Staged | None) -> Outcome:
         return Outcome(sid, None)
     done: list[PollResult] = []
     try:
-        done.append(app.runner.store_staged(staged))
+        done.append(app.runner.store_staged(staged, release=True))
     finally:
-        if not staged.dry_run:
+        if not staged.dry_run and not (done and done[0].released):  # handed back with the commit, or not stored
             release(app, sid, done[0].next_due if done else None)
     return Outcome(sid, done[0])
 

@@ -34,6 +34,15 @@ class Claimed:
 
 
 @dataclass(frozen=True)
+class Release:
+    """A claim handed back with the poll's own commit: when, and for how many seconds more the source is held
+    (schedule.hold_after_poll)."""
+
+    now: datetime
+    hold: float
+
+
+@dataclass(frozen=True)
 class Planned:
     """What the configuration says of a source: its interval (a cron's usual gap), its first turn if it has none."""
 
@@ -164,12 +173,17 @@ class SourceClaims(StoreBase):
 
     def release_source(self, source_id: str, now: datetime, hold: float) -> None:
         """The poll ended: one-shot passes leave the source alone for `hold` seconds more (0: at once)."""
+        self._statement(*self._release(source_id, now, hold))
+
+    def _release(self, source_id: str, now: datetime, hold: float) -> tuple[str, list[Any]]:
+        """release_source's statement, also run inside a poll's own transaction (the store's `release=`): one
+        commit a poll, not two."""
         if hold > 0:
             until, params = self._hold_until(now, hold)
             sql = f"UPDATE sources SET claim_expires = {until}"
         else:
             sql, params = "UPDATE sources SET claimed_by = NULL, claim_expires = NULL", []
-        self._statement(f"{sql} WHERE id = ? AND claimed_by = ? RETURNING id", [*params, source_id, self.owner])
+        return f"{sql} WHERE id = ? AND claimed_by = ? RETURNING id", [*params, source_id, self.owner]
 
     def release_sources(self) -> None:
         """A clean stop: every claim and hold of this process goes back at once."""

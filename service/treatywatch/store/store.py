@@ -18,7 +18,7 @@ from ..items import Item
 from ..matching.explain import match_from_dict, match_to_dict
 from ..notify.routing import DeliverySpec
 from .base import Row, Tx, dt, dt_req, ts
-from .claims import SourceClaims
+from .claims import Release, SourceClaims
 from .deliveries import DeliveryStore
 from .documents import DocumentStore, DocumentWant, text_names
 from .models import AlertView, KnownItem, ReportView, SourceState, StoredItem
@@ -98,7 +98,7 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
         """One query, not one per source: the status page and each metrics scrape read them all."""
         return {r["id"]: _state(r) for r in self._rows("SELECT * FROM sources ORDER BY id")}
 
-    def _save_state(self, conn: Tx, state: SourceState) -> None:
+    def _save_state(self, conn: Tx, state: SourceState, release: Release | None = None) -> None:
         row = {f.name: getattr(state, f.name) for f in STATE_FIELDS}  # asdict deep-copies: 0.2 ms a source
         for key in ("last_attempt", "last_success", "next_due"):
             row[key] = ts(row[key])
@@ -112,10 +112,13 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
             f" ON CONFLICT (id) DO UPDATE SET {update}",
             list(row.values()),
         )
+        if release is not None:
+            conn.execute(*self._release(state.id, release.now, release.hold))
 
-    def save_source_state(self, state: SourceState) -> None:
+    def save_source_state(self, state: SourceState, release: Release | None = None) -> None:
+        """The source's state after a poll; with `release`, its claim handed back in the same commit."""
         with self.transaction() as conn:
-            self._save_state(conn, state)
+            self._save_state(conn, state, release)
 
     # -- items -----------------------------------------------------------------------------------------------
     def known_items(self, source_id: str, keys: list[str]) -> dict[str, KnownItem]:
@@ -293,16 +296,18 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
         seen: list[int] | None = None,
         quiet: list[Report] | None = None,
         documents: list[DocumentWant] | None = None,
+        release: Release | None = None,
     ) -> int:
         """Items, matches, alerts and their deliveries: all of it or none of it. Returns the reports that were
         news to an existing alert (revisions of reports it already holds are not). `seen`: ids of items fetched
         again unchanged, whose last_seen moves to now. `quiet`: matches that open no alert (a baseline poll, an
         item too old to alert), stored so search, evaluation and back-tests see what the watches found.
-        `documents`: the documents behind these items to queue (each URL once, ever)."""
+        `documents`: the documents behind these items to queue (each URL once, ever). `release`: the source's claim
+        handed back in the same commit."""
         with self.transaction() as conn:
             if plan.new:
                 self._before_new_alerts(conn, plan.new, now)
-            self._save_state(conn, state)
+            self._save_state(conn, state, release)
             ids_seen = seen or []
             for start in range(0, len(ids_seen), 500):
                 chunk = ids_seen[start : start + 500]
