@@ -121,10 +121,11 @@ def run_size(n: int, tmp: Path, reader_python: Path, processes: str = "0") -> Si
 
 
 def steady_state(n: int, tmp: Path, seconds: float, reader_python: Path, interval: int = 10) -> str:
-    """CPU per pass of a running daemon over the farm: the first (cold) pass and two intervals after it are let
-    through, then CPU time is read from the process before and after `seconds` of passes every `interval` s, all
-    304s. Then reader the same way:
-    one process, a cold update_feeds, then a warm one every `interval` s (reader_run.py steady), its CPU per pass."""
+    """CPU per pass of a running daemon over the farm beside reader's update_feeds in a running process, both at
+    once over the same seconds, so both meet the same machine (run one after the other, a shared machine's drift
+    moved either side by a fifth between runs). Each lets its cold pass and two intervals after it go by: reader
+    (reader_run.py steady) says when it starts measuring, and the daemon's process CPU is read over the same
+    `seconds` from then. Each side is a fraction of one core; the machine has two."""
     www = tmp / "www"
     www.mkdir()
     write_feeds(www, n)
@@ -133,48 +134,49 @@ def steady_state(n: int, tmp: Path, seconds: float, reader_python: Path, interva
     with Nginx(tmp / "nginx", www) as nginx:
         cfg, state = tmp / "config", tmp / "state"
         write_treatywatch_config(cfg, state, [nginx.url(f) for f in range(n)], every=f"{interval}s")
-        with (tmp / "daemon.log").open("wb") as log:
-            daemon = subprocess.Popen(
-                [*TREATYWATCH, "--config", str(cfg), "run"], cwd=tmp, stdout=log, stderr=subprocess.STDOUT
-            )
-        try:
-            proc = psutil.Process(daemon.pid)
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                time.sleep(1)
-                try:
-                    with sqlite3.connect(state / "treatywatch.db") as conn:
-                        done = conn.execute("SELECT count(*) FROM sources WHERE last_success IS NOT NULL").fetchone()[0]
-                except sqlite3.Error:
-                    done = 0
-                if done >= n:
-                    break
-            # past the cold pass's tail: the first turns after it still carry it (0.49 s of CPU against 0.35-0.42
-            # for the ones after, in 10-s windows of one run)
-            time.sleep(2 * interval)
-            before = proc.cpu_times()
-            rss_before = proc.memory_info().rss
-            time.sleep(seconds)
-            after = proc.cpu_times()
-            rss_after = proc.memory_info().rss
-        finally:
-            daemon.terminate()
-            daemon.wait(30)
         urls = tmp / "urls.txt"
         urls.write_text("\n".join(nginx.url(f) for f in range(n)) + "\n", encoding="utf-8")
         db = tmp / "reader.sqlite"
         runner = str(ROOT / "bench" / "reader_run.py")
         subprocess.run([str(reader_python), runner, "add", str(db), str(urls)], check=True)
-        out = subprocess.run(
+        with (tmp / "daemon.log").open("wb") as log:
+            daemon = subprocess.Popen(
+                [*TREATYWATCH, "--config", str(cfg), "run"], cwd=tmp, stdout=log, stderr=subprocess.STDOUT
+            )
+        theirs_proc = subprocess.Popen(
             [str(reader_python), runner, "steady", str(db), str(seconds), str(interval)],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            proc = psutil.Process(daemon.pid)
+            assert theirs_proc.stdout is not None
+            said = theirs_proc.stdout.readline().strip()  # reader's cold pass and two turns are behind it
+            if said != "measuring":
+                raise SystemExit(f"reader_run.py steady said {said!r}")
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:  # its cold pass was over long before, on the runs seen
+                with sqlite3.connect(state / "treatywatch.db") as conn:
+                    done = conn.execute("SELECT count(*) FROM sources WHERE last_success IS NOT NULL").fetchone()[0]
+                if done >= n:
+                    break
+                time.sleep(1)
+            before = proc.cpu_times()
+            rss_before = proc.memory_info().rss
+            time.sleep(seconds)
+            after = proc.cpu_times()
+            rss_after = proc.memory_info().rss
+            out = theirs_proc.stdout.read()
+        finally:
+            daemon.terminate()
+            daemon.wait(30)
+            theirs_proc.wait(60)
     cpu = (after.user + after.system) - (before.user + before.system)
     passes = seconds / interval
     theirs = float(out.split("per_pass")[1])
     ours = cpu / passes
     return (
-        f"steady state, {n} feeds every {interval}s (all 304), each in one running process: the daemon "
+        f"steady state, {n} feeds every {interval}s (all 304), each in one running process, both at once over the "
+        f"same {seconds:.0f} s: the daemon "
         f"{ours:.2f} s CPU per pass ({cpu:.1f} s over {seconds:.0f} s = {passes:.0f} passes; "
         f"{100 * cpu / seconds:.0f} % of one core; RSS {rss_before / 1e6:.0f} -> {rss_after / 1e6:.0f} MB), "
         f"reader's update_feeds {theirs:.2f} s CPU per pass ({out.strip()}): ours/reader {ours / theirs:.2f}"

@@ -1,7 +1,7 @@
 """Runs inside bench/.venv-reader: reader 3.x on the farm. `add DB URLS` subscribes (set-up, not timed);
 `update DB` is the timed pass; `open DB` only starts (the pass's start-up, timed apart); `steady DB SECONDS
 INTERVAL` is reader in a running process, as a daemon is: after a first (cold) pass and two warm ones, a warm pass
-every INTERVAL seconds for SECONDS, printing the process's CPU per pass.
+every INTERVAL seconds for SECONDS, printing "measuring" when they begin and then the process's CPU per pass.
 
 update_feeds(scheduled=False): reader 3.x's default (scheduled=True) skips a feed until its update interval (1 h)
 has passed, so a warm pass right after the cold one would send no request at all; scheduled=False makes it send a
@@ -25,6 +25,7 @@ def main() -> None:
         for _ in range(2):  # nor the two turns after it, as farm.py lets the daemon's go by
             time.sleep(interval)
             reader.update_feeds(workers=16, scheduled=False)
+        print("measuring", flush=True)  # farm.py measures the daemon over the same seconds
         passes, cpu = 0, 0.0
         end = time.monotonic() + seconds
         while time.monotonic() < end:
