@@ -9,6 +9,9 @@ $(BIN)/treatywatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	@# compiled once, as `pip install .` does: an editable install's modules were compiled at every start where
+	@# PYTHONDONTWRITEBYTECODE is set (containers, CI)
+	$(BIN)/python -m compileall -q service/treatywatch
 	@touch $@
 
 run: $(BIN)/treatywatch

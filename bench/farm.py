@@ -288,6 +288,10 @@ def main() -> None:
             serve(args.serve, Path(tmp))
         return
     reader_python = ensure_reader_venv()
+    # as installed: pip compiled reader's bytecode, and `pip install .` (deploy/) compiles ours, but an editable
+    # install leaves the source tree to be compiled at import, again at every start where PYTHONDONTWRITEBYTECODE is
+    # set (containers; this machine): 121 modules, about 0.15 s of every start
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "service" / "treatywatch")], check=True)
     reader_version = subprocess.run(
         [str(reader_python), "-c", "import reader; print(reader.__version__)"], capture_output=True, text=True
     ).stdout.strip()
