@@ -111,33 +111,6 @@ def test_a_burst_of_quick_polls_runs_on_one_worker_that_claims_its_next_sources_
     assert schedule.claims.count((1, 0.0)) == 1
 
 
-def test_a_batch_held_behind_a_slow_poll_gets_a_second_worker_after_grow_after():
-    """The worker's batch has a slow source first: the sources it claimed with it wait in the backlog, where the
-    dispatcher finds them waiting past grow_after and starts a worker on them, as it does for sources due in the
-    store."""
-    turn = datetime.now(UTC) - timedelta(seconds=5)
-    slow = threading.Event()
-    due = {"a": turn - timedelta(seconds=2), "slow": turn - timedelta(seconds=1), **{f"q{k}": turn for k in range(5)}}
-    schedule = Schedule(due)
-    polls = Polls(schedule, hold={"slow": slow})
-    dispatcher = Dispatcher(10, schedule.claim, polls, away, every=0.05, grow_after=0.3)
-    started = time.monotonic()
-    dispatcher.start()
-    try:
-        wait_for(lambda: len(polls.done) == 6, "the batch's quick sources polled while the slow one holds its worker")
-        waited = time.monotonic() - started
-        assert "slow" not in polls.done
-        slow.set()
-        wait_for(lambda: "slow" in polls.done, "the slow source done once let go")
-    finally:
-        slow.set()
-        dispatcher.stop()
-    assert schedule.claims[:2] == [(1, 0.0), (CLAIM_BATCH, 0.0)]  # "a", then the batch with the slow one first
-    assert waited >= 0.3
-    assert polls.most == 2 and set(polls.times.values()) == {1}
-    assert len({polls.done[f"q{k}"] for k in range(5)}) == 1  # all on the second worker
-
-
 def test_a_backlog_no_worker_is_free_for_goes_back_to_the_store():
     """With every worker held, the backlog would sit on claims that another daemon could poll: past grow_after
     they go back (hand_back), are no longer this process's busy ones, and are claimed again once a worker is free."""
@@ -181,18 +154,24 @@ def test_a_backlog_left_by_a_worker_whose_poll_raised_is_taken_by_another_at_onc
     assert set(polls.times.values()) == {1}
 
 
-def test_a_source_that_holds_its_worker_gets_the_others_a_second_worker_after_grow_after():
+@pytest.mark.parametrize("waiting", ["in the store", "in the backlog"])
+def test_a_source_that_holds_its_worker_gets_the_others_a_second_worker_after_grow_after(waiting: str):
+    """In the store: the slow source is the longest due, the first worker takes it alone and the others stay due in
+    the store. In the backlog: the worker polled "a" first and then claimed the slow one in a batch with the others,
+    which wait in the dispatcher's backlog. Either way the dispatcher finds them waiting past grow_after and starts
+    one more worker for them, not one each."""
     turn = datetime.now(UTC)
     slow = threading.Event()
-    # the slow source is the longest due: the first worker takes it and is held until the test lets it go
-    schedule = Schedule({"slow": turn - timedelta(seconds=1), **{f"q{k}": turn for k in range(5)}})
+    due = {"slow": turn - timedelta(seconds=1), **{f"q{k}": turn for k in range(5)}}
+    if waiting == "in the backlog":
+        due["a"] = turn - timedelta(seconds=2)
+    schedule = Schedule(due)
     polls = Polls(schedule, hold={"slow": slow})
     dispatcher = Dispatcher(10, schedule.claim, polls, away, every=0.05, grow_after=0.3)
     started = time.monotonic()
     dispatcher.start()
     try:
-        wait_for(lambda: polls.now == 1 and "slow" not in polls.done, "the slow source taken")
-        wait_for(lambda: len(polls.done) == 5, "the quick sources polled while the slow one holds its worker")
+        wait_for(lambda: len(polls.done) == len(due) - 1, "the quick ones polled while the slow one holds its worker")
         waited = time.monotonic() - started
         assert "slow" not in polls.done
         slow.set()
@@ -200,8 +179,10 @@ def test_a_source_that_holds_its_worker_gets_the_others_a_second_worker_after_gr
     finally:
         slow.set()
         dispatcher.stop()
-    assert waited >= 0.3  # not before they had waited grow_after past their turn
-    assert polls.most == 2  # one worker held, one for the rest: not one each
+    if waiting == "in the backlog":
+        assert schedule.claims[:2] == [(1, 0.0), (CLAIM_BATCH, 0.0)]  # "a", then the batch with the slow one first
+    assert waited >= 0.3  # not before they had waited grow_after
+    assert polls.most == 2 and set(polls.times.values()) == {1}  # one worker held, one for the rest: not one each
     assert len({polls.done[f"q{k}"] for k in range(5)}) == 1
 
 
