@@ -133,6 +133,29 @@ def test_a_backlog_no_worker_is_free_for_goes_back_to_the_store():
     assert set(polls.times.values()) == {1} and given == [["q1", "q2"]]
 
 
+def test_claims_being_handed_back_are_still_this_processs_busy_ones_until_the_store_has_them():
+    """The hand-back is a write to the store; a claim of ours made while it runs (here: forced into the middle of
+    it) must not take those sources, or they would be polled here and claimable in the store at once."""
+    turn = datetime.now(UTC) - timedelta(seconds=5)
+    slow = threading.Event()
+    schedule = Schedule({"a": turn - timedelta(seconds=2), "slow": turn - timedelta(seconds=1), "q1": turn, "q2": turn})
+    polls = Polls(schedule, hold={"slow": slow})
+    meanwhile: list[list[str]] = []
+    dispatcher: Dispatcher
+
+    def hand_back(ids: list[str]) -> None:
+        meanwhile.append([c.id for c in schedule.claim(CLAIM_BATCH, dispatcher.busy(), 0.0)])
+
+    dispatcher = Dispatcher(1, schedule.claim, polls, away, every=0.05, grow_after=0.1, hand_back=hand_back)
+    dispatcher.start()
+    try:
+        wait_for(lambda: bool(meanwhile), "the waiting claims handed back")
+        assert meanwhile == [[]] and dispatcher.busy() == ["slow"]  # q1 and q2 were busy until the hand-back ended
+    finally:
+        slow.set()
+        dispatcher.stop()
+
+
 def test_a_backlog_left_by_a_worker_whose_poll_raised_is_taken_by_another_at_once():
     """A worker ends when its poll raises; the sources it had claimed with it do not wait for grow_after, nor
     for the idle dispatcher's next tick."""
