@@ -145,6 +145,15 @@ class App:
     def state_lock(self) -> StateLock:
         return StateLock(self.config.settings.state_dir)
 
+    def hand_back(self, source_id: str, next_due: datetime | None = None) -> None:
+        """A polled source's claim handed back when its poll's commit did not (it failed, or stored nothing):
+        held for most of the time until its next turn (none: free at once). A daemon's worker and a one-shot pass
+        both end a poll this way."""
+        from .schedule import hold_after_poll
+
+        now = self.clock()
+        self.store.release_source(source_id, now, hold_after_poll(next_due, now))
+
     def close(self) -> None:
         """The message being sent is finished and marked first (bounded by the shutdown timeout)."""
         self.outbox.stopping.set()

@@ -34,7 +34,7 @@ from .dispatch import Dispatcher
 from .errors import ConfigError, StoreConflict, StoreError
 from .matching import Watchlist
 from .pipeline import PollResult
-from .schedule import clock_back_horizon, gathering, hold_after_poll, plan
+from .schedule import clock_back_horizon, gathering, plan
 from .store.claims import Claimed
 from .web.server import StatusServer
 from .workers import PollProcesses, processes
@@ -239,10 +239,8 @@ class Daemon:
             )
         finally:
             if not (result and result[0].released):  # handed back with the poll's commit, or not stored
-                now = self.app.clock()
-                hold = hold_after_poll(result[0].next_due if result else None, now)
                 with suppress(StoreError):  # unreachable: the claim simply expires (settings.lease)
-                    self.app.store.release_source(sid, now, hold)
+                    self.app.hand_back(sid, result[0].next_due if result else None)
         # starts sending what this poll queued and returns: a slow channel never holds a poll worker. A poll that
         # queued nothing asks the outbox nothing (the deliver job's timer still looks for retries and digests)
         if polled and result and (result[0].alerts or result[0].followups):

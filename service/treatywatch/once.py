@@ -35,7 +35,6 @@ from datetime import datetime
 
 from .app import POLL_WORKERS, App
 from .pipeline import PollResult, Staged
-from .schedule import hold_after_poll
 from .store import SourceState
 from .workers import PollProcesses, processes
 
@@ -59,12 +58,6 @@ def claim(app: App, sid: str, since: datetime, dry_run: bool) -> bool:
     return dry_run or app.store.claim_source(sid, app.clock(), app.config.settings.lease, since)
 
 
-def release(app: App, sid: str, next_due: datetime | None = None) -> None:
-    """The claim handed back, held for most of the time until the source's next turn (none: free at once)."""
-    now = app.clock()
-    app.store.release_source(sid, now, hold_after_poll(next_due, now))
-
-
 def stage(
     app: App, sid: str, dry_run: bool, state: SourceState | None = None, claimed: datetime | None = None
 ) -> Staged | None:
@@ -80,7 +73,7 @@ def stage(
         return app.runner.stage(sid, dry_run=dry_run, state=state)
     except BaseException:
         if not dry_run:
-            release(app, sid)
+            app.hand_back(sid)
         raise
 
 
@@ -94,7 +87,7 @@ def store_and_release(app: App, sid: str, staged: Staged | None) -> Outcome:
         done.append(app.runner.store_staged(staged, release=True))
     finally:
         if not staged.dry_run and not (done and done[0].released):  # handed back with the commit, or not stored
-            release(app, sid, done[0].next_due if done else None)
+            app.hand_back(sid, done[0].next_due if done else None)
     return Outcome(sid, done[0])
 
 
@@ -144,7 +137,7 @@ def run_pass(app: App, ids: list[str], since: datetime, dry_run: bool = False) -
                         with contextlib.suppress(Exception):  # a failed stage released its claim itself
                             future.result()
                         # its validators were not saved: the next poll fetches in full what this one read
-                    release(app, sid)
+                    app.hand_back(sid)
     finally:
         if owned and app.runner.processes is not None:
             app.runner.processes.close()
