@@ -179,6 +179,7 @@ def test_past_metrics_sources_max_all_sources_share_one_series(tmp_path, http, c
         assert value(got, "treatywatch_source_consecutive_failures", source="*") == 2
         assert value(got, "treatywatch_source_last_success_timestamp_seconds", source="*") == first_success
         assert value(got, "treatywatch_sources_failing") == 1
+        assert value(got, "treatywatch_source_empty", source="*") == 0
 
         app.config = app.config.model_copy(
             update={"settings": app.config.settings.model_copy(update={"metrics_sources_max": 3})}

@@ -19,7 +19,8 @@ from treatywatch.items import make_item
 from treatywatch.matching.explain import AgreementHit, Match
 from treatywatch.notify.routing import DeliverySpec
 from treatywatch.store import SourceState, SqlStore, Store, open_store, redact
-from treatywatch.store.claims import Release
+from treatywatch.store.claims import Planned, Release
+from treatywatch.store.models import SourcesHealth
 from treatywatch.store.schema import MIGRATIONS
 
 NOW = datetime(2025, 12, 6, 12, tzinfo=UTC)
@@ -231,6 +232,27 @@ def test_a_commit_that_hands_its_claim_back_holds_the_source_as_release_source_d
     assert not b.claim_source("x", NOW + timedelta(seconds=29), 60.0)
     assert b.claim_source("x", NOW + timedelta(seconds=31), 60.0)
     a.close(), b.close()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_enabled_sources_health_in_one_aggregate(engine: str, request: pytest.FixtureRequest, tmp_path: Path):
+    """What /metrics shows past settings.metrics_sources_max, from one query: failing sources, the most failures in
+    a row, the empty ones and the oldest success, of the enabled sources only (a source no longer planned counts
+    for nothing)."""
+    database = request.getfixturevalue("pg_url") if engine == "postgresql" else f"sqlite:///{tmp_path / 'h.db'}"
+    store = open_store(database, tmp_path)
+    try:
+        assert store.sources_health(1) == SourcesHealth(0, 0, 0, None)  # no source yet
+        early, late = NOW - timedelta(hours=2), NOW - timedelta(minutes=5)
+        store.save_source_state(SourceState("ok", last_success=late))
+        store.save_source_state(SourceState("old", last_success=early, empty_flag=True))
+        store.save_source_state(SourceState("down", consecutive_failures=3, last_success=late))
+        store.save_source_state(SourceState("gone", consecutive_failures=9, last_success=NOW - timedelta(days=9)))
+        store.plan_sources({sid: Planned(900.0, NOW) for sid in ("ok", "old", "down")})  # "gone" disabled
+        assert store.sources_health(1) == SourcesHealth(1, 3, 1, early)
+        assert store.sources_health(4).failing == 0
+    finally:
+        store.close()
 
 
 def _alert_with_delivery(store: SqlStore) -> None:

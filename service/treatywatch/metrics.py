@@ -60,8 +60,11 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         config, store = self.source.config(), self.source.store
+        each = per_source(config)
         try:
-            states = store.source_states()
+            # past settings.metrics_sources_max, one aggregate query rather than every source's row
+            states = store.source_states() if each else {}
+            summary = None if each else store.sources_health(FAILING_AFTER)
             counts = store.counts()
         except StoreError:  # the database is away: say so, and the counters above still scrape
             yield GaugeMetricFamily("treatywatch_database_up", "1 when the database answers this scrape", value=0)
@@ -70,12 +73,12 @@ class StateCollector(Collector):
         failures = GaugeMetricFamily(
             "treatywatch_source_consecutive_failures",
             'Failed polls in a row per source (0 once one succeeds); source="*" (over settings.metrics_sources_max'
-            " sources): the most of any",
+            " sources): the most of any enabled one",
             labels=["source"],
         )
         empty = GaugeMetricFamily(
             "treatywatch_source_empty",
-            '1 when a source that had items returned none (layout changed?); source="*": how many did',
+            '1 when a source that had items returned none (layout changed?); source="*": how many enabled ones did',
             labels=["source"],
         )
         last_ok = GaugeMetricFamily(
@@ -85,27 +88,20 @@ class StateCollector(Collector):
             labels=["source"],
         )
         failing = 0
-        each = per_source(config)
-        worst = oldest = empties = 0.0
-        for src in config.sources:
+        for src in config.sources if each else ():
             st = states.get(src.id)
             n = st.consecutive_failures if st else 0
             failing += int(src.enabled and n >= FAILING_AFTER)
-            if not each:  # one series for them all: the most failures, the sources empty, the oldest success
-                worst, empties = max(worst, n), empties + int(bool(st and st.empty_flag))
-                if src.enabled and st and st.last_success:
-                    at = st.last_success.timestamp()
-                    oldest = min(oldest, at) if oldest else at
-                continue
             failures.add_metric([src.id], n)
             empty.add_metric([src.id], int(bool(st and st.empty_flag)))
             if st and st.last_success:
                 last_ok.add_metric([src.id], st.last_success.timestamp())
-        if not each:
-            failures.add_metric([ALL_SOURCES], worst)
-            empty.add_metric([ALL_SOURCES], empties)
-            if oldest:
-                last_ok.add_metric([ALL_SOURCES], oldest)
+        if summary is not None:  # one series for them all: the most failures, the sources empty, the oldest success
+            failing = summary.failing
+            failures.add_metric([ALL_SOURCES], summary.worst)
+            empty.add_metric([ALL_SOURCES], summary.empty)
+            if summary.oldest_success is not None:
+                last_ok.add_metric([ALL_SOURCES], summary.oldest_success.timestamp())
         yield failures
         yield empty
         yield last_ok

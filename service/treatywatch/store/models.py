@@ -37,6 +37,17 @@ class SourceState:
 
 
 @dataclass(frozen=True)
+class SourcesHealth:
+    """The enabled sources' health summed up in one query (metrics past settings.metrics_sources_max, where reading
+    every source's row at each scrape cost 0.76 s of the daemon at 50,000 sources)."""
+
+    failing: int  # sources failing now (at least `failing_after` failed polls in a row)
+    worst: int  # the most failed polls in a row of any
+    empty: int  # sources that had items and returned none
+    oldest_success: datetime | None  # the oldest last success
+
+
+@dataclass(frozen=True)
 class KnownItem:
     id: int
     content_hash: str

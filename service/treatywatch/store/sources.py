@@ -2,15 +2,16 @@
 whichever daemon claims due sources takes it at once). Both go through the store, so they hold whichever process
 made them (the console inside the daemon, `treatywatch sources pause` beside it) and on both engines; each is
 recorded in the desk's history with who and when. A poll's own write of the source's state (SqlStore._save_state)
-never touches the pause."""
+never touches the pause. And the sources' health summed up for a large desk's metrics."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from ..errors import FilterError
-from .base import Tx, ts
+from .base import Tx, dt, ts
 from .desk import DeskStore
+from .models import SourcesHealth
 
 SOURCE_ACTIONS = ("pause", "resume", "poll-now")
 
@@ -66,3 +67,15 @@ class SourceControl(DeskStore):
     def paused_sources(self) -> set[str]:
         """The ids of the sources paused now: what a pass over all sources leaves out."""
         return {r["id"] for r in self._rows("SELECT id FROM sources WHERE paused_at IS NOT NULL")}
+
+    def sources_health(self, failing_after: int) -> SourcesHealth:
+        """The enabled sources' health in one aggregate over their rows (`enabled` is the daemon's planned
+        configuration: store/claims.py), not one SourceState a source."""
+        row = self._rows(
+            "SELECT count(CASE WHEN consecutive_failures >= ? THEN 1 END) AS failing,"
+            " max(consecutive_failures) AS worst, sum(empty_flag) AS empty, min(last_success) AS oldest"
+            " FROM sources WHERE enabled = 1",
+            [failing_after],
+        )[0]
+        failing, worst, empty = (int(row[name] or 0) for name in ("failing", "worst", "empty"))
+        return SourcesHealth(failing, worst, empty, dt(row["oldest"]))
