@@ -1,6 +1,7 @@
 """What a Prometheus scrape of /metrics costs with N sources, each polled twice (a new-items poll and a 304), with
 their own series and past settings.metrics_sources_max (one series for all): lines, bytes, CPU of the exposition
-and the memory the series hold (tracemalloc). Prints the figures; asserts nothing.
+and the memory the series hold (tracemalloc). The scrape-time gauges read a real SQLite store of those sources, as a
+daemon's do. Prints the figures; asserts nothing.
 
 Usage: python bench/metrics_scrape.py [--sizes 1000 5000 50000]
 """
@@ -8,30 +9,29 @@ Usage: python bench/metrics_scrape.py [--sizes 1000 5000 50000]
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 import tracemalloc
 from datetime import UTC, datetime
+from pathlib import Path
 
 from treatywatch.config.models import Config
 from treatywatch.metrics import Metrics, StateSource
-from treatywatch.store import SourceState
+from treatywatch.store import Store
+from treatywatch.store.base import ts
 
 
-class Store:
-    """The two reads the scrape-time gauges make, from memory: every source polled a minute ago, none failing."""
-
-    def __init__(self, ids: list[str]) -> None:
-        at = datetime.now(UTC)
-        self.states = {i: SourceState(i, last_attempt=at, last_success=at) for i in ids}
-
-    def source_states(self) -> dict[str, SourceState]:
-        return self.states
-
-    def counts(self) -> dict[str, int]:
-        return {}
-
-    def document_counts(self) -> dict[str, int]:
-        return {}
+def store_of(ids: list[str], where: Path) -> Store:
+    """A real SQLite store whose sources were each polled a minute ago, none failing, all planned: the scrape-time
+    gauges read it as a daemon's would."""
+    store = Store(where / "treatywatch.db")
+    at = datetime.now(UTC)
+    with store.transaction() as tx:
+        tx.executemany(
+            "INSERT INTO sources (id, last_attempt, last_success, enabled) VALUES (?, ?, ?, 1)",
+            [(i, ts(at), ts(at)) for i in ids],
+        )
+    return store
 
 
 def run(n: int, each: bool) -> str:
@@ -42,10 +42,19 @@ def run(n: int, each: bool) -> str:
             "settings": {"metrics_sources_max": n if each else 0},
         }
     )
-    store = Store(ids)
+    with tempfile.TemporaryDirectory(prefix="scrape-") as tmp:
+        store = store_of(ids, Path(tmp))
+        try:
+            return _measure(n, each, config, store)
+        finally:
+            store.close()
+
+
+def _measure(n: int, each: bool, config: Config, store: Store) -> str:
+    ids = [s.id for s in config.sources]
     tracemalloc.start()
     metrics = Metrics()
-    metrics.watch_state(StateSource(lambda: config, store))  # type: ignore[arg-type]
+    metrics.watch_state(StateSource(lambda: config, store))
     for sid in ids:
         metrics.fetched(sid, 0.02)
         metrics.polled(sid, "ok", 20, 0.05)
