@@ -242,14 +242,15 @@ def test_the_enabled_sources_health_in_one_aggregate(engine: str, request: pytes
     database = request.getfixturevalue("pg_url") if engine == "postgresql" else f"sqlite:///{tmp_path / 'h.db'}"
     store = open_store(database, tmp_path)
     try:
-        assert store.sources_health(1) == SourcesHealth(0, 0, 0, None)  # no source yet
+        assert store.sources_health(1) == SourcesHealth(0, 0, 0, 0, None)  # no source yet
         early, late = NOW - timedelta(hours=2), NOW - timedelta(minutes=5)
         store.save_source_state(SourceState("ok", last_success=late))
         store.save_source_state(SourceState("old", last_success=early, empty_flag=True))
         store.save_source_state(SourceState("down", consecutive_failures=3, last_success=late))
         store.save_source_state(SourceState("gone", consecutive_failures=9, last_success=NOW - timedelta(days=9)))
         store.plan_sources({sid: Planned(900.0, NOW) for sid in ("ok", "old", "down")})  # "gone" disabled
-        assert store.sources_health(1) == SourcesHealth(1, 3, 1, early)
+        assert store.sources_health(1) == SourcesHealth(3, 1, 3, 1, early)
+        assert store.failing_sources(1, 10) == ["down"] and store.failing_sources(10, 10) == []
         assert store.sources_health(4).failing == 0
     finally:
         store.close()

@@ -188,3 +188,22 @@ def test_alerts_api_pages_and_explains_and_deliveries_api(config_dir, tmp_path, 
     finally:
         server.stop()
         app.close()
+
+
+def test_readiness_reads_one_aggregate_and_names_ten_broken_sources_and_how_many_in_all(app_with, http, clock):
+    """/readyz sums the sources up in one query (every source's row at every probe was 0.4 s of a desk of 50,000),
+    and a desk whose every source is broken is named by its first ten, not a list of thousands."""
+    from treatywatch.store import SourceState
+    from treatywatch.web.api import BROKEN_AFTER, readiness
+
+    app = app_with("".join(f"  - {{id: s{k:02d}, type: feed, url: '{http.base}/s{k}.xml'}}\n" for k in range(12)))
+    try:
+        for k in range(12):
+            broken = SourceState(f"s{k:02d}", last_attempt=clock(), consecutive_failures=BROKEN_AFTER)
+            app.store.save_source_state(broken)
+        names = ", ".join(f"s{k:02d}" for k in range(10))
+        assert readiness(app) == [f"every enabled source failed {BROKEN_AFTER}+ times in a row: {names} … (12 in all)"]
+        app.store.save_source_state(SourceState("s05", last_attempt=clock()))  # one works again
+        assert readiness(app) == []
+    finally:
+        app.close()

@@ -72,10 +72,18 @@ class SourceControl(DeskStore):
         """The enabled sources' health in one aggregate over their rows (`enabled` is the daemon's planned
         configuration: store/claims.py), not one SourceState a source."""
         row = self._rows(
-            "SELECT count(CASE WHEN consecutive_failures >= ? THEN 1 END) AS failing,"
+            "SELECT count(*) AS enabled, count(CASE WHEN consecutive_failures >= ? THEN 1 END) AS failing,"
             " max(consecutive_failures) AS worst, sum(empty_flag) AS empty, min(last_success) AS oldest"
             " FROM sources WHERE enabled = 1",
             [failing_after],
         )[0]
-        failing, worst, empty = (int(row[name] or 0) for name in ("failing", "worst", "empty"))
-        return SourcesHealth(failing, worst, empty, dt(row["oldest"]))
+        enabled, failing, worst, empty = (int(row[name] or 0) for name in ("enabled", "failing", "worst", "empty"))
+        return SourcesHealth(enabled, failing, worst, empty, dt(row["oldest"]))
+
+    def failing_sources(self, failing_after: int, limit: int) -> list[str]:
+        """The first `limit` enabled sources, by id, with at least `failing_after` failed polls in a row."""
+        rows = self._rows(
+            "SELECT id FROM sources WHERE enabled = 1 AND consecutive_failures >= ? ORDER BY id LIMIT ?",
+            [failing_after, limit],
+        )
+        return [r["id"] for r in rows]
