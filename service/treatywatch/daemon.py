@@ -188,9 +188,8 @@ class Daemon:
 
     def _hand_back(self, source_ids: list[str]) -> None:
         """Claims the dispatcher took but had no free worker for: free again, due as they were."""
-        now = self.app.clock()
         for sid in source_ids:
-            self.app.store.release_source(sid, now, 0)
+            self.app.hand_back(sid)
 
     def _due_in(self, busy: list[str]) -> float | None:
         """Seconds until the next source this daemon could claim is due (the dispatcher's idle wait)."""

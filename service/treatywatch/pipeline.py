@@ -247,7 +247,7 @@ class Runner:
             self.store.save_source_state(staged.state, back)
         if pending is not None:
             self._store(result, pending, back)
-        result.released = back is not None and (staged.state is not None or pending is not None)
+        result.released = back is not None  # not a dry run: a state or items were stored, with the claim
         if not staged.dry_run:  # a dry run is the operator trying a source, not the service's work
             source_id = result.source_id
             outcome = "error" if result.error else "not_modified" if result.not_modified else "ok"
