@@ -130,6 +130,37 @@ def test_redirect_followed(config_dir, tmp_path, http: FixtureServer, clock):
     assert app.runner.poll("src").new == 5
 
 
+def test_a_redirecting_url_goes_through_the_client_from_then_on(http: FixtureServer):
+    """A plain GET goes straight to the client's pool; a redirect met there is asked again through the client (which
+    follows it, with the hook that refuses odd ones), and so is every later request to that URL: one extra request
+    the first time, none after."""
+    http.routes["/old"] = lambda h: (301, {"Location": "/news/euronews_world.xml"}, b"")
+    fetcher = Fetcher(user_agent="UA-test", per_host_delay=0)
+    try:
+        first = fetcher.fetch(Request(f"{http.base}/old"), FetchLimits())
+        assert first.status == 200 and first.url == f"{http.base}/news/euronews_world.xml" and b"<rss" in first.content
+        assert [path for path, _ in http.requests] == ["/old", "/old", "/news/euronews_world.xml"]
+        second = fetcher.fetch(Request(f"{http.base}/old"), FetchLimits())
+        assert second.url == first.url
+        assert [path for path, _ in http.requests][3:] == ["/old", "/news/euronews_world.xml"]
+    finally:
+        fetcher.close()
+
+
+def test_proxies_from_the_environment_are_honoured(http: FixtureServer, monkeypatch):
+    """httpx's client sends through the proxy the environment names (HTTP_PROXY); a request straight to its pool
+    would not, so there is none while one is set."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", http.base)  # the fixture server doubles as a plain HTTP proxy
+    fetcher = Fetcher(user_agent="UA-test", per_host_delay=0)
+    try:
+        got = fetcher.fetch(Request("http://feeds.invalid/news/euronews_world.xml"), FetchLimits())
+        assert got.status == 200 and http.requests[-1][0] == "http://feeds.invalid/news/euronews_world.xml"
+    finally:
+        fetcher.close()
+
+
 def test_huge_declared_body_is_refused_unread(config_dir, tmp_path, http: FixtureServer, clock):
     http.routes["/huge"] = lambda h: (200, {"Content-Length": str(50 * 1024 * 1024)}, b"")
     app = one_feed_app(config_dir, tmp_path, clock, f"{http.base}/huge", "    max_bytes: 1000000")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import getproxies
 
 import httpx
 
@@ -247,6 +248,15 @@ class _Target:
     host: str
 
 
+@dataclass(frozen=True)
+class _Direct:
+    """A client's connection pool, for requests that need nothing else of the client (Fetcher._open), and the
+    client's own headers by lower-case name, as its build_request would merge them."""
+
+    transport: httpx.BaseTransport
+    headers: dict[str, tuple[str, str]]
+
+
 class Fetcher:
     """Owns the HTTP clients (one per proxy) and the per-host gates; built once by the CLI and passed down."""
 
@@ -272,25 +282,37 @@ class Fetcher:
         self._clock = clock
         self._now = now
         self._clients: dict[tuple[str | None, int], httpx.Client] = {}
+        self._direct: dict[tuple[str | None, int], _Direct | None] = {}
+        self._redirecting: set[str] = set()  # URLs that answered with a redirect: always through the client
         self._gates: dict[str, _HostGate] = {}
         self._targets: dict[str, _Target] = {}
         self._lock = threading.Lock()
 
-    def _client(self, proxy: str | None, max_redirects: int) -> httpx.Client:
-        """One pooled client per proxy and redirect limit (httpx fixes both per client)."""
+    def _client(self, proxy: str | None, max_redirects: int) -> tuple[httpx.Client, _Direct | None]:
+        """One pooled client per proxy and redirect limit (httpx fixes both per client), and its pool to send to
+        directly (None: a proxy, given or from the environment, which only the client routes to)."""
         key = (proxy, max_redirects)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = _Client(
+                # httpx mounts the environment's proxies (HTTP_PROXY...) only when given no transport of ours
+                routed = proxy is not None or bool(getproxies())
+                transport = self._transport or (None if routed else httpx.HTTPTransport())  # what httpx would build
+                client = _Client(
                     headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate"},
                     follow_redirects=True,
                     max_redirects=max_redirects,
                     event_hooks={"response": [refuse_odd_redirect]},
-                    transport=self._transport,
+                    transport=transport,
                     proxy=proxy,
                     timeout=20.0,
                 )
-            return self._clients[key]
+                # as the client sends them: names in their case (items() gives them lower-cased)
+                raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in client.headers.raw]
+                direct = (
+                    None if routed or transport is None else _Direct(transport, {k.lower(): (k, v) for k, v in raw})
+                )
+                self._clients[key], self._direct[key] = client, direct
+            return self._clients[key], self._direct[key]
 
     def _gate(self, host: str) -> _HostGate:
         with self._lock:
@@ -312,6 +334,7 @@ class Fetcher:
         with self._lock:
             if len(self._targets) >= TARGETS_KEPT:
                 self._targets.clear()
+                self._redirecting.clear()
             self._targets[url] = target
         return target
 
@@ -323,8 +346,7 @@ class Fetcher:
         if validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
         redirects = self._max_redirects if limits.max_redirects is None else limits.max_redirects
-        client = self._client(limits.proxy, redirects)
-        # httpx replaces a URL's own query with `params`, even an empty list: pass them only when there are some
+        client, direct = self._client(limits.proxy, redirects)
         url = request.url
         target = self._target(url)
         shown = target.shown
@@ -333,9 +355,8 @@ class Fetcher:
         status: int | None = None
         retry: float | None = None
         try:
-            with client.stream(
-                "GET", target.url, params=list(request.params) or None, headers=headers, timeout=limits.timeout
-            ) as resp:
+            resp = self._open(client, direct, target, request, headers, limits.timeout)
+            try:
                 status = resp.status_code
                 if resp.status_code == 304:
                     # read to its (empty, by HTTP's rule, which h11 holds the server to) end, or httpcore closes the
@@ -365,6 +386,8 @@ class Fetcher:
                     decoded(raw, resp.headers.get("Content-Encoding")), limits.max_bytes, "decompressed response"
                 )
                 return Response(str(resp.url), resp.status_code, body, dict(resp.headers))
+            finally:
+                resp.close()
         except httpx.TooManyRedirects as exc:
             raise FetchError(f"more than {redirects} redirects from {shown}") from exc
         except httpx.TimeoutException as exc:
@@ -377,6 +400,47 @@ class Fetcher:
             raise FetchError(f"{type(exc).__name__} fetching {shown}: {detail}") from exc
         finally:
             gate.leave(start, status, retry)
+
+    def _open(
+        self,
+        client: httpx.Client,
+        direct: _Direct | None,
+        target: _Target,
+        request: Request,
+        headers: dict[str, str],
+        timeout: float,
+    ) -> httpx.Response:
+        """The response, its body not read yet (the caller closes it). A plain GET (no query to merge, no cookie to
+        send, no proxy, a URL that has not redirected) goes straight to the client's pool: httpx's client around it
+        (its merging, auth and redirect steps and hooks) was a fifth of an unchanged source's poll. A response
+        setting a cookie puts it in the client's jar, and the source's later requests go through the client, which
+        sends it. A redirect is not followed here: it is closed, and the request made again through the client,
+        which follows it with the hook that refuses odd ones (the URL goes through the client from then on)."""
+        url = target.url
+        if direct is not None and isinstance(url, httpx.URL) and not request.params and not client.cookies:
+            with self._lock:
+                redirecting = request.url in self._redirecting
+            if not redirecting:
+                merged = dict(direct.headers)
+                merged.update((name.lower(), (name, value)) for name, value in headers.items())
+                sent = httpx.Request(
+                    "GET",
+                    url,
+                    headers=list(merged.values()),
+                    extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}},
+                )
+                resp = direct.transport.handle_request(sent)
+                resp.request = sent
+                if not resp.has_redirect_location:
+                    if "set-cookie" in resp.headers:
+                        client.cookies.extract_cookies(resp)
+                    return resp
+                resp.close()
+                with self._lock:
+                    self._redirecting.add(request.url)
+        # httpx replaces a URL's own query with `params`, even an empty list: pass them only when there are some
+        sent = client.build_request("GET", url, params=list(request.params) or None, headers=headers, timeout=timeout)
+        return client.send(sent, stream=True)
 
     def _before(self, chunks: Iterator[bytes], start: float, total: float, shown: str) -> Iterator[bytes]:
         """The timeout bounds each read; this bounds the whole response, or a server sending a byte a second
@@ -393,3 +457,4 @@ class Fetcher:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+            self._direct.clear()
