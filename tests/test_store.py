@@ -235,6 +235,30 @@ def test_a_commit_that_hands_its_claim_back_holds_the_source_as_release_source_d
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_claim_brings_each_source_s_state_as_stored(engine: str, request: pytest.FixtureRequest, tmp_path: Path):
+    """The daemon's poll takes the state its claim read (one statement fewer a poll): it must be the row as a
+    poll saved it, validators, failures and cursor included, on both engines."""
+    database = request.getfixturevalue("pg_url") if engine == "postgresql" else f"sqlite:///{tmp_path / 'c.db'}"
+    store = open_store(database, tmp_path)
+    try:
+        saved = SourceState(
+            "a", etag='"v7"', last_modified="Sat, 06 Dec 2025 10:00:00 GMT", last_attempt=NOW,
+            last_success=NOW - timedelta(minutes=3), consecutive_failures=2, last_error="HTTP 503", items_last_seen=20,
+            total_items=140, cursor="page=3",
+        )  # fmt: skip
+        store.save_source_state(saved)
+        store.plan_sources({"a": Planned(900.0, NOW), "b": Planned(900.0, NOW)})
+        store.reschedule(["a", "b"], {"a": NOW - timedelta(seconds=5), "b": NOW - timedelta(seconds=1)})
+        claimed = store.claim_due(NOW, 10, 60.0)
+        assert [c.id for c in claimed] == ["a", "b"]
+        assert claimed[0].state == store.source_state("a") and claimed[0].state.etag == '"v7"'
+        assert claimed[0].state.cursor == "page=3" and claimed[0].state.consecutive_failures == 2
+        assert claimed[1].state == store.source_state("b") == SourceState("b", next_due=claimed[1].due)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_the_enabled_sources_health_in_one_aggregate(engine: str, request: pytest.FixtureRequest, tmp_path: Path):
     """What /metrics shows past settings.metrics_sources_max, from one query: failing sources, the most failures in
     a row, the empty ones and the oldest success, of the enabled sources only (a source no longer planned counts

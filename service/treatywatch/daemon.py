@@ -9,6 +9,7 @@ the stop ends the process at once, killed by that signal.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -232,10 +233,9 @@ class Daemon:
         if not self._host_turn(sid, now):
             return
         result: list[PollResult] = []
+        poll = functools.partial(self.app.runner.poll, sid, due=claimed.due, release=True, state=claimed.state)
         try:
-            polled = self._guard(
-                f"poll:{sid}", lambda: result.append(self.app.runner.poll(sid, due=claimed.due, release=True))
-            )
+            polled = self._guard(f"poll:{sid}", lambda: result.append(poll()))
         finally:
             if not (result and result[0].released):  # handed back with the poll's commit, or not stored
                 with suppress(StoreError):  # unreachable: the claim simply expires (settings.lease)

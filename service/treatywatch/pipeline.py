@@ -213,11 +213,17 @@ class Runner:
         return Reading(list({i.key: i for i in parse(request, first).items}.values()), first, None)
 
     def poll(
-        self, source_id: str, dry_run: bool = False, due: datetime | None = None, release: bool = False
+        self,
+        source_id: str,
+        dry_run: bool = False,
+        due: datetime | None = None,
+        release: bool = False,
+        state: SourceState | None = None,
     ) -> PollResult:
-        """One poll of one source (`due`: the turn it was claimed for, which its next turn follows). Never raises
-        for source trouble: it is recorded, logged once and retried. `release`: see store_staged."""
-        return self.store_staged(self.stage(source_id, dry_run, due), release)
+        """One poll of one source (`due`: the turn it was claimed for, which its next turn follows; `state`: its
+        state, when the claim read it). Never raises for source trouble: it is recorded, logged once and retried.
+        `release`: see store_staged."""
+        return self.store_staged(self.stage(source_id, dry_run, due, state), release)
 
     def stage(
         self, source_id: str, dry_run: bool = False, due: datetime | None = None, state: SourceState | None = None

@@ -23,14 +23,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .base import StoreBase, Tx, dt, ts
+from .models import SourceState
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A source this process now holds: its id and the turn it was due at (the schedule lag is the difference)."""
+    """A source this process now holds: its id, the turn it was due at (the schedule lag is the difference) and,
+    from claim_due, its state as the claim found it (the poll needs it: read in the claim's statement, not in one
+    more a poll)."""
 
     id: str
     due: datetime | None
+    state: SourceState | None = None
 
 
 @dataclass(frozen=True)
@@ -124,12 +128,12 @@ class SourceClaims(StoreBase):
         sql = (
             f"UPDATE sources SET claimed_by = ?, claim_expires = {until} WHERE id IN ("
             f" SELECT id FROM sources WHERE next_due <= ? AND {claimable}"
-            f" ORDER BY next_due LIMIT ?{self._skip_locked}) RETURNING id, next_due"
+            f" ORDER BY next_due LIMIT ?{self._skip_locked}) RETURNING *"
         )
         due_by = now - timedelta(seconds=waited)
         params = [self.owner, *until_params, ts(due_by), *claimable_params, limit]
         rows = self._statement(sql, params)
-        out = [Claimed(r["id"], dt(r["next_due"])) for r in rows]
+        out = [Claimed(r["id"], dt(r["next_due"]), SourceState.from_row(r)) for r in rows]
         return sorted(out, key=lambda c: (c.due is None, c.due or now))
 
     def _claimable(self, now: datetime, busy: Iterable[str]) -> tuple[str, list[object]]:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from ..items import Item
 from ..matching import Match
+from .base import Row, dt
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,27 @@ class SourceState:
     # the source's first poll, set by the store at the first save (_save_state): how long one that never
     # succeeded has been failing
     first_attempt: datetime | None = None
+
+    @classmethod
+    def from_row(cls, r: Row) -> SourceState:
+        """A `sources` row (either engine's) as the state."""
+        return cls(
+            r["id"],
+            r["etag"],
+            r["last_modified"],
+            dt(r["last_attempt"]),
+            dt(r["last_success"]),
+            dt(r["next_due"]),
+            r["consecutive_failures"],
+            r["last_error"],
+            r["items_last_seen"],
+            bool(r["empty_flag"]),
+            r["total_items"],
+            r["cursor"],
+            dt(r["paused_at"]),
+            r["paused_by"],
+            dt(r["first_attempt"]),
+        )
 
     @property
     def paused(self) -> bool:

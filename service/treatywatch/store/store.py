@@ -43,26 +43,6 @@ def _item(row: Row) -> Item:
     )
 
 
-def _state(r: Row) -> SourceState:
-    return SourceState(
-        r["id"],
-        r["etag"],
-        r["last_modified"],
-        dt(r["last_attempt"]),
-        dt(r["last_success"]),
-        dt(r["next_due"]),
-        r["consecutive_failures"],
-        r["last_error"],
-        r["items_last_seen"],
-        bool(r["empty_flag"]),
-        r["total_items"],
-        r["cursor"],
-        dt(r["paused_at"]),
-        r["paused_by"],
-        dt(r["first_attempt"]),
-    )
-
-
 ROWS_PER_INSERT = 200  # rows of one multi-row INSERT: 2,400 parameters, far below either engine's limit
 
 
@@ -92,11 +72,11 @@ class SqlStore(DocumentStore, DeliveryStore, VerdictStore, SourceControl, Source
     # -- sources ---------------------------------------------------------------------------------------------
     def source_state(self, source_id: str) -> SourceState:
         rows = self._rows("SELECT * FROM sources WHERE id = ?", [source_id])
-        return _state(rows[0]) if rows else SourceState(source_id)
+        return SourceState.from_row(rows[0]) if rows else SourceState(source_id)
 
     def source_states(self) -> dict[str, SourceState]:
         """One query, not one per source: the status page and each metrics scrape read them all."""
-        return {r["id"]: _state(r) for r in self._rows("SELECT * FROM sources ORDER BY id")}
+        return {r["id"]: SourceState.from_row(r) for r in self._rows("SELECT * FROM sources ORDER BY id")}
 
     def _save_state(self, conn: Tx, state: SourceState, release: Release | None = None) -> None:
         row = {f.name: getattr(state, f.name) for f in STATE_FIELDS}  # asdict deep-copies: 0.2 ms a source
