@@ -363,7 +363,7 @@ class Fetcher:
                     # connection rather than keep it: every unchanged source's poll opened a new TCP connection,
                     # and over HTTPS a new TLS handshake. Drained raw: read() set up a decoder for no bytes (5 % of
                     # the request)
-                    for _ in resp.stream:
+                    for _ in resp.iter_raw():
                         pass
                     return Response(str(resp.url), 304, b"", dict(resp.headers))
                 if resp.status_code >= 400:  # Retry-After matters on 429 and 503
