@@ -112,3 +112,57 @@ def test_an_operator_pages_and_filters_the_sources_in_chromium(desk, tmp_path):
         assert tab.js("document.querySelectorAll('table.sources tbody tr').length") == 4
     finally:
         tab.close()
+
+
+def test_the_overview_reads_only_rows_that_may_need_attention_and_finds_what_the_sources_page_does(
+    tmp_path: Path, clock: Clock
+):
+    """A large desk's overview reads the rows that may need attention (store.attention_candidates: failing, paused,
+    empty, a backlog, or no success within three of the shortest interval), not every row: it must name exactly
+    the sources the sources page's `attention` filter names over every row, whatever each source's interval (a
+    cron's among them) and flags."""
+    from datetime import timedelta
+
+    from treatywatch.store import SourceState
+    from treatywatch.web import api
+
+    every = {"a": "10m", "b": "10m", "c": "1h", "d": "1h", "e": "0 9 * * 1-5", "f": "10m", "g": "1h", "h": "1h",
+             "i": "1h", "k": "10m", "l": "1h", "m": "1d"}  # fmt: skip
+    lines = [
+        f"  - {{id: {sid}, type: feed, url: 'http://127.0.0.1:9/{sid}.xml', every: '{gap}'"
+        + (", enabled: false}" if sid == "i" else "}")
+        for sid, gap in every.items()
+    ]
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    write_config(config_dir, "sources:\n" + "\n".join(lines) + "\n", "sources.yaml")
+    app = make_app(config_dir, tmp_path / "state", clock)
+    now = clock()
+
+    def polled(sid: str, ago: timedelta, **more: object) -> None:
+        app.store.save_source_state(SourceState(sid, last_attempt=now - ago, last_success=now - ago, **more))  # type: ignore[arg-type]
+
+    try:
+        polled("a", timedelta(minutes=25))  # within three intervals
+        polled("b", timedelta(minutes=35))  # stale
+        polled("c", timedelta(hours=2))  # a candidate (past three of the shortest interval), not stale
+        polled("d", timedelta(hours=4))  # stale
+        polled("e", timedelta(days=10))  # stale: the cron runs every weekday
+        app.store.save_source_state(
+            SourceState("f", last_attempt=now, last_success=now - timedelta(minutes=5), consecutive_failures=1)
+        )  # failing
+        polled("g", timedelta(minutes=1))
+        assert app.store.pause_source("g", "olga", now)  # paused
+        polled("h", timedelta(minutes=1), empty_flag=True)  # gone empty
+        polled("i", timedelta(minutes=1), empty_flag=True)  # disabled, and gone empty
+        # "k": never polled, no row
+        app.store.save_source_state(SourceState("l", last_attempt=now - timedelta(hours=4)))  # never a success
+        polled("m", timedelta(days=2))  # a candidate, not stale
+        assert set(app.store.attention_candidates(now - timedelta(minutes=30))) >= {"c", "m"}
+        shown, failing = api.attention(app)
+        everyone = api.sources(app)
+        assert [r["id"] for r in shown] == [r["id"] for r in everyone if api.needs_attention(r)]
+        assert [r["id"] for r in shown] == ["b", "d", "e", "f", "g", "h", "i", "l"]
+        assert failing == sum(r["health"] in ("failing", "broken") for r in everyone) == 1
+    finally:
+        app.close()

@@ -11,7 +11,7 @@ from datetime import datetime
 from ..errors import FilterError
 from .base import Tx, dt, ts
 from .desk import DeskStore
-from .models import SourcesHealth
+from .models import SourcesHealth, SourceState
 
 SOURCE_ACTIONS = ("pause", "resume", "poll-now")
 
@@ -87,3 +87,17 @@ class SourceControl(DeskStore):
             [failing_after, limit],
         )
         return [r["id"] for r in rows]
+
+    def attention_candidates(self, stale_since: datetime | None) -> dict[str, SourceState]:
+        """The states of the sources that may need a desk's attention (web/api.attention): failing, paused, gone
+        empty, behind on a backlog, or without a success (or any poll) since `stale_since` (None: none can be
+        stale). A superset read from the rows alone: the console decides on each with the configuration."""
+        stale, params = (" OR COALESCE(last_success, first_attempt, last_attempt) < ?", [ts(stale_since)])
+        if stale_since is None:
+            stale, params = "", []
+        rows = self._rows(
+            "SELECT * FROM sources WHERE consecutive_failures > 0 OR paused_at IS NOT NULL OR empty_flag = 1"
+            f" OR cursor IS NOT NULL{stale}",
+            params,
+        )
+        return {r["id"]: SourceState.from_row(r) for r in rows}

@@ -119,18 +119,22 @@ class Pages:
     def overview(self) -> str:
         """A desk of up to OVERVIEW_SOURCES sources sees all of them; a larger one, those that need attention (at
         most that many), the rest on the sources page: 5,000 rows were 3 MB of HTML every 30 s."""
-        sources = api.sources(self.app)
-        large = len(sources) > OVERVIEW_SOURCES
-        shown = [s for s in sources if api.needs_attention(s)] if large else sources
+        total = len(self.app.config.sources)
+        large = total > OVERVIEW_SOURCES
+        if large:  # only the rows that may need attention are read (api.attention)
+            shown, failing = api.attention(self.app)
+        else:
+            shown = api.sources(self.app)
+            failing = sum(s["health"] in ("failing", "broken") for s in shown)
         counts = self.app.store.counts()
         return self.render(
             "overview.html",
             refresh=REFRESH,
             sources=shown[:OVERVIEW_SOURCES],
-            total_sources=len(sources),
+            total_sources=total,
             attention=len(shown) if large else None,
             counts=counts,
-            failing=sum(s["health"] in ("failing", "broken") for s in sources),
+            failing=failing,
             chart=self.chart(),
             latest=self.app.store.recent_alerts(5),
         )
