@@ -6,8 +6,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import apprise
-
 from ..errors import NotifyError
 from .channels import TERMINAL, channel, redact
 
@@ -42,6 +40,8 @@ class Sender:
         if url == TERMINAL:
             self._echo(f"\n=== {message.title} ===\n{message.body}\n")
             return
+        import apprise  # here, as in channels.channel: only what sends pays for its plug-ins
+
         apobj = apprise.Apprise()
         if not apobj.add(url):
             raise NotifyError(f"not a usable apprise URL: {channel(url).label if '://' in url else '?'}")
