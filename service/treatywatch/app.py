@@ -16,6 +16,7 @@ import filelock
 from .config import Config, load_config
 from .errors import ConfigError, QueryError, StateLockedError
 from .matching import Watchlist
+from .matching.termcache import TermKeyFile
 from .matching.text import Analyzer
 from .notify.channels import channel
 
@@ -39,10 +40,13 @@ def compile_config(
     """Load, validate and compile: everything `treatywatch check` promises, as one ConfigError. Pass the analyzer
     of the previous compile (a reload) to keep its caches of lemmas."""
     config = load_config(path, env)
+    # a first compile reads the term keys earlier processes worked out (matching/termcache.py)
+    analyzer = analyzer or Analyzer(term_file=TermKeyFile())
     try:
         watchlist = Watchlist(config, analyzer)
     except QueryError as exc:
         raise ConfigError([str(exc)]) from exc
+    analyzer.keep_terms()
     problems = []
     for sub in config.subscribers:
         for i, url in enumerate(sub.notify):
@@ -196,9 +200,7 @@ def build_app(
     rng = rng or random.Random()
     metrics = Metrics()
     runner = Runner(config, watchlist, store, fetcher, clock, rng, metrics)
-    outbox = Outbox(
-        config, store, Sender(echo=echo), Renderer(templates_dir(config, config_path)), clock, rng, metrics
-    )
+    outbox = Outbox(config, store, Sender(echo=echo), Renderer(templates_dir(config, config_path)), clock, rng, metrics)
     app = App(config, watchlist, store, fetcher, runner, outbox, clock, config_path, metrics)
     metrics.watch_state(StateSource(lambda: app.config, store))
     return app

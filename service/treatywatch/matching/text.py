@@ -21,6 +21,7 @@ import snowballstemmer
 from babel.dates import get_month_names
 
 from .lemmas import Lemmas
+from .termcache import TermKeyFile
 
 TOKEN = re.compile(r"[^\W_]+", re.U)
 LATIN_LANGUAGES = ("en", "fr", "pt", "de", "es")
@@ -123,13 +124,19 @@ class Span:
 class Analyzer:
     """Lemmatises with per-instance caches: real text repeats its vocabulary, so most tokens cost one lookup."""
 
-    def __init__(self, cache_size: int = 200_000, lemma_cache: Path | None = None) -> None:
+    def __init__(
+        self, cache_size: int = 200_000, lemma_cache: Path | None = None, term_file: TermKeyFile | None = None
+    ) -> None:
+        """`term_file`: term keys kept between processes (termcache.py), read now and written by keep_terms."""
         self._stemmers = {lang: snowballstemmer.stemmer(name) for lang, name in _SNOWBALL_NAMES.items()}
         self._morph = pymorphy3.MorphAnalyzer()
         self._lemmas = Lemmas(lemma_cache)
         self._cache: dict[tuple[str | None, str], tuple[str, ...]] = {}
         self._fold_cache: dict[str, str] = {}
-        self._term_cache: dict[tuple[str | None, str], frozenset[str]] = {}  # terms are few: never cleared
+        self._term_file = term_file
+        # terms are few: never cleared
+        self._term_cache: dict[tuple[str | None, str], frozenset[str]] = term_file.load() if term_file else {}
+        self._terms_kept = len(self._term_cache)
         # lemmas of parts and neighbours as well as of tokens: compound heads and the verbs before a particle
         self._lemma_cache: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {}
         self._cache_size = cache_size
@@ -216,6 +223,12 @@ class Analyzer:
             keys.update(self.word_keys(lg, word, with_stem=True))
         result = self._term_cache[(lang, word)] = frozenset(keys)
         return result
+
+    def keep_terms(self) -> None:
+        """Write the term keys to the term file when a compile worked out new ones (the next start reads them)."""
+        if self._term_file is not None and len(self._term_cache) != self._terms_kept:
+            self._term_file.save(self._term_cache)
+            self._terms_kept = len(self._term_cache)
 
     def keys(self, word: str, lang: str | None = None) -> tuple[str, ...]:
         """Every key a document token can match, cached by word and item language."""
