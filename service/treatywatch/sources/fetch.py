@@ -414,7 +414,7 @@ class Fetcher:
     ) -> httpx.Response:
         """The response, its body not read yet (the caller closes it). A plain GET (no query to merge, no cookie to
         send, no proxy, a URL that has not redirected) goes straight to the client's pool: httpx's client around it
-        (its merging, auth and redirect steps and hooks) was a fifth of an unchanged source's poll. A response
+        (its merging, auth and redirect steps and hooks) was a fifth of an unchanged source's request. A response
         setting a cookie puts it in the client's jar, and the source's later requests go through the client, which
         sends it. A redirect is not followed here: it is closed, and the request made again through the client,
         which follows it with the hook that refuses odd ones (the URL goes through the client from then on)."""
