@@ -187,12 +187,16 @@ def attention(app: App) -> tuple[list[dict], int]:
     failing or broken: a large desk's overview. Only the rows that may need it are read and weighed
     (store.attention_candidates: stale means no success within STALE_AFTER gaps, so within STALE_AFTER of the
     shortest gap at least), not every source's row and health: 1.2 s a refresh at 50,000 sources."""
-    config = app.config
-    gap = shortest_gap(config, app.clock())
-    since = app.clock() - timedelta(seconds=STALE_AFTER * gap) if gap else None
-    states = app.store.attention_candidates(since)
+    config, now = app.config, app.clock()
+    gap = shortest_gap(config, now)
+    states = app.store.attention_candidates(now - timedelta(seconds=STALE_AFTER * gap) if gap else None)
     rows = _finished(app, source_rows(config, states, [s for s in config.sources if s.id in states]))
-    return [r for r in rows if needs_attention(r)], sum(r["health"] in ("failing", "broken") for r in rows)
+    return [r for r in rows if needs_attention(r)], failing_count(rows)
+
+
+def failing_count(rows: list[dict]) -> int:
+    """How many of the rows are failing or broken: the overview's red count."""
+    return sum(r["health"] in ("failing", "broken") for r in rows)
 
 
 def shortest_gap(config: Config, now: datetime) -> float | None:

@@ -125,7 +125,7 @@ class Pages:
             shown, failing = api.attention(self.app)
         else:
             shown = api.sources(self.app)
-            failing = sum(s["health"] in ("failing", "broken") for s in shown)
+            failing = api.failing_count(shown)
         counts = self.app.store.counts()
         return self.render(
             "overview.html",
