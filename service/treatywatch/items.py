@@ -300,6 +300,10 @@ def identity_key(
 ) -> str:
     """guid as written, else canonical link, else a hash of title and date: stable across polls of the same item.
 
+    `link` is canonical (canonical_url's, as make_item keeps it). Canonical again it would only lose the spaces a
+    path kept before its fragment ("/a #top" -> "/a " -> "/a"), which is what strip() does here: a poll keyed each
+    item twice and ran canonical_url over its link both times (tests/test_items.py holds this equality).
+
     `home` is the URL the document was fetched from. A link on that host (a relative one resolved against it, or
     one the site writes from the Host header it was asked under) is keyed by its path and query only, so the same
     feed read under another host name or scheme (127.0.0.1 or localhost, http or https, www. or not) gives the
@@ -307,7 +311,7 @@ def identity_key(
     if guid and guid.strip():
         return guid.strip()
     if link:
-        url = canonical_url(link)
+        url = link.strip()
         if home:
             parts, at = urlsplit(url), urlsplit(home)
             if (

@@ -15,6 +15,7 @@ the repository, feedparser's own corpus included.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -126,7 +127,7 @@ def _rss_entry(item: ET.Element, base: str) -> Entry:
             raise _Decline  # <link href=...> is Atom's form: feedparser's rules differ
         link = _text(f["link"])
         if link:
-            link = _urljoin(base, link)
+            link = join(base, link) or ""
         link = _fix_query(link)
     elif permalink:
         link = join(base, guid)
@@ -200,8 +201,11 @@ def document_base(url: str | None) -> str:
     return (make_safe_absolute_uri(url) if url else "") or ""
 
 
+@functools.lru_cache(maxsize=256)
 def join(base: str, uri: str | None) -> str | None:
-    """A reference resolved as feedparser resolves it (its `_urljoin`: "" for what urllib cannot read)."""
+    """A reference resolved as feedparser resolves it (its `_urljoin`: "" for what urllib cannot read). Kept for
+    the last few: an item's guid is most often its link's text, joined for the link and again for the guid's old
+    key (feed.py), and urllib's join is a tenth of reading an item."""
     return _urljoin(base, uri) if uri else uri
 
 
