@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-
-from apscheduler.triggers.cron import CronTrigger
+from typing import TYPE_CHECKING
 
 from .config.common import Schedule
 from .config.models import Config
 from .store.claims import Planned
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 # first polls a daemon starts per second at most when many sources are new to the store (a first start, a large
 # reload): they are spread over their interval or over n / this many seconds, whichever is shorter
@@ -32,6 +34,9 @@ def hold_after_poll(next_due: datetime | None, now: datetime) -> float:
 
 
 def _cron(schedule: Schedule) -> CronTrigger:
+    """The source's cron (APScheduler's parser, imported here: a desk of intervals never loads it)."""
+    from apscheduler.triggers.cron import CronTrigger
+
     assert schedule.cron is not None
     return CronTrigger.from_crontab(schedule.cron, timezone=UTC)
 

@@ -44,7 +44,6 @@ _YEAR_ABBREVIATION = re.compile(r"\b\d{4}\s*[^\W\d_]{1,2}\.$")
 _WORD_START = re.compile(r"\b[^\W\d_]")
 NAME_REACH = 40  # characters from a single-entry clause's verb to the agreement's name
 _SENTENCE_END = re.compile(r"\.(?=\s+[^\W\d_])")
-_DATES = date_pattern()  # a day's full stop is no sentence's end: "am 4. Februar 1994"
 _DAY_BEFORE = re.compile(r"(?<!\d)\d{1,2}$")
 _CLAUSE_MARK = re.compile(r"[.:;]|[\n\f]")
 MAX_ENTRIES = 300  # per clause; a real act lists a few dozen at most
@@ -230,7 +229,8 @@ def _stop_ends(body: str, since: int, stop: int) -> bool:
     if not _ends_sentence(body[since : stop + 1]):
         return False
     day = _DAY_BEFORE.search(body, max(since, stop - 2), stop)
-    return day is None or _DATES.match(body, day.start()) is None
+    # a day's full stop is no sentence's end: "am 4. Februar 1994"
+    return day is None or date_pattern().match(body, day.start()) is None
 
 
 def _subject_entries(body: str, lines: list[_Line], index: int, start: int, after: int) -> tuple[list[Entry], int]:

@@ -13,9 +13,6 @@ from __future__ import annotations
 import codecs
 import re
 
-from charset_normalizer import from_bytes
-from charset_normalizer.md import mess_ratio
-
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -64,6 +61,8 @@ def _declared(content: bytes, content_type: str | None) -> list[str]:
 
 
 def _detected(sample: bytes) -> str | None:
+    from charset_normalizer import from_bytes
+
     best = from_bytes(sample).best()
     return _codec(best.encoding) if best is not None else None
 
@@ -82,6 +81,9 @@ def decode(content: bytes, content_type: str | None = None) -> tuple[str, str]:
             return content.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             pass
+    # charset_normalizer is imported for what is not UTF-8 or ASCII only: most feeds never need it
+    from charset_normalizer.md import mess_ratio
+
     sample = content[:_SAMPLE]
     candidates = [*declared, "utf-8", *_FALLBACKS]
     best: tuple[float, int, str] | None = None
