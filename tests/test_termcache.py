@@ -19,11 +19,11 @@ from treatywatch.matching.text import Analyzer
 def test_a_second_start_reads_the_keys_the_first_worked_out_and_they_are_the_same(tmp_path: Path):
     file = TermKeyFile(tmp_path)
     first = Analyzer(term_file=file)
-    _, watchlist = compile_config(EXAMPLE_CONFIG, {}, first)
+    _, watchlist = compile_config(EXAMPLE_CONFIG, {}, first, keep=False)
     assert file.path.exists() and len(file.load()) > 1000  # the example watchlist's terms
     second = Analyzer(term_file=TermKeyFile(tmp_path))
     assert second._term_cache == file.load()
-    _, again = compile_config(EXAMPLE_CONFIG, {}, second)
+    _, again = compile_config(EXAMPLE_CONFIG, {}, second, keep=False)
     fresh = Analyzer()  # no file: every key worked out
     for (lang, word), keys in second._term_cache.items():
         assert fresh.term_keys(lang, word) == keys
@@ -34,9 +34,9 @@ def test_a_second_start_reads_the_keys_the_first_worked_out_and_they_are_the_sam
 
 def test_a_compile_that_found_every_key_in_the_file_does_not_write_it_again(tmp_path: Path):
     file = TermKeyFile(tmp_path)
-    compile_config(EXAMPLE_CONFIG, {}, Analyzer(term_file=file))
+    compile_config(EXAMPLE_CONFIG, {}, Analyzer(term_file=file), keep=False)
     written = file.path.stat().st_mtime_ns
-    compile_config(EXAMPLE_CONFIG, {}, Analyzer(term_file=TermKeyFile(tmp_path)))
+    compile_config(EXAMPLE_CONFIG, {}, Analyzer(term_file=TermKeyFile(tmp_path)), keep=False)
     assert file.path.stat().st_mtime_ns == written
 
 
@@ -46,14 +46,16 @@ def test_an_unreadable_or_foreign_file_is_passed_over(tmp_path: Path):
     assert file.load() == {}
     file.path.write_text('{"a": 1}', encoding="utf-8")  # JSON, but not rows of [lang, word, keys]
     assert file.load() == {}
-    _, watchlist = compile_config(EXAMPLE_CONFIG, {}, Analyzer(term_file=file))  # worked out, and written whole
+    _, watchlist = compile_config(
+        EXAMPLE_CONFIG, {}, Analyzer(term_file=file), keep=False
+    )  # worked out, and written whole
     assert len(file.load()) > 1000 and watchlist.watches
 
 
 def test_a_folder_that_cannot_be_written_costs_nothing_but_the_cache(tmp_path: Path):
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("", encoding="utf-8")  # the cache folder's place is taken by a file
-    _, watchlist = compile_config(EXAMPLE_CONFIG, {}, Analyzer(term_file=TermKeyFile(blocked / "cache")))
+    _, watchlist = compile_config(EXAMPLE_CONFIG, {}, Analyzer(term_file=TermKeyFile(blocked / "cache")), keep=False)
     assert watchlist.watches
 
 

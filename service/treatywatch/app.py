@@ -18,6 +18,7 @@ from .errors import ConfigError, QueryError, StateLockedError
 from .matching import Watchlist
 from .matching.termcache import TermKeyFile
 from .matching.text import Analyzer
+from .matching.watchcache import WatchlistFile
 from .notify.channels import channel
 
 if TYPE_CHECKING:  # imported where used, so `check` and `evaluate` load no store, outbox, metrics or HTTP client
@@ -35,18 +36,26 @@ def utcnow() -> datetime:
 
 
 def compile_config(
-    path: Path, env: dict[str, str] | None = None, analyzer: Analyzer | None = None
+    path: Path, env: dict[str, str] | None = None, analyzer: Analyzer | None = None, *, keep: bool = True
 ) -> tuple[Config, Watchlist]:
     """Load, validate and compile: everything `treatywatch check` promises, as one ConfigError. Pass the analyzer
-    of the previous compile (a reload) to keep its caches of lemmas."""
+    of the previous compile (a reload) to keep its caches of lemmas. keep=False: compiled here, whatever an earlier
+    start kept (matching/watchcache.py)."""
     config = load_config(path, env)
-    # a first compile reads the term keys earlier processes worked out (matching/termcache.py)
-    analyzer = analyzer or Analyzer(term_file=TermKeyFile())
-    try:
-        watchlist = Watchlist(config, analyzer)
-    except QueryError as exc:
-        raise ConfigError([str(exc)]) from exc
-    analyzer.keep_terms()
+    # the watchlist an earlier start compiled from the same configuration and code (matching/watchcache.py);
+    # otherwise compiled, a first compile reading the term keys earlier processes worked out (termcache.py)
+    kept = WatchlistFile(config) if keep else None
+    if analyzer is None:
+        analyzer = Analyzer() if kept is not None and kept.exists() else Analyzer(term_file=TermKeyFile())
+    watchlist = kept.load(analyzer) if kept is not None else None
+    if watchlist is None:
+        try:
+            watchlist = Watchlist(config, analyzer)
+        except QueryError as exc:
+            raise ConfigError([str(exc)]) from exc
+        analyzer.keep_terms()
+        if kept is not None:
+            kept.save(watchlist)
     problems = []
     for sub in config.subscribers:
         for i, url in enumerate(sub.notify):
