@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,8 +148,10 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
                     problems.append(f"{here}: {section}: duplicate name '{name}' (first in {first})")
                 origins[key] = here
                 merged[section][name] = value
-    problems.extend(_apply_vocabularies(merged, requests, origins))
-    problems.extend(_apply_gazetteer(merged, pins))
+    # the shipped gazetteer read (and its 7,000 names folded) once, when first needed: both steps below use it
+    gazetteer = functools.cache(Gazetteer.load)
+    problems.extend(_apply_vocabularies(merged, requests, origins, gazetteer))
+    problems.extend(_apply_gazetteer(merged, pins, gazetteer))
     try:
         config = Config(**merged)
     except ValidationError as exc:  # what only the merged whole can say; reported with the files' own problems
@@ -173,7 +177,10 @@ class Places:
 
 
 def _apply_vocabularies(
-    merged: dict[str, Any], requests: list[tuple[YamlDoc, str, list[str]]], origins: dict[str, str]
+    merged: dict[str, Any],
+    requests: list[tuple[YamlDoc, str, list[str]]],
+    origins: dict[str, str],
+    gazetteer: Callable[[], Gazetteer],
 ) -> list[str]:
     """Add the shipped vocabularies to the term sets named under `vocabularies:`; the operator's own terms stay
     first, a set that does not exist is created, so the matcher sees ordinary term sets."""
@@ -200,7 +207,7 @@ def _apply_vocabularies(
             terms, near = read_vocabulary(name)
             extra, unless = merge_terms(extra, terms), merge_terms(unless, near)
             if names_foreign_states(name):
-                extra = merge_terms(extra, _foreign_state_names(merged))
+                extra = merge_terms(extra, _foreign_state_names(merged, gazetteer()))
         own = merged["terms"].get(set_name)
         merged["terms"][set_name] = TermSet(
             by_language=merge_terms(own.by_language if own else {}, extra),
@@ -212,10 +219,9 @@ def _apply_vocabularies(
     return problems
 
 
-def _foreign_state_names(merged: dict[str, Any]) -> dict[str, list[str]]:
+def _foreign_state_names(merged: dict[str, Any], gazetteer: Gazetteer) -> dict[str, list[str]]:
     """The gazetteer's names of every country but the watchlist's home: the states party to every tracked
     agreement (three or more of them) and the states the sources imply (a Russian portal's acts are Russia's)."""
-    gazetteer = Gazetteer.load()
     entities: dict[str, Entity] = merged["entities"]
     parties = [set(a.parties) for a in merged.get("agreements", [])]
     home_ids = set.intersection(*parties) if len(parties) >= 3 else set()
@@ -228,13 +234,13 @@ def _foreign_state_names(merged: dict[str, Any]) -> dict[str, list[str]]:
     return merge_terms({}, *(c.kinds.get("names", {}) for code, c in gazetteer.countries.items() if code not in home))
 
 
-def _apply_gazetteer(merged: dict[str, Any], pins: dict[str, str]) -> list[str]:
+def _apply_gazetteer(merged: dict[str, Any], pins: dict[str, str], load: Callable[[], Gazetteer]) -> list[str]:
     """Check pinned country codes; with `gazetteer: true`, add every form of each entity's countries to it."""
     entities: dict[str, Entity] = merged["entities"]
     enabled = bool(merged.get("gazetteer"))
     if not enabled and all(e.country is None for e in entities.values()):
         return []
-    gazetteer = Gazetteer.load()
+    gazetteer = load()
     problems = [
         f"{pins[name]}: entities.{name}.country: no country '{code}' in the gazetteer "
         "(docs/vocabularies.md lists them); pin another or write none"
