@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,22 @@ DE_PARTICLE_REACH = 12  # tokens back from the particle to its verb
 MAX_TOKEN_CHARS = 64
 
 
+def grouped_alternation(words: Iterable[str]) -> str:
+    """`words` as one regex alternation (for re.I), longest first, grouped by first character: `re` tries a plain
+    alternation's branches one after another at every position of the text (the 126 month names: 1.1 ms to scan a
+    760-character summary), a grouped one only the branches of the character there (0.2 ms). The same matches:
+    words of different first characters never match at one place (tests/test_dates.py compares both)."""
+    groups: dict[str, list[str]] = {}
+    for word in sorted(set(words), key=len, reverse=True):
+        first = word[0].lower()
+        if len(first) != 1 or not re.fullmatch(re.escape(first), word[0], re.I):
+            first = word[0]  # a letter whose lower case is not its re.I twin (İ -> i̇) keeps a group of its own
+        groups.setdefault(first, []).append(word)
+    return "|".join(
+        re.escape(first) + "(?:" + "|".join(re.escape(w[1:]) for w in group) + ")" for first, group in groups.items()
+    )
+
+
 @functools.cache
 def date_pattern() -> re.Pattern[str]:
     """Full dates in the six languages (12.01.2026, 2026-01-12, 5 декабря 2025, 5 de dezembro de 2025,
@@ -84,7 +101,7 @@ def date_pattern() -> re.Pattern[str]:
         for width in ("wide", "abbreviated"):
             for context in ("format", "stand-alone"):
                 months.update(m.rstrip(".") for m in get_month_names(width, context, locale=lang).values())
-    names = "|".join(sorted((re.escape(m) for m in months if len(m) >= 3), key=len, reverse=True))
+    names = grouped_alternation(m for m in months if len(m) >= 3)
     day = r"\d{1,2}(?:er|st|nd|rd|th)?"
     return re.compile(
         rf"(?:\d{{1,2}}[./]\d{{1,2}}[./]|{day}\.?\s+(?:de\s+)?(?:{names})\.?\s+(?:de\s+)?"
