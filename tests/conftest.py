@@ -24,6 +24,7 @@ from treatywatch.demo import demo_data
 from treatywatch.localserve import FixtureServer, SmtpSink
 from treatywatch.matching import Watchlist
 from treatywatch.matching.text import Analyzer
+from treatywatch.matching.watchcache import WatchlistFile
 
 pytest_plugins = ["pg"]  # a real PostgreSQL server for the tests of both engines (tests/pg.py)
 
@@ -144,6 +145,19 @@ def example_watchlist(d: Path, watches: list[dict], agreements: list[dict] | Non
         (d / "agreements.yaml").write_text(yaml.safe_dump({"agreements": agreements}, allow_unicode=True), "utf-8")
     (d / "watches.yaml").write_text(yaml.safe_dump({"watches": watches}, allow_unicode=True), "utf-8")
     return compile_config(d, {})[1]
+
+
+@pytest.fixture(autouse=True)
+def _every_watchlist_compiled(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test compiles its watchlists, as before the compiled ones were kept (matching/watchcache.py): a
+    watchlist kept by an earlier test or run would hide what a test patched in the compile, and every configuration
+    a test writes would go to the user's cache folder. tests/test_watchcache.py tests the keeping itself; the CLI
+    run in a subprocess keeps them as a user's does."""
+    if request.module.__name__ == "test_watchcache":
+        return
+    monkeypatch.setattr(WatchlistFile, "exists", lambda self: False)
+    monkeypatch.setattr(WatchlistFile, "load", lambda self, analyzer: None)
+    monkeypatch.setattr(WatchlistFile, "save", lambda self, watchlist: None)
 
 
 @functools.cache

@@ -78,9 +78,9 @@ def test_a_watchlist_read_back_matches_every_dev_item_as_one_compiled_afresh(tmp
 
 
 def test_a_second_start_reads_the_watchlist_and_does_not_compile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("TREATYWATCH_CACHE", str(tmp_path))
     _, first = compile_config(EXAMPLE_CONFIG, {})
-    files = list((tmp_path / "treatywatch").glob("watchlist-*.pickle"))
+    files = list(tmp_path.glob("watchlist-*.pickle"))
     assert len(files) == 1 and os.stat(files[0]).st_mode & 0o077 == 0  # the user's alone
 
     def refuse(self: Watchlist, *args: object) -> None:
@@ -144,7 +144,7 @@ def test_a_corrupt_or_foreign_file_is_passed_over_and_compiled_again(tmp_path: P
 def test_a_folder_that_cannot_be_written_costs_nothing_but_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("", encoding="utf-8")  # the cache folder's place is taken by a file
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.setenv("TREATYWATCH_CACHE", str(blocked / "cache"))
     _, watchlist = compile_config(EXAMPLE_CONFIG, {})
     assert watchlist.watches
 
