@@ -302,7 +302,7 @@ def identity_key(
 
     `link` is canonical (canonical_url's, as make_item keeps it). Canonical again it would only lose the spaces a
     path kept before its fragment ("/a #top" -> "/a " -> "/a"), which is what strip() does here: a poll keyed each
-    item twice and ran canonical_url over its link both times (tests/test_items.py holds this equality).
+    item twice and ran canonical_url over its link both times (tests/test_item_keys.py holds this equality).
 
     `home` is the URL the document was fetched from. A link on that host (a relative one resolved against it, or
     one the site writes from the Host header it was asked under) is keyed by its path and query only, so the same

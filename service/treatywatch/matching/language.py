@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import re
-import tempfile
 import unicodedata
 from array import array
 from collections import Counter
@@ -44,7 +42,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from ..items import Item
 from .explain import LanguageNote
-from .lemmas import default_cache_dir
+from .lemmas import default_cache_dir, replaced_atomically
 from .text import LANGUAGES, TOKEN
 
 DECLARED_PRIOR = 0.8
@@ -189,22 +187,15 @@ def _decoded(languages: tuple[str, ...]) -> LanguageIdentifier:
 
 def _write_tables(model: LanguageIdentifier, path: Path) -> None:
     """The restricted tables in one file, the automaton last and raw; written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.array([model.tk_nextmove.typecode, model.tk_row.typecode]))
-            np.save(f, np.asarray(model.nb_ptc))
-            np.save(f, np.asarray(model.nb_pc))
-            np.save(f, np.array(model.nb_classes))
-            np.save(f, np.asarray(model.tk_output, dtype=np.int64))
-            np.save(f, np.array([len(model.tk_row), len(model.tk_nextmove)], dtype=np.int64))
-            model.tk_row.tofile(f)
-            model.tk_nextmove.tofile(f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replaced_atomically(path) as tmp, tmp.open("wb") as f:
+        np.save(f, np.array([model.tk_nextmove.typecode, model.tk_row.typecode]))
+        np.save(f, np.asarray(model.nb_ptc))
+        np.save(f, np.asarray(model.nb_pc))
+        np.save(f, np.array(model.nb_classes))
+        np.save(f, np.asarray(model.tk_output, dtype=np.int64))
+        np.save(f, np.array([len(model.tk_row), len(model.tk_nextmove)], dtype=np.int64))
+        model.tk_row.tofile(f)
+        model.tk_nextmove.tofile(f)
 
 
 def _read_tables(path: Path) -> LanguageIdentifier:

@@ -9,6 +9,7 @@ the words it meets (our Analyzer caches those again).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import tempfile
@@ -74,22 +75,31 @@ class _SqliteMapping(DecodedStrMapping):
             return int(self._conn.execute("SELECT count(*) FROM d").fetchone()[0])
 
 
-def _build(lang: str, path: Path) -> None:
-    """Decode simplemma's stream once and write it atomically (a concurrent builder just wins the rename)."""
+@contextlib.contextmanager
+def replaced_atomically(path: Path) -> Iterator[Path]:
+    """A new file's path beside `path` (created empty, the user's alone), moved onto `path` when the block ends
+    and removed if it raises: a reader sees the old file or the whole new one, and processes writing at once each
+    leave a whole file. Every file of the cache folder is written this way."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):  # moved already, or never written
+            os.unlink(tmp)
+
+
+def _build(lang: str, path: Path) -> None:
+    """Decode simplemma's stream once and write it atomically (a concurrent builder just wins the rename)."""
+    with replaced_atomically(path) as tmp:
         conn = sqlite3.connect(tmp)
         conn.execute("PRAGMA journal_mode=OFF")
         conn.execute("CREATE TABLE d (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID")
         conn.executemany("INSERT INTO d VALUES (?, ?)", _load_dictionary_from_disk(lang).items())
         conn.commit()
         conn.close()
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class SqliteDictionaries(CachingDictionaryFactory):

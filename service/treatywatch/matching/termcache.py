@@ -14,13 +14,11 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from .lemmas import default_cache_dir
+from .lemmas import default_cache_dir, replaced_atomically
 
 log = logging.getLogger("treatywatch.matching")
 HERE = Path(__file__).parent
@@ -63,15 +61,7 @@ class TermKeyFile:
         """Write `terms` whole, atomically (processes compiling at once each leave a whole file)."""
         rows = [[lang, word, sorted(keys)] for (lang, word), keys in terms.items()]
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".term-keys-", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump(rows, out, ensure_ascii=False, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            with replaced_atomically(self.path) as tmp:
+                tmp.write_text(json.dumps(rows, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
         except OSError as exc:  # a read-only home: every start works the keys out
             log.debug("term keys cache %s not written: %s", self.path, exc)

@@ -27,13 +27,12 @@ import logging
 import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from .lemmas import default_cache_dir
+from .lemmas import default_cache_dir, replaced_atomically
 
 if TYPE_CHECKING:
     from ..config.models import Config
@@ -144,15 +143,8 @@ class WatchlistFile:
             return
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".watchlist-", dir=self.folder)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(out.getbuffer())
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            with replaced_atomically(self.path) as tmp:
+                tmp.write_bytes(out.getbuffer())
             self._prune()
         except OSError as exc:  # a read-only home: every start compiles
             log.debug("compiled watchlist %s not written: %s", self.path, exc)

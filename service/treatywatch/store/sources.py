@@ -92,9 +92,9 @@ class SourceControl(DeskStore):
         """The states of the sources that may need a desk's attention (web/api.attention): failing, paused, gone
         empty, behind on a backlog, or without a success (or any poll) since `stale_since` (None: none can be
         stale). A superset read from the rows alone: the console decides on each with the configuration."""
-        stale, params = (" OR COALESCE(last_success, first_attempt, last_attempt) < ?", [ts(stale_since)])
-        if stale_since is None:
-            stale, params = "", []
+        stale, params = "", []
+        if stale_since is not None:
+            stale, params = " OR COALESCE(last_success, first_attempt, last_attempt) < ?", [ts(stale_since)]
         rows = self._rows(
             "SELECT * FROM sources WHERE consecutive_failures > 0 OR paused_at IS NOT NULL OR empty_flag = 1"
             f" OR cursor IS NOT NULL{stale}",
