@@ -339,18 +339,19 @@ def test_treatywatch_match_reads_the_language_with_the_sources_as_prior():
 def test_the_models_tables_read_back_from_the_cache_as_decoded(tmp_path):
     """The six languages' tables are written once per machine and read back raw (lemmas.py does the same for the
     dictionaries): the same answers as the package's model; a file cut short is refused."""
-    from treatywatch.matching import language
+    from treatywatch.matching import langmodel
 
-    decoded = language._decoded(LANGS)
+    decoded = langmodel.decoded(LANGS)
     path = tmp_path / "tables.bin"
-    language._write_tables(decoded, path)
-    cached = language._read_tables(path)
+    langmodel.write_tables(decoded, path)
+    cached = langmodel.read_tables(path)
+    assert isinstance(cached.tk_nextmove, memoryview)  # mapped from the file, not copied
     for event in EVENTS.values():
         for title, summary in event.values():
             assert cached.rank(f"{title}\n{summary}") == decoded.rank(f"{title}\n{summary}")
     path.write_bytes(path.read_bytes()[:-1000])
     with pytest.raises(EOFError):
-        language._read_tables(path)
+        langmodel.read_tables(path)
 
 
 @pytest.mark.parametrize(
@@ -366,10 +367,10 @@ def test_the_models_tables_read_back_from_the_cache_as_decoded(tmp_path):
 )
 def test_the_scorer_gives_the_packages_probabilities(text: str):
     """The stage's own scorer over py3langid's tables answers as the package's rank() does (to float rounding)."""
-    from treatywatch.matching import language
+    from treatywatch.matching import langmodel
 
-    expected = dict(language._model(LANGS).rank(text))
-    got = language._scorer(LANGS).probabilities(text)
+    expected = dict(langmodel.model(LANGS).rank(text))
+    got = langmodel.scorer(LANGS).probabilities(text)
     assert set(expected) == set(LANGS)
     for lang, p in zip(LANGS, got, strict=True):
         assert p == pytest.approx(expected[lang], abs=1e-5), (lang, p, expected[lang])
@@ -378,17 +379,17 @@ def test_the_scorer_gives_the_packages_probabilities(text: str):
 def test_a_polls_texts_read_together_get_the_answers_read_one_by_one(monkeypatch: pytest.MonkeyPatch):
     """The scorer reads a poll's texts in step (numpy) from BATCH texts on: the same probabilities as one by one,
     for texts of every length; and apply_all stores on each item what apply does."""
-    from treatywatch.matching import language
+    from treatywatch.matching import langmodel, language
 
     texts = [f"{t}\n{s}" for event in EVENTS.values() for t, s in event.values()]
     texts += [t for event in EVENTS.values() for t, _ in event.values()]
     texts += ["\U0001f4f0", "Euroclear", "A" * 400, "12 345 678 910 1112"]
     assert len(texts) >= language.BATCH
-    scorer = language._scorer(LANGS)
+    scorer = langmodel.scorer(LANGS)
     together = scorer.probabilities_of(texts)
     for text, probs in zip(texts, together, strict=True):
         assert probs == pytest.approx(scorer.probabilities(text), abs=1e-5), text
-    monkeypatch.setattr(language, "BATCH_MAX", language.BATCH + 1)  # a long poll is read a slice at a time
+    monkeypatch.setattr(langmodel, "BATCH_MAX", language.BATCH + 1)  # a long poll is read a slice at a time
     for sliced, probs in zip(scorer.probabilities_of(texts), together, strict=True):
         assert sliced == pytest.approx(probs, abs=1e-5)
 
