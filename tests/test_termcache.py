@@ -12,7 +12,7 @@ from conftest import EXAMPLE_CONFIG
 from treatywatch.app import compile_config
 from treatywatch.items import make_item
 from treatywatch.matching import termcache
-from treatywatch.matching.lemmas import replaced_atomically
+from treatywatch.matching.cachefiles import replaced_atomically
 from treatywatch.matching.termcache import TermKeyFile
 from treatywatch.matching.text import Analyzer
 
@@ -78,7 +78,7 @@ def test_the_file_is_named_by_the_analyzer_s_code_and_packages(tmp_path: Path, m
 
 
 def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temporary(tmp_path: Path):
-    """Every cache file goes through lemmas.replaced_atomically: readers see the old file or the whole new one."""
+    """Every cache file goes through cachefiles.replaced_atomically: readers see the old file or the whole new one."""
     target = tmp_path / "cache" / "kept.bin"
     with replaced_atomically(target) as tmp:
         tmp.write_bytes(b"old, whole")

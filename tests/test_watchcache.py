@@ -9,6 +9,11 @@ import os
 import pickle
 import re
 import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -21,7 +26,7 @@ from treatywatch.items import make_item
 from treatywatch.matching import Watchlist, watchcache
 from treatywatch.matching.explain import match_to_dict
 from treatywatch.matching.text import Analyzer
-from treatywatch.matching.watchcache import WATCHLIST_INPUTS, WatchlistFile
+from treatywatch.matching.watchcache import WATCHLIST_INPUTS, KeptWatchlist, WatchlistFile
 
 TESTS = Path(__file__).parent
 
@@ -170,3 +175,75 @@ def test_the_folder_keeps_the_most_recently_used_files(tmp_path: Path, monkeypat
     assert sorted(p.name for p in tmp_path.glob("watchlist-*.pickle")) == sorted(
         [WatchlistFile(config, tmp_path).path.name, "watchlist-old2.pickle"]
     )
+
+
+def test_a_kept_watchlist_is_read_when_first_used_and_once_whichever_thread_asks_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A start that finds its watchlist kept reads nothing of it until it is used (the daemon's poll workers may
+    do all the matching); then one thread reads it while the others asking meanwhile wait for that read."""
+    monkeypatch.setenv("TREATYWATCH_CACHE", str(tmp_path))
+    _, first = compile_config(EXAMPLE_CONFIG, {})
+    reads: list[int] = []
+    reading, go = threading.Event(), threading.Event()
+    load = WatchlistFile.load
+
+    def held(self: WatchlistFile, analyzer: Analyzer) -> Watchlist | None:
+        reads.append(threading.get_ident())
+        reading.set()
+        assert go.wait(10)
+        return load(self, analyzer)
+
+    monkeypatch.setattr(WatchlistFile, "load", held)
+    _, second = compile_config(EXAMPLE_CONFIG, {})
+    assert isinstance(second, KeptWatchlist) and not second.read and reads == []
+    text = "Russia terminates the 1996 agreement with Germany on military-technical cooperation"
+    item = make_item("s", title=text, link="https://x.example/1", language="en")
+    with ThreadPoolExecutor(6) as pool:
+        answers = [pool.submit(lambda: [m.watch_id for m in second.match(item)]) for _ in range(6)]
+        assert reading.wait(10)  # one thread is reading the file; the five others ask meanwhile
+        time.sleep(0.2)
+        go.set()
+        got = [a.result() for a in answers]
+    assert len(reads) == 1 and second.read
+    assert got == [[m.watch_id for m in first.match(item)]] * 6 and got[0] != []
+
+
+def test_a_kept_file_gone_before_the_first_use_is_compiled_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TREATYWATCH_CACHE", str(tmp_path))
+    _, first = compile_config(EXAMPLE_CONFIG, {})
+    _, second = compile_config(EXAMPLE_CONFIG, {})
+    assert isinstance(second, KeptWatchlist)
+    for path in tmp_path.glob("watchlist-*.pickle"):
+        path.unlink()  # another process pruned it, a desk cleared the cache
+    text = "Russia terminates the 1996 agreement with Germany on military-technical cooperation"
+    item = make_item("s", title=text, link="https://x.example/1", language="en")
+    assert [m.watch_id for m in second.match(item)] == [m.watch_id for m in first.match(item)] != []
+    assert len(list(tmp_path.glob("watchlist-*.pickle"))) == 1  # kept again for the next start
+
+
+def test_a_start_with_its_watchlist_kept_loads_no_dictionary_or_model_until_it_matches(tmp_path: Path):
+    """The CLI's start (configuration, kept watchlist, store) imports none of the matching's libraries: pymorphy3,
+    simplemma, numpy (which sqlite-utils would import: store/sqlitelib.py); matching loads them."""
+    script = f"""
+import sys
+from pathlib import Path
+from treatywatch.app import build_app, compile_config
+from treatywatch.items import make_item
+config, watchlist = compile_config(Path({str(EXAMPLE_CONFIG)!r}), {{}})
+settings = config.settings.model_copy(update={{"state_dir": Path({str(tmp_path / "state")!r})}})
+app = build_app(config.model_copy(update={{"settings": settings}}), watchlist)
+heavy = ("numpy", "pymorphy3", "simplemma", "py3langid")
+print(sorted(m for m in heavy if m in sys.modules))
+item = make_item("s", title="Russia terminates its 1996 agreement with Germany on military cooperation",
+                 link="https://x.example/1", language="en")
+print(bool(app.watchlist.match(item)), sorted(m for m in heavy if m in sys.modules))
+app.close()
+"""
+    env = {**os.environ, "TREATYWATCH_CACHE": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    # the first start compiled (and so loaded the analyzer's libraries); the second found it kept
+    assert runs[0].stdout.splitlines()[0] != "[]"
+    assert runs[1].stdout.splitlines() == ["[]", "True ['pymorphy3', 'simplemma']"]

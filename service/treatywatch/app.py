@@ -16,9 +16,8 @@ import filelock
 from .config import Config, load_config
 from .errors import ConfigError, QueryError, StateLockedError
 from .matching import Watchlist
-from .matching.termcache import TermKeyFile
 from .matching.text import Analyzer
-from .matching.watchcache import WatchlistFile
+from .matching.watchcache import KeptWatchlist, WatchlistFile, compile_watchlist
 from .notify.channels import channel
 
 if TYPE_CHECKING:  # imported where used, so `check` and `evaluate` load no store, outbox, metrics or HTTP client
@@ -42,20 +41,17 @@ def compile_config(
     of the previous compile (a reload) to keep its caches of lemmas. keep=False: compiled here, whatever an earlier
     start kept (matching/watchcache.py)."""
     config = load_config(path, env)
-    # the watchlist an earlier start compiled from the same configuration and code (matching/watchcache.py);
-    # otherwise compiled, a first compile reading the term keys earlier processes worked out (termcache.py)
+    # the watchlist an earlier start compiled from the same configuration and code, read when first used
+    # (matching/watchcache.py); otherwise compiled now
     kept = WatchlistFile(config) if keep else None
-    if analyzer is None:
-        analyzer = Analyzer() if kept is not None and kept.exists() else Analyzer(term_file=TermKeyFile())
-    watchlist = kept.load(analyzer) if kept is not None else None
-    if watchlist is None:
+    watchlist: Watchlist
+    if kept is not None and kept.exists():
+        watchlist = KeptWatchlist(kept, config, analyzer)
+    else:
         try:
-            watchlist = Watchlist(config, analyzer)
+            watchlist = compile_watchlist(config, analyzer, kept)
         except QueryError as exc:
             raise ConfigError([str(exc)]) from exc
-        analyzer.keep_terms()
-        if kept is not None:
-            kept.save(watchlist)
     problems = []
     for sub in config.subscribers:
         for i, url in enumerate(sub.notify):

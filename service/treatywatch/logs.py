@@ -14,7 +14,8 @@ from typing import Any, Literal
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # Libraries that talk a lot at INFO about what our own lines already say.
-NOISY = ("apscheduler", "httpx", "httpcore", "mail.log")
+# pymorphy3 says at INFO which dictionary files it loads, whenever a process first builds an analyzer
+NOISY = ("apscheduler", "httpx", "httpcore", "mail.log", "pymorphy3")
 # apprise logs "Notifying 1 service(s)." at INFO for every message: half of all lines. Ours say what was sent.
 CHATTY_AT_INFO = ("apprise",)
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.

@@ -11,6 +11,7 @@ is logged by the daemon, under the same logger names.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -100,6 +101,20 @@ def _forkable() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
+def _prepare(watchlist: Watchlist) -> None:
+    """What every worker forked from this process needs, read once before they are forked: the watchlist (a kept
+    one is read when first used: matching/watchcache.py) and the language model."""
+    paused = gc.isenabled()
+    gc.disable()  # what is read is kept for good: the collector's passes over it would be wasted (see cli._app)
+    try:
+        watchlist.analyzer  # noqa: B018  reads a kept watchlist's file
+        LanguageStage().load_model()
+    finally:
+        gc.freeze()  # and out of its sight in the workers: their collections do not walk it, nor write its pages
+        if paused:
+            gc.enable()
+
+
 def _serve(conn: Connection, level: int, watchlist: Watchlist | None = None) -> None:
     """A worker process's loop: one task at a time from the pipe, one answer for each (never an exception).
     watchlist: the daemon's, when the worker was forked from it (a spawned one builds its own from a config task)."""
@@ -174,16 +189,17 @@ class PollProcesses:
         self._started = False
         self._starting = threading.Lock()
         self.forked = watchlist is not None and _forkable()
-        if self.forked:
+        if watchlist is not None and self.forked:
             self._started = True
             self._fork_all(watchlist)
         elif not lazy:
             self._start_all()
 
-    def _fork_all(self, watchlist: Watchlist | None) -> None:
+    def _fork_all(self, watchlist: Watchlist) -> None:
         """The first workers, forked before any thread of ours exists (forking a threaded process can copy a
-        lock another thread holds): they share the daemon's built watchlist and language model, and are ready at
-        once."""
+        lock another thread holds): they share the daemon's watchlist and language model, read first, and are
+        ready at once."""
+        _prepare(watchlist)
         fork = multiprocessing.get_context("fork")
         level = logging.getLogger().getEffectiveLevel()
         for _ in range(self.size):

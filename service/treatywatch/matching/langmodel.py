@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
+from .cachefiles import default_cache_dir, replaced_atomically
 from .language import BATCH
-from .lemmas import default_cache_dir, replaced_atomically
 
 BATCH_MAX = 1_000  # texts read in step at most: a few MB of arrays
 

@@ -104,6 +104,10 @@ class LanguageStage:
         probs = self._probabilities(title, summary)
         return None if probs is None else dict(zip(self.languages, probs, strict=True))
 
+    def load_model(self) -> None:
+        """Read the model now, not at the first text that needs it (before forking processes that share it)."""
+        _scorer(self.languages)
+
     def _probabilities(self, title: str, summary: str) -> tuple[float, ...] | None:
         """As `probabilities`, in the order of `languages`, cached by text: the declared language only weighs
         them, so one answer serves every source."""

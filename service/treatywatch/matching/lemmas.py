@@ -9,10 +9,7 @@ the words it meets (our Analyzer caches those again).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from importlib.metadata import version
@@ -28,15 +25,7 @@ from simplemma.strategies.dictionaries.dictionary_factory import (
 )
 from simplemma.utils import normalize_token
 
-
-def default_cache_dir() -> Path:
-    """$TREATYWATCH_CACHE, else $XDG_CACHE_HOME/treatywatch, else ~/.cache/treatywatch."""
-    explicit = os.environ.get("TREATYWATCH_CACHE")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "treatywatch"
-
+from .cachefiles import default_cache_dir, replaced_atomically
 
 # Lookups remembered per language: simplemma asks for the same few keys many times per word (the word, its other
 # case, again from each strategy), and a German compound's splits ask for overlapping parts. Cleared when full.
@@ -73,22 +62,6 @@ class _SqliteMapping(DecodedStrMapping):
     def __len__(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM d").fetchone()[0])
-
-
-@contextlib.contextmanager
-def replaced_atomically(path: Path) -> Iterator[Path]:
-    """A new file's path beside `path` (created empty, the user's alone), moved onto `path` when the block ends
-    and removed if it raises: a reader sees the old file or the whole new one, and processes writing at once each
-    leave a whole file. Every file of the cache folder is written this way."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):  # moved already, or never written
-            os.unlink(tmp)
 
 
 def _build(lang: str, path: Path) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from .lemmas import default_cache_dir, replaced_atomically
+from .cachefiles import default_cache_dir, replaced_atomically
 
 log = logging.getLogger("treatywatch.matching")
 HERE = Path(__file__).parent
@@ -41,7 +41,7 @@ def fingerprint() -> str:
 
 
 class TermKeyFile:
-    """The term keys of one fingerprint in `folder` (default: lemmas.default_cache_dir)."""
+    """The term keys of one fingerprint in `folder` (default: cachefiles.default_cache_dir)."""
 
     def __init__(self, folder: Path | None = None) -> None:
         self.path = (folder or default_cache_dir()) / f"term-keys-{fingerprint()}.json"

@@ -17,12 +17,14 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pymorphy3
 import snowballstemmer
 
-from .lemmas import Lemmas
 from .termcache import TermKeyFile
+
+if TYPE_CHECKING:
+    import pymorphy3
 
 TOKEN = re.compile(r"[^\W_]+", re.U)
 LATIN_LANGUAGES = ("en", "fr", "pt", "de", "es")
@@ -150,6 +152,12 @@ class Analyzer:
     ) -> None:
         """`term_file`: term keys kept between processes (termcache.py), read now and written by keep_terms."""
         self._stemmers = {lang: snowballstemmer.stemmer(name) for lang, name in _SNOWBALL_NAMES.items()}
+        # pymorphy3 and simplemma are imported here, not with the module: a start whose watchlist is kept builds
+        # an analyzer only when it first matches (matching/watchcache.py), a command that matches nothing never
+        import pymorphy3
+
+        from .lemmas import Lemmas
+
         self._morph = pymorphy3.MorphAnalyzer()
         self._lemmas = Lemmas(lemma_cache)
         self._cache: dict[tuple[str | None, str], tuple[str, ...]] = {}

@@ -3,7 +3,7 @@ earlier one reads its watchlist back instead of compiling it again.
 
 Compiling the example watchlist (its terms, vocabularies, gazetteer, agreements and cues) takes 0.13 s of every
 start, a seventh of a `poll --once` before its first request, and gives the same watchlist each time for the same
-configuration. The compiled watchlist is pickled to the machine's cache folder (lemmas.py's, beside simplemma's
+configuration. The compiled watchlist is pickled to the machine's cache folder (cachefiles.py, beside simplemma's
 dictionaries and the term keys), named by a fingerprint of everything that decides it:
 
 - the sections of the loaded configuration the watchlist is compiled from (WATCHLIST_INPUTS), as pydantic writes
@@ -12,7 +12,10 @@ dictionaries and the term keys), named by a fingerprint of everything that decid
 - the installed distributions and their versions (the analyzer's dictionaries, stemmers, pydantic), and Python's.
 
 What is kept is the watchlist without its analyzer: the analyzer (dictionaries, stemmers, caches) is built by each
-process and put back in its place as the file is read. A watchlist holding any pydantic model (a configuration
+process and put back in its place as the file is read. A start that finds its file reads it when the watchlist is
+first used (KeptWatchlist): a command that matches nothing, or a daemon whose poll workers match, never builds an
+analyzer in that process (pymorphy3's and simplemma's dictionaries: a fifth of a second), and the daemon forking its
+workers reads it just before (workers.py). A watchlist holding any pydantic model (a configuration
 object, a secret) is not written at all. A file that cannot be read or written is passed over and the watchlist
 is compiled as before; the folder keeps the last MAX_FILES files. The files are pickles, so the cache folder is as
 trusted as the interpreter's own __pycache__ folders: it is created for the user alone (0700).
@@ -27,17 +30,19 @@ import logging
 import os
 import pickle
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from .lemmas import default_cache_dir, replaced_atomically
+from .cachefiles import default_cache_dir, replaced_atomically
+from .engine import Watchlist
+from .termcache import TermKeyFile
+from .text import Analyzer
 
 if TYPE_CHECKING:
     from ..config.models import Config
-    from .engine import Watchlist
-    from .text import Analyzer
 
 log = logging.getLogger("treatywatch.matching")
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -103,7 +108,7 @@ class _Reader(pickle.Unpickler):
 
 
 class WatchlistFile:
-    """The compiled watchlist of one fingerprint in `folder` (default: lemmas.default_cache_dir)."""
+    """The compiled watchlist of one fingerprint in `folder` (default: cachefiles.default_cache_dir)."""
 
     def __init__(self, config: Config, folder: Path | None = None) -> None:
         self.folder = folder or default_cache_dir()
@@ -115,8 +120,6 @@ class WatchlistFile:
     def load(self, analyzer: Analyzer) -> Watchlist | None:
         """The watchlist an earlier start compiled, with `analyzer` in its analyzer's place; None when there is no
         file or it cannot be read."""
-        from .engine import Watchlist
-
         try:
             data = self.path.read_bytes()
             watchlist = _Reader(data, analyzer).load()
@@ -158,3 +161,48 @@ class WatchlistFile:
         for _, old in sorted(used, reverse=True)[MAX_FILES:]:
             with contextlib.suppress(OSError):
                 old.unlink()
+
+
+def compile_watchlist(config: Config, analyzer: Analyzer | None = None, kept: WatchlistFile | None = None) -> Watchlist:
+    """`config`'s watchlist compiled (a QueryError for a query that does not compile), and kept in `kept`. A first
+    compile reads the term keys earlier processes worked out (termcache.py) and writes those it adds."""
+    analyzer = analyzer or Analyzer(term_file=TermKeyFile())
+    watchlist = Watchlist(config, analyzer)
+    analyzer.keep_terms()
+    if kept is not None:
+        kept.save(watchlist)
+    return watchlist
+
+
+class KeptWatchlist(Watchlist):
+    """The watchlist of a kept file, read when first used instead of at start-up.
+
+    A start that finds its watchlist kept needs none of it until an item is matched, and with poll processes the
+    matching is theirs: the file, and the analyzer it needs (pymorphy3's and simplemma's dictionaries, a fifth of a
+    second), are read in the process that forks them (workers.py) while this one starts polling. Reading any
+    attribute reads the file; should it be gone or unreadable by then, the configuration is compiled (it compiled
+    before: only a compiled watchlist is kept)."""
+
+    def __init__(self, kept: WatchlistFile, config: Config, analyzer: Analyzer | None = None) -> None:
+        # Watchlist.__init__ is not called: the file's watchlist takes this one's place when first used
+        self.__dict__["_kept"] = (kept, config, analyzer)
+        self.__dict__["_kept_lock"] = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        """Called for an attribute the instance lacks: before the first read, every one of them."""
+        lock = self.__dict__.get("_kept_lock")
+        if lock is None:  # copied or unpickled without its state: nothing to read
+            raise AttributeError(name)
+        with lock:  # one read, whichever poll thread asks first
+            pending = self.__dict__.pop("_kept", None)
+            if pending is not None:
+                kept, config, analyzer = pending
+                analyzer = analyzer or Analyzer()
+                read = kept.load(analyzer) or compile_watchlist(config, analyzer, kept)
+                self.__dict__.update(read.__dict__)
+        return object.__getattribute__(self, name)
+
+    @property
+    def read(self) -> bool:
+        """Has the file been read (tests, and the fork of poll processes)."""
+        return "_kept" not in self.__dict__

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import sqlite_utils
-
 from ..errors import StoreError
+from .sqlitelib import sqlite_utils
 
 
 def _full_text(db: sqlite_utils.Database) -> None:

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import filelock
-import sqlite_utils
 
 from ..errors import QueryError, StoreConflict, StoreError
 from .base import new_owner
 from .models import Delivery
 from .schema import migrate
+from .sqlitelib import sqlite_utils
 from .store import SqlStore
 
 
