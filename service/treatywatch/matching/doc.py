@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import cached_property
 
 from .query import MAX_NEAR
-from .text import MAX_TOKEN_CHARS, TOKEN, Span, spans
+from .text import MAX_TOKEN_CHARS, TOKEN, Span, spans, tokens
 
 # Positions between title and summary, so a phrase or NEAR never spans the two fields.
 FIELD_GAP = 50
@@ -39,8 +39,8 @@ class Doc:
         self.title = title
         self.summary = summary
         self.body = body
-        title_words = TOKEN.findall(title)
-        summary_words = TOKEN.findall(summary)
+        title_words = tokens(title)
+        summary_words = tokens(summary)
         self.title_end = len(title_words)
         self.summary_start = self.title_end + FIELD_GAP
         words = title_words + _GAP + summary_words
