@@ -13,9 +13,9 @@ dictionaries and the term keys), named by a fingerprint of everything that decid
 
 What is kept is the watchlist without its analyzer: the analyzer (dictionaries, stemmers, caches) is built by each
 process and put back in its place as the file is read. A start that finds its file reads it when the watchlist is
-first used (KeptWatchlist): a command that matches nothing, or a daemon whose poll workers match, never builds an
-analyzer in that process (pymorphy3's and simplemma's dictionaries: a fifth of a second), and the daemon forking its
-workers reads it just before (workers.py). A watchlist holding any pydantic model (a configuration
+first used (KeptWatchlist): a command that matches nothing never builds an analyzer (pymorphy3's and simplemma's
+dictionaries: a fifth of a second), and a pass or daemon with poll processes reads it just before forking them
+(workers.py), so that they share it. A watchlist holding any pydantic model (a configuration
 object, a secret) is not written at all. A file that cannot be read or written is passed over and the watchlist
 is compiled as before; the folder keeps the last MAX_FILES files. The files are pickles, so the cache folder is as
 trusted as the interpreter's own __pycache__ folders: it is created for the user alone (0700).
@@ -177,11 +177,10 @@ def compile_watchlist(config: Config, analyzer: Analyzer | None = None, kept: Wa
 class KeptWatchlist(Watchlist):
     """The watchlist of a kept file, read when first used instead of at start-up.
 
-    A start that finds its watchlist kept needs none of it until an item is matched, and with poll processes the
-    matching is theirs: the file, and the analyzer it needs (pymorphy3's and simplemma's dictionaries, a fifth of a
-    second), are read in the process that forks them (workers.py) while this one starts polling. Reading any
-    attribute reads the file; should it be gone or unreadable by then, the configuration is compiled (it compiled
-    before: only a compiled watchlist is kept)."""
+    A start that finds its watchlist kept needs none of it until an item is matched: a command that matches
+    nothing never reads the file, nor builds the analyzer it needs (pymorphy3's and simplemma's dictionaries, a
+    fifth of a second). Reading any attribute reads the file; should it be gone or unreadable by then, the
+    configuration is compiled (it compiled before: only a compiled watchlist is kept)."""
 
     def __init__(self, kept: WatchlistFile, config: Config, analyzer: Analyzer | None = None) -> None:
         # Watchlist.__init__ is not called: the file's watchlist takes this one's place when first used
