@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +34,24 @@ if TYPE_CHECKING:  # imported where used, so `check` and `evaluate` load no stor
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def built_for_good() -> Iterator[None]:
+    """Around building what a process keeps as long as it lives (the app at start-up; the watchlist and language
+    model a pool's forked workers share): hundreds of thousands of objects allocated and almost none freed, so the
+    cyclic collector is paused meanwhile (its passes over them would be wasted: 1.5 -> 1.2-1.35 s of a cold start),
+    and what was built is frozen after: out of the collector's sight, its full collections stop walking it (a cold
+    pass over 5,000 feeds: 0.96 s of them in the storing process, 0.51 s frozen), and a forked worker's pages are
+    not written to by the collector."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+        gc.freeze()
+    finally:
+        if paused:
+            gc.enable()
 
 
 def compile_config(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 from collections.abc import Callable
@@ -32,21 +31,12 @@ CONFIG_HELP = "Folder (or file) of YAML configuration. Default: config/ or $TREA
 def _app(ctx: click.Context) -> App:
     obj = ctx.ensure_object(dict)
     if "app" not in obj:
-        # start-up (importing the pipeline, compiling the configuration and the six-language watchlist) allocates
-        # hundreds of thousands of objects and frees almost none, so the cyclic collector's passes over them are
-        # wasted: 1.5 -> 1.2-1.35 s of a cold start with it paused
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        from .app import built_for_good
+
+        # start-up (importing the pipeline, compiling the configuration and the six-language watchlist) builds what
+        # the process keeps as long as it lives
+        with built_for_good():
             obj["app"] = _build(obj)
-            # what was built (the configuration, the watchlist, the language model, the lemma caches) lives as long
-            # as the process: out of the collector's sight, its full collections stop walking it (a cold pass over
-            # 5,000 feeds: 0.96 s of them in the storing process, 0.51 s frozen), and a forked worker's pages are not
-            # written to by the collector
-            gc.freeze()
-        finally:
-            if paused:
-                gc.enable()
         ctx.call_on_close(obj["app"].close)
     return obj["app"]
 

@@ -11,7 +11,6 @@ is logged by the daemon, under the same logger names.
 
 from __future__ import annotations
 
-import gc
 import logging
 import multiprocessing
 import os
@@ -24,6 +23,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .app import built_for_good
 from .config.models import Config
 from .errors import ParseError, SourceError
 from .items import Item
@@ -104,15 +104,9 @@ def _forkable() -> bool:
 def _prepare(watchlist: Watchlist) -> None:
     """What every worker forked from this process needs, read once before they are forked: the watchlist (a kept
     one is read when first used: matching/watchcache.py) and the language model."""
-    paused = gc.isenabled()
-    gc.disable()  # what is read is kept for good: the collector's passes over it would be wasted (see cli._app)
-    try:
+    with built_for_good():
         watchlist.analyzer  # noqa: B018  reads a kept watchlist's file
         LanguageStage().load_model()
-    finally:
-        gc.freeze()  # and out of its sight in the workers: their collections do not walk it, nor write its pages
-        if paused:
-            gc.enable()
 
 
 def _serve(conn: Connection, level: int, watchlist: Watchlist | None = None) -> None:
@@ -188,9 +182,9 @@ class PollProcesses:
         self._closed = False
         self._started = False
         self._starting = threading.Lock()
-        self.forked = watchlist is not None and _forkable()
-        if watchlist is not None and self.forked:
-            self._started = True
+        self.forked = False
+        if watchlist is not None and _forkable():
+            self.forked = self._started = True
             self._fork_all(watchlist)
         elif not lazy:
             self._start_all()

@@ -172,8 +172,9 @@ def read_tables(path: Path) -> LanguageIdentifier:
         start = f.tell() + _padding(f.tell())
         row_end = start + rows * array(codes[1]).itemsize
         end = row_end + states * array(codes[0]).itemsize
-        if os.fstat(f.fileno()).st_size != end:
-            raise EOFError(f"{path}: {os.fstat(f.fileno()).st_size} bytes where its tables take {end}")
+        size = os.fstat(f.fileno()).st_size
+        if size != end:
+            raise EOFError(f"{path}: {size} bytes where its tables take {end}")
         mapped = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))  # the mapping outlives the file
     tk_row, nextmove = mapped[start:row_end].cast(codes[1]), mapped[row_end:end].cast(codes[0])
     return LanguageIdentifier(ptc, pc, classes, nextmove, output, norm_probs=True, tk_row=tk_row)

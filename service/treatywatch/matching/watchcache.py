@@ -203,5 +203,5 @@ class KeptWatchlist(Watchlist):
 
     @property
     def read(self) -> bool:
-        """Has the file been read (tests, and the fork of poll processes)."""
+        """Has the file been read (yet)."""
         return "_kept" not in self.__dict__
